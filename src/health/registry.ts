@@ -1,0 +1,132 @@
+import type { HealthStatus } from '../activity.js';
+import type { LifelineLogger } from '../logging/logger.js';
+import type { SystemSample, SystemSampler } from '../system/sampler.js';
+import { runCheck } from './run-check.js';
+import type { CheckOutcome, HealthCheck } from './types.js';
+
+export interface Thresholds {
+  /** Memory in use, percent of total, above which the app is degraded. Default 95. */
+  memory: number;
+  /** Disk in use, percent, above which the app is degraded. Default 95. */
+  disk: number;
+  /** Event-loop delay p99 in ms above which the app is degraded. Default 500. */
+  eventLoopDelay: number;
+}
+
+export interface HealthSnapshot {
+  status: HealthStatus;
+  /** Epoch milliseconds when the checks finished. */
+  takenAt: number;
+  checks: Readonly<Record<string, CheckOutcome>>;
+  system: SystemSample;
+  /** Resource thresholds crossed, as short sentences. */
+  warnings: readonly string[];
+}
+
+export interface RegistryOptions {
+  checks: ReadonlyMap<string, HealthCheck>;
+  timeout: number;
+  maxAge: number;
+  thresholds: Thresholds;
+  sampler: SystemSampler;
+  logger: LifelineLogger;
+}
+
+function resourceWarnings(system: SystemSample, t: Thresholds): string[] {
+  const warnings: string[] = [];
+  if (system.memory_usage.percentage > t.memory) warnings.push(`memory ${system.memory_usage.percentage}% used (threshold ${t.memory}%)`);
+  if (system.disk_usage.percentage > t.disk) warnings.push(`disk ${system.disk_usage.percentage}% used (threshold ${t.disk}%)`);
+  const p99 = system.process.event_loop_delay_ms.p99;
+  if (p99 > t.eventLoopDelay) warnings.push(`event loop delay p99 ${p99} ms (threshold ${t.eventLoopDelay} ms)`);
+  return warnings;
+}
+
+/** Aggregates outcomes: a critical failure is unhealthy; any other failure, warning or crossed threshold is degraded. */
+export function aggregate(checks: Readonly<Record<string, CheckOutcome>>, warnings: readonly string[]): HealthStatus {
+  let status: HealthStatus = warnings.length > 0 ? 'degraded' : 'healthy';
+  for (const outcome of Object.values(checks)) {
+    if (outcome.status === 'fail' && outcome.critical) return 'unhealthy';
+    if (outcome.status !== 'pass') status = 'degraded';
+  }
+  return status;
+}
+
+/**
+ * Runs the checks of one health() and keeps the last result. Requests read the
+ * snapshot; one older than `maxAge` is refreshed once for all concurrent callers.
+ */
+export class HealthRegistry {
+  private snapshot: HealthSnapshot | undefined;
+  private inFlight: Promise<HealthSnapshot> | undefined;
+  private readonly listeners = new Set<(status: HealthStatus) => void>();
+
+  constructor(private readonly options: RegistryOptions) {}
+
+  /** The last snapshot, if any, without waiting. */
+  peek(): HealthSnapshot | undefined {
+    return this.snapshot;
+  }
+
+  /** A snapshot no older than `maxAge`. */
+  get(): Promise<HealthSnapshot> {
+    const s = this.snapshot;
+    if (s && Date.now() - s.takenAt <= this.options.maxAge) return Promise.resolve(s);
+    return this.refresh();
+  }
+
+  /** Runs every check now, or joins the run already under way. */
+  refresh(): Promise<HealthSnapshot> {
+    this.inFlight ??= this.run().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  /** Called with the new status whenever it changes. */
+  onStatus(listener: (status: HealthStatus) => void): void {
+    this.listeners.add(listener);
+    if (this.snapshot) listener(this.snapshot.status);
+  }
+
+  private async run(): Promise<HealthSnapshot> {
+    const { checks, timeout, sampler, thresholds } = this.options;
+    const entries = [...checks];
+    const outcomes = await Promise.all(entries.map(([, check]) => runCheck(check, check.timeout ?? timeout)));
+    const results: Record<string, CheckOutcome> = {};
+    entries.forEach(([name], i) => {
+      results[name] = outcomes[i] as CheckOutcome;
+    });
+    const system = sampler.current();
+    const warnings = resourceWarnings(system, thresholds);
+    const next: HealthSnapshot = { status: aggregate(results, warnings), takenAt: Date.now(), checks: results, system, warnings };
+    this.report(this.snapshot, next);
+    this.snapshot = next;
+    return next;
+  }
+
+  private report(previous: HealthSnapshot | undefined, next: HealthSnapshot): void {
+    const log = this.options.logger;
+    for (const [name, outcome] of Object.entries(next.checks)) {
+      const before = previous?.checks[name];
+      if (outcome.status === 'fail' && before?.status !== 'fail') {
+        log.warn(`${name}: ${outcome.error ?? 'failed'}`, { check: name, critical: outcome.critical });
+      } else if (outcome.status !== 'fail' && before?.status === 'fail') {
+        log.info(`${name}: recovered`, { check: name });
+      }
+    }
+    const from = previous?.status ?? 'healthy';
+    if (next.status !== from) {
+      const reasons = [
+        ...Object.entries(next.checks)
+          .filter(([, o]) => o.status !== 'pass')
+          .map(([n, o]) => `${n}: ${o.error ?? o.message ?? o.status}`),
+        ...next.warnings,
+      ];
+      const message = `status ${from} -> ${next.status}${reasons.length ? ` (${reasons.join('; ')})` : ''}`;
+      if (next.status === 'healthy') log.info(message);
+      else if (next.status === 'degraded') log.warn(message);
+      else log.error(message);
+    }
+    if (next.status !== previous?.status) for (const listener of this.listeners) listener(next.status);
+  }
+}

@@ -1,0 +1,143 @@
+import type { Activity, HealthStatus } from '../activity.js';
+import { epochSeconds, round3 } from '../time.js';
+import type { HealthSnapshot } from './registry.js';
+import type { CheckOutcome } from './types.js';
+
+/** Facts about the server that do not change while it runs. */
+export interface ServerFacts {
+  node_version: string;
+  express_version: string | null;
+  pid: number;
+  hostname: string;
+  environment: string;
+  debug_mode: boolean;
+}
+
+export interface ReportContext {
+  facts: ServerFacts;
+  activity: Activity;
+  /** Component types of the checks, for the health+json format. */
+  componentTypes: ReadonlyMap<string, string>;
+}
+
+interface Fragments {
+  system: string;
+  checks: string;
+  flags: string;
+  minimalChecks: string;
+}
+
+// A snapshot is read by every health request until the next refresh, so the parts
+// of the body that only change with the snapshot are serialised once per snapshot.
+const fragmentCache = new WeakMap<HealthSnapshot, Fragments>();
+
+function flag(checks: Readonly<Record<string, CheckOutcome>>, name: string): boolean | null {
+  const outcome = checks[name];
+  return outcome === undefined ? null : outcome.status !== 'fail';
+}
+
+function fragments(snapshot: HealthSnapshot): Fragments {
+  let f = fragmentCache.get(snapshot);
+  if (!f) {
+    const system = snapshot.warnings.length > 0 ? { ...snapshot.system, warnings: snapshot.warnings } : snapshot.system;
+    const minimal: Record<string, { status: string }> = {};
+    for (const [name, outcome] of Object.entries(snapshot.checks)) minimal[name] = { status: outcome.status };
+    f = {
+      system: JSON.stringify(system),
+      checks: JSON.stringify(snapshot.checks),
+      flags: `"database_connected":${JSON.stringify(flag(snapshot.checks, 'database'))},"static_files_accessible":${JSON.stringify(flag(snapshot.checks, 'static_files'))}`,
+      minimalChecks: JSON.stringify(minimal),
+    };
+    fragmentCache.set(snapshot, f);
+  }
+  return f;
+}
+
+const serverFactsCache = new WeakMap<ServerFacts, string>();
+function factsJson(facts: ServerFacts): string {
+  let json = serverFactsCache.get(facts);
+  if (json === undefined) {
+    const { debug_mode: _debug, ...server } = facts;
+    json = JSON.stringify(server).slice(1, -1);
+    serverFactsCache.set(facts, json);
+  }
+  return json;
+}
+
+/** The detailed report of the design (`application/json`). */
+export function detailedReport(snapshot: HealthSnapshot, ctx: ReportContext): string {
+  const f = fragments(snapshot);
+  const a = ctx.activity;
+  return (
+    `{"status":"${snapshot.status}","timestamp":${epochSeconds()},` +
+    `"server_info":{${factsJson(ctx.facts)},"uptime":${round3(process.uptime())}},` +
+    `"system_info":${f.system},` +
+    `"application_info":{"debug_mode":${ctx.facts.debug_mode},${f.flags},"request_count":${a.requestCount},"last_activity":${epochSeconds(a.lastActivity)}},` +
+    `"checks":${f.checks}}`
+  );
+}
+
+/** What anonymous callers see when details are gated: status, timestamp, each check's status. */
+export function minimalReport(snapshot: HealthSnapshot): string {
+  return `{"status":"${snapshot.status}","timestamp":${epochSeconds()},"checks":${fragments(snapshot).minimalChecks}}`;
+}
+
+const IETF_STATUS: Record<HealthStatus, 'pass' | 'warn' | 'fail'> = { healthy: 'pass', degraded: 'warn', unhealthy: 'fail' };
+
+/** The IETF draft "Health Check Response Format for HTTP APIs" (`application/health+json`). */
+export function healthJsonReport(snapshot: HealthSnapshot, ctx: ReportContext, details: boolean): string {
+  const time = new Date(snapshot.takenAt).toISOString();
+  const checks: Record<string, Array<Record<string, unknown>>> = {};
+  for (const [name, o] of Object.entries(snapshot.checks)) {
+    const entry: Record<string, unknown> = { status: o.status };
+    if (details) {
+      entry.componentType = ctx.componentTypes.get(name) ?? 'component';
+      entry.observedValue = o.duration_ms;
+      entry.observedUnit = 'ms';
+      entry.time = new Date(o.checked_at * 1000).toISOString();
+      if (o.error ?? o.message) entry.output = o.error ?? o.message;
+    }
+    checks[`${name}:responseTime`] = [entry];
+  }
+  if (details) {
+    const s = snapshot.system;
+    const warnIf = (over: boolean): 'pass' | 'warn' => (over ? 'warn' : 'pass');
+    checks['memory:utilization'] = [
+      {
+        componentType: 'system',
+        observedValue: s.memory_usage.percentage,
+        observedUnit: 'percent',
+        status: warnIf(snapshot.warnings.some((w) => w.startsWith('memory'))),
+        time,
+      },
+    ];
+    checks['cpu:utilization'] = [{ componentType: 'system', observedValue: s.cpu_usage, observedUnit: 'percent', status: 'pass', time }];
+    checks['disk:utilization'] = [
+      {
+        componentType: 'system',
+        observedValue: s.disk_usage.percentage,
+        observedUnit: 'percent',
+        status: warnIf(snapshot.warnings.some((w) => w.startsWith('disk'))),
+        time,
+      },
+    ];
+    checks['eventloop:delay'] = [
+      {
+        componentType: 'system',
+        observedValue: s.process.event_loop_delay_ms.p99,
+        observedUnit: 'ms',
+        status: warnIf(snapshot.warnings.some((w) => w.startsWith('event loop'))),
+        time,
+      },
+    ];
+    checks['uptime'] = [{ componentType: 'system', observedValue: round3(process.uptime()), observedUnit: 's', status: 'pass', time }];
+  }
+  const body: Record<string, unknown> = { status: IETF_STATUS[snapshot.status] };
+  if (details) {
+    body.version = ctx.facts.express_version === null ? undefined : `express ${ctx.facts.express_version}`;
+    body.serviceId = `${ctx.facts.hostname}:${ctx.facts.pid}`;
+    body.releaseId = ctx.facts.environment;
+  }
+  body.checks = checks;
+  return JSON.stringify(body);
+}

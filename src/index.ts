@@ -1,0 +1,16 @@
+export { Activity, type BackendStatus, type HealthStatus } from './activity.js';
+export { ConfigError, TimeoutError } from './errors.js';
+export { checks } from './health/checks/index.js';
+export type { KnexCheckOptions, KnexLike } from './health/checks/database.js';
+export type { StaticFilesCheckOptions } from './health/checks/static-files.js';
+export type { Thresholds } from './health/registry.js';
+export type { CheckOutcome, CheckReturn, CheckStatus, HealthCheck, HealthCheckFn } from './health/types.js';
+export { lifeline, type LifelineMiddleware, type LifelineOptions } from './lifeline.js';
+export { createLogger, type LifelineLogger, type LoggerOptions } from './logging/logger.js';
+export { redactText } from './logging/redact.js';
+export { corsSecurity, type CorsSecurityOptions } from './middleware/cors-security.js';
+export { errorHandler, notFound, type ErrorHandlerOptions } from './middleware/error-handler.js';
+export { health, type HealthMiddleware, type HealthOptions } from './middleware/health.js';
+export { keepAlive, type KeepAliveMiddleware, type KeepAliveOptions } from './middleware/keep-alive.js';
+export type { ClosableMiddleware, ErrorMiddleware, Middleware, NextFunction } from './middleware/types.js';
+export { loadConfig, type DetailsMode, type LifelineConfig, type LogFormat, type LogLevel } from './options.js';

@@ -1,0 +1,102 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Activity } from './activity.js';
+import { knexCheck, type KnexLike } from './health/checks/database.js';
+import { staticFilesCheck } from './health/checks/static-files.js';
+import type { LifelineLogger } from './logging/logger.js';
+import { corsSecurity, type CorsSecurityOptions } from './middleware/cors-security.js';
+import { health, type HealthMiddleware, type HealthOptions } from './middleware/health.js';
+import { keepAlive, type KeepAliveOptions } from './middleware/keep-alive.js';
+import type { ClosableMiddleware, Middleware, NextFunction } from './middleware/types.js';
+import { checkOptionsObject, optionError } from './options.js';
+
+export interface LifelineOptions {
+  /** CORS and security headers: options, or `false` to leave them out. */
+  cors?: boolean | CorsSecurityOptions;
+  /** Counters, timing headers and the keep-alive loop: options, or `false`. */
+  keepAlive?: boolean | KeepAliveOptions;
+  /** Health endpoints and checks: options, or `false`. */
+  health?: boolean | HealthOptions;
+  /** A knex instance, checked as the critical `database` check. */
+  database?: KnexLike;
+  /** A static directory, checked as the non-critical `static_files` check. */
+  staticDir?: string;
+  /** Logger for every part (unless a part sets its own); `false` for none. Default: `backend.log`. */
+  logger?: LifelineLogger | false;
+}
+
+export type LifelineMiddleware = ClosableMiddleware & {
+  /** Request counters of an Express app served by this middleware. */
+  activity(app: object): Readonly<Activity>;
+  /** Runs every health check now and returns the status. */
+  check(): Promise<'healthy' | 'degraded' | 'unhealthy'>;
+};
+
+const KNOWN = ['cors', 'keepAlive', 'health', 'database', 'staticDir', 'logger'] as const;
+
+function part<T extends object>(name: string, value: boolean | T | undefined): T | undefined {
+  if (value === false) return undefined;
+  if (value === undefined || value === true) return {} as T;
+  if (typeof value !== 'object' || value === null) throw optionError('lifeline', name, 'true, false or an options object', value);
+  return value;
+}
+
+/**
+ * corsSecurity() + keepAlive() + health() in one middleware with one options object
+ * and one `close()`.
+ *
+ * @example
+ * const life = lifeline({ database: db, staticDir: 'public' });
+ * app.use(life);
+ * // on shutdown: await life.close();
+ */
+export function lifeline(options: Readonly<LifelineOptions> = {}): LifelineMiddleware {
+  checkOptionsObject('lifeline', options, KNOWN);
+  const corsOptions = part<CorsSecurityOptions>('cors', options.cors);
+  const keepAliveOptions = part<KeepAliveOptions>('keepAlive', options.keepAlive);
+  const healthOptions = part<HealthOptions>('health', options.health);
+  const withLogger = <T extends { logger?: LifelineLogger | false }>(o: T): T =>
+    options.logger === undefined || o.logger !== undefined ? o : { ...o, logger: options.logger };
+
+  let healthPart: HealthMiddleware | undefined;
+  if (healthOptions) {
+    const checks = { ...healthOptions.checks };
+    if (options.database !== undefined) checks.database = knexCheck(options.database);
+    if (options.staticDir !== undefined) checks.static_files = staticFilesCheck(options.staticDir);
+    healthPart = health(withLogger({ ...healthOptions, checks }));
+  } else if (options.database !== undefined || options.staticDir !== undefined) {
+    throw new TypeError('lifeline: `database` and `staticDir` are health checks; they need `health` enabled');
+  }
+  const keepAlivePart = keepAliveOptions ? keepAlive(withLogger(keepAliveOptions)) : undefined;
+  const corsPart = corsOptions ? corsSecurity(withLogger(corsOptions)) : undefined;
+
+  // keepAlive first, so preflights and health answers are counted and timed too.
+  const chain = [keepAlivePart, corsPart, healthPart].filter((m): m is NonNullable<typeof m> => m !== undefined) as Middleware[];
+  const run = chain.reduceRight<(req: IncomingMessage, res: ServerResponse, next: NextFunction) => void>(
+    (after, current) => (req, res, next) => {
+      current(req, res, (error?: unknown) => {
+        if (error !== undefined && error !== null) next(error);
+        else after(req, res, next);
+      });
+    },
+    (_req, _res, next) => next(),
+  );
+
+  const middleware = function lifelineMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+    run(req, res, next);
+  } as LifelineMiddleware;
+  middleware.activity = (app: object) =>
+    keepAlivePart?.activity(app) ?? {
+      requestCount: 0,
+      inFlight: 0,
+      lastActivity: 0,
+      lastClientPing: undefined,
+      health: 'healthy',
+      draining: false,
+      status: 'active',
+    };
+  middleware.check = async () => (healthPart ? healthPart.check() : 'healthy');
+  middleware.close = async () => {
+    await Promise.all([keepAlivePart?.close(), corsPart?.close(), healthPart?.close()]);
+  };
+  return middleware;
+}

@@ -1,0 +1,169 @@
+import { resolve } from 'node:path';
+import winston from 'winston';
+import type { LogFormat, LogLevel } from '../options.js';
+import { checkBoolean, checkInteger, checkOneOf, checkOptionsObject, checkString, LOG_LEVELS, readEnv } from '../options.js';
+import { redactText, redactValue } from './redact.js';
+
+/** What express-lifeline logs through: winston's logger fits, so does console or pino. */
+export interface LifelineLogger {
+  error(message: string, meta?: Record<string, unknown>): unknown;
+  warn(message: string, meta?: Record<string, unknown>): unknown;
+  info(message: string, meta?: Record<string, unknown>): unknown;
+  debug(message: string, meta?: Record<string, unknown>): unknown;
+}
+
+export interface LoggerOptions {
+  /** Log file path, relative to the working directory. Default `LOG_FILE` or `backend.log`; `false` for none. */
+  file?: string | false;
+  /** Default `LOG_LEVEL` or `info`. */
+  level?: LogLevel;
+  /** `text` lines (default, `LOG_FORMAT`) or `json` lines. */
+  format?: LogFormat;
+  /** Also log to the console (stdout). Default true. */
+  console?: boolean;
+  /** Rotate the file at this size in bytes. Default 10 MB. */
+  maxSize?: number;
+  /** Rotated files kept beside the live one. Default 5. */
+  maxFiles?: number;
+}
+
+const KNOWN = ['file', 'level', 'format', 'console', 'maxSize', 'maxFiles'] as const;
+
+const redact = winston.format((info) => {
+  info.message = typeof info.message === 'string' ? redactText(info.message) : info.message;
+  for (const key of Object.keys(info)) {
+    if (key === 'level' || key === 'message' || key === 'timestamp' || key === 'component') continue;
+    if (key === 'stack' && typeof info.stack === 'string') info.stack = redactText(info.stack);
+    else info[key] = redactValue(info[key]);
+  }
+  return info;
+});
+
+const textLine = winston.format.printf((info) => {
+  const { timestamp, level, message, component, stack, ...rest } = info;
+  let line = `${String(timestamp)} ${level} ${component ? `[${String(component)}] ` : ''}${String(message)}`;
+  const extra = Object.keys(rest).length > 0 ? JSON.stringify(rest) : '';
+  if (extra && extra !== '{}') line += ` ${extra}`;
+  if (typeof stack === 'string') line += `\n${stack}`;
+  return line;
+});
+
+/** A winston logger that keeps one handle on its file; `close()` flushes and releases it. */
+export type ClosableLogger = winston.Logger & { closeAndFlush(): Promise<void> };
+
+/**
+ * Creates the logger for `backend.log`: text or JSON lines, size rotation without split
+ * lines, secrets redacted from messages and metadata.
+ *
+ * @example
+ * const logger = createLogger({ file: 'backend.log', level: 'debug' });
+ */
+export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLogger {
+  checkOptionsObject('createLogger', options, KNOWN);
+  const file = options.file === undefined ? (readEnv.logFile() ?? 'backend.log') : options.file;
+  if (file !== false) checkString('createLogger', 'file', file);
+  const level =
+    options.level === undefined ? (readEnv.logLevel() ?? 'info') : checkOneOf('createLogger', 'level', options.level, LOG_LEVELS);
+  const format =
+    options.format === undefined ? (readEnv.logFormat() ?? 'text') : checkOneOf('createLogger', 'format', options.format, ['text', 'json']);
+  const toConsole = options.console === undefined ? true : checkBoolean('createLogger', 'console', options.console);
+  const maxSize = checkInteger('createLogger', 'maxSize', options.maxSize ?? 10 * 1024 * 1024, { min: 1024, unit: 'bytes' });
+  const maxFiles = checkInteger('createLogger', 'maxFiles', options.maxFiles ?? 5, { min: 1, max: 1000 });
+
+  const line = format === 'json' ? winston.format.json() : textLine;
+  const transports: winston.transport[] = [];
+  if (file !== false) {
+    transports.push(
+      new winston.transports.File({
+        filename: resolve(file),
+        maxsize: maxSize,
+        maxFiles,
+        tailable: true,
+        format: line,
+      }),
+    );
+  }
+  if (toConsole) {
+    transports.push(new winston.transports.Console({ format: line }));
+  }
+  if (transports.length === 0) transports.push(new winston.transports.Console({ silent: true }));
+
+  const logger = winston.createLogger({
+    level,
+    format: winston.format.combine(winston.format.errors({ stack: true }), redact(), winston.format.timestamp()),
+    transports,
+  }) as ClosableLogger;
+
+  logger.closeAndFlush = () =>
+    new Promise<void>((done) => {
+      const fileTransports = logger.transports.filter((t) => t instanceof winston.transports.File);
+      if (fileTransports.length === 0) {
+        logger.close();
+        done();
+        return;
+      }
+      let pending = fileTransports.length;
+      for (const t of fileTransports) {
+        t.once('finish', () => {
+          pending -= 1;
+          if (pending === 0) done();
+        });
+      }
+      logger.end();
+    });
+  return logger;
+}
+
+/** Logger that drops everything, for `logger: false`. */
+export const silentLogger: LifelineLogger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+};
+
+/** Prefixes a logger's lines with a component name (`[health]`). */
+export function componentLogger(logger: LifelineLogger, component: string): LifelineLogger {
+  return {
+    error: (message, meta) => logger.error(message, { component, ...meta }),
+    warn: (message, meta) => logger.warn(message, { component, ...meta }),
+    info: (message, meta) => logger.info(message, { component, ...meta }),
+    debug: (message, meta) => logger.debug(message, { component, ...meta }),
+  };
+}
+
+// The middlewares of every app in a process that log to the same file share one
+// winston logger, so two writers never rotate one file. Counted so close() releases it.
+const shared = new Map<string, { logger: ClosableLogger; users: number }>();
+
+export interface LoggerHandle {
+  logger: LifelineLogger;
+  release(): Promise<void>;
+}
+
+/** The logger a factory uses: the caller's, none, or the shared default for `LOG_FILE`. */
+export function acquireLogger(option: LifelineLogger | false | undefined): LoggerHandle {
+  if (option === false) return { logger: silentLogger, release: async () => undefined };
+  if (option !== undefined) return { logger: option, release: async () => undefined };
+  const file = resolve(readEnv.logFile() ?? 'backend.log');
+  let entry = shared.get(file);
+  if (!entry) {
+    entry = { logger: createLogger({ file }), users: 0 };
+    shared.set(file, entry);
+  }
+  entry.users += 1;
+  const held = entry;
+  let released = false;
+  return {
+    logger: held.logger,
+    release: async () => {
+      if (released) return;
+      released = true;
+      held.users -= 1;
+      if (held.users === 0) {
+        shared.delete(file);
+        await held.logger.closeAndFlush();
+      }
+    },
+  };
+}

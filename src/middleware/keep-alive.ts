@@ -1,0 +1,122 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import onHeaders from 'on-headers';
+import { activityOf, type Activity } from '../activity.js';
+import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
+import { checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
+import { backgroundLoop } from '../time.js';
+import { appOf, type ClosableMiddleware, type NextFunction } from './types.js';
+
+export interface KeepAliveOptions {
+  /** Background loop period in ms (heartbeat, self-ping); 0 turns it off. Default `KEEP_ALIVE_INTERVAL` or 30000. */
+  interval?: number;
+  /** URL requested on every loop so hosts that sleep idle apps keep this one awake. */
+  selfPingUrl?: string;
+  /** Requests slower than this (ms) are logged as warnings. Default 1000; 0 turns it off. */
+  slowRequestMs?: number;
+  /** Where to log; `false` for nowhere. Default: the shared `backend.log` logger. */
+  logger?: LifelineLogger | false;
+}
+
+export type KeepAliveMiddleware = ClosableMiddleware & {
+  /** The counters of an app this middleware serves (`app` is the Express app). */
+  activity(app: object): Readonly<Activity>;
+};
+
+const KNOWN = ['interval', 'selfPingUrl', 'slowRequestMs', 'logger'] as const;
+
+function pathOnly(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  // Query strings can carry tokens: log the path only.
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/**
+ * Counts requests, tracks in-flight requests and last activity, and sets
+ * `X-Backend-Processing-Time`, `X-Backend-Request-Count`, `X-Backend-Status` and
+ * `Server-Timing` on every response, just before its headers are written.
+ *
+ * @example
+ * app.use(keepAlive({ interval: 30_000, slowRequestMs: 500 }));
+ */
+export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMiddleware {
+  checkOptionsObject('keepAlive', options, KNOWN);
+  const interval = checkInteger('keepAlive', 'interval', options.interval ?? readEnv.keepAliveInterval() ?? 30_000, {
+    min: 0,
+    unit: 'ms, 0 = off',
+  });
+  const slowRequestMs = checkInteger('keepAlive', 'slowRequestMs', options.slowRequestMs ?? 1000, { min: 0, unit: 'ms, 0 = off' });
+  const selfPingUrl = options.selfPingUrl === undefined ? undefined : checkHttpUrl('keepAlive', 'selfPingUrl', options.selfPingUrl);
+  if (options.logger !== undefined && options.logger !== false && typeof options.logger?.warn !== 'function') {
+    throw optionError('keepAlive', 'logger', 'a logger with error/warn/info/debug methods, or false', options.logger);
+  }
+  const handle = acquireLogger(options.logger);
+  const log = componentLogger(handle.logger, 'keep-alive');
+
+  const ownApp = {};
+  const served = new Set<Activity>();
+  let lastApp: object | undefined;
+  let lastActivity: Activity | undefined;
+
+  const loop =
+    interval > 0
+      ? backgroundLoop(interval, async () => {
+          for (const a of served) {
+            log.debug(`heartbeat: ${a.requestCount} requests, ${a.inFlight} in flight, status ${a.status}`);
+          }
+          if (selfPingUrl) {
+            try {
+              const response = await fetch(selfPingUrl, { signal: AbortSignal.timeout(Math.min(interval, 10_000)) });
+              await response.arrayBuffer();
+              if (!response.ok) log.warn(`self-ping ${selfPingUrl} answered ${response.status}`);
+            } catch (error) {
+              log.warn(`self-ping ${selfPingUrl} failed: ${error instanceof Error ? error.message : String(error)}`);
+            }
+          }
+        })
+      : undefined;
+
+  const middleware = function keepAliveMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+    const app = appOf(req) ?? ownApp;
+    let activity = lastActivity;
+    if (app !== lastApp || activity === undefined) {
+      activity = activityOf(app);
+      served.add(activity);
+      lastApp = app;
+      lastActivity = activity;
+    }
+    const count = ++activity.requestCount;
+    activity.inFlight += 1;
+    activity.lastActivity = Date.now();
+    const started = performance.now();
+    const current = activity;
+
+    onHeaders(res, function setBackendHeaders(this: ServerResponse) {
+      const duration = (performance.now() - started).toFixed(3);
+      this.setHeader('X-Backend-Processing-Time', `${duration}ms`);
+      this.setHeader('X-Backend-Request-Count', count);
+      this.setHeader('X-Backend-Status', current.status);
+      const timing = this.getHeader('Server-Timing');
+      this.setHeader('Server-Timing', timing === undefined ? `app;dur=${duration}` : `${String(timing)}, app;dur=${duration}`);
+    });
+    res.once('close', function requestDone(this: ServerResponse) {
+      current.inFlight -= 1;
+      if (slowRequestMs > 0) {
+        const ms = performance.now() - started;
+        if (ms >= slowRequestMs) {
+          log.warn(
+            `slow request: ${req.method ?? 'GET'} ${pathOnly((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
+          );
+        }
+      }
+    });
+    next();
+  } as KeepAliveMiddleware;
+
+  middleware.activity = (app: object) => activityOf(app);
+  middleware.close = async () => {
+    loop?.stop();
+    await handle.release();
+  };
+  return middleware;
+}

@@ -1,0 +1,198 @@
+import { inspect } from 'node:util';
+import { ConfigError } from './errors.js';
+
+export type DetailsMode = 'always' | 'never' | 'authorized';
+export type LogFormat = 'text' | 'json';
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function show(value: unknown): string {
+  return inspect(value, { depth: 0, breakLength: Infinity, maxStringLength: 60 });
+}
+
+/** Builds the one-line TypeError every factory throws for a bad option. */
+export function optionError(component: string, name: string, expected: string, got: unknown): TypeError {
+  return new TypeError(`${component}: expected \`${name}\` to be ${expected}, got ${show(got)}`);
+}
+
+/**
+ * Rejects options a factory does not know, suggesting the intended spelling
+ * (`maxage` → `maxAge`), and catches `app.use(keepAlive)` without the call.
+ */
+export function checkOptionsObject(component: string, options: unknown, known: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${component}: expected options to be an object, got ${show(options)}`);
+  }
+  if ('socket' in options && 'headers' in options && 'method' in options) {
+    throw new TypeError(`${component}() was called with a request: write app.use(${component}()), not app.use(${component})`);
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
+    throw new TypeError(
+      `${component}: unknown option \`${key}\`` + (near ? `; did you mean \`${near}\`?` : `; known options: ${known.join(', ')}`),
+    );
+  }
+}
+
+export function checkInteger(
+  component: string,
+  name: string,
+  value: unknown,
+  { min = 0, max = Number.MAX_SAFE_INTEGER, unit = '' } = {},
+): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `${min}-${max}`;
+    throw optionError(component, name, `an integer ${range}${unit ? ` (${unit})` : ''}`, value);
+  }
+  return value;
+}
+
+export function checkBoolean(component: string, name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw optionError(component, name, 'a boolean', value);
+  return value;
+}
+
+export function checkString(component: string, name: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw optionError(component, name, 'a non-empty string', value);
+  return value;
+}
+
+export function checkOneOf<T extends string>(component: string, name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw optionError(component, name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+/** An absolute http(s) URL; returns it normalised. */
+export function checkHttpUrl(component: string, name: string, value: unknown): string {
+  if (typeof value === 'string') {
+    try {
+      const url = new URL(value);
+      if (url.protocol === 'http:' || url.protocol === 'https:') return url.href;
+    } catch {
+      // fall through to the error below
+    }
+  }
+  throw optionError(component, name, 'an absolute http(s) URL', value);
+}
+
+/**
+ * Parses a browser origin (`https://app.example.com`) as the Origin header carries it:
+ * scheme, host and port only, no path, no trailing slash.
+ */
+export function parseOrigin(value: string): string | undefined {
+  if (value === '*') return value;
+  try {
+    const url = new URL(value);
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) return undefined;
+    if (url.pathname !== '/' || url.search || url.hash) return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Environment variables. Each reader validates one variable, so a factory only
+// fails on the variables it uses; loadConfig() validates them all at startup.
+
+function envValue(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  const trimmed = raw.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function envError(name: string, expected: string, raw: string): ConfigError {
+  return new ConfigError(name, `Invalid ${name}: expected ${expected}, got ${show(raw)}`);
+}
+
+function envInteger(env: Env, name: string, min: number, max: number, expected: string): number | undefined {
+  const raw = envValue(env, name);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) throw envError(name, expected, raw);
+  const n = Number(raw);
+  if (n < min || n > max) throw envError(name, expected, raw);
+  return n;
+}
+
+export const readEnv = {
+  production: (env: Env = process.env): boolean => envValue(env, 'NODE_ENV') === 'production',
+  nodeEnv: (env: Env = process.env): string => envValue(env, 'NODE_ENV') ?? 'development',
+  port: (env: Env = process.env): number | undefined => envInteger(env, 'PORT', 0, 65535, 'a port number 0-65535'),
+  host: (env: Env = process.env): string | undefined => envValue(env, 'HOST'),
+  keepAliveInterval: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'KEEP_ALIVE_INTERVAL', 0, 2_147_483_647, 'a whole number of milliseconds (0 turns the loop off)'),
+  workers: (env: Env = process.env): number | 'auto' | undefined => {
+    if (envValue(env, 'WORKERS') === 'auto') return 'auto';
+    return envInteger(env, 'WORKERS', 1, 1024, "a number of workers 1-1024 or 'auto'");
+  },
+  frontendUrls: (env: Env = process.env): string[] | undefined => {
+    const raw = envValue(env, 'FRONTEND_URL');
+    if (raw === undefined) return undefined;
+    return raw.split(',').map((part) => {
+      const origin = parseOrigin(part.trim());
+      if (origin === undefined) {
+        throw envError('FRONTEND_URL', 'comma-separated origins like http://localhost:3000 (scheme, host, port; no path)', raw);
+      }
+      return origin;
+    });
+  },
+  logLevel: (env: Env = process.env): LogLevel | undefined => {
+    const raw = envValue(env, 'LOG_LEVEL')?.toLowerCase();
+    if (raw === undefined) return undefined;
+    if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw envError('LOG_LEVEL', `one of ${LOG_LEVELS.join(', ')}`, raw);
+    return raw as LogLevel;
+  },
+  logFormat: (env: Env = process.env): LogFormat | undefined => {
+    const raw = envValue(env, 'LOG_FORMAT')?.toLowerCase();
+    if (raw === undefined) return undefined;
+    if (raw !== 'text' && raw !== 'json') throw envError('LOG_FORMAT', "'text' or 'json'", raw);
+    return raw;
+  },
+  logFile: (env: Env = process.env): string | undefined => envValue(env, 'LOG_FILE'),
+  healthToken: (env: Env = process.env): string | undefined => envValue(env, 'HEALTH_TOKEN'),
+  databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
+};
+
+/** Every environment variable the design names, validated and with defaults applied. */
+export interface LifelineConfig {
+  port: number;
+  host: string;
+  nodeEnv: string;
+  production: boolean;
+  frontendUrls: string[] | undefined;
+  databaseUrl: string | undefined;
+  logFile: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  healthToken: string | undefined;
+  keepAliveInterval: number;
+  workers: number | 'auto';
+}
+
+/**
+ * Reads and validates every variable at once, for an app's startup.
+ * Throws a ConfigError whose message is one line naming the bad variable.
+ */
+export function loadConfig(env: Env = process.env): LifelineConfig {
+  return {
+    port: readEnv.port(env) ?? 8000,
+    host: readEnv.host(env) ?? '127.0.0.1',
+    nodeEnv: readEnv.nodeEnv(env),
+    production: readEnv.production(env),
+    frontendUrls: readEnv.frontendUrls(env),
+    databaseUrl: readEnv.databaseUrl(env),
+    logFile: readEnv.logFile(env) ?? 'backend.log',
+    logLevel: readEnv.logLevel(env) ?? 'info',
+    logFormat: readEnv.logFormat(env) ?? 'text',
+    healthToken: readEnv.healthToken(env),
+    keepAliveInterval: readEnv.keepAliveInterval(env) ?? 30_000,
+    workers: readEnv.workers(env) ?? 1,
+  };
+}

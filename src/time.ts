@@ -1,0 +1,34 @@
+/** Epoch seconds with millisecond precision, the format of `timestamp` and `last_activity`. */
+export function epochSeconds(ms: number = Date.now()): number {
+  return ms / 1000;
+}
+
+/** Rounds to 3 decimals for figures in reports. */
+export function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+/**
+ * A background loop: runs `task` every `ms`, never two at once (the next run is
+ * scheduled after the previous one settles), and never keeps the process alive.
+ */
+export function backgroundLoop(ms: number, task: () => Promise<void> | void): { stop(): void } {
+  let stopped = false;
+  const timer = setTimeout(function tick() {
+    void (async () => {
+      try {
+        await task();
+      } catch {
+        // a task logs its own failures; the loop must keep going
+      }
+      if (!stopped) timer.refresh();
+    })();
+  }, ms);
+  timer.unref();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
