@@ -4,6 +4,7 @@ import type { HealthCheck } from '../types.js';
 /** The part of a knex instance the check uses; any knex 2 or 3 instance fits. */
 export interface KnexLike {
   raw(sql: string): { timeout(ms: number, options?: { cancel?: boolean }): PromiseLike<unknown> };
+  client?: { canCancelQuery?: boolean };
 }
 
 export interface KnexCheckOptions {
@@ -42,11 +43,13 @@ export function knexCheck(db: KnexLike, options: Readonly<KnexCheckOptions> = {}
 
   let pending: Promise<unknown> | undefined;
   const queryTimeout = timeout ?? 2000;
+  // knex refuses `cancel` on dialects that cannot cancel (SQLite): there the timeout alone bounds it.
+  const cancel = db.client?.canCancelQuery === true;
   const check: HealthCheck = {
     critical,
     componentType: 'datastore',
     async check() {
-      pending ??= Promise.resolve(db.raw(query).timeout(queryTimeout, { cancel: true })).finally(() => {
+      pending ??= Promise.resolve(db.raw(query).timeout(queryTimeout, { cancel })).finally(() => {
         pending = undefined;
       });
       await pending;

@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import knex, { type Knex } from 'knex';
+import request from 'supertest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { checks, health } from '../../src/index.js';
+import { express } from '../helpers/express.js';
+import { memoryLogger } from '../helpers/logger.js';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+function appFor(db: Knex, timeout: number, logger: ReturnType<typeof memoryLogger> | false = false) {
+  const app = express();
+  const h = health({ logger, interval: 0, maxAge: 0, checks: { database: checks.knex(db, { timeout }) } });
+  closers.push(h.close);
+  app.use(h);
+  return app;
+}
+
+describe('knex check on SQLite (better-sqlite3)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-sqlite-'));
+  const db = knex({ client: 'better-sqlite3', connection: { filename: join(dir, 'app.db') }, useNullAsDefault: true });
+  afterAll(async () => {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes against a real database file', async () => {
+    const res = await request(appFor(db, 1000)).get('/api/health');
+    expect(res.status).toBe(200);
+    expect(res.body.checks.database).toMatchObject({ status: 'pass', critical: true });
+    expect(res.body.application_info.database_connected).toBe(true);
+  });
+
+  it('fails critically when the query fails, with a short message', async () => {
+    const bad = knex({ client: 'better-sqlite3', connection: { filename: join(dir, 'app.db') }, useNullAsDefault: true });
+    try {
+      const app = express();
+      const h = health({ logger: false, interval: 0, maxAge: 0, checks: { database: checks.knex(bad, { query: 'select * from no_such_table' }) } });
+      closers.push(h.close);
+      app.use(h);
+      const res = await request(app).get('/api/health');
+      expect(res.status).toBe(503);
+      expect(res.body.checks.database.error).toMatch(/no such table/);
+      expect(res.body.application_info.database_connected).toBe(false);
+    } finally {
+      await bad.destroy();
+    }
+  });
+});
+
+const pgUrl = process.env.TEST_DATABASE_URL;
+const ciDir = resolve(process.env.LIFELINE_SHARED_CI ?? '../shared/ci');
+
+function pg(action: 'start' | 'stop'): void {
+  execFileSync('bash', [join(ciDir, `${action}-postgres.sh`)], { stdio: ['ignore', 'ignore', 'inherit'], env: process.env });
+}
+
+describe('knex check on a real PostgreSQL server', () => {
+  let db: Knex;
+  beforeAll(() => {
+    if (!pgUrl) {
+      throw new Error('TEST_DATABASE_URL is not set: start PostgreSQL with eval "$(../shared/ci/start-postgres.sh)" (as .ci/run does)');
+    }
+    db = knex({ client: 'pg', connection: pgUrl, pool: { min: 0, max: 4 }, acquireConnectionTimeout: 3000 });
+  });
+  afterAll(async () => {
+    pg('start');
+    await db?.destroy();
+  });
+
+  it('passes, fails within the timeout while the server is stopped, and recovers when it is back', async () => {
+    const logger = memoryLogger();
+    const app = appFor(db, 1000, logger);
+    expect((await request(app).get('/api/health')).status).toBe(200);
+
+    pg('stop');
+    const started = performance.now();
+    const down = await request(app).get('/api/health');
+    const elapsed = performance.now() - started;
+    expect(down.status).toBe(503);
+    expect(down.body.checks.database.status).toBe('fail');
+    expect(elapsed).toBeLessThan(1000 + 200);
+    expect(JSON.stringify(down.body)).not.toContain('postgres://');
+    const live = await request(app).get('/api/health/live');
+    expect(live.status).toBe(200);
+
+    pg('start');
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 200; i++) {
+      status = (await request(app).get('/api/health')).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status).toBe(200);
+    expect(logger.text()).toMatch(/database: /);
+    expect(logger.text()).toMatch(/database: recovered/);
+  });
+});

@@ -1,0 +1,206 @@
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { errorHandler, health, keepAlive, type HealthOptions } from '../../src/index.js';
+import { express } from '../helpers/express.js';
+import { memoryLogger } from '../helpers/logger.js';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+function appWith(options: HealthOptions = {}) {
+  const app = express();
+  const ka = keepAlive({ logger: false, interval: 0 });
+  const h = health({ logger: false, interval: 0, ...options });
+  closers.push(ka.close, h.close);
+  app.use(ka);
+  app.use(h);
+  app.get('/api/health', (_req: unknown, res: { json(b: unknown): void }) => res.json({ user: 'route' }));
+  app.get('/api/users', (_req: unknown, res: { json(b: unknown): void }) => res.json([{ id: 1 }]));
+  app.use(errorHandler({ logger: false }));
+  return app;
+}
+
+const ENDPOINTS = ['/api/ping', '/api/status', '/api/keep-alive', '/api/health', '/api/health/live', '/api/health/ready'];
+
+describe('health endpoints', () => {
+  it.each(ENDPOINTS)('GET %s answers JSON with no-store, with and without a trailing slash', async (path) => {
+    const app = appWith();
+    for (const p of [path, `${path}/`, `${path}?x=1`]) {
+      const res = await request(app).get(p);
+      expect(res.status, p).toBe(200);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(typeof res.body.timestamp === 'number' || path === '/api/health/live').toBe(true);
+    }
+  });
+
+  it.each(ENDPOINTS)('HEAD %s gives the headers and no body', async (path) => {
+    const res = await request(appWith()).head(path);
+    expect(res.status).toBe(200);
+    expect(Number(res.headers['content-length'])).toBeGreaterThan(0);
+    expect(res.text).toBeUndefined();
+  });
+
+  it.each(ENDPOINTS)('%s refuses other methods with 405, Allow and a JSON error', async (path) => {
+    const app = appWith();
+    for (const method of ['put', 'delete', 'patch', ...(path === '/api/keep-alive' ? [] : ['post'])] as const) {
+      const res = await request(app)[method](path);
+      expect(res.status, method).toBe(405);
+      expect(res.headers.allow).toBe(path === '/api/keep-alive' ? 'GET, HEAD, POST' : 'GET, HEAD');
+      expect(res.body).toEqual({ error: { status: 405, message: 'Method Not Allowed' } });
+    }
+  });
+
+  it('answers before user routes registered on the same paths', async () => {
+    const res = await request(appWith()).get('/api/health');
+    expect(res.body.status).toBe('healthy');
+    expect(res.body.user).toBeUndefined();
+    const users = await request(appWith()).get('/api/users');
+    expect(users.body).toEqual([{ id: 1 }]);
+  });
+
+  it('ping has the design format', async () => {
+    const before = Date.now() / 1000;
+    const res = await request(appWith()).get('/api/ping');
+    expect(res.body).toEqual({ status: 'ok', message: 'pong', timestamp: expect.any(Number) });
+    expect(res.body.timestamp).toBeGreaterThanOrEqual(before - 0.001);
+  });
+
+  it('status and keep-alive report counts, last activity and uptime', async () => {
+    const app = appWith();
+    await request(app).get('/api/users');
+    const status = await request(app).get('/api/status');
+    expect(status.body).toEqual({ status: 'running', uptime: expect.any(Number), request_count: 2, last_activity: expect.any(Number), timestamp: expect.any(Number) });
+    const alive = await request(app).post('/api/keep-alive').send({ client: 'web' });
+    expect(alive.body).toEqual({ status: 'alive', timestamp: expect.any(Number), request_count: 3, last_activity: expect.any(Number), uptime: expect.any(Number) });
+    expect(alive.body.last_activity).toBeLessThanOrEqual(alive.body.timestamp);
+  });
+
+  it('the detailed report has every section of the design', async () => {
+    const res = await request(appWith({ checks: { queue: async () => undefined } })).get('/api/health');
+    const body = res.body;
+    expect(body.status).toBe('healthy');
+    expect(body.server_info).toMatchObject({ node_version: process.versions.node, pid: process.pid, environment: 'development' });
+    expect(body.system_info.memory_usage.total).toBeGreaterThan(0);
+    expect(body.system_info.memory_usage.percentage).toBeGreaterThan(0);
+    expect(body.system_info.load_average).toHaveLength(3);
+    expect(body.system_info.process.rss).toBeGreaterThan(0);
+    expect(body.system_info.process.event_loop_delay_ms).toEqual({ p50: expect.any(Number), p99: expect.any(Number) });
+    expect(body.system_info.disk_usage.path).toBe('/');
+    expect(body.application_info).toMatchObject({ debug_mode: true, database_connected: null, static_files_accessible: null, request_count: 1 });
+    expect(body.checks.queue).toMatchObject({ status: 'pass', critical: true, duration_ms: expect.any(Number), checked_at: expect.any(Number) });
+  });
+
+  it('liveness never runs the checks, readiness does', async () => {
+    const app = appWith({ checks: { db: () => Promise.reject(new Error('connection refused')) } });
+    expect((await request(app).get('/api/health/live')).status).toBe(200);
+    const ready = await request(app).get('/api/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ status: 'not_ready', reason: 'critical checks failing', failing: ['db'] });
+  });
+
+  it('serves application/health+json when asked', async () => {
+    const app = appWith({ checks: { db: { check: () => Promise.reject(new Error('down')), critical: false } } });
+    const res = await request(app).get('/api/health').set('Accept', 'application/health+json');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/health+json; charset=utf-8');
+    expect(res.body.status).toBe('warn');
+    expect(res.body.checks['db:responseTime'][0]).toMatchObject({ status: 'fail', output: 'down', componentType: 'component' });
+    expect(res.body.checks['memory:utilization'][0]).toMatchObject({ observedUnit: 'percent', status: 'pass' });
+    const ready = await request(app).get('/api/health/ready').set('Accept', 'application/health+json');
+    expect(ready.body).toEqual({ status: 'pass' });
+  });
+
+  it('accepts browser and probe Accept headers, refuses ones it cannot satisfy with 406', async () => {
+    const app = appWith();
+    for (const accept of ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', 'application/*', '*/*', 'application/json']) {
+      expect((await request(app).get('/api/health').set('Accept', accept)).status, accept).toBe(200);
+    }
+    for (const accept of ['image/png', 'text/html', 'application/json;q=0']) {
+      const res = await request(app).get('/api/health').set('Accept', accept);
+      expect(res.status, accept).toBe(406);
+      expect(res.body.error.status).toBe(406);
+    }
+    expect((await request(app).get('/api/ping').set('Accept', ';;;,,,=')).status).toBeLessThan(500);
+  });
+
+  it('answers odd paths under the health prefix with a JSON 4xx, never 5xx', async () => {
+    const app = appWith();
+    for (const path of ['/api/health/..%2f', '/api/health/%2e%2e/%2e%2e/etc/passwd', '/api/health/live/x', '/api/health/%ff', '/api/health//']) {
+      const res = await request(app).get(path);
+      expect(res.status, path).toBe(404);
+      expect(res.body.error.status).toBe(404);
+    }
+    const other = await request(app).get('/api/healthz');
+    expect(other.status).toBe(404);
+  });
+
+  it('refuses a huge keep-alive POST with 413 and survives a malformed one', async () => {
+    const app = express();
+    const h = health({ logger: false, interval: 0 });
+    closers.push(h.close);
+    app.use(express.json({ limit: '1kb' }));
+    app.use(h);
+    app.use(errorHandler({ logger: false }));
+    const huge = await request(app).post('/api/keep-alive').set('Content-Type', 'application/octet-stream').send(Buffer.alloc(2 * 1024 * 1024));
+    expect(huge.status).toBe(413);
+    const malformed = await request(app).post('/api/keep-alive').set('Content-Type', 'application/json').send('{"client":');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.status).toBe(400);
+    const fine = await request(app).post('/api/keep-alive').send({ client: 'web' });
+    expect(fine.status).toBe(200);
+  });
+
+  it('serves the endpoints under a configured prefix, or at the root', async () => {
+    const app = appWith({ prefix: '/internal' });
+    expect((await request(app).get('/internal/ping')).status).toBe(200);
+    expect((await request(app).get('/api/ping')).status).toBe(404);
+    const root = appWith({ prefix: '' });
+    expect((await request(root).get('/health/ready')).status).toBe(200);
+  });
+});
+
+describe('detail gating', () => {
+  const failing = { db: () => Promise.reject(new Error('password authentication failed for postgres://app:hunter2@db/x')) };
+
+  it("'never' shows status, timestamp and each check's status only", async () => {
+    const res = await request(appWith({ details: 'never', checks: failing })).get('/api/health');
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ status: 'unhealthy', timestamp: expect.any(Number), checks: { db: { status: 'fail' } } });
+  });
+
+  it("'authorized' shows details only with the right bearer token", async () => {
+    const app = appWith({ details: 'authorized', token: 's3cret-token', checks: failing });
+    const anonymous = await request(app).get('/api/health');
+    expect(anonymous.body.server_info).toBeUndefined();
+    expect(JSON.stringify(anonymous.body)).not.toMatch(/password|hunter2|pid/);
+    const wrong = await request(app).get('/api/health').set('Authorization', 'Bearer s3cret-tokeN');
+    expect(wrong.body.server_info).toBeUndefined();
+    const right = await request(app).get('/api/health').set('Authorization', 'Bearer s3cret-token');
+    expect(right.body.server_info.pid).toBe(process.pid);
+    expect(right.body.checks.db.error).toContain('password authentication failed');
+    expect(right.body.checks.db.error).not.toContain('hunter2');
+  });
+
+  it('production defaults to authorized with HEALTH_TOKEN', async () => {
+    process.env.NODE_ENV = 'production';
+    process.env.HEALTH_TOKEN = 'prod-token';
+    try {
+      const app = appWith();
+      expect((await request(app).get('/api/health')).body.server_info).toBeUndefined();
+      expect((await request(app).get('/api/health').set('Authorization', 'Bearer prod-token')).body.server_info.environment).toBe('production');
+    } finally {
+      delete process.env.NODE_ENV;
+      delete process.env.HEALTH_TOKEN;
+    }
+  });
+
+  it('warns at setup when details are authorized but no token exists', () => {
+    const logger = memoryLogger();
+    const h = health({ details: 'authorized', logger, interval: 0 });
+    closers.push(h.close);
+    expect(logger.text()).toMatch(/no HEALTH_TOKEN/);
+  });
+});

@@ -1,0 +1,186 @@
+import { createServer, type Server } from 'node:http';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { errorHandler, health, keepAlive, notFound } from '../../src/index.js';
+import { express } from '../helpers/express.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { listen } from '../helpers/server.js';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+type Res = { json(b: unknown): void; status(n: number): Res };
+
+function appWith(logger: ReturnType<typeof memoryLogger> | false = false, slowRequestMs = 1000) {
+  const app = express();
+  const ka = keepAlive({ logger, interval: 0, slowRequestMs });
+  closers.push(ka.close);
+  app.use(ka);
+  app.get('/ok', (_req: unknown, res: Res) => res.json({ ok: true }));
+  app.get('/boom', () => {
+    throw new Error('kaboom');
+  });
+  app.get('/slow', (_req: unknown, res: Res) => setTimeout(() => res.json({ slow: true }), 120));
+  app.get('/stream', (_req: unknown, res: { write(s: string): void; end(): void }) => {
+    res.write('part');
+    res.end();
+  });
+  app.use(notFound());
+  app.use(errorHandler({ logger: false }));
+  return { app, ka };
+}
+
+function expectBackendHeaders(headers: Record<string, string>, count: number) {
+  expect(headers['x-backend-processing-time']).toMatch(/^\d+\.\d{3}ms$/);
+  expect(headers['x-backend-request-count']).toBe(String(count));
+  expect(headers['x-backend-status']).toBe('active');
+  const ms = headers['x-backend-processing-time']!.slice(0, -2);
+  expect(headers['server-timing']).toBe(`app;dur=${ms}`);
+}
+
+describe('keepAlive headers', () => {
+  it('are on normal, 404, error and streamed responses', async () => {
+    const { app } = appWith();
+    expectBackendHeaders((await request(app).get('/ok')).headers, 1);
+    const notFoundRes = await request(app).get('/missing');
+    expect(notFoundRes.status).toBe(404);
+    expectBackendHeaders(notFoundRes.headers, 2);
+    const error = await request(app).get('/boom');
+    expect(error.status).toBe(500);
+    expectBackendHeaders(error.headers, 3);
+    expectBackendHeaders((await request(app).get('/stream')).headers, 4);
+  });
+
+  it('appends to a Server-Timing header the app already set', async () => {
+    const app = express();
+    const ka = keepAlive({ logger: false, interval: 0 });
+    closers.push(ka.close);
+    app.use(ka);
+    app.get('/t', (_req: unknown, res: { setHeader(n: string, v: string): void; end(): void }) => {
+      res.setHeader('Server-Timing', 'db;dur=2');
+      res.end();
+    });
+    expect((await request(app).get('/t')).headers['server-timing']).toMatch(/^db;dur=2, app;dur=\d+\.\d{3}$/);
+  });
+
+  it('processing time covers the handler', async () => {
+    const { app } = appWith();
+    const res = await request(app).get('/slow');
+    expect(parseFloat(res.headers['x-backend-processing-time']!)).toBeGreaterThanOrEqual(110);
+  });
+
+  it('says degraded when the health checks of the same app fail', async () => {
+    const app = express();
+    const ka = keepAlive({ logger: false, interval: 0 });
+    const h = health({ logger: false, interval: 0, checks: { side: { check: () => Promise.reject(new Error('x')), critical: false } } });
+    closers.push(ka.close, h.close);
+    app.use(ka);
+    app.use(h);
+    await request(app).get('/api/health');
+    expect((await request(app).get('/api/ping')).headers['x-backend-status']).toBe('degraded');
+  });
+});
+
+describe('keepAlive counters', () => {
+  it('count every request exactly once under concurrency, and in-flight returns to zero', async () => {
+    const { app, ka } = appWith();
+    const running = await listen(app);
+    try {
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => fetch(`${running.url}/${i % 2 ? 'ok' : 'slow'}`)));
+      const counts = results.map((r) => Number(r.headers.get('x-backend-request-count'))).sort((a, b) => a - b);
+      expect(counts).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      await Promise.all(results.map((r) => r.arrayBuffer()));
+      const activity = ka.activity(app);
+      expect(activity.requestCount).toBe(200);
+      expect(activity.inFlight).toBe(0);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('counts in-flight requests while they run', async () => {
+    const { app, ka } = appWith();
+    const running = await listen(app);
+    try {
+      const pending = Promise.all([fetch(`${running.url}/slow`), fetch(`${running.url}/slow`)]);
+      await new Promise((r) => setTimeout(r, 60));
+      expect(ka.activity(app).inFlight).toBe(2);
+      await pending;
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('two apps in one process keep separate counts, even with one middleware instance', async () => {
+    const ka = keepAlive({ logger: false, interval: 0 });
+    closers.push(ka.close);
+    const a = express();
+    const b = express();
+    for (const app of [a, b]) {
+      app.use(ka);
+      app.get('/x', (_req: unknown, res: Res) => res.json({}));
+    }
+    for (let i = 0; i < 3; i++) await request(a).get('/x');
+    const resB = await request(b).get('/x');
+    expect(resB.headers['x-backend-request-count']).toBe('1');
+    expect(ka.activity(a).requestCount).toBe(3);
+    expect(ka.activity(b).requestCount).toBe(1);
+  });
+
+  it('works on a plain node:http server too', async () => {
+    const ka = keepAlive({ logger: false, interval: 0 });
+    closers.push(ka.close);
+    const server: Server = createServer((req, res) => ka(req, res, () => res.end('plain')));
+    const running = await listen(server);
+    try {
+      const res = await fetch(`${running.url}/`);
+      expect(res.headers.get('x-backend-request-count')).toBe('1');
+    } finally {
+      await running.close();
+    }
+  });
+});
+
+describe('keepAlive logging and loop', () => {
+  it('logs slow requests as warnings with the path only', async () => {
+    const logger = memoryLogger();
+    const { app } = appWith(logger, 50);
+    await request(app).get('/slow?token=abc123');
+    await request(app).get('/ok');
+    const warnings = logger.lines.filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.message).toMatch(/^slow request: GET \/slow 200 took \d+\.\d ms \(threshold 50 ms\)$/);
+    expect(logger.text()).not.toContain('abc123');
+  });
+
+  it('logs a heartbeat and requests selfPingUrl on every loop', async () => {
+    let pings = 0;
+    const target = await listen(
+      createServer((_req, res) => {
+        pings++;
+        res.end('ok');
+      }),
+    );
+    const logger = memoryLogger();
+    const ka = keepAlive({ logger, interval: 40, selfPingUrl: `${target.url}/api/ping` });
+    closers.push(ka.close);
+    const app = express();
+    app.use(ka);
+    await request(app).get('/');
+    await new Promise((r) => setTimeout(r, 250));
+    await ka.close();
+    await target.close();
+    expect(pings).toBeGreaterThanOrEqual(3);
+    expect(logger.lines.some((l) => l.level === 'debug' && /^heartbeat: 1 requests, 0 in flight, status active$/.test(l.message))).toBe(true);
+  });
+
+  it('warns when the self-ping fails', async () => {
+    const logger = memoryLogger();
+    const ka = keepAlive({ logger, interval: 30, selfPingUrl: 'http://127.0.0.1:1/api/ping' });
+    closers.push(ka.close);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(logger.lines.some((l) => l.level === 'warn' && l.message.startsWith('self-ping http://127.0.0.1:1/api/ping failed'))).toBe(true);
+  });
+});
