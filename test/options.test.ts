@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { checks, ConfigError, corsSecurity, createLogger, errorHandler, health, keepAlive, lifeline, loadConfig } from '../src/index.js';
+
+type Factory = (options: never) => unknown;
+
+const invalid: Array<[string, Factory, unknown, RegExp]> = [
+  ['keepAlive', keepAlive, { interval: -1 }, /^keepAlive: expected `interval` to be an integer >= 0 \(ms, 0 = off\), got -1$/],
+  ['keepAlive', keepAlive, { interval: '30s' }, /`interval`.*got '30s'/],
+  ['keepAlive', keepAlive, { slowRequestMs: 1.5 }, /`slowRequestMs`/],
+  ['keepAlive', keepAlive, { selfPingUrl: 'ftp://x' }, /`selfPingUrl` to be an absolute http\(s\) URL/],
+  ['keepAlive', keepAlive, { logger: 'console' }, /`logger`/],
+  ['keepAlive', keepAlive, { intervall: 5 }, /unknown option `intervall`; known options: interval/],
+  ['keepAlive', keepAlive, 'fast', /expected options to be an object, got 'fast'/],
+  ['health', health, { maxage: 10 }, /unknown option `maxage`; did you mean `maxAge`\?/],
+  ['health', health, { timeout: 0 }, /`timeout` to be an integer >= 1/],
+  ['health', health, { details: 'sometimes' }, /`details` to be one of 'always', 'never', 'authorized', got 'sometimes'/],
+  ['health', health, { prefix: 'api' }, /`prefix` to be a path like '\/api'/],
+  ['health', health, { prefix: '/api/' }, /`prefix`/],
+  ['health', health, { checks: { db: 'select 1' } }, /`checks.db` to be an async function or \{ check, critical, timeout \}/],
+  ['health', health, { checks: { db: { check: async () => undefined, critical: 'yes' } } }, /`checks.db.critical` to be a boolean/],
+  ['health', health, { checks: { db: { check: async () => undefined, timeout: -5 } } }, /`checks.db.timeout`/],
+  ['health', health, { thresholds: { memory: 'high' } }, /`thresholds.memory`/],
+  ['health', health, { thresholds: { cpu: 5 } }, /unknown option `cpu`/],
+  ['health', health, { token: '' }, /`token` to be a non-empty string/],
+  ['corsSecurity', corsSecurity, { frontendUrl: 'localhost:3000' }, /`frontendUrl` to be origins like/],
+  ['corsSecurity', corsSecurity, { frontendUrl: 'http://localhost:3000/app' }, /`frontendUrl`/],
+  ['corsSecurity', corsSecurity, { frontendUrl: ['*', 'http://a.example'] }, /either '\*' alone/],
+  ['corsSecurity', corsSecurity, { frontendUrl: '*', credentials: true }, /`credentials` cannot be true with frontendUrl '\*'/],
+  ['corsSecurity', corsSecurity, { maxAge: 1e9 }, /`maxAge` to be an integer 0-86400/],
+  ['corsSecurity', corsSecurity, { methods: 'GET' }, /`methods` to be an array of non-empty strings/],
+  ['corsSecurity', corsSecurity, { helmet: 'on' }, /`helmet` to be helmet options or false/],
+  ['errorHandler', errorHandler, { exposeStack: 'yes' }, /`exposeStack` to be a boolean/],
+  ['lifeline', lifeline, { health: 'yes' }, /`health` to be true, false or an options object/],
+  ['lifeline', lifeline, { health: false, database: {} as never }, /need `health` enabled/],
+  ['lifeline', lifeline, { keepAlive: { interval: -1 } }, /^keepAlive: expected `interval`/],
+  ['createLogger', createLogger, { level: 'loud' }, /`level` to be one of 'error'/],
+  ['createLogger', createLogger, { maxSize: 10 }, /`maxSize` to be an integer >= 1024/],
+];
+
+describe('invalid factory options throw a TypeError naming the option', () => {
+  it.each(invalid)('%s(%j)', (_name, factory, options, message) => {
+    expect(() => factory(options as never)).toThrow(TypeError);
+    expect(() => factory(options as never)).toThrow(message);
+  });
+
+  it('catches app.use(keepAlive) without the call', () => {
+    const fakeRequest = { socket: {}, headers: {}, method: 'GET' };
+    expect(() => keepAlive(fakeRequest as never)).toThrow(/write app.use\(keepAlive\(\)\), not app.use\(keepAlive\)/);
+  });
+
+  it('rejects checks that are not knex or directories', () => {
+    expect(() => checks.knex({} as never)).toThrow(/checks.knex: expected a knex instance/);
+    expect(() => checks.knex(null as never)).toThrow(TypeError);
+    expect(() => checks.staticFiles('' as never)).toThrow(/checks.staticFiles: expected `dir` to be a non-empty string/);
+  });
+
+  it('never mutates the caller’s options', () => {
+    const options = Object.freeze({ interval: 0, logger: false as const });
+    const mw = lifeline(Object.freeze({ keepAlive: options, health: Object.freeze({ interval: 0, logger: false as const }), cors: { logger: false as const } }));
+    expect(options).toEqual({ interval: 0, logger: false });
+    return mw.close();
+  });
+});
+
+describe('environment variables', () => {
+  it('loadConfig applies the defaults of the design', () => {
+    expect(loadConfig({})).toEqual({
+      port: 8000,
+      host: '127.0.0.1',
+      nodeEnv: 'development',
+      production: false,
+      frontendUrls: undefined,
+      databaseUrl: undefined,
+      logFile: 'backend.log',
+      logLevel: 'info',
+      logFormat: 'text',
+      healthToken: undefined,
+      keepAliveInterval: 30_000,
+      workers: 1,
+    });
+  });
+
+  it('loadConfig reads valid values', () => {
+    const config = loadConfig({ PORT: '9000', FRONTEND_URL: 'https://a.example/,http://localhost:3000', LOG_LEVEL: 'DEBUG', LOG_FORMAT: 'json', KEEP_ALIVE_INTERVAL: '0', WORKERS: 'auto', NODE_ENV: 'production' });
+    expect(config).toMatchObject({ port: 9000, frontendUrls: ['https://a.example', 'http://localhost:3000'], logLevel: 'debug', logFormat: 'json', keepAliveInterval: 0, workers: 'auto', production: true });
+  });
+
+  const bad: Array<[Record<string, string>, string, RegExp]> = [
+    [{ PORT: 'eighty' }, 'PORT', /^Invalid PORT: expected a port number 0-65535, got 'eighty'$/],
+    [{ PORT: '70000' }, 'PORT', /Invalid PORT/],
+    [{ PORT: '-1' }, 'PORT', /Invalid PORT/],
+    [{ KEEP_ALIVE_INTERVAL: '30s' }, 'KEEP_ALIVE_INTERVAL', /^Invalid KEEP_ALIVE_INTERVAL: expected a whole number of milliseconds/],
+    [{ FRONTEND_URL: 'localhost:3000' }, 'FRONTEND_URL', /^Invalid FRONTEND_URL: expected comma-separated origins/],
+    [{ FRONTEND_URL: 'http://ok.example,ftp://x' }, 'FRONTEND_URL', /Invalid FRONTEND_URL/],
+    [{ LOG_LEVEL: 'verbose!' }, 'LOG_LEVEL', /^Invalid LOG_LEVEL: expected one of error, warn, info/],
+    [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT', /Invalid LOG_FORMAT/],
+    [{ WORKERS: '0' }, 'WORKERS', /Invalid WORKERS/],
+  ];
+  it.each(bad)('%j stops startup with one line naming %s', (env, variable, message) => {
+    try {
+      loadConfig(env);
+      expect.unreachable('loadConfig accepted an invalid value');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).variable).toBe(variable);
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('factories fail on an invalid variable they use', () => {
+    process.env.KEEP_ALIVE_INTERVAL = 'often';
+    try {
+      expect(() => keepAlive({ logger: false })).toThrow(/Invalid KEEP_ALIVE_INTERVAL/);
+    } finally {
+      delete process.env.KEEP_ALIVE_INTERVAL;
+    }
+  });
+});
