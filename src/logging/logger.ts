@@ -3,6 +3,7 @@ import winston from 'winston';
 import type { LogFormat, LogLevel } from '../options.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptionsObject, checkString, LOG_LEVELS, readEnv } from '../options.js';
 import { redactText, redactValue } from './redact.js';
+import { RotatingFileTransport } from './rotating-file.js';
 
 /** What express-lifeline logs through: winston's logger fits, so does console or pino. */
 export interface LifelineLogger {
@@ -74,11 +75,10 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
   const transports: winston.transport[] = [];
   if (file !== false) {
     transports.push(
-      new winston.transports.File({
+      new RotatingFileTransport({
         filename: resolve(file),
-        maxsize: maxSize,
+        maxSize,
         maxFiles,
-        tailable: true,
         format: line,
       }),
     );
@@ -94,23 +94,13 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
     transports,
   }) as ClosableLogger;
 
-  logger.closeAndFlush = () =>
-    new Promise<void>((done) => {
-      const fileTransports = logger.transports.filter((t) => t instanceof winston.transports.File);
-      if (fileTransports.length === 0) {
-        logger.close();
-        done();
-        return;
-      }
-      let pending = fileTransports.length;
-      for (const t of fileTransports) {
-        t.once('finish', () => {
-          pending -= 1;
-          if (pending === 0) done();
-        });
-      }
-      logger.end();
-    });
+  logger.closeAndFlush = async () => {
+    // Lines are written synchronously; ending the stream lets queued ones through first.
+    const finished = Promise.all(logger.transports.map((t) => new Promise((done) => t.once('finish', done))));
+    logger.end();
+    await finished;
+    for (const t of logger.transports) t.close?.();
+  };
   return logger;
 }
 
