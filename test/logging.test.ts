@@ -33,14 +33,23 @@ describe('backend.log', () => {
     await logger.closeAndFlush();
     const lines = readLines(file).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'error', message: 'visible', component: 'health', check: 'database', timestamp: expect.any(String) });
+    expect(lines[0]).toMatchObject({
+      level: 'error',
+      message: 'visible',
+      component: 'health',
+      check: 'database',
+      timestamp: expect.any(String),
+    });
   });
 
   it('never writes a database password, bearer token or cookie', async () => {
     const file = join(dir, 'secrets.log');
     const logger = createLogger({ file, console: false });
     logger.error('connect failed for postgres://app:hunter2@db.internal:5432/prod');
-    logger.info('request', { headers: { authorization: 'Bearer abc.def.ghi', cookie: 'sid=s3ss10n' }, url: 'mysql://root:toor@localhost/x' });
+    logger.info('request', {
+      headers: { authorization: 'Bearer abc.def.ghi', cookie: 'sid=s3ss10n' },
+      url: 'mysql://root:toor@localhost/x',
+    });
     logger.warn('login with password=letmein&user=bob, token: xyz789');
     await logger.closeAndFlush();
     const text = readFileSync(file, 'utf8');

@@ -56,7 +56,13 @@ describe('invalid factory options throw a TypeError naming the option', () => {
 
   it('never mutates the caller’s options', () => {
     const options = Object.freeze({ interval: 0, logger: false as const });
-    const mw = lifeline(Object.freeze({ keepAlive: options, health: Object.freeze({ interval: 0, logger: false as const }), cors: { logger: false as const } }));
+    const mw = lifeline(
+      Object.freeze({
+        keepAlive: options,
+        health: Object.freeze({ interval: 0, logger: false as const }),
+        cors: { logger: false as const },
+      }),
+    );
     expect(options).toEqual({ interval: 0, logger: false });
     return mw.close();
   });
@@ -81,8 +87,24 @@ describe('environment variables', () => {
   });
 
   it('loadConfig reads valid values', () => {
-    const config = loadConfig({ PORT: '9000', FRONTEND_URL: 'https://a.example/,http://localhost:3000', LOG_LEVEL: 'DEBUG', LOG_FORMAT: 'json', KEEP_ALIVE_INTERVAL: '0', WORKERS: 'auto', NODE_ENV: 'production' });
-    expect(config).toMatchObject({ port: 9000, frontendUrls: ['https://a.example', 'http://localhost:3000'], logLevel: 'debug', logFormat: 'json', keepAliveInterval: 0, workers: 'auto', production: true });
+    const config = loadConfig({
+      PORT: '9000',
+      FRONTEND_URL: 'https://a.example/,http://localhost:3000',
+      LOG_LEVEL: 'DEBUG',
+      LOG_FORMAT: 'json',
+      KEEP_ALIVE_INTERVAL: '0',
+      WORKERS: 'auto',
+      NODE_ENV: 'production',
+    });
+    expect(config).toMatchObject({
+      port: 9000,
+      frontendUrls: ['https://a.example', 'http://localhost:3000'],
+      logLevel: 'debug',
+      logFormat: 'json',
+      keepAliveInterval: 0,
+      workers: 'auto',
+      production: true,
+    });
   });
 
   const bad: Array<[Record<string, string>, string, RegExp]> = [

@@ -84,7 +84,15 @@ describe('check outcomes', () => {
   it('a failing check recovers without a restart', async () => {
     let up = false;
     const logger = memoryLogger();
-    const app = appWith({ maxAge: 0, logger, checks: { dep: async () => { if (!up) throw new Error('connection refused'); } } });
+    const app = appWith({
+      maxAge: 0,
+      logger,
+      checks: {
+        dep: async () => {
+          if (!up) throw new Error('connection refused');
+        },
+      },
+    });
     expect((await request(app).get('/api/health')).status).toBe(503);
     up = true;
     const res = await request(app).get('/api/health');
@@ -110,7 +118,15 @@ describe('snapshot cache', () => {
     let runs = 0;
     const app = appWith({
       maxAge: 0,
-      checks: { slow: () => new Promise<void>((resolve) => setTimeout(() => { runs++; resolve(); }, 100)) },
+      checks: {
+        slow: () =>
+          new Promise<void>((resolve) =>
+            setTimeout(() => {
+              runs++;
+              resolve();
+            }, 100),
+          ),
+      },
     });
     await new Promise((resolve) => setTimeout(resolve, 150)); // let the startup refresh finish
     const before = runs;

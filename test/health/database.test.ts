@@ -41,7 +41,12 @@ describe('knex check on SQLite (better-sqlite3)', () => {
     const bad = knex({ client: 'better-sqlite3', connection: { filename: join(dir, 'app.db') }, useNullAsDefault: true });
     try {
       const app = express();
-      const h = health({ logger: false, interval: 0, maxAge: 0, checks: { database: checks.knex(bad, { query: 'select * from no_such_table' }) } });
+      const h = health({
+        logger: false,
+        interval: 0,
+        maxAge: 0,
+        checks: { database: checks.knex(bad, { query: 'select * from no_such_table' }) },
+      });
       closers.push(h.close);
       app.use(h);
       const res = await request(app).get('/api/health');

@@ -41,7 +41,13 @@ describe('CORS', () => {
 
   it('never reflects an unknown origin, nor a near miss', async () => {
     const app = appWith({ frontendUrl });
-    for (const origin of ['https://evil.example', 'https://app.example.com.evil.example', 'http://app.example.com', 'https://APP.example.com', 'null']) {
+    for (const origin of [
+      'https://evil.example',
+      'https://app.example.com.evil.example',
+      'http://app.example.com',
+      'https://APP.example.com',
+      'null',
+    ]) {
       const res = await request(app).get('/api/data').set('Origin', origin);
       expect(res.status).toBe(200);
       expect(res.headers['access-control-allow-origin'], origin).toBeUndefined();
@@ -64,14 +70,19 @@ describe('CORS', () => {
   });
 
   it('refuses a preflight from an unknown origin with a JSON 403 and no CORS headers', async () => {
-    const res = await request(appWith({ frontendUrl })).options('/api/data').set('Origin', 'https://evil.example').set('Access-Control-Request-Method', 'DELETE');
+    const res = await request(appWith({ frontendUrl }))
+      .options('/api/data')
+      .set('Origin', 'https://evil.example')
+      .set('Access-Control-Request-Method', 'DELETE');
     expect(res.status).toBe(403);
     expect(res.body).toEqual({ error: { status: 403, message: 'Origin not allowed' } });
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it("'*' allows any origin without credentials", async () => {
-    const res = await request(appWith({ frontendUrl: '*' })).get('/api/data').set('Origin', 'https://anyone.example');
+    const res = await request(appWith({ frontendUrl: '*' }))
+      .get('/api/data')
+      .set('Origin', 'https://anyone.example');
     expect(res.headers['access-control-allow-origin']).toBe('*');
     expect(res.headers['access-control-allow-credentials']).toBeUndefined();
   });
@@ -79,10 +90,14 @@ describe('CORS', () => {
   it('reads FRONTEND_URL as a comma-separated list, defaults to localhost:3000 in development', async () => {
     process.env.FRONTEND_URL = 'https://a.example, https://b.example';
     const app = appWith();
-    expect((await request(app).get('/api/data').set('Origin', 'https://b.example')).headers['access-control-allow-origin']).toBe('https://b.example');
+    expect((await request(app).get('/api/data').set('Origin', 'https://b.example')).headers['access-control-allow-origin']).toBe(
+      'https://b.example',
+    );
     delete process.env.FRONTEND_URL;
     const dev = appWith();
-    expect((await request(dev).get('/api/data').set('Origin', 'http://localhost:3000')).headers['access-control-allow-origin']).toBe('http://localhost:3000');
+    expect((await request(dev).get('/api/data').set('Origin', 'http://localhost:3000')).headers['access-control-allow-origin']).toBe(
+      'http://localhost:3000',
+    );
   });
 
   it('allows no cross-origin calls in production without FRONTEND_URL, and warns', async () => {
@@ -118,7 +133,9 @@ describe('security headers', () => {
   });
 
   it('pass helmet options through, including its aliases and per-request directives', async () => {
-    const res = await request(appWith({ helmet: { frameguard: { action: 'sameorigin' }, referrerPolicy: { policy: 'same-origin' } } })).get('/api/data');
+    const res = await request(appWith({ helmet: { frameguard: { action: 'sameorigin' }, referrerPolicy: { policy: 'same-origin' } } })).get(
+      '/api/data',
+    );
     expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
     expect(res.headers['referrer-policy']).toBe('same-origin');
     let n = 0;
@@ -135,7 +152,9 @@ describe('security headers', () => {
 
 describe('errorHandler', () => {
   it('keeps CORS and security headers on error answers', async () => {
-    const res = await request(appWith({ frontendUrl: 'https://app.example.com' })).get('/boom').set('Origin', 'https://app.example.com');
+    const res = await request(appWith({ frontendUrl: 'https://app.example.com' }))
+      .get('/boom')
+      .set('Origin', 'https://app.example.com');
     expect(res.status).toBe(500);
     expect(res.body.error).toMatchObject({ status: 500, message: 'Internal Server Error' });
     expect(res.headers['access-control-allow-origin']).toBe('https://app.example.com');
@@ -164,9 +183,15 @@ describe('errorHandler', () => {
     });
     app.use(eh);
     expect((await request(app).post('/x').set('Content-Type', 'application/json').send('{"a":')).body.error.status).toBe(400);
-    const large = await request(app).post('/x').send({ long: 'x'.repeat(100) });
+    const large = await request(app)
+      .post('/x')
+      .send({ long: 'x'.repeat(100) });
     expect(large.status).toBe(413);
-    expect(await request(app).get('/teapot').then((r) => r.body)).toMatchObject({ error: { status: 418, message: 'I am a teapot' } });
+    expect(
+      await request(app)
+        .get('/teapot')
+        .then((r) => r.body),
+    ).toMatchObject({ error: { status: 418, message: 'I am a teapot' } });
     await request(app).get('/crash');
     const line = logger.lines.find((l) => l.level === 'error');
     expect(line?.message).toBe('GET /crash failed: crash');

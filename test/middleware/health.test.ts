@@ -72,9 +72,21 @@ describe('health endpoints', () => {
     const app = appWith();
     await request(app).get('/api/users');
     const status = await request(app).get('/api/status');
-    expect(status.body).toEqual({ status: 'running', uptime: expect.any(Number), request_count: 2, last_activity: expect.any(Number), timestamp: expect.any(Number) });
+    expect(status.body).toEqual({
+      status: 'running',
+      uptime: expect.any(Number),
+      request_count: 2,
+      last_activity: expect.any(Number),
+      timestamp: expect.any(Number),
+    });
     const alive = await request(app).post('/api/keep-alive').send({ client: 'web' });
-    expect(alive.body).toEqual({ status: 'alive', timestamp: expect.any(Number), request_count: 3, last_activity: expect.any(Number), uptime: expect.any(Number) });
+    expect(alive.body).toEqual({
+      status: 'alive',
+      timestamp: expect.any(Number),
+      request_count: 3,
+      last_activity: expect.any(Number),
+      uptime: expect.any(Number),
+    });
     expect(alive.body.last_activity).toBeLessThanOrEqual(alive.body.timestamp);
   });
 
@@ -89,8 +101,18 @@ describe('health endpoints', () => {
     expect(body.system_info.process.rss).toBeGreaterThan(0);
     expect(body.system_info.process.event_loop_delay_ms).toEqual({ p50: expect.any(Number), p99: expect.any(Number) });
     expect(body.system_info.disk_usage.path).toBe('/');
-    expect(body.application_info).toMatchObject({ debug_mode: true, database_connected: null, static_files_accessible: null, request_count: 1 });
-    expect(body.checks.queue).toMatchObject({ status: 'pass', critical: true, duration_ms: expect.any(Number), checked_at: expect.any(Number) });
+    expect(body.application_info).toMatchObject({
+      debug_mode: true,
+      database_connected: null,
+      static_files_accessible: null,
+      request_count: 1,
+    });
+    expect(body.checks.queue).toMatchObject({
+      status: 'pass',
+      critical: true,
+      duration_ms: expect.any(Number),
+      checked_at: expect.any(Number),
+    });
   });
 
   it('liveness never runs the checks, readiness does', async () => {
@@ -128,7 +150,13 @@ describe('health endpoints', () => {
 
   it('answers odd paths under the health prefix with a JSON 4xx, never 5xx', async () => {
     const app = appWith();
-    for (const path of ['/api/health/..%2f', '/api/health/%2e%2e/%2e%2e/etc/passwd', '/api/health/live/x', '/api/health/%ff', '/api/health//']) {
+    for (const path of [
+      '/api/health/..%2f',
+      '/api/health/%2e%2e/%2e%2e/etc/passwd',
+      '/api/health/live/x',
+      '/api/health/%ff',
+      '/api/health//',
+    ]) {
       const res = await request(app).get(path);
       expect(res.status, path).toBe(404);
       expect(res.body.error.status).toBe(404);
@@ -144,7 +172,10 @@ describe('health endpoints', () => {
     app.use(express.json({ limit: '1kb' }));
     app.use(h);
     app.use(errorHandler({ logger: false }));
-    const huge = await request(app).post('/api/keep-alive').set('Content-Type', 'application/octet-stream').send(Buffer.alloc(2 * 1024 * 1024));
+    const huge = await request(app)
+      .post('/api/keep-alive')
+      .set('Content-Type', 'application/octet-stream')
+      .send(Buffer.alloc(2 * 1024 * 1024));
     expect(huge.status).toBe(413);
     const malformed = await request(app).post('/api/keep-alive').set('Content-Type', 'application/json').send('{"client":');
     expect(malformed.status).toBe(400);
@@ -190,7 +221,9 @@ describe('detail gating', () => {
     try {
       const app = appWith();
       expect((await request(app).get('/api/health')).body.server_info).toBeUndefined();
-      expect((await request(app).get('/api/health').set('Authorization', 'Bearer prod-token')).body.server_info.environment).toBe('production');
+      expect((await request(app).get('/api/health').set('Authorization', 'Bearer prod-token')).body.server_info.environment).toBe(
+        'production',
+      );
     } finally {
       delete process.env.NODE_ENV;
       delete process.env.HEALTH_TOKEN;

@@ -173,7 +173,9 @@ describe('keepAlive logging and loop', () => {
     await ka.close();
     await target.close();
     expect(pings).toBeGreaterThanOrEqual(3);
-    expect(logger.lines.some((l) => l.level === 'debug' && /^heartbeat: 1 requests, 0 in flight, status active$/.test(l.message))).toBe(true);
+    expect(logger.lines.some((l) => l.level === 'debug' && /^heartbeat: 1 requests, 0 in flight, status active$/.test(l.message))).toBe(
+      true,
+    );
   });
 
   it('warns when the self-ping fails', async () => {
