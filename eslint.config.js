@@ -33,7 +33,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.cjs'],
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

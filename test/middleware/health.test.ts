@@ -45,7 +45,13 @@ describe('health endpoints', () => {
 
   it.each(ENDPOINTS)('%s refuses other methods with 405, Allow and a JSON error', async (path) => {
     const app = appWith();
-    for (const method of ['put', 'delete', 'patch', ...(path === '/api/keep-alive' ? [] : ['post'])] as const) {
+    const methods: Array<'put' | 'delete' | 'patch' | 'post'> = [
+      'put',
+      'delete',
+      'patch',
+      ...(path === '/api/keep-alive' ? [] : ['post' as const]),
+    ];
+    for (const method of methods) {
       const res = await request(app)[method](path);
       expect(res.status, method).toBe(405);
       expect(res.headers.allow).toBe(path === '/api/keep-alive' ? 'GET, HEAD, POST' : 'GET, HEAD');
