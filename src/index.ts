@@ -6,7 +6,7 @@ export type { StaticFilesCheckOptions } from './health/checks/static-files.js';
 export type { Thresholds } from './health/registry.js';
 export type { CheckOutcome, CheckReturn, CheckStatus, HealthCheck, HealthCheckFn } from './health/types.js';
 export { lifeline, type LifelineMiddleware, type LifelineOptions } from './lifeline.js';
-export { createLogger, type LifelineLogger, type LoggerOptions } from './logging/logger.js';
+export { createLogger, type ClosableLogger, type LifelineLogger, type LoggerOptions } from './logging/logger.js';
 export { redactText } from './logging/redact.js';
 export { corsSecurity, type CorsSecurityOptions } from './middleware/cors-security.js';
 export { errorHandler, notFound, type ErrorHandlerOptions } from './middleware/error-handler.js';

@@ -5,7 +5,7 @@ import { sendError, sendJson } from './respond.js';
 import type { ErrorMiddleware, Middleware, NextFunction } from './types.js';
 
 export interface ErrorHandlerOptions {
-  /** Add the stack to answers. Default: outside production only. */
+  /** Add the stack to 5xx answers. Default: outside production only. */
   exposeStack?: boolean;
   /** Where to log; `false` for nowhere. Default: the shared `backend.log` logger. */
   logger?: LifelineLogger | false;
@@ -57,7 +57,7 @@ export function errorHandler(options: Readonly<ErrorHandlerOptions> = {}): Error
     const expose = status < 500 ? e.expose !== false : false;
     const message = expose && typeof e.message === 'string' && e.message ? e.message : (STATUS_CODES[status] ?? 'Error');
     const body: { error: { status: number; message: string; stack?: string[] } } = { error: { status, message } };
-    if (exposeStack && typeof e.stack === 'string') body.error.stack = e.stack.split('\n').map((l) => l.trim());
+    if (exposeStack && status >= 500 && typeof e.stack === 'string') body.error.stack = e.stack.split('\n').map((l) => l.trim());
     sendJson(req, res, status, JSON.stringify(body));
   } as ErrorMiddleware & { close(): Promise<void> };
   middleware.close = () => handle.release();
