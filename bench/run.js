@@ -1,0 +1,131 @@
+// @ts-check
+// `npm run bench`: bare Express 5 against the same app behind lifeline(), in one run.
+// Server on core 0, load on core 1 (taskset), scenarios interleaved over several rounds, medians compared.
+import { execFileSync, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const LONG_REQUESTS = Number(process.env.BENCH_LONG_REQUESTS ?? 500_000);
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return os.cpus().length > 1;
+  } catch {
+    return false;
+  }
+})();
+if (hasTaskset) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
+
+/** @param {string} mode */
+async function startServer(mode) {
+  const child = fork(join(here, 'server.js'), [mode], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const [message] = /** @type {[{ port: number }]} */ (await once(child, 'message'));
+  if (hasTaskset && child.pid) execFileSync('taskset', ['-cp', '0', String(child.pid)], { stdio: 'ignore' });
+  return {
+    url: `http://127.0.0.1:${message.port}`,
+    /** @returns {Promise<{ rss: number, spawned: number }>} */
+    async stats() {
+      child.send('stats');
+      const [stats] = await once(child, 'message');
+      return stats;
+    },
+    async stop() {
+      child.send('stop');
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/** @param {string} url @param {Partial<autocannon.Options>} [extra] */
+async function load(url, extra = {}) {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, ...extra });
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
+}
+
+/** @param {number[]} values */
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+const servers = {
+  bare: await startServer('bare'),
+  corsHelmet: await startServer('cors-helmet'),
+  lifeline: await startServer('lifeline'),
+};
+const scenarios = [
+  { name: 'bare Express 5, GET /api/items', url: `${servers.bare.url}/api/items` },
+  { name: 'Express 5 + cors + helmet, GET /api/items', url: `${servers.corsHelmet.url}/api/items` },
+  { name: 'lifeline(), GET /api/items', url: `${servers.lifeline.url}/api/items` },
+  { name: 'lifeline(), GET /api/ping', url: `${servers.lifeline.url}/api/ping` },
+  { name: 'lifeline(), GET /api/health', url: `${servers.lifeline.url}/api/health` },
+];
+
+for (const s of scenarios) await load(s.url, { duration: 1 }); // warm-up
+const spawnedBefore = (await servers.lifeline.stats()).spawned;
+/** @type {Record<string, Array<{ rps: number, p50: number, p99: number }>>} */
+const samples = {};
+for (let round = 0; round < ROUNDS; round++) {
+  // Rotate the order each round so no scenario always runs first or last.
+  const order = scenarios.map((_, i) => scenarios[(i + round) % scenarios.length]);
+  for (const s of order) {
+    if (!s) continue;
+    const r = await load(s.url);
+    (samples[s.name] ??= []).push(r);
+    console.error(`round ${round + 1}/${ROUNDS} ${s.name}: ${r.rps.toFixed(0)} req/s p99 ${r.p99} ms`);
+  }
+}
+const spawnedDuring = (await servers.lifeline.stats()).spawned - spawnedBefore;
+
+const rows = scenarios.map((s) => {
+  const list = samples[s.name] ?? [];
+  return { name: s.name, rps: median(list.map((x) => x.rps)), p50: median(list.map((x) => x.p50)), p99: median(list.map((x) => x.p99)) };
+});
+const bare = rows[0]?.rps ?? 1;
+const ping = rows[3]?.rps ?? 1;
+
+// Memory: RSS after warm-up, then after a long mixed run on the lifeline server.
+const lifelineUrl = servers.lifeline.url;
+const rssBefore = (await servers.lifeline.stats()).rss;
+const paths = ['/api/items', '/api/ping', '/api/health', '/api/status'];
+const perPath = Math.ceil(LONG_REQUESTS / paths.length);
+let longTotal = 0;
+await Promise.all(
+  paths.map(async (path) => {
+    const r = await autocannon({ url: lifelineUrl + path, connections: Math.max(1, Math.floor(CONNECTIONS / paths.length)), amount: perPath });
+    if (r.errors > 0 || r.non2xx > 0) throw new Error(`${path}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+    longTotal += r.requests.total;
+  }),
+);
+const rssAfter = (await servers.lifeline.stats()).rss;
+await Promise.all(Object.values(servers).map((s) => s.stop()));
+
+const mb = (/** @type {number} */ n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+const table = [
+  '| scenario | req/s | ratio to bare | p50 ms | p99 ms |',
+  '|---|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / bare).toFixed(2)}× | ${r.p50} | ${r.p99} |`),
+].join('\n');
+const summary = [
+  `- /api/health vs /api/ping: ${((rows[4]?.rps ?? 0) / ping).toFixed(2)}× (target ≥ 0.95×); /api/health p99 ${rows[4]?.p99} ms vs bare route p99 ${rows[0]?.p99} ms`,
+  `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
+  `- RSS of the lifeline server: ${mb(rssBefore)} after warm-up, ${mb(rssAfter)} after ${longTotal} more requests (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %)`,
+].join('\n');
+const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${mb(os.totalmem())}, Node ${process.versions.node}, ${os.platform()} ${os.release()}`;
+const header = `Run ${new Date().toISOString()} on ${machine}; ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s per scenario, medians; ${hasTaskset ? 'server on core 0, load on core 1' : 'no taskset: server and load share cores'}.`;
+const report = `${header}\n\n${table}\n\n${summary}\n`;
+console.log(report);
+if (process.env.BENCH_WRITE !== '0') {
+  writeFileSync(join(here, 'latest.md'), report);
+  console.error('written to bench/latest.md (copy into bench/RESULTS.md with your notes)');
+}

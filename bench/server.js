@@ -1,0 +1,50 @@
+// @ts-check
+// One benchmark server: `node bench/server.js <mode>`; prints {"port":n} and answers IPC 'stats'.
+import childProcess from 'node:child_process';
+import cors from 'cors';
+import express from 'express';
+import helmet from 'helmet';
+import { errorHandler, lifeline } from 'express-lifeline';
+
+const mode = process.argv[2] ?? 'bare';
+let spawned = 0;
+// Counts every child process this server starts, to prove none is started per request.
+// Every spawn, exec and fork goes through ChildProcess.prototype.spawn (untyped in @types/node).
+const proto = /** @type {{ spawn: (...args: unknown[]) => unknown }} */ (/** @type {unknown} */ (childProcess.ChildProcess.prototype));
+const originalSpawn = proto.spawn;
+proto.spawn = function countedSpawn(/** @type {unknown[]} */ ...args) {
+  spawned += 1;
+  return originalSpawn.apply(this, args);
+};
+
+const app = express();
+if (mode === 'cors-helmet') {
+  app.use(cors({ origin: 'http://localhost:3000', credentials: true }));
+  app.use(helmet());
+}
+/** @type {ReturnType<typeof lifeline> | undefined} */
+let life;
+if (mode === 'lifeline') {
+  life = lifeline({ logger: false });
+  app.use(life);
+}
+app.get('/api/items', (_req, res) => {
+  res.json({ items: [{ id: 1, name: 'one' }, { id: 2, name: 'two' }] });
+});
+if (mode === 'lifeline') app.use(errorHandler({ logger: false }));
+
+const server = app.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  process.send?.({ port: typeof address === 'object' && address ? address.port : 0 });
+});
+process.on('message', (message) => {
+  if (message === 'stats') {
+    globalThis.gc?.();
+    process.send?.({ rss: process.memoryUsage().rss, spawned });
+  } else if (message === 'stop') {
+    server.close();
+    server.closeAllConnections();
+    void life?.close();
+    process.disconnect?.();
+  }
+});
