@@ -6,7 +6,7 @@ import type { LifelineLogger } from './logging/logger.js';
 import { corsSecurity, type CorsSecurityOptions } from './middleware/cors-security.js';
 import { health, type HealthMiddleware, type HealthOptions } from './middleware/health.js';
 import { keepAlive, type KeepAliveOptions } from './middleware/keep-alive.js';
-import type { ClosableMiddleware, Middleware, NextFunction } from './middleware/types.js';
+import { fromStep, stepOf, type ClosableMiddleware, type NextFunction } from './middleware/types.js';
 import { checkOptionsObject, optionError } from './options.js';
 
 export interface LifelineOptions {
@@ -70,20 +70,12 @@ export function lifeline(options: Readonly<LifelineOptions> = {}): LifelineMiddl
   const corsPart = corsOptions ? corsSecurity(withLogger(corsOptions)) : undefined;
 
   // keepAlive first, so preflights and health answers are counted and timed too.
-  const chain = [keepAlivePart, corsPart, healthPart].filter((m): m is NonNullable<typeof m> => m !== undefined) as Middleware[];
-  const run = chain.reduceRight<(req: IncomingMessage, res: ServerResponse, next: NextFunction) => void>(
-    (after, current) => (req, res, next) => {
-      current(req, res, (error?: unknown) => {
-        if (error !== undefined && error !== null) next(error);
-        else after(req, res, next);
-      });
-    },
-    (_req, _res, next) => next(),
-  );
-
-  const middleware = function lifelineMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
-    run(req, res, next);
-  } as LifelineMiddleware;
+  const steps = [keepAlivePart, corsPart, healthPart].filter((m) => m !== undefined).map(stepOf);
+  function lifelineStep(req: IncomingMessage, res: ServerResponse, next: NextFunction): boolean {
+    for (const step of steps) if (step(req, res, next)) return true;
+    return false;
+  }
+  const middleware = fromStep<LifelineMiddleware>('lifelineMiddleware', lifelineStep);
   middleware.activity = (app: object) =>
     keepAlivePart?.activity(app) ?? {
       requestCount: 0,

@@ -4,7 +4,7 @@ import helmet, { type HelmetOptions } from 'helmet';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkBoolean, checkInteger, checkOptionsObject, optionError, parseOrigin, readEnv } from '../options.js';
 import { sendError } from './respond.js';
-import { appOf, type ClosableMiddleware, type Middleware, type NextFunction } from './types.js';
+import { appOf, fromStep, type ClosableMiddleware, type Middleware, type NextFunction } from './types.js';
 
 export interface CorsSecurityOptions {
   /** Allowed frontend origins, exact match. Default `FRONTEND_URL` (comma-separated), else `http://localhost:3000` outside production, none in production. `'*'` allows any origin, without credentials. */
@@ -174,15 +174,17 @@ export function corsSecurity(options: Readonly<CorsSecurityOptions> = {}): Closa
   }
   const disabledPoweredBy = new WeakSet<object>();
 
-  const middleware = function corsSecurityMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+  function corsSecurityStep(req: IncomingMessage, res: ServerResponse, next: NextFunction): boolean {
     for (const [name, value] of security) res.setHeader(name, value);
     if (removesPoweredBy) {
-      res.removeHeader('X-Powered-By');
       const app = appOf(req) as { disable?: (setting: string) => unknown } | undefined;
-      // Express sets the header on every request unless told once not to.
-      if (app && !disabledPoweredBy.has(app) && typeof app.disable === 'function') {
-        app.disable('x-powered-by');
-        disabledPoweredBy.add(app);
+      // Express sets X-Powered-By on every request until told once not to.
+      if (app === undefined || !disabledPoweredBy.has(app)) {
+        res.removeHeader('X-Powered-By');
+        if (app && typeof app.disable === 'function') {
+          app.disable('x-powered-by');
+          disabledPoweredBy.add(app);
+        }
       }
     }
     const origin = req.headers.origin;
@@ -190,10 +192,10 @@ export function corsSecurity(options: Readonly<CorsSecurityOptions> = {}): Closa
       if (!wildcard && !allowed.has(origin)) {
         appendVaryOrigin(res);
         sendError(req, res, 403, 'Origin not allowed');
-        return;
+      } else {
+        corsHandler(req, res, next);
       }
-      corsHandler(req, res, next);
-      return;
+      return true;
     }
     const headers = origin === undefined ? wildcardHeaders : (wildcardHeaders ?? corsByOrigin.get(origin));
     if (headers !== undefined) {
@@ -204,9 +206,21 @@ export function corsSecurity(options: Readonly<CorsSecurityOptions> = {}): Closa
     } else if (!wildcard) {
       appendVaryOrigin(res);
     }
-    if (dynamicHelmet) dynamicHelmet(req, res, next);
-    else next();
-  } as ClosableMiddleware;
+    if (dynamicHelmet) {
+      // helmet's header middlewares finish synchronously; an error goes to next().
+      let failure: unknown;
+      dynamicHelmet(req, res, (error?: unknown) => {
+        failure = error;
+      });
+      if (failure) {
+        next(failure);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  const middleware = fromStep<ClosableMiddleware>('corsSecurityMiddleware', corsSecurityStep);
   middleware.close = () => handle.release();
   return middleware;
 }

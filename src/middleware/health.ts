@@ -11,7 +11,7 @@ import { SystemSampler } from '../system/sampler.js';
 import { serverFacts } from '../system/facts.js';
 import { backgroundLoop, epochSeconds, round3 } from '../time.js';
 import { errorBody, sendError, sendJson } from './respond.js';
-import { appOf, type ClosableMiddleware, type NextFunction } from './types.js';
+import { appOf, fromStep, type ClosableMiddleware, type NextFunction } from './types.js';
 
 export interface HealthOptions {
   /** Path prefix of the endpoints. Default `/api`; `''` serves them at the root. */
@@ -293,19 +293,19 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     }
   }
 
-  const middleware = function healthMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+  function healthStep(req: IncomingMessage, res: ServerResponse, next: NextFunction): boolean {
     const url = req.url ?? '/';
-    if (!url.startsWith(prefix)) {
-      next();
-      return;
-    }
+    if (!url.startsWith(prefix)) return false;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const route = routes.get(path);
     if (route !== undefined) answer(route, req, res, next);
     else if (path.startsWith(healthSubtree)) sendError(req, res, 404);
-    else next();
-  } as HealthMiddleware;
+    else return false;
+    return true;
+  }
+
+  const middleware = fromStep<HealthMiddleware>('healthMiddleware', healthStep);
 
   middleware.check = async () => (await registry.refresh()).status;
   middleware.close = async () => {

@@ -4,7 +4,7 @@ import { activityOf, type Activity } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
 import { backgroundLoop } from '../time.js';
-import { appOf, type ClosableMiddleware, type NextFunction } from './types.js';
+import { appOf, fromStep, type ClosableMiddleware } from './types.js';
 
 export interface KeepAliveOptions {
   /** Background loop period in ms (heartbeat, self-ping); 0 turns it off. Default `KEEP_ALIVE_INTERVAL` or 30000. */
@@ -23,6 +23,26 @@ export type KeepAliveMiddleware = ClosableMiddleware & {
 };
 
 const KNOWN = ['interval', 'selfPingUrl', 'slowRequestMs', 'logger'] as const;
+
+const REQUEST = Symbol('express-lifeline.request');
+interface RequestTiming {
+  activity: Activity;
+  count: number;
+  started: number;
+  req: IncomingMessage;
+}
+type Tracked = ServerResponse & { [REQUEST]?: RequestTiming };
+
+function setBackendHeaders(this: Tracked): void {
+  const r = this[REQUEST];
+  if (r === undefined) return;
+  const duration = (performance.now() - r.started).toFixed(3);
+  this.setHeader('X-Backend-Processing-Time', `${duration}ms`);
+  this.setHeader('X-Backend-Request-Count', r.count);
+  this.setHeader('X-Backend-Status', r.activity.status);
+  const timing = this.getHeader('Server-Timing');
+  this.setHeader('Server-Timing', timing === undefined ? `app;dur=${duration}` : `${String(timing)}, app;dur=${duration}`);
+}
 
 function pathOnly(url: string | undefined): string {
   if (url === undefined) return '/';
@@ -76,7 +96,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
         })
       : undefined;
 
-  const middleware = function keepAliveMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+  function keepAliveStep(req: IncomingMessage, res: ServerResponse): boolean {
     const app = appOf(req) ?? ownApp;
     let activity = lastActivity;
     if (app !== lastApp || activity === undefined) {
@@ -85,34 +105,32 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
       lastApp = app;
       lastActivity = activity;
     }
-    const count = ++activity.requestCount;
+    const tracked = res as Tracked;
+    tracked[REQUEST] = { activity, count: ++activity.requestCount, started: performance.now(), req };
     activity.inFlight += 1;
     activity.lastActivity = Date.now();
-    const started = performance.now();
-    const current = activity;
+    onHeaders(res, setBackendHeaders);
+    res.on('close', requestDone);
+    return false;
+  }
 
-    onHeaders(res, function setBackendHeaders(this: ServerResponse) {
-      const duration = (performance.now() - started).toFixed(3);
-      this.setHeader('X-Backend-Processing-Time', `${duration}ms`);
-      this.setHeader('X-Backend-Request-Count', count);
-      this.setHeader('X-Backend-Status', current.status);
-      const timing = this.getHeader('Server-Timing');
-      this.setHeader('Server-Timing', timing === undefined ? `app;dur=${duration}` : `${String(timing)}, app;dur=${duration}`);
-    });
-    res.once('close', function requestDone(this: ServerResponse) {
-      current.inFlight -= 1;
-      if (slowRequestMs > 0) {
-        const ms = performance.now() - started;
-        if (ms >= slowRequestMs) {
-          log.warn(
-            `slow request: ${req.method ?? 'GET'} ${pathOnly((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
-          );
-        }
+  // Both listeners are shared by every response: per-request state rides on the response.
+  function requestDone(this: Tracked): void {
+    const r = this[REQUEST];
+    if (r === undefined) return;
+    r.activity.inFlight -= 1;
+    if (slowRequestMs > 0) {
+      const ms = performance.now() - r.started;
+      if (ms >= slowRequestMs) {
+        const url = (r.req as IncomingMessage & { originalUrl?: string }).originalUrl ?? r.req.url;
+        log.warn(
+          `slow request: ${r.req.method ?? 'GET'} ${pathOnly(url)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
+        );
       }
-    });
-    next();
-  } as KeepAliveMiddleware;
+    }
+  }
 
+  const middleware = fromStep<KeepAliveMiddleware>('keepAliveMiddleware', keepAliveStep);
   middleware.activity = (app: object) => activityOf(app);
   middleware.close = async () => {
     loop?.stop();
