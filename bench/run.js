@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const LONG_REQUESTS = Number(process.env.BENCH_LONG_REQUESTS ?? 500_000);
 const hasTaskset = (() => {
@@ -31,11 +31,15 @@ async function startServer(mode) {
   if (hasTaskset && child.pid) execFileSync('taskset', ['-cp', '0', String(child.pid)], { stdio: 'ignore' });
   return {
     url: `http://127.0.0.1:${message.port}`,
-    /** @returns {Promise<{ rss: number, spawned: number }>} */
+    /** @returns {Promise<{ rss: number, spawned: number, cpuMicros: number }>} */
     async stats() {
       child.send('stats');
       const [stats] = await once(child, 'message');
       return stats;
+    },
+    async gc() {
+      child.send('gc');
+      await once(child, 'message');
     },
     async stop() {
       child.send('stop');
@@ -45,11 +49,17 @@ async function startServer(mode) {
   };
 }
 
-/** @param {string} url @param {Partial<autocannon.Options>} [extra] */
-async function load(url, extra = {}) {
+/**
+ * Loads one URL and measures throughput, latency, and the server's own CPU time per
+ * request: the last is the steadier figure on a machine whose neighbours steal cycles.
+ * @param {{ stats(): Promise<{ cpuMicros: number }> }} server @param {string} url @param {Partial<autocannon.Options>} [extra]
+ */
+async function load(server, url, extra = {}) {
+  const before = (await server.stats()).cpuMicros;
   const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, ...extra });
+  const cpu = (await server.stats()).cpuMicros - before;
   if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpu: cpu / Math.max(1, result.requests.total) };
 }
 
 /** @param {number[]} values */
@@ -64,65 +74,81 @@ const servers = {
   lifeline: await startServer('lifeline'),
 };
 const scenarios = [
-  { name: 'bare Express 5, GET /api/items', url: `${servers.bare.url}/api/items` },
-  { name: 'Express 5 + cors + helmet, GET /api/items', url: `${servers.corsHelmet.url}/api/items` },
-  { name: 'lifeline(), GET /api/items', url: `${servers.lifeline.url}/api/items` },
-  { name: 'lifeline(), GET /api/ping', url: `${servers.lifeline.url}/api/ping` },
-  { name: 'lifeline(), GET /api/health', url: `${servers.lifeline.url}/api/health` },
+  { name: 'bare Express 5, GET /api/items', server: servers.bare, url: `${servers.bare.url}/api/items` },
+  { name: 'Express 5 + cors + helmet, GET /api/items', server: servers.corsHelmet, url: `${servers.corsHelmet.url}/api/items` },
+  { name: 'lifeline(), GET /api/items', server: servers.lifeline, url: `${servers.lifeline.url}/api/items` },
+  { name: 'lifeline(), GET /api/ping', server: servers.lifeline, url: `${servers.lifeline.url}/api/ping` },
+  { name: 'lifeline(), GET /api/health', server: servers.lifeline, url: `${servers.lifeline.url}/api/health` },
 ];
 
-for (const s of scenarios) await load(s.url, { duration: 1 }); // warm-up
+for (const s of scenarios) await load(s.server, s.url, { duration: 2 }); // warm-up: JIT, pools
 const spawnedBefore = (await servers.lifeline.stats()).spawned;
-/** @type {Record<string, Array<{ rps: number, p50: number, p99: number }>>} */
+/** @type {Record<string, Array<{ rps: number, p50: number, p99: number, cpu: number }>>} */
 const samples = {};
 for (let round = 0; round < ROUNDS; round++) {
   // Rotate the order each round so no scenario always runs first or last.
   const order = scenarios.map((_, i) => scenarios[(i + round) % scenarios.length]);
   for (const s of order) {
     if (!s) continue;
-    const r = await load(s.url);
+    const r = await load(s.server, s.url);
     (samples[s.name] ??= []).push(r);
-    console.error(`round ${round + 1}/${ROUNDS} ${s.name}: ${r.rps.toFixed(0)} req/s p99 ${r.p99} ms`);
+    console.error(`round ${round + 1}/${ROUNDS} ${s.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms, ${r.cpu.toFixed(1)} µs CPU/request`);
   }
 }
 const spawnedDuring = (await servers.lifeline.stats()).spawned - spawnedBefore;
 
 const rows = scenarios.map((s) => {
   const list = samples[s.name] ?? [];
-  return { name: s.name, rps: median(list.map((x) => x.rps)), p50: median(list.map((x) => x.p50)), p99: median(list.map((x) => x.p99)) };
+  return {
+    name: s.name,
+    rps: median(list.map((x) => x.rps)),
+    p50: median(list.map((x) => x.p50)),
+    p99: median(list.map((x) => x.p99)),
+    cpu: median(list.map((x) => x.cpu)),
+  };
 });
-const bare = rows[0]?.rps ?? 1;
-const ping = rows[3]?.rps ?? 1;
+const bare = rows[0] ?? { rps: 1, cpu: 1 };
+const ping = rows[3] ?? { rps: 1, cpu: 1 };
+const healthRow = rows[4] ?? { rps: 0, cpu: 0, p99: 0 };
 
 // Memory: RSS after warm-up, then after a long mixed run on the lifeline server.
 const lifelineUrl = servers.lifeline.url;
+await servers.lifeline.gc();
 const rssBefore = (await servers.lifeline.stats()).rss;
 const paths = ['/api/items', '/api/ping', '/api/health', '/api/status'];
 const perPath = Math.ceil(LONG_REQUESTS / paths.length);
 let longTotal = 0;
 await Promise.all(
   paths.map(async (path) => {
-    const r = await autocannon({ url: lifelineUrl + path, connections: Math.max(1, Math.floor(CONNECTIONS / paths.length)), amount: perPath });
+    const r = await autocannon({
+      url: lifelineUrl + path,
+      connections: Math.max(1, Math.floor(CONNECTIONS / paths.length)),
+      amount: perPath,
+    });
     if (r.errors > 0 || r.non2xx > 0) throw new Error(`${path}: ${r.errors} errors, ${r.non2xx} non-2xx`);
     longTotal += r.requests.total;
   }),
 );
+await servers.lifeline.gc();
 const rssAfter = (await servers.lifeline.stats()).rss;
 await Promise.all(Object.values(servers).map((s) => s.stop()));
 
 const mb = (/** @type {number} */ n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const table = [
-  '| scenario | req/s | ratio to bare | p50 ms | p99 ms |',
-  '|---|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / bare).toFixed(2)}× | ${r.p50} | ${r.p99} |`),
+  '| scenario | req/s | throughput vs bare | server CPU µs/request | CPU efficiency vs bare | p50 ms | p99 ms |',
+  '|---|---:|---:|---:|---:|---:|---:|',
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / bare.rps).toFixed(2)}× | ${r.cpu.toFixed(1)} | ${(bare.cpu / r.cpu).toFixed(2)}× | ${r.p50} | ${r.p99} |`,
+  ),
 ].join('\n');
 const summary = [
-  `- /api/health vs /api/ping: ${((rows[4]?.rps ?? 0) / ping).toFixed(2)}× (target ≥ 0.95×); /api/health p99 ${rows[4]?.p99} ms vs bare route p99 ${rows[0]?.p99} ms`,
+  `- /api/health vs /api/ping: ${(healthRow.rps / ping.rps).toFixed(2)}× throughput, ${(ping.cpu / healthRow.cpu).toFixed(2)}× CPU efficiency (target ≥ 0.95×); /api/health p99 ${healthRow.p99} ms vs bare route p99 ${rows[0]?.p99} ms`,
   `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
   `- RSS of the lifeline server: ${mb(rssBefore)} after warm-up, ${mb(rssAfter)} after ${longTotal} more requests (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %)`,
 ].join('\n');
 const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${mb(os.totalmem())}, Node ${process.versions.node}, ${os.platform()} ${os.release()}`;
-const header = `Run ${new Date().toISOString()} on ${machine}; ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s per scenario, medians; ${hasTaskset ? 'server on core 0, load on core 1' : 'no taskset: server and load share cores'}.`;
+const header = `Run ${new Date().toISOString()} on ${machine}; ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s per scenario, interleaved, medians; CPU efficiency = bare's server CPU per request / this one's; ${hasTaskset ? 'server on core 0, load on core 1' : 'no taskset: server and load share cores'}.`;
 const report = `${header}\n\n${table}\n\n${summary}\n`;
 console.log(report);
 if (process.env.BENCH_WRITE !== '0') {

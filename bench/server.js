@@ -29,7 +29,12 @@ if (mode === 'lifeline') {
   app.use(life);
 }
 app.get('/api/items', (_req, res) => {
-  res.json({ items: [{ id: 1, name: 'one' }, { id: 2, name: 'two' }] });
+  res.json({
+    items: [
+      { id: 1, name: 'one' },
+      { id: 2, name: 'two' },
+    ],
+  });
 });
 if (mode === 'lifeline') app.use(errorHandler({ logger: false }));
 
@@ -38,9 +43,12 @@ const server = app.listen(0, '127.0.0.1', () => {
   process.send?.({ port: typeof address === 'object' && address ? address.port : 0 });
 });
 process.on('message', (message) => {
-  if (message === 'stats') {
+  if (message === 'gc') {
     globalThis.gc?.();
-    process.send?.({ rss: process.memoryUsage().rss, spawned });
+    process.send?.('gc done');
+  } else if (message === 'stats') {
+    const cpu = process.cpuUsage();
+    process.send?.({ rss: process.memoryUsage().rss, spawned, cpuMicros: cpu.user + cpu.system });
   } else if (message === 'stop') {
     server.close();
     server.closeAllConnections();

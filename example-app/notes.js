@@ -34,7 +34,8 @@ function validNote(input, partial) {
     note.title = title.trim();
   }
   if (body !== undefined) {
-    if (typeof body !== 'string' || body.length > BODY_MAX) throw httpError(400, `body: expected a string of at most ${BODY_MAX} characters`);
+    if (typeof body !== 'string' || body.length > BODY_MAX)
+      throw httpError(400, `body: expected a string of at most ${BODY_MAX} characters`);
     note.body = body;
   }
   if (partial && Object.keys(note).length === 0) throw httpError(400, 'body: expected title or body');
@@ -60,12 +61,17 @@ export function notesRouter(db) {
   router.post('/', async (req, res) => {
     requireJson(req);
     const note = validNote(req.body, false);
-    const [row] = await db('notes').insert({ title: note.title, body: note.body ?? '' }).returning(columns);
+    const [row] = await db('notes')
+      .insert({ title: note.title, body: note.body ?? '' })
+      .returning(columns);
     res.status(201).location(`/api/notes/${row.id}`).json(row);
   });
 
   router.get('/:id', async (req, res) => {
-    const row = await db('notes').select(columns).where({ id: parseId(req.params.id) }).first();
+    const row = await db('notes')
+      .select(columns)
+      .where({ id: parseId(req.params.id) })
+      .first();
     if (!row) throw httpError(404, 'note not found');
     res.json(row);
   });
@@ -74,13 +80,18 @@ export function notesRouter(db) {
     requireJson(req);
     const id = parseId(req.params.id);
     const note = validNote(req.body, true);
-    const [row] = await db('notes').where({ id }).update({ ...note, updated_at: db.fn.now() }).returning(columns);
+    const [row] = await db('notes')
+      .where({ id })
+      .update({ ...note, updated_at: db.fn.now() })
+      .returning(columns);
     if (!row) throw httpError(404, 'note not found');
     res.json(row);
   });
 
   router.delete('/:id', async (req, res) => {
-    const deleted = await db('notes').where({ id: parseId(req.params.id) }).delete();
+    const deleted = await db('notes')
+      .where({ id: parseId(req.params.id) })
+      .delete();
     if (deleted === 0) throw httpError(404, 'note not found');
     res.status(204).end();
   });

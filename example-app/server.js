@@ -14,7 +14,10 @@ try {
 }
 
 const logger = createLogger({ file: config.logFile, level: config.logLevel, format: config.logFormat });
-const log = { info: (/** @type {string} */ m) => logger.info(m, { component: 'server' }), error: (/** @type {string} */ m) => logger.error(m, { component: 'server' }) };
+const log = {
+  info: (/** @type {string} */ m) => logger.info(m, { component: 'server' }),
+  error: (/** @type {string} */ m) => logger.error(m, { component: 'server' }),
+};
 const db = openDatabase(config.databaseUrl);
 try {
   await migrate(db);

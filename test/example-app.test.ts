@@ -14,7 +14,8 @@ async function json(res: Response): Promise<Record<string, unknown>> {
 }
 
 function notesApi(url: string) {
-  const post = (body: string, type = 'application/json') => fetch(`${url}/api/notes`, { method: 'POST', headers: { 'Content-Type': type }, body });
+  const post = (body: string, type = 'application/json') =>
+    fetch(`${url}/api/notes`, { method: 'POST', headers: { 'Content-Type': type }, body });
   return { post };
 }
 
@@ -54,7 +55,11 @@ describe.each(['sqlite', 'postgres'] as const)('example app on %s', (kind) => {
     const note = await json(created);
     expect(note).toMatchObject({ title: 'First', body: 'hello' });
     expect(created.headers.get('location')).toBe(`/api/notes/${note.id}`);
-    const patched = await fetch(`${app.url}/api/notes/${note.id}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: '{"body":"changed"}' });
+    const patched = await fetch(`${app.url}/api/notes/${note.id}`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"body":"changed"}',
+    });
     expect(await json(patched)).toMatchObject({ id: note.id, title: 'First', body: 'changed' });
     const list = (await (await fetch(`${app.url}/api/notes`)).json()) as Array<{ id: number }>;
     expect(list.map((n) => n.id)).toContain(note.id);
@@ -114,9 +119,15 @@ describe('example app configuration', () => {
     ['FRONTEND_URL', 'localhost:3000'],
     ['LOG_LEVEL', 'chatty'],
   ])('an invalid %s stops startup with one line naming it', (name, value) => {
-    const run = spawnSync(process.execPath, [resolve('example-app/server.js')], { env: { ...process.env, [name]: value, LOG_FILE: join(dir, 'bad.log') }, encoding: 'utf8', timeout: 10_000 });
+    const run = spawnSync(process.execPath, [resolve('example-app/server.js')], {
+      env: { ...process.env, [name]: value, LOG_FILE: join(dir, 'bad.log') },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     expect(run.status).toBe(1);
-    expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^error: Invalid ${name}: expected .+, got '${value}'$`))]);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^error: Invalid ${name}: expected .+, got '${value}'$`)),
+    ]);
     expect(run.stdout).toBe('');
   });
 });

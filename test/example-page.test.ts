@@ -12,12 +12,21 @@ describe('example page in a real browser', () => {
   let app: ExampleApp;
   let browser: Browser;
   beforeAll(async () => {
-    if (!existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath}: install it with ../shared/ci/install-chromium.sh (as .ci/run does)`);
+    if (!existsSync(executablePath))
+      throw new Error(`Chromium not found at ${executablePath}: install it with ../shared/ci/install-chromium.sh (as .ci/run does)`);
     app = await startExampleApp({ DATABASE_URL: join(dir, 'notes.db'), LOG_FILE: join(dir, 'backend.log') });
     browser = await chromium.launch({
       executablePath,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -41,7 +50,7 @@ describe('example page in a real browser', () => {
     const first = Number(await page.textContent('#request-count'));
     expect(first).toBeGreaterThan(0);
     // The page polls every 3 s: the count grows without a reload.
-    await page.waitForFunction((n) => Number(document.getElementById('request-count')?.textContent) > n, first, { timeout: 8000 });
+    await page.waitForFunction(`Number(document.getElementById('request-count')?.textContent) > ${first}`, undefined, { timeout: 8000 });
 
     await page.fill('input[name="title"]', 'From the browser');
     await page.fill('textarea[name="body"]', 'typed by Playwright');

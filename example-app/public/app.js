@@ -36,7 +36,8 @@ async function pollHealth() {
     showStatus(report.status, `updated ${new Date().toLocaleTimeString()}`);
     $('request-count').textContent = response.headers.get('X-Backend-Request-Count') ?? report.application_info?.request_count ?? '–';
     if (report.server_info) $('uptime').textContent = formatUptime(report.server_info.uptime);
-    if (report.system_info) $('memory').textContent = `${report.system_info.memory_usage.percentage}% of ${formatBytes(report.system_info.memory_usage.total)}`;
+    if (report.system_info)
+      $('memory').textContent = `${report.system_info.memory_usage.percentage}% of ${formatBytes(report.system_info.memory_usage.total)}`;
     const rows = Object.entries(report.checks ?? {}).map(([name, check]) => {
       const tr = document.createElement('tr');
       tr.dataset.check = name;
