@@ -50,7 +50,9 @@ describe('example page in a real browser', () => {
     const first = Number(await page.textContent('#request-count'));
     expect(first).toBeGreaterThan(0);
     // The page polls every 3 s: the count grows without a reload.
-    await page.waitForFunction(`Number(document.getElementById('request-count')?.textContent) > ${first}`, undefined, { timeout: 8000 });
+    await expect
+      .poll(async () => Number(await page.textContent('#request-count')), { timeout: 8000, interval: 250 })
+      .toBeGreaterThan(first);
 
     await page.fill('input[name="title"]', 'From the browser');
     await page.fill('textarea[name="body"]', 'typed by Playwright');
