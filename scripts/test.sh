@@ -28,5 +28,21 @@ export CHROMIUM_PATH TEST_DATABASE_URL
 [ -n "$started_pg" ] && trap 'bash "$SHARED_CI/stop-postgres.sh"' EXIT
 
 npm run build
-npx vitest run
-LIFELINE_TEST_EXPRESS=4 npx vitest run test/middleware test/lifeline.test.ts
+results=$(mktemp -d)
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results/express5.json" || status=$?
+LIFELINE_TEST_EXPRESS=4 npx vitest run test/middleware test/lifeline.test.ts \
+  --reporter=default --reporter=json --outputFile.json="$results/express4.json" || status=$?
+# One closing line over both runs, in the plain form CI reads.
+node -e '
+  let passed = 0, failed = 0, skipped = 0;
+  for (const file of process.argv.slice(1)) {
+    try {
+      const r = JSON.parse(require("node:fs").readFileSync(file, "utf8"));
+      passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+    } catch { failed += 1; }
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+' "$results/express5.json" "$results/express4.json"
+rm -rf "$results"
+exit "$status"
