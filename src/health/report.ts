@@ -101,36 +101,21 @@ export function healthJsonReport(snapshot: HealthSnapshot, ctx: ReportContext, d
   }
   if (details) {
     const s = snapshot.system;
-    const warnIf = (over: boolean): 'pass' | 'warn' => (over ? 'warn' : 'pass');
-    checks['memory:utilization'] = [
+    // A figure warns when the registry reported its threshold crossed (warnings start with its name).
+    const figure = (observedValue: number, observedUnit: string, warning?: string) => [
       {
         componentType: 'system',
-        observedValue: s.memory_usage.percentage,
-        observedUnit: 'percent',
-        status: warnIf(snapshot.warnings.some((w) => w.startsWith('memory'))),
+        observedValue,
+        observedUnit,
+        status: warning !== undefined && snapshot.warnings.some((w) => w.startsWith(warning)) ? 'warn' : 'pass',
         time,
       },
     ];
-    checks['cpu:utilization'] = [{ componentType: 'system', observedValue: s.cpu_usage, observedUnit: 'percent', status: 'pass', time }];
-    checks['disk:utilization'] = [
-      {
-        componentType: 'system',
-        observedValue: s.disk_usage.percentage,
-        observedUnit: 'percent',
-        status: warnIf(snapshot.warnings.some((w) => w.startsWith('disk'))),
-        time,
-      },
-    ];
-    checks['eventloop:delay'] = [
-      {
-        componentType: 'system',
-        observedValue: s.process.event_loop_delay_ms.p99,
-        observedUnit: 'ms',
-        status: warnIf(snapshot.warnings.some((w) => w.startsWith('event loop'))),
-        time,
-      },
-    ];
-    checks['uptime'] = [{ componentType: 'system', observedValue: round3(process.uptime()), observedUnit: 's', status: 'pass', time }];
+    checks['memory:utilization'] = figure(s.memory_usage.percentage, 'percent', 'memory');
+    checks['cpu:utilization'] = figure(s.cpu_usage, 'percent');
+    checks['disk:utilization'] = figure(s.disk_usage.percentage, 'percent', 'disk');
+    checks['eventloop:delay'] = figure(s.process.event_loop_delay_ms.p99, 'ms', 'event loop');
+    checks['uptime'] = figure(round3(process.uptime()), 's');
   }
   const body: Record<string, unknown> = { status: IETF_STATUS[snapshot.status] };
   if (details) {
