@@ -1,6 +1,6 @@
 // @ts-check
 // Starts the example backend: `npm start` from the repository root.
-import { ConfigError, createLogger, loadConfig, redactText } from 'express-lifeline';
+import { ConfigError, createLogger, loadConfig, redactText, serve } from 'express-lifeline';
 import { createApp } from './app.js';
 import { DEFAULT_SQLITE_FILE, migrate, openDatabase } from './db.js';
 
@@ -19,41 +19,35 @@ const log = {
   error: (/** @type {string} */ m) => logger.error(m, { component: 'server' }),
 };
 const db = openDatabase(config.databaseUrl);
-try {
-  await migrate(db);
-} catch (error) {
-  // Start anyway: /api/health says the database is down until it comes back.
-  log.error(`database migration failed: ${error instanceof Error ? error.message : String(error)}`);
+
+/**
+ * Creates the schema; while the database is down, tries again in the background with
+ * backoff, so the app starts degraded and heals when the database comes back.
+ */
+async function ensureSchema(attempt = 1) {
+  try {
+    await migrate(db);
+    if (attempt > 1) log.info('database schema ready');
+  } catch (error) {
+    const wait = Math.min(30_000, 1000 * 2 ** (attempt - 1));
+    log.error(`database schema not ready (${error instanceof Error ? error.message : String(error)}): retry in ${wait} ms`);
+    setTimeout(() => void ensureSchema(attempt + 1), wait).unref();
+  }
 }
+await ensureSchema();
 
 const { app, life } = createApp({ db, logger, frontendUrl: config.frontendUrls });
-const server = app.listen(config.port, config.host);
-server.on('error', (error) => {
-  log.error(`cannot listen on ${config.host}:${config.port}: ${error.message}`);
-  process.exitCode = 1;
-  void shutdown('listen error');
-});
-server.on('listening', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const database = config.databaseUrl ? redactText(config.databaseUrl) : DEFAULT_SQLITE_FILE;
-  log.info(`listening on http://${config.host}:${port} (${config.nodeEnv}, pid ${process.pid}, database ${database})`);
-});
-
-let stopping = false;
-/** @param {string} reason */
-async function shutdown(reason) {
-  if (stopping) return;
-  stopping = true;
-  log.info(`shutting down (${reason})`);
-  await new Promise((resolve) => {
-    server.close(resolve);
-    server.closeIdleConnections();
+try {
+  await serve(app, {
+    port: config.port,
+    host: config.host,
+    logger,
+    // Last steps of a graceful shutdown: stop the timers, close the pool, flush backend.log.
+    onShutdown: [() => life.close(), () => db.destroy(), () => logger.closeAndFlush()],
   });
-  await life.close();
-  await db.destroy();
-  log.info('stopped');
+} catch (error) {
+  log.error(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`);
   await logger.closeAndFlush();
+  process.exit(1);
 }
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+log.info(`database ${config.databaseUrl ? redactText(config.databaseUrl) : DEFAULT_SQLITE_FILE}`);

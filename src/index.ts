@@ -10,7 +10,8 @@ export { createLogger, type ClosableLogger, type LifelineLogger, type LoggerOpti
 export { redactText } from './logging/redact.js';
 export { corsSecurity, type CorsSecurityOptions } from './middleware/cors-security.js';
 export { errorHandler, notFound, type ErrorHandlerOptions } from './middleware/error-handler.js';
-export { health, type HealthMiddleware, type HealthOptions } from './middleware/health.js';
+export { health, type HealthMiddleware, type HealthOptions, type Readiness, type ReportSection } from './middleware/health.js';
 export { keepAlive, type KeepAliveMiddleware, type KeepAliveOptions } from './middleware/keep-alive.js';
 export type { ClosableMiddleware, ErrorMiddleware, Middleware, NextFunction } from './middleware/types.js';
 export { loadConfig, type DetailsMode, type LifelineConfig, type LogFormat, type LogLevel } from './options.js';
+export { serve, type ServeOptions, type Served } from './lifecycle/serve.js';

@@ -29,6 +29,8 @@ export type LifelineMiddleware = ClosableMiddleware & {
   activity(app: object): Readonly<Activity>;
   /** Runs every health check now and returns the status. */
   check(): Promise<'healthy' | 'degraded' | 'unhealthy'>;
+  /** The health part, for servers that answer probes themselves; undefined with `health: false`. */
+  readonly health: HealthMiddleware | undefined;
 };
 
 const KNOWN = ['cors', 'keepAlive', 'health', 'database', 'staticDir', 'logger'] as const;
@@ -87,6 +89,7 @@ export function lifeline(options: Readonly<LifelineOptions> = {}): LifelineMiddl
       status: 'active',
     };
   middleware.check = async () => (healthPart ? healthPart.check() : 'healthy');
+  Object.defineProperty(middleware, 'health', { value: healthPart, enumerable: true });
   middleware.close = async () => {
     await Promise.all([keepAlivePart?.close(), corsPart?.close(), healthPart?.close()]);
   };

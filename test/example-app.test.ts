@@ -101,14 +101,16 @@ describe.each(['sqlite', 'postgres'] as const)('example app on %s', (kind) => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('polls <code>/api/health</code>');
     const log = readFileSync(logFile, 'utf8');
-    expect(log).toMatch(/^\S+Z info \[server\] listening on http:\/\/127\.0\.0\.1:\d+ \(development, pid \d+, database .+\)$/m);
+    expect(log).toMatch(/^\S+Z info \[lifecycle\] listening on http:\/\/127\.0\.0\.1:\d+ \(development, pid \d+\)$/m);
+    expect(log).toMatch(/^\S+Z info \[server\] database .+$/m);
     expect(log).not.toContain('not-a-real-secret');
   });
 
   it('stops cleanly on SIGTERM and says so in backend.log', async () => {
     expect(await app.stop('SIGTERM')).toBe(0);
     const log = readFileSync(logFile, 'utf8');
-    expect(log).toMatch(/info \[server\] shutting down \(SIGTERM\)\n.*info \[server\] stopped\n$/);
+    expect(log).toMatch(/info \[lifecycle\] shutting down \(SIGTERM\): draining \d+ in-flight requests/);
+    expect(log).toMatch(/info \[lifecycle\] stopped \(exit code 0\)\n$/);
   });
 });
 

@@ -38,9 +38,25 @@ export interface HealthOptions {
   logger?: LifelineLogger | false;
 }
 
+export interface Readiness {
+  /** True when no critical check fails (draining is the server's to add). */
+  ready: boolean;
+  /** Names of the critical checks that fail. */
+  failing: string[];
+}
+
+/** A section added to /api/status and /api/health for callers allowed to see details. */
+export type ReportSection = () => Promise<unknown>;
+
 export type HealthMiddleware = ClosableMiddleware & {
   /** Runs every check now and returns the new snapshot's status. */
   check(): Promise<'healthy' | 'degraded' | 'unhealthy'>;
+  /** Readiness from the current snapshot (refreshed if older than `maxAge`). */
+  readiness(): Promise<Readiness>;
+  /** The path prefix of the endpoints (`/api`). */
+  readonly prefix: string;
+  /** Adds a named section to the status and health answers; its provider must bound its own wait. */
+  addReportSection(name: string, provider: ReportSection): void;
 };
 
 const KNOWN = [
@@ -204,22 +220,56 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     return { facts, activity, componentTypes };
   }
 
+  const sections = new Map<string, ReportSection>();
+
+  /** `,"name":{…}` for each added section, or '' when there are none or details are hidden. */
+  async function sectionsJson(req: IncomingMessage): Promise<string> {
+    if (sections.size === 0 || !showDetails(req)) return '';
+    const parts = await Promise.all(
+      [...sections].map(async ([name, provider]) => {
+        try {
+          return `,${JSON.stringify(name)}:${JSON.stringify((await provider()) ?? null)}`;
+        } catch {
+          return `,${JSON.stringify(name)}:null`;
+        }
+      }),
+    );
+    return parts.join('');
+  }
+
+  /** Appends sections to a JSON object body. */
+  function withSections(body: string, extra: string): string {
+    return extra === '' ? body : `${body.slice(0, -1)}${extra}}`;
+  }
+
   async function answerHealth(req: IncomingMessage, res: ServerResponse, activity: Activity, type: string): Promise<void> {
     const snapshot = await registry.get();
     const code = snapshot.status === 'unhealthy' ? 503 : 200;
     const full = showDetails(req);
     if (type === 'application/health+json') {
       sendJson(req, res, code, healthJsonReport(snapshot, reportContext(activity), full), HEALTH_JSON_TYPE);
+    } else if (full) {
+      sendJson(req, res, code, withSections(detailedReport(snapshot, reportContext(activity)), await sectionsJson(req)));
     } else {
-      sendJson(req, res, code, full ? detailedReport(snapshot, reportContext(activity)) : minimalReport(snapshot));
+      sendJson(req, res, code, minimalReport(snapshot));
     }
   }
 
-  async function answerReady(req: IncomingMessage, res: ServerResponse, activity: Activity, type: string): Promise<void> {
+  async function answerStatus(req: IncomingMessage, res: ServerResponse, activity: Activity): Promise<void> {
+    const body = `{"status":"${activity.draining ? 'draining' : 'running'}","uptime":${round3(process.uptime())},"request_count":${activity.requestCount},"last_activity":${epochSeconds(activity.lastActivity)},"timestamp":${epochSeconds()}}`;
+    sendJson(req, res, 200, sections.size === 0 ? body : withSections(body, await sectionsJson(req)));
+  }
+
+  async function readiness(): Promise<Readiness> {
     const snapshot = await registry.get();
     const failing = Object.entries(snapshot.checks)
       .filter(([, o]) => o.critical && o.status === 'fail')
       .map(([name]) => name);
+    return { ready: failing.length === 0, failing };
+  }
+
+  async function answerReady(req: IncomingMessage, res: ServerResponse, activity: Activity, type: string): Promise<void> {
+    const { failing } = await readiness();
     const ready = !activity.draining && failing.length === 0;
     const code = ready ? 200 : 503;
     if (type === 'application/health+json') {
@@ -253,12 +303,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
         sendJson(req, res, 200, `{"status":"ok","message":"pong","timestamp":${epochSeconds()}}`, JSON_TYPE);
         return;
       case 'status':
-        sendJson(
-          req,
-          res,
-          200,
-          `{"status":"${activity.draining ? 'draining' : 'running'}","uptime":${round3(process.uptime())},"request_count":${activity.requestCount},"last_activity":${epochSeconds(activity.lastActivity)},"timestamp":${epochSeconds()}}`,
-        );
+        answerStatus(req, res, activity).catch(next);
         return;
       case 'keepAlive': {
         if (method === 'POST') {
@@ -308,6 +353,13 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   const middleware = fromStep<HealthMiddleware>('healthMiddleware', healthStep);
 
   middleware.check = async () => (await registry.refresh()).status;
+  middleware.readiness = readiness;
+  Object.defineProperty(middleware, 'prefix', { value: prefix, enumerable: true });
+  middleware.addReportSection = (name, provider) => {
+    checkString('health.addReportSection', 'name', name);
+    if (typeof provider !== 'function') throw optionError('health.addReportSection', 'provider', 'an async function', provider);
+    sections.set(name, provider);
+  };
   middleware.close = async () => {
     loop?.stop();
     sampler.stop();

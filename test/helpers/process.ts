@@ -1,0 +1,45 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+
+export interface Child {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the first stdout line that parses as JSON. */
+  firstJson<T>(): Promise<T>;
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `node script` with extra environment, collecting stdout and stderr. */
+export function runNode(script: string, env: Record<string, string> = {}, args: string[] = []): Child {
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  return {
+    child,
+    output: () => output,
+    firstJson<T>() {
+      return new Promise<T>((resolve, reject) => {
+        const look = () => {
+          for (const line of output.split('\n')) {
+            if (!line.startsWith('{')) continue;
+            try {
+              resolve(JSON.parse(line) as T);
+              child.stdout.off('data', look);
+              return;
+            } catch {
+              // not JSON yet
+            }
+          }
+        };
+        child.stdout.on('data', look);
+        void exit.then(({ code }) => reject(new Error(`exited with ${code} before printing JSON:\n${output}`)));
+        look();
+      });
+    },
+    exited: () => exit,
+  };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

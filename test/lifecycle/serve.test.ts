@@ -1,0 +1,124 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runNode, sleep } from '../helpers/process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lifeline-serve-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fixture = resolve('test/fixtures/serve-app.mjs');
+let n = 0;
+
+async function start(env: Record<string, string> = {}) {
+  const logFile = join(dir, `backend-${++n}.log`);
+  const app = runNode(fixture, { LOG_FILE: logFile, ...env });
+  const { url } = await app.firstJson<{ url: string }>();
+  return { ...app, url, log: () => readFileSync(logFile, 'utf8') };
+}
+
+/** One request on its own connection, resolving with status and body, or the error code. */
+function get(url: string): Promise<{ status: number; body: string } | { error: string }> {
+  return new Promise((done) => {
+    const req = httpRequest(url, { agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => done({ error: error.code ?? error.message }));
+    req.end();
+  });
+}
+
+describe('serve(): graceful shutdown', () => {
+  it('lets in-flight requests finish, turns readiness 503 at once, refuses new connections, exits 0', async () => {
+    const app = await start({ SHUTDOWN_DELAY: '600' });
+    expect(await get(`${app.url}/api/health/ready`)).toMatchObject({ status: 200 });
+    const inFlight = get(`${app.url}/slow?ms=1500`);
+    await sleep(200);
+    app.child.kill('SIGTERM');
+    await sleep(150);
+    const ready = await get(`${app.url}/api/health/ready`);
+    expect(ready).toMatchObject({ status: 503 });
+    expect(JSON.parse((ready as { body: string }).body)).toMatchObject({ status: 'not_ready', reason: 'draining' });
+    const status = await get(`${app.url}/api/status`);
+    expect(JSON.parse((status as { body: string }).body).status).toBe('draining');
+    await sleep(700); // past shutdownDelay: no longer accepting
+    expect(await get(`${app.url}/api/ping`)).toEqual({ error: 'ECONNREFUSED' });
+    expect(await inFlight).toEqual({ status: 200, body: '{"done":true}' });
+    expect(await app.exited()).toEqual({ code: 0, signal: null });
+    const log = app.log();
+    expect(log).toMatch(/info \[lifecycle\] shutting down \(SIGTERM\): draining 1 in-flight requests, timeout 5000 ms/);
+    expect(log).toMatch(/info \[lifecycle\] drained in \d+ ms/);
+    expect(log).toMatch(/info \[lifecycle\] stopped \(exit code 0\)\n.*info \[app\] onShutdown hook ran\n$/);
+  });
+
+  it('destroys what is left after shutdownTimeout and exits 1, saying so', async () => {
+    const app = await start({ SHUTDOWN_TIMEOUT: '500' });
+    const inFlight = get(`${app.url}/slow?ms=5000`);
+    await sleep(150);
+    const started = Date.now();
+    app.child.kill('SIGTERM');
+    expect(await app.exited()).toEqual({ code: 1, signal: null });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await inFlight).toMatchObject({ error: expect.stringMatching(/ECONNRESET|socket hang up/) });
+    expect(app.log()).toMatch(/error \[lifecycle\] shutdown timeout: destroying 1 connections with 1 requests still in flight/);
+  });
+
+  it('a second signal during the drain forces the exit', async () => {
+    const app = await start({ SHUTDOWN_TIMEOUT: '10000' });
+    void get(`${app.url}/slow?ms=8000`);
+    await sleep(150);
+    app.child.kill('SIGTERM');
+    await sleep(200);
+    const started = Date.now();
+    app.child.kill('SIGINT');
+    expect(await app.exited()).toEqual({ code: 1, signal: null });
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(app.log()).toMatch(/warn \[lifecycle\] SIGINT again during shutdown: forcing exit/);
+  });
+
+  it('closes idle keep-alive connections and tells event streams and WebSockets', async () => {
+    const app = await start();
+    const { port } = new URL(app.url);
+    // An event stream: it must receive a shutdown event, then end.
+    const sse = new Promise<string>((done) => {
+      httpRequest(`${app.url}/events`, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => done(text));
+      }).end();
+    });
+    // A WebSocket upgrade: it must receive a close frame with code 1001.
+    const ws = new Promise<Buffer>((done) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`);
+      });
+      let data = Buffer.alloc(0);
+      socket.on('data', (c: Buffer) => (data = Buffer.concat([data, c])));
+      socket.on('close', () => done(data));
+    });
+    // An idle keep-alive connection: it must be closed.
+    const idleClosed = new Promise<boolean>((done) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /api/ping HTTP/1.1\r\nHost: x\r\n\r\n'));
+      socket.on('data', () => undefined);
+      socket.on('close', () => done(true));
+    });
+    await sleep(300);
+    app.child.kill('SIGTERM');
+    expect(await sse).toMatch(/event: hello[\s\S]*event: shutdown\ndata: \{"reason":"server shutting down"\}/);
+    const frame = await ws;
+    expect(frame.subarray(frame.length - 4)).toEqual(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
+    expect(await idleClosed).toBe(true);
+    expect(await app.exited()).toEqual({ code: 0, signal: null });
+  });
+
+  it('logs an uncaught exception with its stack, drains and exits 1', async () => {
+    const app = await start();
+    expect(await get(`${app.url}/crash`)).toMatchObject({ status: 200 });
+    expect(await app.exited()).toEqual({ code: 1, signal: null });
+    expect(app.log()).toMatch(/error \[lifecycle\] uncaught exception: async boom\nError: async boom\n\s+at /);
+    expect(app.log()).toMatch(/stopped \(exit code 1\)/);
+  });
+});
