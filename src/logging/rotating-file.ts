@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Transport from 'winston-transport';
 
@@ -16,7 +16,8 @@ const MESSAGE = Symbol.for('message');
  * Appends each line with one synchronous write and rotates by renaming
  * (backend.log → backend.log.1 → …) between lines, so no line is ever split
  * across files, none is lost at rotation, and nothing is still buffered when the
- * process exits. winston's own File transport drops lines written in a burst
+ * process exits. Several processes may share the file (a cluster): each follows the
+ * others' rotations. winston's own File transport drops lines written in a burst
  * across a rotation, which is why this one exists.
  */
 export class RotatingFileTransport extends Transport {
@@ -33,6 +34,7 @@ export class RotatingFileTransport extends Transport {
   override log(info: Record<string | symbol, unknown>, callback: () => void): void {
     const line = Buffer.from(`${String(info[MESSAGE])}\n`);
     try {
+      this.followOtherWriters();
       if (this.size > 0 && this.size + line.length > this.options.maxSize) this.rotate();
       writeSync(this.fd, line);
       this.size += line.length;
@@ -40,6 +42,28 @@ export class RotatingFileTransport extends Transport {
       this.emit('warn', error);
     }
     callback();
+  }
+
+  /**
+   * Cluster workers and their primary append to one file. When another process has
+   * rotated it, reopen the new file instead of writing on into backend.log.1; and count
+   * everyone's lines, not only ours, toward the size limit.
+   */
+  private followOtherWriters(): void {
+    let onDisk;
+    try {
+      onDisk = statSync(this.options.filename);
+    } catch {
+      onDisk = undefined;
+    }
+    const mine = fstatSync(this.fd);
+    if (onDisk === undefined || onDisk.ino !== mine.ino) {
+      closeSync(this.fd);
+      this.fd = openSync(this.options.filename, 'a');
+      this.size = fstatSync(this.fd).size;
+    } else {
+      this.size = onDisk.size;
+    }
   }
 
   private rotate(): void {

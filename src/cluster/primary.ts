@@ -1,0 +1,276 @@
+import cluster, { type Worker } from 'node:cluster';
+import { once } from 'node:events';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
+import { checkInteger, checkOptionsObject, checkString, optionError, readEnv } from '../options.js';
+import { isLifelineMessage, type ClusterInfo, type WorkerMessage, type WorkerStats } from './messages.js';
+
+export interface ClusterOptions {
+  /** The app module: its default export is an Express app or a function returning one. */
+  entry: string;
+  /** Number of workers, or 'auto' for one per CPU. Default `WORKERS` or 1. */
+  workers?: number | 'auto';
+  /** Default `PORT` or 8000. */
+  port?: number;
+  /** Default `HOST` or 127.0.0.1. */
+  host?: string;
+  /** ms a new worker gets to answer readiness, at start and during a reload. Default 30000. */
+  readyTimeout?: number;
+  /** ms a worker gets to drain when told to stop. Default 10000. */
+  shutdownTimeout?: number;
+  /** Deaths of one slot within `restartWindow` after which it is not respawned. Default 5. */
+  maxRestarts?: number;
+  /** Default 60000 ms. */
+  restartWindow?: number;
+  /** First respawn delay in ms, doubled per consecutive death, with ±50 % jitter. Default 1000. */
+  backoff?: number;
+  /** Respawn delay cap in ms. Default 30000. */
+  maxBackoff?: number;
+  /** A worker up this long (ms) resets its slot's backoff. Default 30000. */
+  stableAfter?: number;
+  /** Handle SIGTERM/SIGINT (shutdown) and SIGHUP (reload) in the primary. Default true. */
+  signals?: boolean;
+  logger?: LifelineLogger | false;
+}
+
+export interface ClusterHandle {
+  /** Replaces the workers one at a time; false when a new worker did not get ready (the old ones keep serving). */
+  reload(): Promise<boolean>;
+  /** Drains every worker and resolves with the exit code the primary should use. */
+  shutdown(): Promise<number>;
+  info(): ClusterInfo;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  startedAt: number;
+  deaths: number[];
+  consecutive: number;
+  gaveUp: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const KNOWN = ['entry', 'workers', 'port', 'host', 'readyTimeout', 'shutdownTimeout', 'maxRestarts', 'restartWindow', 'backoff', 'maxBackoff', 'stableAfter', 'signals', 'logger'] as const;
+
+function workerCount(value: number | 'auto' | undefined): number {
+  const raw = value ?? readEnv.workers() ?? 1;
+  if (raw === 'auto') return os.availableParallelism();
+  return checkInteger('cluster', 'workers', raw, { min: 1, max: 1024 });
+}
+
+/**
+ * The primary of a gunicorn-like cluster on node:cluster: forks the workers, which
+ * share the port, respawns the ones that die with exponential backoff and jitter,
+ * stops respawning a slot that crash-loops, reloads with no downtime on SIGHUP, and
+ * drains every worker on SIGTERM/SIGINT.
+ *
+ * @example
+ * await runCluster({ entry: './app.js', workers: 4, port: 8000 });
+ */
+export async function runCluster(options: Readonly<ClusterOptions>): Promise<ClusterHandle> {
+  checkOptionsObject('cluster', options, KNOWN);
+  if (!cluster.isPrimary) throw new Error('runCluster() runs in the primary process');
+  const entry = checkString('cluster', 'entry', options.entry);
+  const workers = workerCount(options.workers);
+  const port = checkInteger('cluster', 'port', options.port ?? readEnv.port() ?? 8000, { min: 0, max: 65535 });
+  if (port === 0) throw optionError('cluster', 'port', 'a fixed port (workers must share it)', port);
+  const host = options.host ?? readEnv.host() ?? '127.0.0.1';
+  const ms = (name: keyof ClusterOptions, fallback: number) => checkInteger('cluster', name, options[name] ?? fallback, { min: 0, unit: 'ms' });
+  const readyTimeout = ms('readyTimeout', 30_000);
+  const shutdownTimeout = ms('shutdownTimeout', 10_000);
+  const restartWindow = ms('restartWindow', 60_000);
+  const backoff = ms('backoff', 1000);
+  const maxBackoff = ms('maxBackoff', 30_000);
+  const stableAfter = ms('stableAfter', 30_000);
+  const maxRestarts = checkInteger('cluster', 'maxRestarts', options.maxRestarts ?? 5, { min: 1 });
+  const handle = acquireLogger(options.logger);
+  const log = componentLogger(handle.logger, 'cluster');
+
+  const typescript = /\.[mc]?tsx?$/.test(entry);
+  cluster.setupPrimary({
+    exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)),
+    execArgv: typescript ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
+  });
+
+  const slots: Slot[] = Array.from({ length: workers }, (_, index) => ({ index, worker: undefined, startedAt: 0, deaths: [], consecutive: 0, gaveUp: false, timer: undefined }));
+  const stats = new Map<number, WorkerStats & { at: number }>();
+  const retired = new Set<number>();
+  let restarts = 0;
+  let stopping = false;
+  let reloading: Promise<boolean> | undefined;
+
+  function info(): ClusterInfo {
+    const now = Date.now();
+    const views = slots.flatMap((slot) => {
+      const w = slot.worker;
+      if (!w?.process.pid) return [];
+      const s = stats.get(w.id);
+      return [{ slot: slot.index, pid: w.process.pid, uptime: Math.round(now - slot.startedAt) / 1000, requests: s?.requests ?? 0, in_flight: s?.inFlight ?? 0, status: s?.status ?? 'starting' }];
+    });
+    const oldest = Math.min(now, ...[...stats.values()].map((s) => s.at));
+    return { primary_pid: process.pid, workers: views, total_requests: views.reduce((sum, v) => sum + v.requests, 0), restarts, stats_age_ms: now - oldest };
+  }
+
+  function fork(slot: Slot): Worker {
+    const worker = cluster.fork({
+      LIFELINE_ENTRY: entry,
+      LIFELINE_WORKER_SLOT: String(slot.index),
+      LIFELINE_READY_TIMEOUT: String(readyTimeout),
+      LIFELINE_SHUTDOWN_TIMEOUT: String(shutdownTimeout),
+      PORT: String(port),
+      HOST: host,
+    });
+    worker.on('message', (message: unknown) => {
+      if (!isLifelineMessage<WorkerMessage>(message)) return;
+      if (message.lifeline === 'stats') stats.set(worker.id, { requests: message.requests, inFlight: message.inFlight, status: message.status, at: Date.now() });
+      else if (message.lifeline === 'cluster-info?') worker.send({ lifeline: 'cluster-info', id: message.id, info: info() });
+    });
+    worker.on('exit', (code, signal) => {
+      stats.delete(worker.id);
+      if (retired.delete(worker.id) || stopping || slot.worker !== worker) return;
+      slot.worker = undefined;
+      died(slot, worker, code, signal);
+    });
+    return worker;
+  }
+
+  function start(slot: Slot): Worker {
+    const worker = fork(slot);
+    slot.worker = worker;
+    slot.startedAt = Date.now();
+    return worker;
+  }
+
+  function died(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    const now = Date.now();
+    if (now - slot.startedAt >= stableAfter) slot.consecutive = 0;
+    slot.deaths = [...slot.deaths.filter((t) => now - t < restartWindow), now];
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    if (slot.deaths.length >= maxRestarts) {
+      slot.gaveUp = true;
+      const alive = slots.filter((s) => s.worker).length;
+      log.error(`worker ${slot.index} (pid ${worker.process.pid}) died (${how}): ${slot.deaths.length} deaths within ${restartWindow} ms, not respawning it; ${alive} of ${workers} workers serving`);
+      return;
+    }
+    const delay = Math.round(Math.min(maxBackoff, backoff * 2 ** slot.consecutive) * (0.5 + Math.random()));
+    slot.consecutive += 1;
+    log.warn(`worker ${slot.index} (pid ${worker.process.pid}) died (${how}): respawning in ${delay} ms`);
+    slot.timer = setTimeout(() => {
+      slot.timer = undefined;
+      if (stopping) return;
+      restarts += 1;
+      start(slot);
+    }, delay);
+  }
+
+  /** Resolves true when the worker says it is ready, false when it dies or the time is up. */
+  function ready(worker: Worker, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('exit', onExit);
+        resolve(ok);
+      };
+      const onMessage = (message: unknown) => {
+        if (isLifelineMessage<WorkerMessage>(message) && message.lifeline === 'ready') done(true);
+      };
+      const onExit = () => done(false);
+      const timer = setTimeout(() => done(false), ms);
+      worker.on('message', onMessage);
+      worker.on('exit', onExit);
+    });
+  }
+
+  /** Tells a worker to drain and waits for its exit; kills it past the shutdown timeout. */
+  async function stop(worker: Worker): Promise<boolean> {
+    if (worker.isDead()) return true;
+    const exited = once(worker, 'exit');
+    worker.send({ lifeline: 'shutdown' });
+    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), shutdownTimeout + 2000))]);
+    if (!inTime) {
+      log.error(`worker pid ${worker.process.pid} did not exit within ${shutdownTimeout + 2000} ms: killing it`);
+      worker.process.kill('SIGKILL');
+      await exited;
+    }
+    return inTime;
+  }
+
+  async function doReload(): Promise<boolean> {
+    const started = Date.now();
+    log.info(`reload: replacing ${workers} workers one at a time`);
+    for (const slot of slots) {
+      const fresh = fork(slot);
+      if (!(await ready(fresh, readyTimeout))) {
+        retired.add(fresh.id);
+        if (!fresh.isDead()) fresh.process.kill('SIGKILL');
+        log.error(`reload failed: the new worker ${slot.index} was not ready within ${readyTimeout} ms; the old workers keep serving`);
+        return false;
+      }
+      const old = slot.worker;
+      clearTimeout(slot.timer);
+      Object.assign(slot, { worker: fresh, startedAt: Date.now(), deaths: [], consecutive: 0, gaveUp: false, timer: undefined });
+      if (old) {
+        retired.add(old.id);
+        await stop(old);
+      }
+      log.info(`reload: worker ${slot.index} replaced (pid ${old?.process.pid ?? '-'} -> ${fresh.process.pid})`);
+    }
+    log.info(`reload complete in ${Date.now() - started} ms`);
+    return true;
+  }
+
+  function reload(): Promise<boolean> {
+    if (stopping) return Promise.resolve(false);
+    if (reloading) {
+      log.warn('reload already in progress');
+      return reloading;
+    }
+    reloading = doReload().finally(() => {
+      reloading = undefined;
+    });
+    return reloading;
+  }
+
+  let stopped: Promise<number> | undefined;
+  function shutdown(): Promise<number> {
+    stopped ??= (async () => {
+      stopping = true;
+      log.info(`shutting down ${slots.filter((s) => s.worker).length} workers`);
+      for (const slot of slots) clearTimeout(slot.timer);
+      const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+      const results = await Promise.all(live.map((w) => stop(w)));
+      const code = results.every(Boolean) ? 0 : 1;
+      log.info(`primary stopped (exit code ${code})`);
+      await handle.release();
+      return code;
+    })();
+    return stopped;
+  }
+
+  if (options.signals !== false) {
+    let signalled = false;
+    const onStop = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        log.warn(`${signal} again: killing the workers`);
+        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+        process.exit(1);
+      }
+      signalled = true;
+      void shutdown().then((code) => process.exit(code));
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', () => void reload());
+  }
+
+  log.info(`primary ${process.pid} starting ${workers} workers of ${entry} on http://${host}:${port}`);
+  const first = slots.map((slot) => start(slot));
+  const readyAll = await Promise.all(first.map((w) => ready(w, readyTimeout)));
+  const count = readyAll.filter(Boolean).length;
+  if (count === workers) log.info(`${workers} workers ready on http://${host}:${port}`);
+  else log.error(`${count} of ${workers} workers ready after ${readyTimeout} ms`);
+  return { reload, shutdown, info };
+}

@@ -1,0 +1,72 @@
+import cluster from 'node:cluster';
+import { activityOf } from '../activity.js';
+import { findHealth } from '../lifecycle/find-health.js';
+import { serve } from '../lifecycle/serve.js';
+import { acquireLogger, componentLogger } from '../logging/logger.js';
+import { loadApp } from './load-app.js';
+import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage } from './messages.js';
+
+const CLUSTER_INFO_WAIT = 250;
+
+function send(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+/**
+ * A worker of the clustered runner: loads the app, serves it on the shared port with a
+ * graceful shutdown, reports readiness and counters to the primary, and adds the
+ * cluster-wide view to /api/status and /api/health.
+ */
+export async function runWorker(): Promise<void> {
+  const entry = process.env.LIFELINE_ENTRY;
+  if (!entry || !cluster.isWorker) throw new Error('runWorker() runs in a worker forked by the lifeline primary');
+  const readyTimeout = Number(process.env.LIFELINE_READY_TIMEOUT ?? 30_000);
+  const shutdownTimeout = Number(process.env.LIFELINE_SHUTDOWN_TIMEOUT ?? 10_000);
+  const log = componentLogger(acquireLogger(undefined).logger, `worker ${process.env.LIFELINE_WORKER_SLOT ?? '?'}`);
+
+  const app = await loadApp(entry);
+  const activity = activityOf(app);
+  const health = findHealth(app);
+
+  // Cluster-wide figures come from the primary, which holds every worker's last report;
+  // a request waits for them at most CLUSTER_INFO_WAIT ms.
+  let nextId = 0;
+  const pending = new Map<number, (info: ClusterInfo) => void>();
+  health?.addReportSection('cluster', () => {
+    const id = ++nextId;
+    return new Promise<ClusterInfo | { unavailable: true }>((resolve) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        resolve({ unavailable: true });
+      }, CLUSTER_INFO_WAIT);
+      pending.set(id, (info) => {
+        clearTimeout(timer);
+        resolve(info);
+      });
+      send({ lifeline: 'cluster-info?', id });
+    });
+  });
+
+  const served = await serve(app, { signals: false, shutdownTimeout, port: Number(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' });
+
+  process.on('message', (message: unknown) => {
+    if (!isLifelineMessage<PrimaryMessage>(message)) return;
+    if (message.lifeline === 'shutdown') void served.shutdown('primary asked');
+    else if (message.lifeline === 'cluster-info') pending.get(message.id)?.(message.info);
+  });
+  // The primary forwards signals as a 'shutdown' message; a signal sent straight to a
+  // worker (kill <pid>) drains it too. The primary replaces it.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void served.shutdown(signal));
+
+  const report = () =>
+    send({ lifeline: 'stats', requests: activity.requestCount, inFlight: activity.inFlight, status: activity.status });
+  setInterval(report, 1000).unref();
+  report();
+
+  const deadline = Date.now() + readyTimeout;
+  while (health && !(await health.readiness()).ready && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (!health || (await health.readiness()).ready) send({ lifeline: 'ready' });
+  else log.error(`not ready after ${readyTimeout} ms`);
+}
