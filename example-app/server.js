@@ -1,8 +1,8 @@
 // @ts-check
-// Starts the example backend: `npm start` from the repository root.
-import { ConfigError, createLogger, loadConfig, redactText, serve } from 'express-lifeline';
-import { createApp } from './app.js';
-import { DEFAULT_SQLITE_FILE, migrate, openDatabase } from './db.js';
+// Starts the example backend: `npm start` from the repository root (one process), or
+// `WORKERS=2 npm start` for a cluster of two workers behind one port.
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, runCluster, serve } from 'express-lifeline';
 
 let config;
 try {
@@ -13,41 +13,16 @@ try {
   process.exit(1);
 }
 
-const logger = createLogger({ file: config.logFile, level: config.logLevel, format: config.logFormat });
-const log = {
-  info: (/** @type {string} */ m) => logger.info(m, { component: 'server' }),
-  error: (/** @type {string} */ m) => logger.error(m, { component: 'server' }),
-};
-const db = openDatabase(config.databaseUrl);
-
-/**
- * Creates the schema; while the database is down, tries again in the background with
- * backoff, so the app starts degraded and heals when the database comes back.
- */
-async function ensureSchema(attempt = 1) {
+if (config.workers !== 1) {
+  await runCluster({ entry: fileURLToPath(new URL('./main.js', import.meta.url)), workers: config.workers, port: config.port, host: config.host });
+} else {
+  const { default: createExampleApp, onShutdown, logger } = await import('./main.js');
+  const app = await createExampleApp();
   try {
-    await migrate(db);
-    if (attempt > 1) log.info('database schema ready');
+    await serve(app, { port: config.port, host: config.host, logger, onShutdown });
   } catch (error) {
-    const wait = Math.min(30_000, 1000 * 2 ** (attempt - 1));
-    log.error(`database schema not ready (${error instanceof Error ? error.message : String(error)}): retry in ${wait} ms`);
-    setTimeout(() => void ensureSchema(attempt + 1), wait).unref();
+    logger.error(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`, { component: 'server' });
+    await logger.closeAndFlush();
+    process.exit(1);
   }
 }
-await ensureSchema();
-
-const { app, life } = createApp({ db, logger, frontendUrl: config.frontendUrls });
-try {
-  await serve(app, {
-    port: config.port,
-    host: config.host,
-    logger,
-    // Last steps of a graceful shutdown: stop the timers, close the pool, flush backend.log.
-    onShutdown: [() => life.close(), () => db.destroy(), () => logger.closeAndFlush()],
-  });
-} catch (error) {
-  log.error(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`);
-  await logger.closeAndFlush();
-  process.exit(1);
-}
-log.info(`database ${config.databaseUrl ? redactText(config.databaseUrl) : DEFAULT_SQLITE_FILE}`);

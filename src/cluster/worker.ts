@@ -24,7 +24,7 @@ export async function runWorker(): Promise<void> {
   const shutdownTimeout = Number(process.env.LIFELINE_SHUTDOWN_TIMEOUT ?? 10_000);
   const log = componentLogger(acquireLogger(undefined).logger, `worker ${process.env.LIFELINE_WORKER_SLOT ?? '?'}`);
 
-  const app = await loadApp(entry);
+  const { app, beforeShutdown, onShutdown } = await loadApp(entry);
   const activity = activityOf(app);
   const health = findHealth(app);
 
@@ -41,13 +41,19 @@ export async function runWorker(): Promise<void> {
       }, CLUSTER_INFO_WAIT);
       pending.set(id, (info) => {
         clearTimeout(timer);
+        // The primary's figures are up to a second old; this worker's own are live.
+        const own = info.workers.find((w) => w.pid === process.pid);
+        if (own) {
+          info.total_requests += activity.requestCount - own.requests;
+          Object.assign(own, { requests: activity.requestCount, in_flight: activity.inFlight, status: activity.status });
+        }
         resolve(info);
       });
       send({ lifeline: 'cluster-info?', id });
     });
   });
 
-  const served = await serve(app, { signals: false, shutdownTimeout, port: Number(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' });
+  const served = await serve(app, { signals: false, shutdownTimeout, beforeShutdown, onShutdown, port: Number(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' });
 
   process.on('message', (message: unknown) => {
     if (!isLifelineMessage<PrimaryMessage>(message)) return;
@@ -57,6 +63,8 @@ export async function runWorker(): Promise<void> {
   // The primary forwards signals as a 'shutdown' message; a signal sent straight to a
   // worker (kill <pid>) drains it too. The primary replaces it.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void served.shutdown(signal));
+  // SIGHUP is the primary's (reload); a hangup of the terminal's process group must not kill workers.
+  process.on('SIGHUP', () => undefined);
 
   const report = () =>
     send({ lifeline: 'stats', requests: activity.requestCount, inFlight: activity.inFlight, status: activity.status });

@@ -1,0 +1,149 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { freePort, loadUntil } from '../helpers/load.js';
+import { runNode, sleep, type Child } from '../helpers/process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lifeline-cluster-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const cli = resolve('dist/cli/main.js');
+const appModule = resolve('test/fixtures/cluster-app.mjs');
+const running: Child[] = [];
+afterEach(async () => {
+  for (const c of running.splice(0)) {
+    if (c.child.exitCode === null) {
+      c.child.kill('SIGKILL');
+      await c.exited();
+    }
+  }
+});
+let n = 0;
+
+interface Cluster extends Child {
+  url: string;
+  logFile: string;
+  log(): string;
+  waitForLog(pattern: RegExp, ms?: number): Promise<void>;
+}
+
+async function startCluster(args: string[], env: Record<string, string> = {}, script = cli): Promise<Cluster> {
+  const port = await freePort();
+  const logFile = join(dir, `cluster-${++n}.log`);
+  const child = runNode(script, { LOG_FILE: logFile, PORT: String(port), ...env }, script === cli ? ['serve', appModule, '--port', String(port), ...args] : args);
+  running.push(child);
+  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  const waitForLog = async (pattern: RegExp, ms = 15_000) => {
+    const deadline = Date.now() + ms;
+    while (!pattern.test(log())) {
+      if (Date.now() > deadline) throw new Error(`no ${pattern} in the log after ${ms} ms:\n${log()}\n${child.output()}`);
+      if (child.child.exitCode !== null) throw new Error(`primary exited with ${child.child.exitCode}:\n${log()}\n${child.output()}`);
+      await sleep(50);
+    }
+  };
+  return { ...child, url: `http://127.0.0.1:${port}`, logFile, log, waitForLog };
+}
+
+async function json<T>(url: string): Promise<T> {
+  return (await (await fetch(url)).json()) as T;
+}
+
+interface Status {
+  request_count: number;
+  cluster: { primary_pid: number; workers: Array<{ pid: number; slot: number; requests: number; status: string; uptime: number }>; total_requests: number; restarts: number };
+}
+
+describe('lifeline serve: a cluster of workers', () => {
+  it('shares the port between workers, shows one cluster view, and stops on SIGTERM', async () => {
+    const c = await startCluster(['--workers', '2']);
+    await c.waitForLog(/2 workers ready/);
+    const pids = new Set<number>();
+    for (let i = 0; i < 20 && pids.size < 2; i++) pids.add((await json<{ pid: number }>(`${c.url}/pid`)).pid);
+    expect(pids.size).toBe(2);
+    const status = await json<Status>(`${c.url}/api/status`);
+    expect(status.cluster.primary_pid).toBe(c.child.pid);
+    expect(status.cluster.workers.map((w) => w.pid).sort()).toEqual([...pids].sort());
+    expect(status.cluster.workers.every((w) => w.status === 'active' && w.uptime > 0)).toBe(true);
+    expect(status.cluster.total_requests).toBeGreaterThanOrEqual(status.request_count);
+    const health = await json<{ cluster?: Status['cluster'] }>(`${c.url}/api/health`);
+    expect(health.cluster?.workers).toHaveLength(2);
+    c.child.kill('SIGTERM');
+    expect(await c.exited()).toEqual({ code: 0, signal: null });
+    expect(c.log()).toMatch(/primary stopped \(exit code 0\)/);
+  });
+
+  it('replaces a worker killed with SIGKILL under load; only requests on its sockets fail', async () => {
+    const c = await startCluster(['--workers', '2']);
+    await c.waitForLog(/2 workers ready/);
+    const before = await json<Status>(`${c.url}/api/status`);
+    const victim = before.cluster.workers[0]!.pid;
+    const load = loadUntil(`${c.url}/pid`, sleep(3000), { concurrency: 8 });
+    await sleep(700);
+    process.kill(victim, 'SIGKILL');
+    const result = await load;
+    await c.waitForLog(/worker \d \(pid \d+\) died \(signal SIGKILL\): respawning in \d+ ms/);
+    let after = await json<Status>(`${c.url}/api/status`);
+    for (let i = 0; i < 40 && after.cluster.workers.length < 2; i++) {
+      await sleep(100);
+      after = await json<Status>(`${c.url}/api/status`);
+    }
+    expect(after.cluster.workers).toHaveLength(2);
+    expect(after.cluster.workers.map((w) => w.pid)).not.toContain(victim);
+    expect(after.cluster.restarts).toBe(1);
+    expect(result.ok).toBeGreaterThan(100);
+    // At most the in-flight requests of the killed worker's 8 keep-alive sockets.
+    expect(result.failed).toBeLessThanOrEqual(8);
+  });
+
+  it('stops respawning a crash-looping worker, logs why, and keeps serving with the rest', async () => {
+    const options = { entry: appModule, workers: 2, port: 0, backoff: 20, maxBackoff: 100, maxRestarts: 5, restartWindow: 60_000 };
+    const port = await freePort();
+    options.port = port;
+    const c = await startCluster([], { CLUSTER_OPTIONS: JSON.stringify(options), CRASH_SLOT: '1', CRASH_AFTER_MS: '50' }, resolve('test/fixtures/cluster-primary.mjs'));
+    c.url = `http://127.0.0.1:${port}`;
+    await c.waitForLog(/worker 1 \(pid \d+\) died \(exit code 3\): 5 deaths within 60000 ms, not respawning it; 1 of 2 workers serving/, 20_000);
+    expect(c.log().match(/worker 1 \(pid \d+\) died \(exit code 3\): respawning in \d+ ms/g)).toHaveLength(4);
+    expect(c.child.exitCode).toBeNull();
+    const status = await json<Status>(`${c.url}/api/status`);
+    expect(status.cluster.workers.map((w) => w.slot)).toEqual([0]);
+    expect((await fetch(`${c.url}/pid`)).status).toBe(200);
+  });
+
+  it('reloads every worker on SIGHUP with zero failed requests under load', async () => {
+    const c = await startCluster(['--workers', '2']);
+    await c.waitForLog(/2 workers ready/);
+    const oldPids = new Set((await json<Status>(`${c.url}/api/status`)).cluster.workers.map((w) => w.pid));
+    let reloaded: () => void = () => undefined;
+    const done = new Promise<void>((r) => (reloaded = r));
+    const load = loadUntil(`${c.url}/pid`, done, { concurrency: 10 });
+    await sleep(500);
+    c.child.kill('SIGHUP');
+    await c.waitForLog(/reload complete in \d+ ms/, 30_000);
+    await sleep(500);
+    reloaded();
+    const result = await load;
+    expect(result.errors).toEqual([]);
+    expect(result.failed).toBe(0);
+    expect(result.ok).toBeGreaterThan(200);
+    const newPids = (await json<Status>(`${c.url}/api/status`)).cluster.workers.map((w) => w.pid);
+    expect(newPids).toHaveLength(2);
+    for (const pid of newPids) expect(oldPids.has(pid)).toBe(false);
+  });
+
+  it('a bad deploy during reload is killed after readyTimeout; the old workers keep serving', async () => {
+    const marker = join(dir, `bad-deploy-${++n}`);
+    const c = await startCluster(['--workers', '2', '--ready-timeout', '1500'], { BAD_DEPLOY_FILE: marker });
+    await c.waitForLog(/2 workers ready/);
+    const oldPids = (await json<Status>(`${c.url}/api/status`)).cluster.workers.map((w) => w.pid).sort();
+    writeFileSync(marker, 'broken');
+    let stop: () => void = () => undefined;
+    const load = loadUntil(`${c.url}/pid`, new Promise<void>((r) => (stop = r)), { concurrency: 4 });
+    c.child.kill('SIGHUP');
+    await c.waitForLog(/reload failed: the new worker 0 was not ready within 1500 ms; the old workers keep serving/, 20_000);
+    stop();
+    const result = await load;
+    expect(result.failed).toBe(0);
+    expect([...result.pids].sort()).toEqual(oldPids);
+    expect((await json<Status>(`${c.url}/api/status`)).cluster.workers.map((w) => w.pid).sort()).toEqual(oldPids);
+  });
+});
