@@ -14,14 +14,21 @@ try {
 }
 
 if (config.workers !== 1) {
-  await runCluster({ entry: fileURLToPath(new URL('./main.js', import.meta.url)), workers: config.workers, port: config.port, host: config.host });
+  await runCluster({
+    entry: fileURLToPath(new URL('./main.js', import.meta.url)),
+    workers: config.workers,
+    port: config.port,
+    host: config.host,
+  });
 } else {
   const { default: createExampleApp, onShutdown, logger } = await import('./main.js');
   const app = await createExampleApp();
   try {
     await serve(app, { port: config.port, host: config.host, logger, onShutdown });
   } catch (error) {
-    logger.error(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`, { component: 'server' });
+    logger.error(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`, {
+      component: 'server',
+    });
     await logger.closeAndFlush();
     process.exit(1);
   }

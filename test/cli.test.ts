@@ -16,7 +16,14 @@ describe('lifeline CLI', () => {
   });
 
   it('refuses a misuse with one line on stderr and exit 1', () => {
-    for (const args of [['frobnicate'], ['start'], ['serve'], ['serve', 'missing.js'], ['serve', 'package.json', '--workers', 'many'], ['serve', '--bogus']]) {
+    for (const args of [
+      ['frobnicate'],
+      ['start'],
+      ['serve'],
+      ['serve', 'missing.js'],
+      ['serve', 'package.json', '--workers', 'many'],
+      ['serve', '--bogus'],
+    ]) {
       const result = run(...args);
       expect(result.status).toBe(1);
       expect(result.stdout).toBe('');

@@ -48,7 +48,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
       console.log(SERVE_HELP);
       return 0;
     }
-    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'serve needs the app module, e.g. lifeline serve ./app.js' : `serve takes one app module, got ${positionals.length}`);
+    if (positionals.length !== 1)
+      throw new UsageError(
+        positionals.length === 0
+          ? 'serve needs the app module, e.g. lifeline serve ./app.js'
+          : `serve takes one app module, got ${positionals.length}`,
+      );
     const entry = positionals[0] as string;
     if (!existsSync(entry)) throw new UsageError(`${entry} does not exist`);
     const workers = values.workers === 'auto' ? 'auto' : integer('workers', values.workers);

@@ -6,10 +6,7 @@ export interface WorkerStats {
   status: 'active' | 'degraded' | 'draining';
 }
 
-export type WorkerMessage =
-  | { lifeline: 'ready' }
-  | ({ lifeline: 'stats' } & WorkerStats)
-  | { lifeline: 'cluster-info?'; id: number };
+export type WorkerMessage = { lifeline: 'ready' } | ({ lifeline: 'stats' } & WorkerStats) | { lifeline: 'cluster-info?'; id: number };
 
 export interface WorkerView {
   slot: number;

@@ -52,7 +52,21 @@ interface Slot {
   timer: NodeJS.Timeout | undefined;
 }
 
-const KNOWN = ['entry', 'workers', 'port', 'host', 'readyTimeout', 'shutdownTimeout', 'maxRestarts', 'restartWindow', 'backoff', 'maxBackoff', 'stableAfter', 'signals', 'logger'] as const;
+const KNOWN = [
+  'entry',
+  'workers',
+  'port',
+  'host',
+  'readyTimeout',
+  'shutdownTimeout',
+  'maxRestarts',
+  'restartWindow',
+  'backoff',
+  'maxBackoff',
+  'stableAfter',
+  'signals',
+  'logger',
+] as const;
 
 function workerCount(value: number | 'auto' | undefined): number {
   const raw = value ?? readEnv.workers() ?? 1;
@@ -77,7 +91,8 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   const port = checkInteger('cluster', 'port', options.port ?? readEnv.port() ?? 8000, { min: 0, max: 65535 });
   if (port === 0) throw optionError('cluster', 'port', 'a fixed port (workers must share it)', port);
   const host = options.host ?? readEnv.host() ?? '127.0.0.1';
-  const ms = (name: keyof ClusterOptions, fallback: number) => checkInteger('cluster', name, options[name] ?? fallback, { min: 0, unit: 'ms' });
+  const ms = (name: keyof ClusterOptions, fallback: number) =>
+    checkInteger('cluster', name, options[name] ?? fallback, { min: 0, unit: 'ms' });
   const readyTimeout = ms('readyTimeout', 30_000);
   const shutdownTimeout = ms('shutdownTimeout', 10_000);
   const restartWindow = ms('restartWindow', 60_000);
@@ -94,7 +109,15 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     execArgv: typescript ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
   });
 
-  const slots: Slot[] = Array.from({ length: workers }, (_, index) => ({ index, worker: undefined, startedAt: 0, deaths: [], consecutive: 0, gaveUp: false, timer: undefined }));
+  const slots: Slot[] = Array.from({ length: workers }, (_, index) => ({
+    index,
+    worker: undefined,
+    startedAt: 0,
+    deaths: [],
+    consecutive: 0,
+    gaveUp: false,
+    timer: undefined,
+  }));
   const stats = new Map<number, WorkerStats & { at: number }>();
   const retired = new Set<number>();
   let restarts = 0;
@@ -107,10 +130,25 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       const w = slot.worker;
       if (!w?.process.pid) return [];
       const s = stats.get(w.id);
-      return [{ slot: slot.index, pid: w.process.pid, uptime: Math.round(now - slot.startedAt) / 1000, requests: s?.requests ?? 0, in_flight: s?.inFlight ?? 0, status: s?.status ?? 'starting' }];
+      return [
+        {
+          slot: slot.index,
+          pid: w.process.pid,
+          uptime: Math.round(now - slot.startedAt) / 1000,
+          requests: s?.requests ?? 0,
+          in_flight: s?.inFlight ?? 0,
+          status: s?.status ?? 'starting',
+        },
+      ];
     });
     const oldest = Math.min(now, ...[...stats.values()].map((s) => s.at));
-    return { primary_pid: process.pid, workers: views, total_requests: views.reduce((sum, v) => sum + v.requests, 0), restarts, stats_age_ms: now - oldest };
+    return {
+      primary_pid: process.pid,
+      workers: views,
+      total_requests: views.reduce((sum, v) => sum + v.requests, 0),
+      restarts,
+      stats_age_ms: now - oldest,
+    };
   }
 
   function fork(slot: Slot): Worker {
@@ -124,7 +162,8 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     });
     worker.on('message', (message: unknown) => {
       if (!isLifelineMessage<WorkerMessage>(message)) return;
-      if (message.lifeline === 'stats') stats.set(worker.id, { requests: message.requests, inFlight: message.inFlight, status: message.status, at: Date.now() });
+      if (message.lifeline === 'stats')
+        stats.set(worker.id, { requests: message.requests, inFlight: message.inFlight, status: message.status, at: Date.now() });
       else if (message.lifeline === 'cluster-info?') worker.send({ lifeline: 'cluster-info', id: message.id, info: info() });
     });
     worker.on('exit', (code, signal) => {
@@ -151,7 +190,9 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     if (slot.deaths.length >= maxRestarts) {
       slot.gaveUp = true;
       const alive = slots.filter((s) => s.worker).length;
-      log.error(`worker ${slot.index} (pid ${worker.process.pid}) died (${how}): ${slot.deaths.length} deaths within ${restartWindow} ms, not respawning it; ${alive} of ${workers} workers serving`);
+      log.error(
+        `worker ${slot.index} (pid ${worker.process.pid}) died (${how}): ${slot.deaths.length} deaths within ${restartWindow} ms, not respawning it; ${alive} of ${workers} workers serving`,
+      );
       return;
     }
     const delay = Math.round(Math.min(maxBackoff, backoff * 2 ** slot.consecutive) * (0.5 + Math.random()));
@@ -189,7 +230,10 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     if (worker.isDead()) return true;
     const exited = once(worker, 'exit');
     worker.send({ lifeline: 'shutdown' });
-    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), shutdownTimeout + 2000))]);
+    const inTime = await Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), shutdownTimeout + 2000)),
+    ]);
     if (!inTime) {
       log.error(`worker pid ${worker.process.pid} did not exit within ${shutdownTimeout + 2000} ms: killing it`);
       worker.process.kill('SIGKILL');

@@ -53,7 +53,14 @@ export async function runWorker(): Promise<void> {
     });
   });
 
-  const served = await serve(app, { signals: false, shutdownTimeout, beforeShutdown, onShutdown, port: Number(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' });
+  const served = await serve(app, {
+    signals: false,
+    shutdownTimeout,
+    beforeShutdown,
+    onShutdown,
+    port: Number(process.env.PORT),
+    host: process.env.HOST ?? '127.0.0.1',
+  });
 
   process.on('message', (message: unknown) => {
     if (!isLifelineMessage<PrimaryMessage>(message)) return;
@@ -66,8 +73,7 @@ export async function runWorker(): Promise<void> {
   // SIGHUP is the primary's (reload); a hangup of the terminal's process group must not kill workers.
   process.on('SIGHUP', () => undefined);
 
-  const report = () =>
-    send({ lifeline: 'stats', requests: activity.requestCount, inFlight: activity.inFlight, status: activity.status });
+  const report = () => send({ lifeline: 'stats', requests: activity.requestCount, inFlight: activity.inFlight, status: activity.status });
   setInterval(report, 1000).unref();
   report();
 

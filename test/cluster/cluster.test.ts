@@ -30,7 +30,11 @@ interface Cluster extends Child {
 async function startCluster(args: string[], env: Record<string, string> = {}, script = cli): Promise<Cluster> {
   const port = await freePort();
   const logFile = join(dir, `cluster-${++n}.log`);
-  const child = runNode(script, { LOG_FILE: logFile, PORT: String(port), ...env }, script === cli ? ['serve', appModule, '--port', String(port), ...args] : args);
+  const child = runNode(
+    script,
+    { LOG_FILE: logFile, PORT: String(port), ...env },
+    script === cli ? ['serve', appModule, '--port', String(port), ...args] : args,
+  );
   running.push(child);
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
   const waitForLog = async (pattern: RegExp, ms = 15_000) => {
@@ -50,7 +54,12 @@ async function json<T>(url: string): Promise<T> {
 
 interface Status {
   request_count: number;
-  cluster: { primary_pid: number; workers: Array<{ pid: number; slot: number; requests: number; status: string; uptime: number }>; total_requests: number; restarts: number };
+  cluster: {
+    primary_pid: number;
+    workers: Array<{ pid: number; slot: number; requests: number; status: string; uptime: number }>;
+    total_requests: number;
+    restarts: number;
+  };
 }
 
 describe('lifeline serve: a cluster of workers', () => {
@@ -99,9 +108,16 @@ describe('lifeline serve: a cluster of workers', () => {
     const options = { entry: appModule, workers: 2, port: 0, backoff: 20, maxBackoff: 100, maxRestarts: 5, restartWindow: 60_000 };
     const port = await freePort();
     options.port = port;
-    const c = await startCluster([], { CLUSTER_OPTIONS: JSON.stringify(options), CRASH_SLOT: '1', CRASH_AFTER_MS: '50' }, resolve('test/fixtures/cluster-primary.mjs'));
+    const c = await startCluster(
+      [],
+      { CLUSTER_OPTIONS: JSON.stringify(options), CRASH_SLOT: '1', CRASH_AFTER_MS: '50' },
+      resolve('test/fixtures/cluster-primary.mjs'),
+    );
     c.url = `http://127.0.0.1:${port}`;
-    await c.waitForLog(/worker 1 \(pid \d+\) died \(exit code 3\): 5 deaths within 60000 ms, not respawning it; 1 of 2 workers serving/, 20_000);
+    await c.waitForLog(
+      /worker 1 \(pid \d+\) died \(exit code 3\): 5 deaths within 60000 ms, not respawning it; 1 of 2 workers serving/,
+      20_000,
+    );
     expect(c.log().match(/worker 1 \(pid \d+\) died \(exit code 3\): respawning in \d+ ms/g)).toHaveLength(4);
     expect(c.child.exitCode).toBeNull();
     const status = await json<Status>(`${c.url}/api/status`);
