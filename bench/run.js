@@ -1,9 +1,10 @@
 // @ts-check
 // `npm run bench`: bare Express 5 against the same app behind lifeline(), in one run.
 // Server on core 0, load on core 1 (taskset), scenarios interleaved over several rounds, medians compared.
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +73,7 @@ const servers = {
   bare: await startServer('bare'),
   corsHelmet: await startServer('cors-helmet'),
   lifeline: await startServer('lifeline'),
+  serve: await startServer('serve'),
 };
 const scenarios = [
   { name: 'bare Express 5, GET /api/items', server: servers.bare, url: `${servers.bare.url}/api/items` },
@@ -79,6 +81,8 @@ const scenarios = [
   { name: 'lifeline(), GET /api/items', server: servers.lifeline, url: `${servers.lifeline.url}/api/items` },
   { name: 'lifeline(), GET /api/ping', server: servers.lifeline, url: `${servers.lifeline.url}/api/ping` },
   { name: 'lifeline(), GET /api/health', server: servers.lifeline, url: `${servers.lifeline.url}/api/health` },
+  { name: 'serve(app), GET /api/ping (answered before Express)', server: servers.serve, url: `${servers.serve.url}/api/ping` },
+  { name: 'serve(app), GET /api/health/ready (before Express)', server: servers.serve, url: `${servers.serve.url}/api/health/ready` },
 ];
 
 for (const s of scenarios) await load(s.server, s.url, { duration: 2 }); // warm-up: JIT, pools
@@ -133,6 +137,64 @@ await servers.lifeline.gc();
 const rssAfter = (await servers.lifeline.stats()).rss;
 await Promise.all(Object.values(servers).map((s) => s.stop()));
 
+// Reload under load: a 2-worker cluster (`lifeline serve`), steady state, then a SIGHUP
+// reload of both workers while autocannon keeps sending. Workers use both cores here.
+const reload = await (async () => {
+  const port = await new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+  const logFile = join(os.tmpdir(), `lifeline-bench-${process.pid}.log`);
+  const cli = join(here, '..', 'dist', 'cli', 'main.js');
+  const child = spawn(process.execPath, [cli, 'serve', join(here, 'cluster-app.js'), '--workers', '2', '--port', String(port)], {
+    env: { ...process.env, LOG_FILE: logFile },
+    stdio: 'ignore',
+  });
+  /** @param {RegExp} pattern */
+  const waitForLog = async (pattern) => {
+    for (let i = 0; i < 600; i++) {
+      const match = existsSync(logFile) ? pattern.exec(readFileSync(logFile, 'utf8')) : null;
+      if (match) return match;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no ${pattern} in ${logFile}`);
+  };
+  await waitForLog(/2 workers ready/);
+  const url = `http://127.0.0.1:${port}/api/items`;
+  await autocannon({ url, connections: CONNECTIONS, duration: 2 });
+  const steady = await autocannon({ url, connections: CONNECTIONS, duration: 5 });
+  /** @type {() => void} */
+  let stopLoad = () => undefined;
+  /** @type {Promise<autocannon.Result>} */
+  const during = new Promise((resolve, reject) => {
+    const instance = autocannon({ url, connections: CONNECTIONS, duration: 60 }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
+    stopLoad = () => instance.stop();
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  child.kill('SIGHUP');
+  const done = await waitForLog(/reload complete in (\d+) ms/);
+  await new Promise((r) => setTimeout(r, 1000));
+  stopLoad();
+  const result = await during;
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  rmSync(logFile, { force: true });
+  return {
+    reloadMs: Number(done[1]),
+    sent: result.requests.sent,
+    answered: result.requests.total,
+    failed: result.errors + result.non2xx + result.timeouts,
+    p99: result.latency.p99,
+    steadyP99: steady.latency.p99,
+    steadyRps: steady.requests.average,
+    rps: result.requests.average,
+  };
+})();
+
 const mb = (/** @type {number} */ n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const table = [
   '| scenario | req/s | throughput vs bare | server CPU µs/request | CPU efficiency vs bare | p50 ms | p99 ms |',
@@ -145,6 +207,8 @@ const table = [
 const summary = [
   `- /api/health vs /api/ping: ${(healthRow.rps / ping.rps).toFixed(2)}× throughput, ${(ping.cpu / healthRow.cpu).toFixed(2)}× CPU efficiency (target ≥ 0.95×); /api/health p99 ${healthRow.p99} ms vs bare route p99 ${rows[0]?.p99} ms`,
   `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
+  `- serve(app) /api/ping answered at the http.Server level: ${((rows[5]?.rps ?? 0) / bare.rps).toFixed(2)}× bare throughput, ${(bare.cpu / (rows[5]?.cpu ?? 1)).toFixed(2)}× CPU efficiency`,
+  `- reload under load (2 workers, ${CONNECTIONS} connections): both workers replaced in ${reload.reloadMs} ms; ${reload.sent} requests sent during the run, ${reload.answered} answered, ${reload.failed} failed (target 0); p99 ${reload.p99} ms during the reload vs ${reload.steadyP99} ms steady (${reload.rps.toFixed(0)} vs ${reload.steadyRps.toFixed(0)} req/s)`,
   `- RSS of the lifeline server: ${mb(rssBefore)} after warm-up, ${mb(rssAfter)} after ${longTotal} more requests (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %)`,
 ].join('\n');
 const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${mb(os.totalmem())}, Node ${process.versions.node}, ${os.platform()} ${os.release()}`;

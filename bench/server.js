@@ -4,7 +4,7 @@ import childProcess from 'node:child_process';
 import cors from 'cors';
 import express from 'express';
 import helmet from 'helmet';
-import { errorHandler, lifeline } from 'express-lifeline';
+import { errorHandler, lifeline, serve } from 'express-lifeline';
 
 const mode = process.argv[2] ?? 'bare';
 let spawned = 0;
@@ -24,7 +24,7 @@ if (mode === 'cors-helmet') {
 }
 /** @type {ReturnType<typeof lifeline> | undefined} */
 let life;
-if (mode === 'lifeline') {
+if (mode === 'lifeline' || mode === 'serve') {
   life = lifeline({ logger: false });
   app.use(life);
 }
@@ -36,12 +36,19 @@ app.get('/api/items', (_req, res) => {
     ],
   });
 });
-if (mode === 'lifeline') app.use(errorHandler({ logger: false }));
+if (life) app.use(errorHandler({ logger: false }));
 
-const server = app.listen(0, '127.0.0.1', () => {
+// 'serve' owns the http.Server: it answers /api/ping and the probes before Express.
+const server =
+  mode === 'serve'
+    ? (await serve(app, { port: 0, signals: false, exit: false, handleCrashes: false, logger: false })).server
+    : app.listen(0, '127.0.0.1');
+const announce = () => {
   const address = server.address();
   process.send?.({ port: typeof address === 'object' && address ? address.port : 0 });
-});
+};
+if (server.listening) announce();
+else server.once('listening', announce);
 process.on('message', (message) => {
   if (message === 'gc') {
     globalThis.gc?.();
