@@ -101,6 +101,11 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const spawnedDuring = (await servers.lifeline.stats()).spawned - spawnedBefore;
 
+// Ratios are taken within each round (this scenario against bare Express a few seconds
+// apart), then the median over rounds: the machine's speed drifts between rounds.
+const bareSamples = samples[scenarios[0]?.name ?? ''] ?? [];
+/** @param {Array<{ rps: number, cpu: number }>} list @param {(s: { rps: number, cpu: number }, b: { rps: number, cpu: number }) => number} ratio */
+const perRound = (list, ratio) => median(list.map((x, i) => ratio(x, bareSamples[i] ?? x)));
 const rows = scenarios.map((s) => {
   const list = samples[s.name] ?? [];
   return {
@@ -109,11 +114,16 @@ const rows = scenarios.map((s) => {
     p50: median(list.map((x) => x.p50)),
     p99: median(list.map((x) => x.p99)),
     cpu: median(list.map((x) => x.cpu)),
+    throughput: perRound(list, (x, b) => x.rps / b.rps),
+    efficiency: perRound(list, (x, b) => b.cpu / x.cpu),
+    list,
   };
 });
-const bare = rows[0] ?? { rps: 1, cpu: 1 };
-const ping = rows[3] ?? { rps: 1, cpu: 1 };
-const healthRow = rows[4] ?? { rps: 0, cpu: 0, p99: 0 };
+const ping = rows[3];
+const healthRow = rows[4];
+if (!ping || !healthRow) throw new Error('scenarios missing');
+const healthVsPing = median(healthRow.list.map((x, i) => x.rps / (ping.list[i]?.rps ?? x.rps)));
+const healthVsPingCpu = median(healthRow.list.map((x, i) => (ping.list[i]?.cpu ?? x.cpu) / x.cpu));
 
 // Memory: RSS after warm-up, then after a long mixed run on the lifeline server.
 const lifelineUrl = servers.lifeline.url;
@@ -201,18 +211,18 @@ const table = [
   '|---|---:|---:|---:|---:|---:|---:|',
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / bare.rps).toFixed(2)}× | ${r.cpu.toFixed(1)} | ${(bare.cpu / r.cpu).toFixed(2)}× | ${r.p50} | ${r.p99} |`,
+      `| ${r.name} | ${r.rps.toFixed(0)} | ${r.throughput.toFixed(2)}× | ${r.cpu.toFixed(1)} | ${r.efficiency.toFixed(2)}× | ${r.p50} | ${r.p99} |`,
   ),
 ].join('\n');
 const summary = [
-  `- /api/health vs /api/ping: ${(healthRow.rps / ping.rps).toFixed(2)}× throughput, ${(ping.cpu / healthRow.cpu).toFixed(2)}× CPU efficiency (target ≥ 0.95×); /api/health p99 ${healthRow.p99} ms vs bare route p99 ${rows[0]?.p99} ms`,
+  `- /api/health vs /api/ping: ${healthVsPing.toFixed(2)}× throughput, ${healthVsPingCpu.toFixed(2)}× CPU efficiency (target ≥ 0.95×); /api/health p99 ${healthRow.p99} ms vs bare route p99 ${rows[0]?.p99} ms`,
   `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
-  `- serve(app) /api/ping answered at the http.Server level: ${((rows[5]?.rps ?? 0) / bare.rps).toFixed(2)}× bare throughput, ${(bare.cpu / (rows[5]?.cpu ?? 1)).toFixed(2)}× CPU efficiency`,
+  `- serve(app) /api/ping answered at the http.Server level: ${rows[5]?.throughput.toFixed(2)}× bare throughput, ${rows[5]?.efficiency.toFixed(2)}× CPU efficiency`,
   `- reload under load (2 workers, ${CONNECTIONS} connections): both workers replaced in ${reload.reloadMs} ms; ${reload.sent} requests sent during the run, ${reload.answered} answered, ${reload.failed} failed (target 0); p99 ${reload.p99} ms during the reload vs ${reload.steadyP99} ms steady (${reload.rps.toFixed(0)} vs ${reload.steadyRps.toFixed(0)} req/s)`,
   `- RSS of the lifeline server: ${mb(rssBefore)} after warm-up, ${mb(rssAfter)} after ${longTotal} more requests (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %)`,
 ].join('\n');
 const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${mb(os.totalmem())}, Node ${process.versions.node}, ${os.platform()} ${os.release()}`;
-const header = `Run ${new Date().toISOString()} on ${machine}; ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s per scenario, interleaved, medians; CPU efficiency = bare's server CPU per request / this one's; ${hasTaskset ? 'server on core 0, load on core 1' : 'no taskset: server and load share cores'}.`;
+const header = `Run ${new Date().toISOString()} on ${machine}; ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s per scenario, interleaved; ratios are medians of per-round ratios to bare Express; CPU efficiency = bare's server CPU per request / this one's; ${hasTaskset ? 'server on core 0, load on core 1' : 'no taskset: server and load share cores'}.`;
 const report = `${header}\n\n${table}\n\n${summary}\n`;
 console.log(report);
 if (process.env.BENCH_WRITE !== '0') {

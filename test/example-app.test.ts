@@ -133,3 +133,39 @@ describe('example app configuration', () => {
     expect(run.stdout).toBe('');
   });
 });
+
+describe('example app clustered (WORKERS=2)', () => {
+  it('serves from two workers behind one port and reports them in /api/status', async () => {
+    const { freePort } = await import('./helpers/load.js');
+    const port = await freePort();
+    const { runNode, sleep } = await import('./helpers/process.js');
+    const app = runNode(resolve('example-app/server.js'), {
+      WORKERS: '2',
+      PORT: String(port),
+      LOG_FILE: join(dir, 'cluster.log'),
+      DATABASE_URL: join(dir, 'cluster.db'),
+    });
+    try {
+      let status: { cluster?: { workers: unknown[] } } = {};
+      for (let i = 0; i < 100 && (status.cluster?.workers.length ?? 0) < 2; i++) {
+        await sleep(100);
+        status = (await fetch(`http://127.0.0.1:${port}/api/status`).then(
+          (r) => r.json(),
+          () => ({}),
+        )) as typeof status;
+      }
+      expect(status.cluster?.workers).toHaveLength(2);
+      const created = await fetch(`http://127.0.0.1:${port}/api/notes`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"title":"clustered"}',
+      });
+      expect(created.status).toBe(201);
+      app.child.kill('SIGTERM');
+      expect(await app.exited()).toEqual({ code: 0, signal: null });
+      expect(readFileSync(join(dir, 'cluster.log'), 'utf8')).toMatch(/info \[cluster\] primary stopped \(exit code 0\)/);
+    } finally {
+      if (app.child.exitCode === null) app.child.kill('SIGKILL');
+    }
+  });
+});

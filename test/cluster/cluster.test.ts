@@ -27,13 +27,13 @@ interface Cluster extends Child {
   waitForLog(pattern: RegExp, ms?: number): Promise<void>;
 }
 
-async function startCluster(args: string[], env: Record<string, string> = {}, script = cli): Promise<Cluster> {
+async function startCluster(args: string[], env: Record<string, string> = {}, script = cli, entry = appModule): Promise<Cluster> {
   const port = await freePort();
   const logFile = join(dir, `cluster-${++n}.log`);
   const child = runNode(
     script,
     { LOG_FILE: logFile, PORT: String(port), ...env },
-    script === cli ? ['serve', appModule, '--port', String(port), ...args] : args,
+    script === cli ? ['serve', entry, '--port', String(port), ...args] : args,
   );
   running.push(child);
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
@@ -79,6 +79,14 @@ describe('lifeline serve: a cluster of workers', () => {
     c.child.kill('SIGTERM');
     expect(await c.exited()).toEqual({ code: 0, signal: null });
     expect(c.log()).toMatch(/primary stopped \(exit code 0\)/);
+  });
+
+  it('runs a TypeScript app module (through tsx) that exports a function returning the app', async () => {
+    const c = await startCluster(['--workers', '2'], {}, cli, resolve('test/fixtures/cluster-app.ts'));
+    await c.waitForLog(/2 workers ready/);
+    expect(await json<{ typescript: boolean }>(`${c.url}/pid`)).toMatchObject({ typescript: true });
+    c.child.kill('SIGTERM');
+    expect(await c.exited()).toEqual({ code: 0, signal: null });
   });
 
   it('replaces a worker killed with SIGKILL under load; only requests on its sockets fail', async () => {
