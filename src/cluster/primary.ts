@@ -4,7 +4,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkInteger, checkOptionsObject, checkString, optionError, readEnv } from '../options.js';
-import { isLifelineMessage, type ClusterInfo, type WorkerMessage, type WorkerStats } from './messages.js';
+import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 
 export interface ClusterOptions {
   /** The app module: its default export is an Express app or a function returning one. */
@@ -151,6 +151,17 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     };
   }
 
+  /** Sends over IPC unless the worker is already disconnected (it is exiting). */
+  function tell(worker: Worker, message: PrimaryMessage): boolean {
+    if (!worker.isConnected()) return false;
+    try {
+      worker.send(message);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   function fork(slot: Slot): Worker {
     const worker = cluster.fork({
       LIFELINE_ENTRY: entry,
@@ -164,8 +175,9 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       if (!isLifelineMessage<WorkerMessage>(message)) return;
       if (message.lifeline === 'stats')
         stats.set(worker.id, { requests: message.requests, inFlight: message.inFlight, status: message.status, at: Date.now() });
-      else if (message.lifeline === 'cluster-info?') worker.send({ lifeline: 'cluster-info', id: message.id, info: info() });
+      else if (message.lifeline === 'cluster-info?') tell(worker, { lifeline: 'cluster-info', id: message.id, info: info() });
     });
+    worker.on('error', (error) => log.warn(`worker ${slot.index} (pid ${worker.process.pid}): ${error.message}`));
     worker.on('exit', (code, signal) => {
       stats.delete(worker.id);
       if (retired.delete(worker.id) || stopping || slot.worker !== worker) return;
@@ -229,7 +241,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   async function stop(worker: Worker): Promise<boolean> {
     if (worker.isDead()) return true;
     const exited = once(worker, 'exit');
-    worker.send({ lifeline: 'shutdown' });
+    if (!tell(worker, { lifeline: 'shutdown' })) worker.process.kill('SIGTERM');
     const inTime = await Promise.race([
       exited.then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), shutdownTimeout + 2000)),

@@ -9,7 +9,8 @@ import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMe
 const CLUSTER_INFO_WAIT = 250;
 
 function send(message: WorkerMessage): void {
-  process.send?.(message);
+  // After the primary is gone (or during exit) the channel is closed: drop the message.
+  if (process.connected) process.send?.(message);
 }
 
 /**
