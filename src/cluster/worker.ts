@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { activityOf } from '../activity.js';
 import { findHealth } from '../lifecycle/find-health.js';
-import { serve } from '../lifecycle/serve.js';
+import { serve, type Served } from '../lifecycle/serve.js';
 import { acquireLogger, componentLogger } from '../logging/logger.js';
 import { loadApp } from './load-app.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage } from './messages.js';
@@ -25,14 +25,32 @@ export async function runWorker(): Promise<void> {
   const shutdownTimeout = Number(process.env.LIFELINE_SHUTDOWN_TIMEOUT ?? 10_000);
   const log = componentLogger(acquireLogger(undefined).logger, `worker ${process.env.LIFELINE_WORKER_SLOT ?? '?'}`);
 
+  let nextId = 0;
+  const pending = new Map<number, (info: ClusterInfo) => void>();
+  // Stop requests can come while the app is still starting (loading the app,
+  // checks retrying before listen): remember them and shut down as soon as the server exists.
+  const life: { served?: Served; stopReason?: string } = {};
+  const stop = (reason: string) => {
+    if (life.served) void life.served.shutdown(reason);
+    else life.stopReason ??= reason;
+  };
+  process.on('message', (message: unknown) => {
+    if (!isLifelineMessage<PrimaryMessage>(message)) return;
+    if (message.lifeline === 'shutdown') stop('primary asked');
+    else if (message.lifeline === 'cluster-info') pending.get(message.id)?.(message.info);
+  });
+  // The primary forwards signals as a 'shutdown' message; a signal sent straight to a
+  // worker (kill <pid>) drains it too. The primary replaces it.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(signal));
+  // SIGHUP is the primary's (reload); a hangup of the terminal's process group must not kill workers.
+  process.on('SIGHUP', () => undefined);
+
   const { app, beforeShutdown, onShutdown } = await loadApp(entry);
   const activity = activityOf(app);
   const health = findHealth(app);
 
   // Cluster-wide figures come from the primary, which holds every worker's last report;
   // a request waits for them at most CLUSTER_INFO_WAIT ms.
-  let nextId = 0;
-  const pending = new Map<number, (info: ClusterInfo) => void>();
   health?.addReportSection('cluster', () => {
     const id = ++nextId;
     return new Promise<ClusterInfo | { unavailable: true }>((resolve) => {
@@ -62,17 +80,11 @@ export async function runWorker(): Promise<void> {
     port: Number(process.env.PORT),
     host: process.env.HOST ?? '127.0.0.1',
   });
-
-  process.on('message', (message: unknown) => {
-    if (!isLifelineMessage<PrimaryMessage>(message)) return;
-    if (message.lifeline === 'shutdown') void served.shutdown('primary asked');
-    else if (message.lifeline === 'cluster-info') pending.get(message.id)?.(message.info);
-  });
-  // The primary forwards signals as a 'shutdown' message; a signal sent straight to a
-  // worker (kill <pid>) drains it too. The primary replaces it.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void served.shutdown(signal));
-  // SIGHUP is the primary's (reload); a hangup of the terminal's process group must not kill workers.
-  process.on('SIGHUP', () => undefined);
+  life.served = served;
+  if (life.stopReason !== undefined) {
+    await served.shutdown(life.stopReason);
+    return;
+  }
 
   const report = () => send({ lifeline: 'stats', requests: activity.requestCount, inFlight: activity.inFlight, status: activity.status });
   setInterval(report, 1000).unref();

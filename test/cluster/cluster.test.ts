@@ -89,6 +89,17 @@ describe('lifeline serve: a cluster of workers', () => {
     expect(await c.exited()).toEqual({ code: 0, signal: null });
   });
 
+  it('a SIGTERM while the workers are still starting stops them all, exit 0', async () => {
+    const c = await startCluster(['--workers', '2'], { SLOW_START_MS: '1500' });
+    await c.waitForLog(/starting 2 workers/);
+    await sleep(300);
+    const started = Date.now();
+    c.child.kill('SIGTERM');
+    expect(await c.exited()).toEqual({ code: 0, signal: null });
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect(c.log()).toMatch(/primary stopped \(exit code 0\)/);
+  });
+
   it('replaces a worker killed with SIGKILL under load; only requests on its sockets fail', async () => {
     const c = await startCluster(['--workers', '2']);
     await c.waitForLog(/2 workers ready/);
