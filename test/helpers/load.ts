@@ -52,6 +52,8 @@ export async function loadUntil(url: string, stop: Promise<unknown>, { concurren
           resolve();
         });
       });
+      // A connection lost in hand-off to a killed worker would otherwise hang the loop.
+      req.setTimeout(5000, () => req.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })));
       req.on('error', (error: NodeJS.ErrnoException) => {
         result.failed += 1;
         result.errors.push(error.code ?? error.message);
