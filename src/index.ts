@@ -17,3 +17,11 @@ export { loadConfig, type DetailsMode, type LifelineConfig, type LogFormat, type
 export { serve, type ServeOptions, type Served } from './lifecycle/serve.js';
 export { runCluster, type ClusterHandle, type ClusterOptions } from './cluster/primary.js';
 export type { ClusterInfo, WorkerView } from './cluster/messages.js';
+export {
+  ApiError,
+  ServiceManager,
+  type HealthResult,
+  type ServiceManagerOptions,
+  type ServiceState,
+  type ServiceStatus,
+} from './supervisor/service-manager.js';

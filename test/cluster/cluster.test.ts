@@ -123,6 +123,23 @@ describe('lifeline serve: a cluster of workers', () => {
     expect(result.failed).toBeLessThanOrEqual(8);
   });
 
+  it('logs a worker crash with its stack, drains it, and the primary replaces it', async () => {
+    const c = await startCluster(['--workers', '2']);
+    await c.waitForLog(/2 workers ready/);
+    const { pid } = await json<{ pid: number }>(`${c.url}/throw`);
+    await c.waitForLog(
+      new RegExp(`error \\[lifecycle\\] uncaught exception: worker ${pid} blew up\\nError: worker ${pid} blew up\\n\\s+at `),
+    );
+    await c.waitForLog(new RegExp(`worker \\d \\(pid ${pid}\\) died \\(exit code 1\\): respawning in \\d+ ms`));
+    let status = await json<Status>(`${c.url}/api/status`);
+    for (let i = 0; i < 50 && (status.cluster.workers.length < 2 || status.cluster.restarts < 1); i++) {
+      await sleep(100);
+      status = await json<Status>(`${c.url}/api/status`);
+    }
+    expect(status.cluster.workers.map((w) => w.pid)).not.toContain(pid);
+    expect(status.cluster.workers).toHaveLength(2);
+  });
+
   it('stops respawning a crash-looping worker, logs why, and keeps serving with the rest', async () => {
     const options = { entry: appModule, workers: 2, port: 0, backoff: 20, maxBackoff: 100, maxRestarts: 5, restartWindow: 60_000 };
     const port = await freePort();

@@ -1,0 +1,390 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import { checkInteger, checkOptionsObject, checkString, optionError } from '../options.js';
+
+export interface ServiceManagerOptions {
+  /** Program to run: `node`, `python3`, `./bin/server`, … */
+  command: string;
+  args?: readonly string[];
+  cwd?: string;
+  /** Added to the parent's environment; PORT and HOST are set from the options. */
+  env?: Readonly<Record<string, string>>;
+  port: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Answers 2xx when the backend is healthy. Default `/api/health`. */
+  healthPath?: string;
+  /** Restarts after an unexpected exit or failed health checks before giving up. Default 3. */
+  maxRestartAttempts?: number;
+  /** ms before the first restart; doubles per attempt. Default 2000. */
+  restartDelay?: number;
+  /** ms between health checks while running. Default 10000. */
+  healthCheckInterval?: number;
+  /** Consecutive failed health checks that trigger a restart. Default 3. */
+  unhealthyThreshold?: number;
+  /** ms the backend gets to answer its health endpoint after spawn. Default 30000. */
+  startupTimeout?: number;
+  /** ms between SIGTERM and SIGKILL on stop. Default 10000. */
+  shutdownTimeout?: number;
+  /** ms for one health check or apiCall. Default 5000. */
+  requestTimeout?: number;
+  /** A run this long (ms) resets the restart attempts. Default 60000. */
+  stableAfter?: number;
+}
+
+export type ServiceState = 'stopped' | 'starting' | 'running' | 'stopping' | 'restarting' | 'failed';
+
+export interface ServiceStatus {
+  state: ServiceState;
+  pid: number | undefined;
+  url: string;
+  healthy: boolean | undefined;
+  restartAttempts: number;
+  startedAt: number | undefined;
+  uptime: number | undefined;
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+}
+
+export interface HealthResult {
+  healthy: boolean;
+  status?: number;
+  body?: unknown;
+  error?: string;
+}
+
+/** A failed apiCall(): HTTP status (0 when no answer came) and a one-line message. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+const KNOWN = [
+  'command',
+  'args',
+  'cwd',
+  'env',
+  'port',
+  'host',
+  'healthPath',
+  'maxRestartAttempts',
+  'restartDelay',
+  'healthCheckInterval',
+  'unhealthyThreshold',
+  'startupTimeout',
+  'shutdownTimeout',
+  'requestTimeout',
+  'stableAfter',
+] as const;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Supervises one backend process from Electron's main process or any Node parent:
+ * spawns it, waits for its health endpoint, restarts it with exponential backoff after
+ * an unexpected exit or repeated failed health checks, gives up after
+ * `maxRestartAttempts` (an `error` event), stops it with SIGTERM then SIGKILL, and
+ * never leaves it behind when the parent exits. It knows nothing of Express: any
+ * program with an HTTP health endpoint will do.
+ *
+ * Events: starting, started, stopping, stopped, restarting, healthy, unhealthy, error,
+ * warning, info, stdout, stderr, process-exit, process-error, api-error. Listen to
+ * `error`: like every EventEmitter, an unheard `error` throws.
+ *
+ * @example
+ * const backend = new ServiceManager({ command: 'node', args: ['server.js'], port: 8000 });
+ * backend.on('error', (e) => dialog.showErrorBox('Backend', e.message));
+ * await backend.start();
+ */
+export class ServiceManager extends EventEmitter {
+  private readonly options: Required<Omit<ServiceManagerOptions, 'cwd' | 'env'>> & Pick<ServiceManagerOptions, 'cwd' | 'env'>;
+  private child: ChildProcess | undefined;
+  private state: ServiceState = 'stopped';
+  private healthy: boolean | undefined;
+  private attempts = 0;
+  private failures = 0;
+  private startedAt: number | undefined;
+  private lastExit: ServiceStatus['lastExit'];
+  private healthTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly killOnExit = () => this.child?.kill('SIGKILL');
+
+  constructor(options: Readonly<ServiceManagerOptions>) {
+    super();
+    checkOptionsObject('ServiceManager', options, KNOWN);
+    const ms = (name: keyof ServiceManagerOptions, fallback: number, min = 0) =>
+      checkInteger('ServiceManager', name, options[name] ?? fallback, { min, unit: 'ms' });
+    const args = options.args ?? [];
+    if (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))
+      throw optionError('ServiceManager', 'args', 'an array of strings', args);
+    this.options = {
+      command: checkString('ServiceManager', 'command', options.command),
+      args: [...args],
+      cwd: options.cwd,
+      env: options.env,
+      port: checkInteger('ServiceManager', 'port', options.port, { min: 1, max: 65535 }),
+      host: options.host ?? '127.0.0.1',
+      healthPath: checkString('ServiceManager', 'healthPath', options.healthPath ?? '/api/health'),
+      maxRestartAttempts: checkInteger('ServiceManager', 'maxRestartAttempts', options.maxRestartAttempts ?? 3, { min: 0 }),
+      restartDelay: ms('restartDelay', 2000),
+      healthCheckInterval: ms('healthCheckInterval', 10_000, 10),
+      unhealthyThreshold: checkInteger('ServiceManager', 'unhealthyThreshold', options.unhealthyThreshold ?? 3, { min: 1 }),
+      startupTimeout: ms('startupTimeout', 30_000, 1),
+      shutdownTimeout: ms('shutdownTimeout', 10_000),
+      requestTimeout: ms('requestTimeout', 5000, 1),
+      stableAfter: ms('stableAfter', 60_000),
+    };
+    if (!this.options.healthPath.startsWith('/'))
+      throw optionError('ServiceManager', 'healthPath', "a path starting with '/'", options.healthPath);
+  }
+
+  get url(): string {
+    const { host, port } = this.options;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  getStatus(): ServiceStatus {
+    return {
+      state: this.state,
+      pid: this.child?.pid,
+      url: this.url,
+      healthy: this.healthy,
+      restartAttempts: this.attempts,
+      startedAt: this.startedAt,
+      uptime: this.startedAt === undefined ? undefined : (Date.now() - this.startedAt) / 1000,
+      lastExit: this.lastExit,
+    };
+  }
+
+  /** Spawns the backend and resolves once its health endpoint answers 2xx; rejects after `startupTimeout`. */
+  async start(): Promise<void> {
+    if (this.state === 'running' || this.state === 'starting') throw new Error(`ServiceManager: already ${this.state}`);
+    clearTimeout(this.restartTimer);
+    this.attempts = this.state === 'restarting' ? this.attempts : 0;
+    await this.launch();
+  }
+
+  /** SIGTERM, then SIGKILL after `shutdownTimeout`; resolves once the process is gone. */
+  async stop(): Promise<void> {
+    clearTimeout(this.restartTimer);
+    this.stopHealthLoop();
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.setStopped();
+      return;
+    }
+    this.state = 'stopping';
+    this.emit('stopping', { pid: child.pid });
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      this.emit('warning', `backend pid ${child.pid} ignored SIGTERM for ${this.options.shutdownTimeout} ms: sending SIGKILL`);
+      child.kill('SIGKILL');
+    }, this.options.shutdownTimeout);
+    await exited;
+    clearTimeout(timer);
+    this.setStopped();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** One GET of the health endpoint, bounded by `requestTimeout`. */
+  async healthCheck(): Promise<HealthResult> {
+    try {
+      const response = await fetch(this.url + this.options.healthPath, { signal: AbortSignal.timeout(this.options.requestTimeout) });
+      const text = await response.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      return { healthy: response.ok, status: response.status, body };
+    } catch (error) {
+      return { healthy: false, error: describeFetchError(error, this.options.requestTimeout) };
+    }
+  }
+
+  /**
+   * Calls the backend's API: JSON in, JSON out, bounded by `requestTimeout`. Rejects with
+   * an ApiError (and emits `api-error`) on a non-2xx answer, a timeout or no connection.
+   */
+  async apiCall(path: string, method = 'GET', body?: unknown): Promise<unknown> {
+    if (typeof path !== 'string' || !path.startsWith('/')) throw optionError('apiCall', 'path', "a path starting with '/'", path);
+    const what = `${method} ${path}`;
+    try {
+      const init: RequestInit = {
+        method,
+        headers: { Accept: 'application/json' },
+        signal: AbortSignal.timeout(this.options.requestTimeout),
+      };
+      if (body !== undefined) {
+        init.body = JSON.stringify(body);
+        init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
+      }
+      const response = await fetch(this.url + path, init);
+      const text = await response.text();
+      let parsed: unknown = undefined;
+      if (text !== '') {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw new ApiError(`${what}: the backend answered ${response.status} with a body that is not JSON`, response.status, text);
+        }
+      }
+      if (!response.ok) {
+        const message = (parsed as { error?: { message?: unknown } } | undefined)?.error?.message;
+        throw new ApiError(
+          `${what} failed: ${response.status}${typeof message === 'string' ? ` ${message}` : ''}`,
+          response.status,
+          parsed,
+        );
+      }
+      return parsed;
+    } catch (error) {
+      const apiError =
+        error instanceof ApiError ? error : new ApiError(`${what}: ${describeFetchError(error, this.options.requestTimeout)}`, 0);
+      this.emit('api-error', apiError);
+      throw apiError;
+    }
+  }
+
+  private async launch(): Promise<void> {
+    const { command, args, cwd, env, port, host, startupTimeout } = this.options;
+    this.state = this.state === 'restarting' ? 'restarting' : 'starting';
+    this.healthy = undefined;
+    this.failures = 0;
+    this.emit('starting', { command, args, port });
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...process.env, ...env, PORT: String(port), HOST: host },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.startedAt = Date.now();
+    process.on('exit', this.killOnExit);
+    child.stdout?.on('data', (chunk: Buffer) => this.emit('stdout', chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => this.emit('stderr', chunk.toString()));
+    let spawnError: Error | undefined;
+    child.on('error', (error) => {
+      spawnError = error;
+      this.emit('process-error', error);
+    });
+    child.on('exit', (code, signal) => this.onExit(child, code, signal));
+
+    const deadline = Date.now() + startupTimeout;
+    while (Date.now() < deadline) {
+      if (child !== this.child || spawnError || child.exitCode !== null || child.signalCode !== null) break;
+      if ((await this.healthCheck()).healthy) {
+        this.state = 'running';
+        this.healthy = true;
+        this.emit('started', { pid: child.pid, url: this.url });
+        this.emit('healthy', { pid: child.pid });
+        this.startHealthLoop();
+        return;
+      }
+      await sleep(Math.min(250, Math.max(10, deadline - Date.now())));
+    }
+    const why = spawnError
+      ? `could not start ${command}: ${spawnError.message}`
+      : child.exitCode !== null || child.signalCode !== null
+        ? `${command} exited (${child.signalCode ?? `code ${child.exitCode}`}) before it was healthy`
+        : `${command} was not healthy within ${startupTimeout} ms`;
+    if (child.exitCode === null && child.signalCode === null && !spawnError) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+    // stop() may have been called while we waited.
+    const now = this.state as ServiceState;
+    if (now !== 'stopping' && now !== 'stopped') this.scheduleRestart(why);
+    throw new Error(`ServiceManager: ${why}`);
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return;
+    process.removeListener('exit', this.killOnExit);
+    this.lastExit = { code, signal };
+    this.emit('process-exit', { pid: child.pid, code, signal });
+    if (this.state === 'running') {
+      this.stopHealthLoop();
+      this.scheduleRestart(`backend exited unexpectedly (${signal ?? `code ${code}`})`);
+    }
+  }
+
+  private scheduleRestart(reason: string): void {
+    this.stopHealthLoop();
+    if (this.startedAt !== undefined && Date.now() - this.startedAt >= this.options.stableAfter) this.attempts = 0;
+    if (this.attempts >= this.options.maxRestartAttempts) {
+      this.state = 'failed';
+      this.emit('error', new Error(`backend failed and was restarted ${this.attempts} times: giving up (${reason})`));
+      return;
+    }
+    this.attempts += 1;
+    const delay = this.options.restartDelay * 2 ** (this.attempts - 1);
+    this.state = 'restarting';
+    this.emit('restarting', { attempt: this.attempts, delay, reason });
+    this.restartTimer = setTimeout(() => {
+      if (this.state !== 'restarting') return;
+      void (async () => {
+        const old = this.child;
+        if (old && old.exitCode === null && old.signalCode === null) {
+          const exited = once(old, 'exit');
+          old.kill('SIGKILL');
+          await exited;
+        }
+        // A failed launch schedules the next attempt itself (or gives up with 'error').
+        await this.launch().catch((error: Error) => {
+          if (this.state !== 'failed') this.emit('warning', error.message);
+        });
+      })();
+    }, delay);
+  }
+
+  private startHealthLoop(): void {
+    this.stopHealthLoop();
+    this.healthTimer = setInterval(() => {
+      void this.healthCheck().then((result) => {
+        if (this.state !== 'running') return;
+        if (result.healthy) {
+          this.failures = 0;
+          if (this.healthy === false) this.emit('healthy', { pid: this.child?.pid });
+          this.healthy = true;
+          return;
+        }
+        this.failures += 1;
+        this.healthy = false;
+        this.emit('unhealthy', { pid: this.child?.pid, failures: this.failures, status: result.status, error: result.error });
+        if (this.failures >= this.options.unhealthyThreshold) this.scheduleRestart(`${this.failures} failed health checks`);
+      });
+    }, this.options.healthCheckInterval);
+    this.healthTimer.unref();
+  }
+
+  private stopHealthLoop(): void {
+    clearInterval(this.healthTimer);
+    this.healthTimer = undefined;
+  }
+
+  private setStopped(): void {
+    process.removeListener('exit', this.killOnExit);
+    const was = this.state;
+    this.state = 'stopped';
+    this.healthy = undefined;
+    if (was !== 'stopped') this.emit('stopped', { lastExit: this.lastExit });
+  }
+}
+
+function describeFetchError(error: unknown, timeout: number): string {
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return `no answer within ${timeout} ms`;
+  const cause = (error as { cause?: { code?: string } }).cause;
+  if (cause?.code === 'ECONNREFUSED') return 'connection refused (is the backend running?)';
+  return error instanceof Error ? (cause?.code ?? error.message) : String(error);
+}
