@@ -1,30 +1,151 @@
 #!/usr/bin/env node
-// The `lifeline` command: `serve` runs the clustered runner; the server manager commands
-// (start, stop, status, logs, …) arrive later and are refused with one line until then.
+// The `lifeline` command: runs and manages an Express backend (start, stop, status, logs,
+// serve …). Every misuse prints one line on stderr and exits 1.
 import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { CliError } from './config-file.js';
+import { config, logs, status } from './info-commands.js';
+import { killPort, reload, start, stop, type Output } from './lifecycle-commands.js';
+import { run } from './run-command.js';
 import { serveCommand } from './serve.js';
 
-const COMING = ['start', 'stop', 'restart', 'reload', 'status', 'logs', 'kill-port', 'config', 'run'];
+const io: Output = { out: (line) => console.log(line), err: (line) => console.error(line) };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+function integer(name: string, min: number, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
+      throw new InvalidArgumentError(`${name} expects a whole number ${min}-${max}`);
+    return Number(value);
+  };
+}
+const workers = (value: string): number | 'auto' => (value === 'auto' ? 'auto' : integer('--workers', 1, 1024)(value));
+
+/** Runs an action and turns its outcome into the exit code; a CliError is one line. */
+function action<A extends unknown[]>(fn: (...args: A) => Promise<number> | number) {
+  return async (...args: A) => {
+    try {
+      process.exitCode = await fn(...args);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      console.error(`lifeline: ${error instanceof CliError ? message : message.split('\n', 1)[0]}`);
+      process.exitCode = 1;
+    }
+  };
 }
 
-const [command, ...rest] = process.argv.slice(2);
-if (command === 'serve') {
-  const code = await serveCommand(rest);
-  if (code >= 0) process.exitCode = code;
-} else if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-  console.log(
-    `Usage: lifeline <command>\n\nCommands:\n  serve <entry>  run an Express app in a cluster of workers (lifeline serve --help)\n\nexpress-lifeline ${version()}. The server manager commands (${COMING.join(', ')}) are not in this release yet.\n\nOptions:\n  -h, --help     show this help\n  -v, --version  print the version`,
+const program = new Command('lifeline')
+  .description('Run and manage an Express backend: start, stop, status, logs, a cluster with zero-downtime reload.')
+  .version(pkg.version, '-v, --version')
+  .showSuggestionAfterError(false)
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(`lifeline: ${text.replace(/^error: /, '').trim()}\n`) });
+
+program
+  .command('start')
+  .description('start the app in the background, write .backend.pid, wait until it is ready')
+  .argument('[entry]', 'the app module (default: entry in .backend_config.json, else app.js)')
+  .option('--force', 'stop the process holding the port first')
+  .option('-p, --port <n>', 'port', integer('--port', 1, 65535))
+  .option('--host <host>', 'host')
+  .option('-w, --workers <n|auto>', 'workers', workers)
+  .option('--startup-timeout <ms>', 'how long to wait for readiness', integer('--startup-timeout', 1, 3_600_000), 30_000)
+  .action(
+    action(
+      (
+        entry: string | undefined,
+        o: { force?: boolean; port?: number; host?: string; workers?: number | 'auto'; startupTimeout: number },
+      ) => start({ entry, port: o.port, host: o.host, workers: o.workers, force: o.force, startupTimeout: o.startupTimeout }, io),
+    ),
   );
-} else if (command === '--version' || command === '-v') {
-  console.log(version());
-} else if (COMING.includes(command)) {
-  console.error(`lifeline: \`${command}\` is not available in express-lifeline ${version()} yet`);
-  process.exitCode = 1;
-} else {
-  console.error(`lifeline: unknown command \`${command}\` (see lifeline --help)`);
-  process.exitCode = 1;
+
+program
+  .command('stop')
+  .description('SIGTERM, wait for the drain, SIGKILL after the timeout; remove .backend.pid')
+  .option('--timeout <ms>', 'drain time before SIGKILL', integer('--timeout', 0, 3_600_000), 10_000)
+  .action(action((o: { timeout: number }) => stop(o.timeout, io)));
+
+program
+  .command('restart')
+  .description('stop, then start')
+  .argument('[entry]', 'the app module')
+  .option('--force', 'stop the process holding the port first')
+  .option('--timeout <ms>', 'drain time before SIGKILL', integer('--timeout', 0, 3_600_000), 10_000)
+  .action(
+    action(async (entry: string | undefined, o: { force?: boolean; timeout: number }) => {
+      await stop(o.timeout, io);
+      return start({ entry, force: o.force }, io);
+    }),
+  );
+
+program
+  .command('reload')
+  .description('zero-downtime reload: SIGHUP to the cluster primary, then report the result')
+  .option('--timeout <ms>', 'how long to wait for the result', integer('--timeout', 1, 3_600_000), 120_000)
+  .action(action((o: { timeout: number }) => reload(o.timeout, io)));
+
+program
+  .command('status')
+  .description('RUNNING or STOPPED, pid, start time, CPU, memory, ports, health, workers; exit 0 only when healthy')
+  .option('--json', 'machine-readable output')
+  .option('-p, --port <n>', 'port to check when stopped', integer('--port', 1, 65535))
+  .action(action((o: { json?: boolean; port?: number }) => status(Boolean(o.json), io, o.port)));
+
+program
+  .command('logs')
+  .description('the last lines of backend.log')
+  .option('-n, --lines <n>', 'how many lines', integer('--lines', 1, 1_000_000), 50)
+  .option('-f, --follow', 'keep printing new lines, across rotations, until Ctrl+C')
+  .action(action((o: { lines: number; follow?: boolean }) => logs(o.lines, Boolean(o.follow), io)));
+
+program
+  .command('kill-port')
+  .description('stop the process listening on a port (SIGTERM, then SIGKILL) and confirm it is free')
+  .requiredOption('-p, --port <n>', 'port', integer('--port', 1, 65535))
+  .action(action((o: { port: number }) => killPort(o.port, io)));
+
+program
+  .command('config')
+  .description('show or update .backend_config.json (validated, written atomically)')
+  .option('--port <n>')
+  .option('--host <host>')
+  .option('--workers <n|auto>')
+  .option('--reload <true|false>')
+  .option('--log-level <level>')
+  .option('--entry <file>')
+  .action(
+    action((o: { port?: string; host?: string; workers?: string; reload?: string; logLevel?: string; entry?: string }) =>
+      config({ port: o.port, host: o.host, workers: o.workers, reload: o.reload, log_level: o.logLevel, entry: o.entry }, io),
+    ),
+  );
+
+program
+  .command('run')
+  .description('run the app in the foreground and restart it when it exits (auto_restart.log)')
+  .argument('[entry]', 'the app module')
+  .addOption(new Option('--restart <policy>', 'when to restart').choices(['on-failure', 'always']).default('on-failure'))
+  .option('--max-restarts <n>', 'give up after this many restarts', integer('--max-restarts', 0, 1_000_000), 10)
+  .option('--backoff <ms>', 'first restart delay, doubled each time', integer('--backoff', 0, 600_000), 1000)
+  .action(
+    action((entry: string | undefined, o: { restart: 'on-failure' | 'always'; maxRestarts: number; backoff: number }) =>
+      run({ entry, restart: o.restart, maxRestarts: o.maxRestarts, backoff: o.backoff }, io),
+    ),
+  );
+
+program
+  .command('serve')
+  .description('run an app module in a cluster of workers in the foreground (lifeline serve --help)')
+  .allowUnknownOption()
+  .helpOption(false)
+  .argument('[args...]')
+  .action(async (args: string[]) => {
+    const code = await serveCommand(args);
+    if (code >= 0) process.exitCode = code;
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exitCode = error.exitCode === 0 ? 0 : 1;
+  else throw error;
 }

@@ -1,3 +1,4 @@
+import { fstatSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import winston from 'winston';
 import type { LogFormat, LogLevel } from '../options.js';
@@ -29,6 +30,18 @@ export interface LoggerOptions {
 }
 
 const KNOWN = ['file', 'level', 'format', 'console', 'maxSize', 'maxFiles'] as const;
+
+/** True when stdout already is the log file (`lifeline start` sends it there): console lines would be written twice. */
+function stdoutIsFile(file: string | false): boolean {
+  if (file === false) return false;
+  try {
+    const out = fstatSync(1);
+    const log = statSync(resolve(file));
+    return out.isFile() && out.ino === log.ino && out.dev === log.dev;
+  } catch {
+    return false;
+  }
+}
 
 const redact = winston.format((info) => {
   info.message = typeof info.message === 'string' ? redactText(info.message) : info.message;
@@ -67,7 +80,7 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
     options.level === undefined ? (readEnv.logLevel() ?? 'info') : checkOneOf('createLogger', 'level', options.level, LOG_LEVELS);
   const format =
     options.format === undefined ? (readEnv.logFormat() ?? 'text') : checkOneOf('createLogger', 'format', options.format, ['text', 'json']);
-  const toConsole = options.console === undefined ? true : checkBoolean('createLogger', 'console', options.console);
+  const toConsole = options.console === undefined ? !stdoutIsFile(file) : checkBoolean('createLogger', 'console', options.console);
   const maxSize = checkInteger('createLogger', 'maxSize', options.maxSize ?? 10 * 1024 * 1024, { min: 1024, unit: 'bytes' });
   const maxFiles = checkInteger('createLogger', 'maxFiles', options.maxFiles ?? 5, { min: 1, max: 1000 });
 

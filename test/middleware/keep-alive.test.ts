@@ -27,9 +27,12 @@ function appWith(logger: ReturnType<typeof memoryLogger> | false = false, slowRe
     res.write('part');
     res.end();
   });
+  // Requests to /hold wait until the test releases them: no timing guess.
+  const held: Array<() => void> = [];
+  app.get('/hold', (_req: unknown, res: Res) => held.push(() => res.json({ released: true })));
   app.use(notFound());
   app.use(errorHandler({ logger: false }));
-  return { app, ka };
+  return { app, ka, held };
 }
 
 function expectBackendHeaders(headers: Record<string, string>, count: number) {
@@ -101,13 +104,16 @@ describe('keepAlive counters', () => {
   });
 
   it('counts in-flight requests while they run', async () => {
-    const { app, ka } = appWith();
+    const { app, ka, held } = appWith();
     const running = await listen(app);
     try {
-      const pending = Promise.all([fetch(`${running.url}/slow`), fetch(`${running.url}/slow`)]);
-      await new Promise((r) => setTimeout(r, 60));
+      const pending = Promise.all([fetch(`${running.url}/hold`), fetch(`${running.url}/hold`)]);
+      for (let i = 0; i < 200 && held.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
       expect(ka.activity(app).inFlight).toBe(2);
+      for (const release of held) release();
       await pending;
+      await new Promise((r) => setTimeout(r, 20));
+      expect(ka.activity(app).inFlight).toBe(0);
     } finally {
       await running.close();
     }

@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { LOG_LEVELS, readEnv, type LogLevel } from '../options.js';
+import { writeAtomic } from './pid-file.js';
+
+export const CONFIG_FILE = '.backend_config.json';
+
+/** `.backend_config.json`, the design's snake_case keys. */
+export interface BackendConfig {
+  host: string;
+  port: number;
+  workers: number | 'auto';
+  reload: boolean;
+  log_level: LogLevel;
+  entry: string;
+}
+
+export const DEFAULTS: BackendConfig = { host: '127.0.0.1', port: 8000, workers: 1, reload: false, log_level: 'info', entry: 'app.js' };
+
+/** A problem the user must fix; its message is one line. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+}
+
+/** Checks one key and value of the config; returns the normalised value. */
+export function validateConfigValue<K extends keyof BackendConfig>(key: K, value: unknown, source: string): BackendConfig[K] {
+  const fail = (expected: string): never => {
+    throw new CliError(`${source}: \`${key}\` must be ${expected}, got ${JSON.stringify(value)}`);
+  };
+  switch (key) {
+    case 'host':
+    case 'entry':
+      if (typeof value !== 'string' || value === '') fail('a non-empty string');
+      break;
+    case 'port':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) fail('a port number 1-65535');
+      break;
+    case 'workers':
+      if (value !== 'auto' && (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1024))
+        fail("a number of workers 1-1024 or 'auto'");
+      break;
+    case 'reload':
+      if (typeof value !== 'boolean') fail('true or false');
+      break;
+    case 'log_level':
+      if (typeof value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(value)) fail(`one of ${LOG_LEVELS.join(', ')}`);
+      break;
+  }
+  return value as BackendConfig[K];
+}
+
+/** The saved config (only the keys it has); a broken file is an error and is left as it is. */
+export function readConfigFile(path = CONFIG_FILE): Partial<BackendConfig> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`cannot read ${path}: ${(error as Error).message} (fix it or delete it; it was left unchanged)`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new CliError(`cannot read ${path}: expected a JSON object (it was left unchanged)`);
+  const out: Partial<BackendConfig> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(key in DEFAULTS)) throw new CliError(`${path}: unknown key \`${key}\` (known: ${Object.keys(DEFAULTS).join(', ')})`);
+    (out as Record<string, unknown>)[key] = validateConfigValue(key as keyof BackendConfig, value, path);
+  }
+  return out;
+}
+
+export function writeConfigFile(config: Partial<BackendConfig>, path = CONFIG_FILE): void {
+  writeAtomic(path, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** Flags > environment > .backend_config.json > defaults. */
+export function effectiveConfig(flags: Partial<BackendConfig>, path = CONFIG_FILE): BackendConfig {
+  const file = readConfigFile(path);
+  const env: Partial<BackendConfig> = {};
+  try {
+    const port = readEnv.port();
+    if (port !== undefined) env.port = port;
+    const host = readEnv.host();
+    if (host !== undefined) env.host = host;
+    const workers = readEnv.workers();
+    if (workers !== undefined) env.workers = workers;
+    const level = readEnv.logLevel();
+    if (level !== undefined) env.log_level = level;
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  const defined = (o: Partial<BackendConfig>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<BackendConfig>;
+  return { ...DEFAULTS, ...defined(file), ...defined(env), ...defined(flags) };
+}

@@ -1,0 +1,55 @@
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { isAlive, processFacts } from './proc.js';
+
+export const PID_FILE = '.backend.pid';
+
+/** What `lifeline start` records about the process it started. */
+export interface PidRecord {
+  pid: number;
+  startTicks: number;
+  cmdline: string;
+  url: string;
+  port: number;
+  entry: string;
+  startedAt: string;
+}
+
+/** Writes through a temporary file and a rename, so a reader never sees half a file. */
+export function writeAtomic(path: string, content: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+export type PidState =
+  { kind: 'none' } | { kind: 'running'; record: PidRecord } | { kind: 'stale'; record: PidRecord | undefined; why: string };
+
+/**
+ * Reads the PID file and checks that its pid is alive and is still the process lifeline
+ * started (same start time and command line), so a reused pid is never signalled.
+ */
+export function readPidFile(path = PID_FILE): PidState {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return { kind: 'none' };
+  }
+  let record: PidRecord;
+  try {
+    record = JSON.parse(text) as PidRecord;
+    if (!Number.isInteger(record.pid) || record.pid <= 0) throw new Error('no pid');
+  } catch {
+    return { kind: 'stale', record: undefined, why: `${path} is not a lifeline PID file` };
+  }
+  if (!isAlive(record.pid)) return { kind: 'stale', record, why: `pid ${record.pid} is not running` };
+  const facts = processFacts(record.pid);
+  if (facts && (facts.startTicks !== record.startTicks || facts.cmdline !== record.cmdline)) {
+    return { kind: 'stale', record, why: `pid ${record.pid} now belongs to another process (${facts.cmdline.slice(0, 60)})` };
+  }
+  return { kind: 'running', record };
+}
+
+export function removePidFile(path = PID_FILE): void {
+  rmSync(path, { force: true });
+}
