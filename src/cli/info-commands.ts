@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { CONFIG_FILE, effectiveConfig, readConfigFile, validateConfigValue, writeConfigFile, type BackendConfig } from './config-file.js';
 import { LOG_FILE, type Output } from './lifecycle-commands.js';
 import { PID_FILE, readPidFile } from './pid-file.js';

@@ -94,7 +94,7 @@ export function listeningPorts(pid: number): number[] {
   const mine = socketInodes(pid);
   const ports = new Set<number>();
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
