@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, effectiveConfig, type BackendConfig } from './config-file.js';
 import { PID_FILE, readPidFile, removePidFile, writeAtomic, type PidRecord } from './pid-file.js';
-import { findListener, isAlive, processFacts } from './proc.js';
+import { findListener, isAlive, isRunning, processFacts } from './proc.js';
 
 export const LOG_FILE = 'backend.log';
 const LOCK_FILE = `${PID_FILE}.lock`;
@@ -17,11 +17,11 @@ export interface Output {
 
 /** Sends SIGTERM, waits up to `timeout` ms, then SIGKILL; resolves with what it took. */
 export async function terminate(pid: number, timeout: number): Promise<'exited' | 'killed' | 'gone'> {
-  if (!isAlive(pid)) return 'gone';
+  if (!isRunning(pid)) return 'gone';
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
-    if (!isAlive(pid) || processFacts(pid) === undefined) return 'exited';
+    if (!isRunning(pid)) return 'exited';
     await sleep(50);
   }
   try {
@@ -29,7 +29,7 @@ export async function terminate(pid: number, timeout: number): Promise<'exited' 
   } catch {
     return 'exited';
   }
-  for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(20);
+  for (let i = 0; i < 100 && isRunning(pid); i++) await sleep(20);
   return 'killed';
 }
 
@@ -121,6 +121,8 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
       cmdline: facts?.cmdline ?? '',
       url,
       port: config.port,
+      host: config.host,
+      workers: config.workers,
       entry,
       startedAt: new Date().toISOString(),
     };

@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CliError } from './config-file.js';
 import { config, logs, status } from './info-commands.js';
 import { killPort, reload, start, stop, type Output } from './lifecycle-commands.js';
+import { readPidFile } from './pid-file.js';
 import { run } from './run-command.js';
 import { serveCommand } from './serve.js';
 
@@ -67,14 +68,17 @@ program
 
 program
   .command('restart')
-  .description('stop, then start')
-  .argument('[entry]', 'the app module')
+  .description('stop, then start again with the same app and port (or the ones given)')
+  .argument('[entry]', 'the app module (default: the running one)')
   .option('--force', 'stop the process holding the port first')
+  .option('-p, --port <n>', 'port (default: the running one)', integer('--port', 1, 65535))
   .option('--timeout <ms>', 'drain time before SIGKILL', integer('--timeout', 0, 3_600_000), 10_000)
   .action(
-    action(async (entry: string | undefined, o: { force?: boolean; timeout: number }) => {
+    action(async (entry: string | undefined, o: { force?: boolean; port?: number; timeout: number }) => {
+      const state = readPidFile();
+      const was = state.kind === 'running' ? state.record : undefined;
       await stop(o.timeout, io);
-      return start({ entry, force: o.force }, io);
+      return start({ entry: entry ?? was?.entry, port: o.port ?? was?.port, host: was?.host, workers: was?.workers, force: o.force }, io);
     }),
   );
 
@@ -126,9 +130,14 @@ program
   .addOption(new Option('--restart <policy>', 'when to restart').choices(['on-failure', 'always']).default('on-failure'))
   .option('--max-restarts <n>', 'give up after this many restarts', integer('--max-restarts', 0, 1_000_000), 10)
   .option('--backoff <ms>', 'first restart delay, doubled each time', integer('--backoff', 0, 600_000), 1000)
+  .option('-p, --port <n>', 'port', integer('--port', 1, 65535))
+  .option('--host <host>', 'host')
   .action(
-    action((entry: string | undefined, o: { restart: 'on-failure' | 'always'; maxRestarts: number; backoff: number }) =>
-      run({ entry, restart: o.restart, maxRestarts: o.maxRestarts, backoff: o.backoff }, io),
+    action(
+      (
+        entry: string | undefined,
+        o: { restart: 'on-failure' | 'always'; maxRestarts: number; backoff: number; port?: number; host?: string },
+      ) => run({ entry, port: o.port, host: o.host, restart: o.restart, maxRestarts: o.maxRestarts, backoff: o.backoff }, io),
     ),
   );
 

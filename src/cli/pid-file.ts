@@ -10,6 +10,8 @@ export interface PidRecord {
   cmdline: string;
   url: string;
   port: number;
+  host: string;
+  workers: number | 'auto';
   entry: string;
   startedAt: string;
 }

@@ -24,6 +24,20 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Alive and not a zombie: a process that exited but was not yet reaped by its parent
+ * still answers kill(pid, 0), yet it is gone for every purpose here.
+ */
+export function isRunning(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
 /** Reads /proc/<pid>; undefined when the process does not exist (or this is not Linux). */
 export function processFacts(pid: number): ProcessFacts | undefined {
   try {

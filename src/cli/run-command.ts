@@ -10,6 +10,8 @@ export const RESTART_LOG = 'auto_restart.log';
 
 export interface RunFlags {
   entry?: string;
+  port?: number;
+  host?: string;
   restart: 'on-failure' | 'always';
   maxRestarts: number;
   backoff?: number;
@@ -23,7 +25,7 @@ function note(line: string, io: Output): void {
 
 /** `lifeline run`: the app in the foreground, restarted with backoff when it exits. */
 export async function run(flags: RunFlags, io: Output): Promise<number> {
-  const config = effectiveConfig({ entry: flags.entry });
+  const config = effectiveConfig({ entry: flags.entry, port: flags.port, host: flags.host });
   const entry = resolve(config.entry);
   if (!existsSync(entry)) throw new CliError(`${config.entry} does not exist`);
   const cli = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -38,11 +40,10 @@ export async function run(flags: RunFlags, io: Output): Promise<number> {
   process.on('SIGTERM', forward);
   for (let restarts = 0; ; restarts++) {
     const started = Date.now();
-    child = spawn(
-      process.execPath,
-      [cli, 'serve', entry, '--port', String(config.port), '--host', config.host, '--workers', String(config.workers)],
-      { stdio: 'inherit' },
-    );
+    // One process: a crash ends it at once and this loop restarts it.
+    child = spawn(process.execPath, [cli, 'serve', entry, '--single', '--port', String(config.port), '--host', config.host], {
+      stdio: 'inherit',
+    });
     const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     if (stopping) return code ?? 0;

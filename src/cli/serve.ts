@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { loadApp } from '../cluster/load-app.js';
 import { runCluster } from '../cluster/primary.js';
+import { serve } from '../lifecycle/serve.js';
 
 export const SERVE_HELP = `Usage: lifeline serve <entry> [options]
 
@@ -15,6 +17,7 @@ Options:
       --host <host>          host (default HOST or 127.0.0.1)
       --ready-timeout <ms>   time a new worker gets to become ready (default 30000)
       --shutdown-timeout <ms> time a worker gets to drain (default 10000)
+      --single               one process, no cluster (no reload); used by lifeline run
   -h, --help                 show this help`;
 
 class UsageError extends Error {
@@ -41,6 +44,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         host: { type: 'string' },
         'ready-timeout': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
+        single: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -58,6 +62,18 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (!existsSync(entry)) throw new UsageError(`${entry} does not exist`);
     const workers = values.workers === 'auto' ? 'auto' : integer('workers', values.workers);
     if (workers === 0) throw new UsageError('--workers expects at least 1');
+    if (values.single) {
+      if (workers !== undefined && workers !== 1) throw new UsageError('--single runs one process: leave out --workers');
+      const { app, beforeShutdown, onShutdown } = await loadApp(entry);
+      await serve(app, {
+        port: integer('port', values.port),
+        host: values.host,
+        shutdownTimeout: integer('shutdown-timeout', values['shutdown-timeout']),
+        beforeShutdown,
+        onShutdown,
+      });
+      return -1;
+    }
     await runCluster({
       entry,
       workers,

@@ -205,6 +205,13 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       log.error(
         `worker ${slot.index} (pid ${worker.process.pid}) died (${how}): ${slot.deaths.length} deaths within ${restartWindow} ms, not respawning it; ${alive} of ${workers} workers serving`,
       );
+      if (slots.every((s) => s.gaveUp)) {
+        // Nothing left to serve or respawn: exit so a supervisor (systemd, lifeline run) can act.
+        log.error('no worker left: the primary exits');
+        void shutdown().then(() => {
+          if (options.signals !== false) process.exit(1);
+        });
+      }
       return;
     }
     const delay = Math.round(Math.min(maxBackoff, backoff * 2 ** slot.consecutive) * (0.5 + Math.random()));

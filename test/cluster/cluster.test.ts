@@ -161,6 +161,18 @@ describe('lifeline serve: a cluster of workers', () => {
     expect((await fetch(`${c.url}/pid`)).status).toBe(200);
   });
 
+  it('exits 1 when every worker crash-loops: nothing is left to serve', async () => {
+    const port = await freePort();
+    const options = { entry: appModule, workers: 1, port, backoff: 20, maxBackoff: 100, maxRestarts: 3 };
+    const c = await startCluster(
+      [],
+      { CLUSTER_OPTIONS: JSON.stringify(options), CRASH_SLOT: '0', CRASH_AFTER_MS: '30' },
+      resolve('test/fixtures/cluster-primary.mjs'),
+    );
+    expect(await c.exited()).toEqual({ code: 1, signal: null });
+    expect(c.log()).toMatch(/error \[cluster\] no worker left: the primary exits/);
+  });
+
   it('reloads every worker on SIGHUP with zero failed requests under load', async () => {
     const c = await startCluster(['--workers', '2']);
     await c.waitForLog(/2 workers ready/);
