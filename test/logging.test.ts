@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -102,5 +102,22 @@ describe('backend.log', () => {
       }
     }
     expect(seen.size).toBe(total);
+  });
+
+  it('removes rotated files older than the retention period at the next rotation', async () => {
+    const rotDir = mkdtempSync(join(dir, 'retention-'));
+    const file = join(rotDir, 'backend.log');
+    const eleven = (Date.now() - 11 * 86_400_000) / 1000;
+    for (const n of [1, 2, 3]) {
+      writeFileSync(`${file}.${n}`, `old ${n}\n`);
+      if (n > 1) utimesSync(`${file}.${n}`, eleven, eleven);
+    }
+    const logger = createLogger({ file, console: false, maxSize: 1024, maxFiles: 5, retentionDays: 10 });
+    for (let i = 0; i < 15; i++) logger.info(`line ${i} ${'y'.repeat(60)}`); // one rotation
+    await logger.closeAndFlush();
+    const files = readdirSync(rotDir).sort();
+    // .1 (new) and .2 (the recent old .1) stay; the two old generations went.
+    expect(files).toEqual(['backend.log', 'backend.log.1', 'backend.log.2']);
+    expect(readFileSync(`${file}.2`, 'utf8')).toBe('old 1\n');
   });
 });

@@ -27,9 +27,11 @@ export interface LoggerOptions {
   maxSize?: number;
   /** Rotated files kept beside the live one. Default 5. */
   maxFiles?: number;
+  /** Days a rotated file is kept. Default 10. */
+  retentionDays?: number;
 }
 
-const KNOWN = ['file', 'level', 'format', 'console', 'maxSize', 'maxFiles'] as const;
+const KNOWN = ['file', 'level', 'format', 'console', 'maxSize', 'maxFiles', 'retentionDays'] as const;
 
 /** True when stdout already is the log file (`lifeline start` sends it there): console lines would be written twice. */
 function stdoutIsFile(file: string | false): boolean {
@@ -83,6 +85,7 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
   const toConsole = options.console === undefined ? !stdoutIsFile(file) : checkBoolean('createLogger', 'console', options.console);
   const maxSize = checkInteger('createLogger', 'maxSize', options.maxSize ?? 10 * 1024 * 1024, { min: 1024, unit: 'bytes' });
   const maxFiles = checkInteger('createLogger', 'maxFiles', options.maxFiles ?? 5, { min: 1, max: 1000 });
+  const retentionDays = checkInteger('createLogger', 'retentionDays', options.retentionDays ?? 10, { min: 1, max: 3650 });
 
   const line = format === 'json' ? winston.format.json() : textLine;
   const transports: winston.transport[] = [];
@@ -92,6 +95,7 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
         filename: resolve(file),
         maxSize,
         maxFiles,
+        retentionDays,
         format: line,
       }),
     );

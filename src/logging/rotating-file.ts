@@ -8,6 +8,8 @@ export interface RotatingFileOptions {
   maxSize: number;
   /** Rotated files kept: backend.log.1 (newest) … backend.log.N. */
   maxFiles: number;
+  /** Rotated files older than this many days are removed at the next rotation. */
+  retentionDays: number;
 }
 
 const MESSAGE = Symbol.for('message');
@@ -80,6 +82,14 @@ export class RotatingFileTransport extends Transport {
     renameSync(filename, `${filename}.1`);
     this.fd = openSync(filename, 'a');
     this.size = 0;
+    const oldest = Date.now() - this.options.retentionDays * 86_400_000;
+    for (let n = 2; n <= maxFiles; n++) {
+      try {
+        if (statSync(`${filename}.${n}`).mtimeMs < oldest) rmSync(`${filename}.${n}`, { force: true });
+      } catch {
+        // that generation does not exist
+      }
+    }
   }
 
   override close(): void {
