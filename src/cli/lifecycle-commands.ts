@@ -64,12 +64,19 @@ export interface StartFlags {
   host?: string;
   workers?: number | 'auto';
   force?: boolean;
+  reload?: boolean;
   startupTimeout?: number;
 }
 
 /** `lifeline start`: starts the app detached, records it, waits for readiness. */
 export async function start(flags: StartFlags, io: Output): Promise<number> {
-  const fromFlags: Partial<BackendConfig> = { port: flags.port, host: flags.host, workers: flags.workers, entry: flags.entry };
+  const fromFlags: Partial<BackendConfig> = {
+    port: flags.port,
+    host: flags.host,
+    workers: flags.workers,
+    entry: flags.entry,
+    reload: flags.reload,
+  };
   const config = effectiveConfig(fromFlags);
   const entry = resolve(config.entry);
   if (!existsSync(entry)) throw new CliError(`${config.entry} does not exist (give the app module: lifeline start ./app.js)`);
@@ -98,6 +105,7 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
 
     const cli = fileURLToPath(new URL('./main.js', import.meta.url));
     const args = [cli, 'serve', entry, '--port', String(config.port), '--host', config.host, '--workers', String(config.workers)];
+    if (config.reload) args.push('--reload');
     // The app's own output (and a crash before its logger exists) goes to backend.log too.
     const log = openSync(LOG_FILE, 'a');
     const child = spawn(process.execPath, args, {

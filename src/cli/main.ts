@@ -50,13 +50,18 @@ program
   .option('-p, --port <n>', 'port', integer('--port', 1, 65535))
   .option('--host <host>', 'host')
   .option('-w, --workers <n|auto>', 'workers', workers)
+  .option('--reload', 'dev mode: reload the workers when a source file changes')
   .option('--startup-timeout <ms>', 'how long to wait for readiness', integer('--startup-timeout', 1, 3_600_000), 30_000)
   .action(
     action(
       (
         entry: string | undefined,
-        o: { force?: boolean; port?: number; host?: string; workers?: number | 'auto'; startupTimeout: number },
-      ) => start({ entry, port: o.port, host: o.host, workers: o.workers, force: o.force, startupTimeout: o.startupTimeout }, io),
+        o: { force?: boolean; port?: number; host?: string; workers?: number | 'auto'; reload?: boolean; startupTimeout: number },
+      ) =>
+        start(
+          { entry, port: o.port, host: o.host, workers: o.workers, force: o.force, reload: o.reload, startupTimeout: o.startupTimeout },
+          io,
+        ),
     ),
   );
 

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadApp } from '../cluster/load-app.js';
 import { runCluster } from '../cluster/primary.js';
@@ -18,6 +19,7 @@ Options:
       --ready-timeout <ms>   time a new worker gets to become ready (default 30000)
       --shutdown-timeout <ms> time a worker gets to drain (default 10000)
       --single               one process, no cluster (no reload); used by lifeline run
+      --reload               dev mode: reload the workers when a source file changes
   -h, --help                 show this help`;
 
 class UsageError extends Error {
@@ -45,6 +47,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'ready-timeout': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
         single: { type: 'boolean' },
+        reload: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -81,6 +84,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       host: values.host,
       readyTimeout: integer('ready-timeout', values['ready-timeout']),
       shutdownTimeout: integer('shutdown-timeout', values['shutdown-timeout']),
+      watch: values.reload ? dirname(resolve(entry)) : undefined,
     });
     return -1; // keeps running; signals end it
   } catch (error) {

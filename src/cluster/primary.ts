@@ -4,6 +4,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkInteger, checkOptionsObject, checkString, optionError, readEnv } from '../options.js';
+import { watchSources } from './watch.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 
 export interface ClusterOptions {
@@ -31,6 +32,8 @@ export interface ClusterOptions {
   stableAfter?: number;
   /** Handle SIGTERM/SIGINT (shutdown) and SIGHUP (reload) in the primary. Default true. */
   signals?: boolean;
+  /** Dev mode: reload the workers when a source file under this folder changes. */
+  watch?: string;
   logger?: LifelineLogger | false;
 }
 
@@ -65,6 +68,7 @@ const KNOWN = [
   'maxBackoff',
   'stableAfter',
   'signals',
+  'watch',
   'logger',
 ] as const;
 
@@ -327,6 +331,14 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     process.on('SIGHUP', () => void reload());
+  }
+
+  if (options.watch !== undefined) {
+    const dir = checkString('cluster', 'watch', options.watch);
+    watchSources(dir, (file) => {
+      log.info(`${file} changed: reloading`);
+      void reload();
+    });
   }
 
   log.info(`primary ${process.pid} starting ${workers} workers of ${entry} on http://${host}:${port}`);

@@ -136,6 +136,15 @@ describe('lifeline CLI', () => {
     expect((await fetch(`http://127.0.0.1:${port}/api/ping`)).status).toBe(200);
   });
 
+  it('--reload reloads the workers when a source file changes (dev mode)', async () => {
+    expect(lifeline('start', 'app.mjs', '--port', String(port), '--reload').code).toBe(0);
+    const log = join(cwd, 'backend.log');
+    appendFileSync(join(cwd, 'app.mjs'), '\n// edited\n');
+    for (let i = 0; i < 100 && !/reload complete/.test(readFileSync(log, 'utf8')); i++) await sleep(100);
+    expect(readFileSync(log, 'utf8')).toMatch(/info \[cluster\] app\.mjs changed: reloading[\s\S]*reload complete in \d+ ms/);
+    expect((await fetch(`http://127.0.0.1:${port}/api/ping`)).status).toBe(200);
+  });
+
   it('refuses a taken port and names its holder; --force stops the holder first', async () => {
     const holder = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>s.end()).listen(${port},'127.0.0.1')`], {
       stdio: 'ignore',
