@@ -82,6 +82,10 @@ const KNOWN = [
   'stableAfter',
 ] as const;
 
+const PARENT_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+// Signal listeners that belong to ServiceManagers, told apart from the parent's own.
+const managerListeners = new WeakSet<(...args: never[]) => unknown>();
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -113,6 +117,28 @@ export class ServiceManager extends EventEmitter {
   private healthTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly killOnExit = () => this.child?.kill('SIGKILL');
+  // A parent ended by a signal it does not handle never emits 'exit': pass the signal on
+  // to the child, then let it end the parent as it would have.
+  private readonly onParentSignal = (signal: NodeJS.Signals) => {
+    // The parent handles it (and calls stop()) when it listens too.
+    if (process.listeners(signal).some((listener) => !managerListeners.has(listener))) return;
+    this.child?.kill(signal);
+    this.unwatchParent();
+    // The last manager to hear it ends the parent with the signal's default action.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+
+  private watchParent(): void {
+    this.unwatchParent();
+    managerListeners.add(this.onParentSignal);
+    process.on('exit', this.killOnExit);
+    for (const signal of PARENT_SIGNALS) process.on(signal, this.onParentSignal);
+  }
+
+  private unwatchParent(): void {
+    process.removeListener('exit', this.killOnExit);
+    for (const signal of PARENT_SIGNALS) process.removeListener(signal, this.onParentSignal);
+  }
 
   constructor(options: Readonly<ServiceManagerOptions>) {
     super();
@@ -270,7 +296,7 @@ export class ServiceManager extends EventEmitter {
     });
     this.child = child;
     this.startedAt = Date.now();
-    process.on('exit', this.killOnExit);
+    this.watchParent();
     child.stdout?.on('data', (chunk: Buffer) => this.emit('stdout', chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => this.emit('stderr', chunk.toString()));
     let spawnError: Error | undefined;
@@ -310,7 +336,7 @@ export class ServiceManager extends EventEmitter {
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child) return;
-    process.removeListener('exit', this.killOnExit);
+    this.unwatchParent();
     this.lastExit = { code, signal };
     this.emit('process-exit', { pid: child.pid, code, signal });
     if (this.state === 'running') {
@@ -374,7 +400,7 @@ export class ServiceManager extends EventEmitter {
   }
 
   private setStopped(): void {
-    process.removeListener('exit', this.killOnExit);
+    this.unwatchParent();
     const was = this.state;
     this.state = 'stopped';
     this.healthy = undefined;

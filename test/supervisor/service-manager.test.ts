@@ -188,4 +188,16 @@ describe('ServiceManager', () => {
     expect(await parent.exited()).toEqual({ code: 0, signal: null });
     await waitFor(() => !isAlive(child), 2000);
   });
+
+  it('passes a SIGTERM that ends the parent on to its child', async () => {
+    const parent = runNode(resolve('test/fixtures/supervisor-parent.mjs'), {
+      BACKEND: backend,
+      PORT: String(await freePort()),
+      EXIT: 'signal',
+    });
+    const { child } = await parent.firstJson<{ child: number }>();
+    parent.child.kill('SIGTERM');
+    expect(await parent.exited()).toEqual({ code: null, signal: 'SIGTERM' });
+    await waitFor(() => !isAlive(child), 3000);
+  });
 });
