@@ -5,6 +5,7 @@ import cors from 'cors';
 import express from 'express';
 import helmet from 'helmet';
 import { errorHandler, lifeline, serve } from 'express-lifeline';
+import { itemsRoute } from './items-route.js';
 
 const mode = process.argv[2] ?? 'bare';
 let spawned = 0;
@@ -28,14 +29,7 @@ if (mode === 'lifeline' || mode === 'serve') {
   life = lifeline({ logger: false });
   app.use(life);
 }
-app.get('/api/items', (_req, res) => {
-  res.json({
-    items: [
-      { id: 1, name: 'one' },
-      { id: 2, name: 'two' },
-    ],
-  });
-});
+app.get('/api/items', itemsRoute);
 if (life) app.use(errorHandler({ logger: false }));
 
 // 'serve' owns the http.Server: it answers /api/ping and the probes before Express.

@@ -83,10 +83,9 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
-/** Socket inodes of TCP listeners on `port` (IPv4 and IPv6), from /proc/net/tcp*. */
-function listeningInodes(port: number): Set<string> {
-  const inodes = new Set<string>();
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+/** Every TCP listener (IPv4 and IPv6) as port and socket inode, from /proc/net/tcp*. */
+function tcpListeners(): Array<{ port: number; inode: string }> {
+  const listeners: Array<{ port: number; inode: string }> = [];
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
@@ -96,29 +95,17 @@ function listeningInodes(port: number): Set<string> {
     }
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
-      // local_address is HEXIP:HEXPORT; state 0A is LISTEN; inode is column 10.
-      if (cols[1]?.endsWith(`:${hexPort}`) && cols[3] === '0A' && cols[9]) inodes.add(cols[9]);
+      // local_address is HEXIP:HEXPORT; state 0A is LISTEN; the inode is column 10.
+      if (cols[3] === '0A' && cols[1] && cols[9]) listeners.push({ port: parseInt(cols[1].split(':')[1] ?? '0', 16), inode: cols[9] });
     }
   }
-  return inodes;
+  return listeners;
 }
 
 /** Ports a process listens on, from its socket fds. */
 export function listeningPorts(pid: number): number[] {
   const mine = socketInodes(pid);
-  const ports = new Set<number>();
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols[3] === '0A' && cols[9] && mine.has(cols[9])) ports.add(parseInt(cols[1]?.split(':')[1] ?? '0', 16));
-    }
-  }
+  const ports = new Set(tcpListeners().flatMap((l) => (mine.has(l.inode) ? [l.port] : [])));
   return [...ports].sort((a, b) => a - b);
 }
 
@@ -145,7 +132,7 @@ function socketInodes(pid: number): Set<string> {
  */
 export function findListener(port: number): ProcessFacts | { pid: number; cmdline: string } | undefined {
   if (process.platform === 'linux') {
-    const inodes = listeningInodes(port);
+    const inodes = new Set(tcpListeners().flatMap((l) => (l.port === port ? [l.inode] : [])));
     if (inodes.size === 0) return undefined;
     const pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
     // Prefer the oldest holder: a cluster's primary rather than one of its workers.
