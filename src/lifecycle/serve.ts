@@ -127,13 +127,12 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   const found = findHealth(app);
   if (found) await waitForCriticalChecks(found, startupTries, startupDelay, log);
   const probe = found && fastProbes ? createProbeAnswerer(found, activity) : undefined;
-  let tracker: ConnectionTracker | undefined = undefined;
   const server = createServer((req, res) => {
-    tracker?.track(req, res);
+    tracker.track(req, res);
     if (probe?.(req, res)) return;
     app(req, res);
   });
-  tracker = new ConnectionTracker(server);
+  const tracker = new ConnectionTracker(server);
   server.listen(port, host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(error as Error))]);
   const address = server.address() as AddressInfo;
@@ -154,9 +153,8 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
 
   async function drain(reason: string, failed: boolean): Promise<number> {
     const started = Date.now();
-    const t = tracker as ConnectionTracker;
     activity.draining = true;
-    log.info(`shutting down (${reason}): draining ${t.inFlight} in-flight requests, timeout ${shutdownTimeout} ms`);
+    log.info(`shutting down (${reason}): draining ${tracker.inFlight} in-flight requests, timeout ${shutdownTimeout} ms`);
     await runHooks('beforeShutdown', before);
     if (shutdownDelay > 0) {
       log.info(`still serving for ${shutdownDelay} ms so load balancers see the 503`);
@@ -165,16 +163,16 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
     // net.Server's close stops accepting; http.Server's would also cut idle keep-alive
     // connections at once, racing clients that are about to reuse them.
     NetServer.prototype.close.call(server);
-    t.beginDrain(idleGrace);
+    tracker.beginDrain(idleGrace);
     const left = Math.max(0, shutdownTimeout - (Date.now() - started));
-    const drained = forced ? false : await t.waitUntilClosed(left);
+    const drained = forced ? false : await tracker.waitUntilClosed(left);
     let code = failed ? 1 : 0;
     if (!drained) {
       code = 1;
       log.error(
-        `shutdown timeout: destroying ${t.open} connections with ${t.inFlight} requests still in flight after ${Date.now() - started} ms`,
+        `shutdown timeout: destroying ${tracker.open} connections with ${tracker.inFlight} requests still in flight after ${Date.now() - started} ms`,
       );
-      t.destroyAll();
+      tracker.destroyAll();
     } else {
       log.info(`drained in ${Date.now() - started} ms`);
     }
@@ -198,7 +196,7 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
     if (shuttingDown) {
       forced = true;
       log.warn(`${signal} again during shutdown: forcing exit`);
-      tracker?.destroyAll();
+      tracker.destroyAll();
       void handle.release().then(() => process.exit(1));
       return;
     }
