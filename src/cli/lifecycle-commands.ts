@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeF
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, effectiveConfig, type BackendConfig } from './config-file.js';
-import { PID_FILE, readPidFile, removePidFile, writeAtomic, type PidRecord } from './pid-file.js';
+import { formatPidFile, PID_FILE, readPidFile, removePidFile, writeAtomic, type PidRecord } from './pid-file.js';
 import { findListener, isAlive, isRunning, processFacts } from './proc.js';
 
 export const LOG_FILE = 'backend.log';
@@ -134,7 +134,7 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
       entry,
       startedAt: new Date().toISOString(),
     };
-    writeAtomic(PID_FILE, `${JSON.stringify(record)}\n`);
+    writeAtomic(PID_FILE, formatPidFile(record));
 
     const timeout = flags.startupTimeout ?? 30_000;
     const deadline = Date.now() + timeout;

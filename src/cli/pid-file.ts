@@ -16,6 +16,11 @@ export interface PidRecord {
   startedAt: string;
 }
 
+/** The file's text: the bare pid on the first line for systemd, the record as JSON on the second. */
+export function formatPidFile(record: PidRecord): string {
+  return `${record.pid}\n${JSON.stringify(record)}\n`;
+}
+
 /** Writes through a temporary file and a rename, so a reader never sees half a file. */
 export function writeAtomic(path: string, content: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
@@ -39,8 +44,10 @@ export function readPidFile(path = PID_FILE): PidState {
   }
   let record: PidRecord;
   try {
-    record = JSON.parse(text) as PidRecord;
-    if (!Number.isInteger(record.pid) || record.pid <= 0) throw new Error('no pid');
+    // Line 1 is the bare pid (what systemd's PIDFile= reads), line 2 the JSON record.
+    const [first, second] = text.split('\n');
+    record = JSON.parse(second ?? '') as PidRecord;
+    if (!Number.isInteger(record.pid) || record.pid <= 0 || String(record.pid) !== first?.trim()) throw new Error('no pid');
   } catch {
     return { kind: 'stale', record: undefined, why: `${path} is not a lifeline PID file` };
   }

@@ -84,7 +84,7 @@ describe('lifeline CLI', () => {
       code: 0,
       out: expect.stringMatching(new RegExp(`^started: pid \\d+, http://127.0.0.1:${port}, log backend.log\\n$`)),
     });
-    const record = JSON.parse(readFileSync(join(cwd, '.backend.pid'), 'utf8')) as { pid: number };
+    const record = JSON.parse(readFileSync(join(cwd, '.backend.pid'), 'utf8').split('\n')[1]!) as { pid: number };
     expect(isAlive(record.pid)).toBe(true);
 
     const again = lifeline('start', 'app.mjs', '--port', String(port));
@@ -127,10 +127,10 @@ describe('lifeline CLI', () => {
 
   it('restart and reload keep serving on the same port', async () => {
     expect(lifeline('start', 'app.mjs', '--port', String(port)).code).toBe(0);
-    const first = JSON.parse(readFileSync(join(cwd, '.backend.pid'), 'utf8')) as { pid: number };
+    const first = JSON.parse(readFileSync(join(cwd, '.backend.pid'), 'utf8').split('\n')[1]!) as { pid: number };
     expect(lifeline('reload')).toMatchObject({ code: 0, out: expect.stringMatching(/reload complete in \d+ ms/) });
     expect(lifeline('restart').code).toBe(0);
-    const second = JSON.parse(readFileSync(join(cwd, '.backend.pid'), 'utf8')) as { pid: number };
+    const second = JSON.parse(readFileSync(join(cwd, '.backend.pid'), 'utf8').split('\n')[1]!) as { pid: number };
     expect(second.pid).not.toBe(first.pid);
     expect(isAlive(first.pid)).toBe(false);
     expect((await fetch(`http://127.0.0.1:${port}/api/ping`)).status).toBe(200);
@@ -177,18 +177,16 @@ describe('lifeline CLI', () => {
   it('never signals an unrelated process whose pid is in a stale or reused PID file', async () => {
     const unrelated = spawn('sleep', ['30'], { stdio: 'ignore' });
     await sleep(100);
-    writeFileSync(
-      join(cwd, '.backend.pid'),
-      JSON.stringify({
-        pid: unrelated.pid,
-        startTicks: 1,
-        cmdline: 'node lifeline serve app.mjs',
-        url: 'http://127.0.0.1:1',
-        port: 1,
-        entry: 'app.mjs',
-        startedAt: '',
-      }),
-    );
+    const reused = {
+      pid: unrelated.pid,
+      startTicks: 1,
+      cmdline: 'node lifeline serve app.mjs',
+      url: 'http://127.0.0.1:1',
+      port: 1,
+      entry: 'app.mjs',
+      startedAt: '',
+    };
+    writeFileSync(join(cwd, '.backend.pid'), `${unrelated.pid}\n${JSON.stringify(reused)}\n`);
     const stopped = lifeline('stop');
     expect(stopped.code).toBe(0);
     expect(stopped.out).toMatch(
@@ -198,7 +196,7 @@ describe('lifeline CLI', () => {
     );
     expect(isAlive(unrelated.pid!)).toBe(true);
     unrelated.kill();
-    writeFileSync(join(cwd, '.backend.pid'), JSON.stringify({ pid: 2 ** 22 + 7, startTicks: 1, cmdline: 'x' }));
+    writeFileSync(join(cwd, '.backend.pid'), `${2 ** 22 + 7}\n${JSON.stringify({ pid: 2 ** 22 + 7, startTicks: 1, cmdline: 'x' })}\n`);
     const started = lifeline('start', 'app.mjs', '--port', String(port));
     expect(started.code).toBe(0);
     expect(started.out).toMatch(/^removed a stale .backend.pid: pid \d+ is not running\nstarted: /);
