@@ -313,6 +313,7 @@ export class ServiceManager extends EventEmitter {
         this.state = 'running';
         this.healthy = true;
         this.emit('started', { pid: child.pid, url: this.url });
+        this.emit('info', `backend pid ${child.pid} is healthy at ${this.url} after ${Date.now() - (this.startedAt ?? Date.now())} ms`);
         this.emit('healthy', { pid: child.pid });
         this.startHealthLoop();
         return;
@@ -347,7 +348,10 @@ export class ServiceManager extends EventEmitter {
 
   private scheduleRestart(reason: string): void {
     this.stopHealthLoop();
-    if (this.startedAt !== undefined && Date.now() - this.startedAt >= this.options.stableAfter) this.attempts = 0;
+    if (this.attempts > 0 && this.startedAt !== undefined && Date.now() - this.startedAt >= this.options.stableAfter) {
+      this.emit('info', `backend ran ${Math.round((Date.now() - this.startedAt) / 1000)} s: restart attempts reset`);
+      this.attempts = 0;
+    }
     if (this.attempts >= this.options.maxRestartAttempts) {
       this.state = 'failed';
       this.emit('error', new Error(`backend failed and was restarted ${this.attempts} times: giving up (${reason})`));

@@ -26,6 +26,7 @@ async function manager(behaviour: string, options: Partial<ServiceManagerOptions
   const events: Array<{ name: string; at: number; data: unknown }> = [];
   const t0 = Date.now();
   for (const name of [
+    'info',
     'starting',
     'started',
     'stopping',
@@ -75,7 +76,7 @@ describe('ServiceManager', () => {
     await m.stop();
     expect(isAlive(status.pid!)).toBe(false);
     expect(stdout).toMatch(/backend \d+ starting \(ok\)[\s\S]*backend: SIGTERM, closing/);
-    expect(names()).toEqual(['starting', 'started', 'healthy', 'stopping', 'process-exit', 'stopped']);
+    expect(names()).toEqual(['starting', 'started', 'info', 'healthy', 'stopping', 'process-exit', 'stopped']);
     expect(m.getStatus()).toMatchObject({ state: 'stopped', lastExit: { code: 0, signal: null } });
   });
 
@@ -85,7 +86,18 @@ describe('ServiceManager', () => {
     const first = m.getStatus().pid!;
     process.kill(first, 'SIGKILL');
     await waitFor(() => m.getStatus().state === 'running' && m.getStatus().pid !== first, 5000);
-    expect(names()).toEqual(['starting', 'started', 'healthy', 'process-exit', 'restarting', 'starting', 'started', 'healthy']);
+    expect(names()).toEqual([
+      'starting',
+      'started',
+      'info',
+      'healthy',
+      'process-exit',
+      'restarting',
+      'starting',
+      'started',
+      'info',
+      'healthy',
+    ]);
     expect(m.getStatus().restartAttempts).toBe(1);
   });
 
