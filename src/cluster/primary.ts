@@ -252,7 +252,10 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   async function stop(worker: Worker): Promise<boolean> {
     if (worker.isDead()) return true;
     const exited = once(worker, 'exit');
-    if (!tell(worker, { lifeline: 'shutdown' })) worker.process.kill('SIGTERM');
+    // The message is lost if the worker is still loading (no listener yet): SIGTERM too.
+    // A worker that set up its handlers drains on either; one that did not has nothing to drain.
+    tell(worker, { lifeline: 'shutdown' });
+    worker.process.kill('SIGTERM');
     const inTime = await Promise.race([
       exited.then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), shutdownTimeout + 2000)),
