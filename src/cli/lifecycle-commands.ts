@@ -39,7 +39,8 @@ function takeLock(): () => void {
     writeFileSync(LOCK_FILE, String(process.pid), { flag: 'wx' });
   } catch {
     const holder = Number(readFileSync(LOCK_FILE, 'utf8'));
-    if (Number.isInteger(holder) && isAlive(holder)) throw new CliError(`another lifeline start (pid ${holder}) is in progress`);
+    // An empty file is a lock being written this very moment by the other start.
+    if (!(holder > 0) || isAlive(holder)) throw new CliError(`another lifeline start${holder > 0 ? ` (pid ${holder})` : ''} is in progress`);
     // Left by a start that died: take it over.
     writeAtomic(LOCK_FILE, String(process.pid));
   }
