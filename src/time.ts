@@ -32,3 +32,8 @@ export function backgroundLoop(ms: number, task: () => Promise<void> | void): { 
     },
   };
 }
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { CONFIG_FILE, effectiveConfig, readConfigFile, validateConfigValue, writeConfigFile, type BackendConfig } from './config-file.js';
 import { LOG_FILE, type Output } from './lifecycle-commands.js';
 import { PID_FILE, readPidFile } from './pid-file.js';
+import { sleep } from '../time.js';
 import { childrenOf, cpuPercent, findListener, listeningPorts, processFacts, startedAt } from './proc.js';
 
 interface StatusReport {
@@ -115,7 +116,7 @@ export async function logs(lines: number, follow: boolean, io: Output, stop?: Pr
   let stopped = false;
   void stop?.then(() => (stopped = true));
   while (!stopped) {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     let info;
     try {
       info = statSync(LOG_FILE);

@@ -4,11 +4,11 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, effectiveConfig, type BackendConfig } from './config-file.js';
 import { formatPidFile, PID_FILE, readPidFile, removePidFile, writeAtomic, type PidRecord } from './pid-file.js';
+import { sleep } from '../time.js';
 import { findListener, isAlive, isRunning, processFacts } from './proc.js';
 
 export const LOG_FILE = 'backend.log';
 const LOCK_FILE = `${PID_FILE}.lock`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Output {
   out(line: string): void;
@@ -40,7 +40,8 @@ function takeLock(): () => void {
   } catch {
     const holder = Number(readFileSync(LOCK_FILE, 'utf8'));
     // An empty file is a lock being written this very moment by the other start.
-    if (!(holder > 0) || isAlive(holder)) throw new CliError(`another lifeline start${holder > 0 ? ` (pid ${holder})` : ''} is in progress`);
+    if (!(holder > 0) || isAlive(holder))
+      throw new CliError(`another lifeline start${holder > 0 ? ` (pid ${holder})` : ''} is in progress`);
     // Left by a start that died: take it over.
     writeAtomic(LOCK_FILE, String(process.pid));
   }

@@ -4,6 +4,7 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, effectiveConfig } from './config-file.js';
+import { sleep } from '../time.js';
 import type { Output } from './lifecycle-commands.js';
 
 export const RESTART_LOG = 'auto_restart.log';
@@ -61,7 +62,7 @@ export async function run(flags: RunFlags, io: Output): Promise<number> {
       `app exited (${how}) after ${Math.round((Date.now() - started) / 1000)} s; restart ${restarts + 1}/${flags.maxRestarts} in ${delay} ms`,
       io,
     );
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(delay);
     if (stopping) return 0;
   }
 }

@@ -3,6 +3,7 @@ import { activityOf } from '../activity.js';
 import { findHealth } from '../lifecycle/find-health.js';
 import { serve, type Served } from '../lifecycle/serve.js';
 import { acquireLogger, componentLogger } from '../logging/logger.js';
+import { sleep } from '../time.js';
 import { loadApp } from './load-app.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage } from './messages.js';
 
@@ -92,7 +93,7 @@ export async function runWorker(): Promise<void> {
 
   const deadline = Date.now() + readyTimeout;
   while (health && !(await health.readiness()).ready && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
   if (!health || (await health.readiness()).ready) send({ lifeline: 'ready' });
   else log.error(`not ready after ${readyTimeout} ms`);

@@ -5,6 +5,7 @@ import { Server as NetServer } from 'node:net';
 import { activityOf } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkBoolean, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
+import { sleep } from '../time.js';
 import { ConnectionTracker } from './connections.js';
 import type { HealthMiddleware } from '../middleware/health.js';
 import { findHealth } from './find-health.js';
@@ -90,7 +91,7 @@ async function waitForCriticalChecks(health: HealthMiddleware, tries: number, de
     }
     const wait = delay * 2 ** (attempt - 1);
     log.warn(`critical checks failing at startup (${failing.join(', ')}): try ${attempt + 1}/${tries} in ${wait} ms`);
-    await new Promise((resolve) => setTimeout(resolve, wait));
+    await sleep(wait);
   }
 }
 
@@ -158,7 +159,7 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
     await runHooks('beforeShutdown', before);
     if (shutdownDelay > 0) {
       log.info(`still serving for ${shutdownDelay} ms so load balancers see the 503`);
-      await new Promise((resolve) => setTimeout(resolve, shutdownDelay));
+      await sleep(shutdownDelay);
     }
     // net.Server's close stops accepting; http.Server's would also cut idle keep-alive
     // connections at once, racing clients that are about to reuse them.

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { checkInteger, checkOptionsObject, checkString, optionError } from '../options.js';
+import { sleep } from '../time.js';
 
 export interface ServiceManagerOptions {
   /** Program to run: `node`, `python3`, `./bin/server`, … */
@@ -85,8 +86,6 @@ const KNOWN = [
 const PARENT_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 // Signal listeners that belong to ServiceManagers, told apart from the parent's own.
 const managerListeners = new WeakSet<(...args: never[]) => unknown>();
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Supervises one backend process from Electron's main process or any Node parent:

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/load.js';
-import { sleep } from '../helpers/process.js';
+import { isRunning, sleep } from '../helpers/process.js';
 
 const cli = resolve('dist/cli/main.js');
 const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
@@ -35,16 +35,6 @@ function lifeline(...args: string[]) {
     env: { ...process.env, PORT: '', LOG_FILE: '' },
   });
   return { code: result.status, out: result.stdout, err: result.stderr };
-}
-
-/** Running, not a zombie left for a parent that has not reaped it yet. */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 describe('lifeline CLI', () => {
@@ -85,7 +75,7 @@ describe('lifeline CLI', () => {
       out: expect.stringMatching(new RegExp(`^started: pid \\d+, http://127.0.0.1:${port}, log backend.log\\n$`)),
     });
     const record = JSON.parse(readFileSync(join(cwd, '.backend.pid'), 'utf8').split('\n')[1]!) as { pid: number };
-    expect(isAlive(record.pid)).toBe(true);
+    expect(isRunning(record.pid)).toBe(true);
 
     const again = lifeline('start', 'app.mjs', '--port', String(port));
     expect(again.code).toBe(1);
@@ -117,7 +107,7 @@ describe('lifeline CLI', () => {
       code: 0,
       out: expect.stringMatching(new RegExp(`^stopped pid ${record.pid} \\(drained and exited in \\d+ ms\\)`)),
     });
-    expect(isAlive(record.pid)).toBe(false);
+    expect(isRunning(record.pid)).toBe(false);
     expect(existsSync(join(cwd, '.backend.pid'))).toBe(false);
     const after = lifeline('status', '--port', String(port));
     expect(after.code).toBe(1);
@@ -132,7 +122,7 @@ describe('lifeline CLI', () => {
     expect(lifeline('restart').code).toBe(0);
     const second = JSON.parse(readFileSync(join(cwd, '.backend.pid'), 'utf8').split('\n')[1]!) as { pid: number };
     expect(second.pid).not.toBe(first.pid);
-    expect(isAlive(first.pid)).toBe(false);
+    expect(isRunning(first.pid)).toBe(false);
     expect((await fetch(`http://127.0.0.1:${port}/api/ping`)).status).toBe(200);
   });
 
@@ -153,11 +143,11 @@ describe('lifeline CLI', () => {
     const refused = lifeline('start', 'app.mjs', '--port', String(port));
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(new RegExp(`^port ${port} is in use by pid ${holder.pid} \\(.*node -e.*\\); use --force`));
-    expect(isAlive(holder.pid!)).toBe(true);
+    expect(isRunning(holder.pid!)).toBe(true);
     const forced = lifeline('start', 'app.mjs', '--port', String(port), '--force');
     expect(forced.code).toBe(0);
     expect(forced.out).toMatch(new RegExp(`stopped pid ${holder.pid} that held port ${port} \\(SIGTERM\\)`));
-    expect(isAlive(holder.pid!)).toBe(false);
+    expect(isRunning(holder.pid!)).toBe(false);
   });
 
   it('kill-port stops a real listener and confirms the port is free', async () => {
@@ -170,7 +160,7 @@ describe('lifeline CLI', () => {
       code: 0,
       out: expect.stringMatching(new RegExp(`^stopped pid ${holder.pid} .* with SIGTERM; port ${port} is free\\n$`)),
     });
-    expect(isAlive(holder.pid!)).toBe(false);
+    expect(isRunning(holder.pid!)).toBe(false);
     expect(lifeline('kill-port', '--port', String(port))).toMatchObject({ code: 0, out: `nothing listens on port ${port}\n` });
   });
 
@@ -194,7 +184,7 @@ describe('lifeline CLI', () => {
         `removed a stale .backend.pid \\(pid ${unrelated.pid} now belongs to another process \\(sleep 30\\)\\); nothing was signalled`,
       ),
     );
-    expect(isAlive(unrelated.pid!)).toBe(true);
+    expect(isRunning(unrelated.pid!)).toBe(true);
     unrelated.kill();
     writeFileSync(join(cwd, '.backend.pid'), `${2 ** 22 + 7}\n${JSON.stringify({ pid: 2 ** 22 + 7, startTicks: 1, cmdline: 'x' })}\n`);
     const started = lifeline('start', 'app.mjs', '--port', String(port));

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError, ServiceManager, type ServiceManagerOptions } from '../../src/index.js';
 import { freePort } from '../helpers/load.js';
-import { runNode, sleep } from '../helpers/process.js';
+import { isRunning, runNode, sleep } from '../helpers/process.js';
 
 const backend = resolve('test/fixtures/backend.mjs');
 const managers: ServiceManager[] = [];
@@ -46,15 +46,6 @@ async function manager(behaviour: string, options: Partial<ServiceManagerOptions
   return { m, events, names };
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function waitFor(check: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
@@ -71,10 +62,10 @@ describe('ServiceManager', () => {
     await m.start();
     const status = m.getStatus();
     expect(status).toMatchObject({ state: 'running', healthy: true, restartAttempts: 0 });
-    expect(isAlive(status.pid!)).toBe(true);
+    expect(isRunning(status.pid!)).toBe(true);
     expect(await m.healthCheck()).toMatchObject({ healthy: true, status: 200, body: { status: 'healthy', pid: status.pid } });
     await m.stop();
-    expect(isAlive(status.pid!)).toBe(false);
+    expect(isRunning(status.pid!)).toBe(false);
     expect(stdout).toMatch(/backend \d+ starting \(ok\)[\s\S]*backend: SIGTERM, closing/);
     expect(names()).toEqual(['starting', 'started', 'info', 'healthy', 'stopping', 'process-exit', 'stopped']);
     expect(m.getStatus()).toMatchObject({ state: 'stopped', lastExit: { code: 0, signal: null } });
@@ -151,7 +142,7 @@ describe('ServiceManager', () => {
     const started = Date.now();
     await m.stop();
     expect(Date.now() - started).toBeGreaterThanOrEqual(390);
-    expect(isAlive(pid)).toBe(false);
+    expect(isRunning(pid)).toBe(false);
     expect(events.find((e) => e.name === 'warning')?.data).toMatch(/ignored SIGTERM for 400 ms: sending SIGKILL/);
     expect(m.getStatus().lastExit).toEqual({ code: null, signal: 'SIGKILL' });
   });
@@ -198,7 +189,7 @@ describe('ServiceManager', () => {
     const parent = runNode(resolve('test/fixtures/supervisor-parent.mjs'), { BACKEND: backend, PORT: String(await freePort()) });
     const { child } = await parent.firstJson<{ child: number }>();
     expect(await parent.exited()).toEqual({ code: 0, signal: null });
-    await waitFor(() => !isAlive(child), 2000);
+    await waitFor(() => !isRunning(child), 2000);
   });
 
   it('passes a SIGTERM that ends the parent on to its child', async () => {
@@ -210,6 +201,6 @@ describe('ServiceManager', () => {
     const { child } = await parent.firstJson<{ child: number }>();
     parent.child.kill('SIGTERM');
     expect(await parent.exited()).toEqual({ code: null, signal: 'SIGTERM' });
-    await waitFor(() => !isAlive(child), 3000);
+    await waitFor(() => !isRunning(child), 3000);
   });
 });
