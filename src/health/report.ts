@@ -126,3 +126,26 @@ export function healthJsonReport(snapshot: HealthSnapshot, ctx: ReportContext, d
   body.checks = checks;
   return JSON.stringify(body);
 }
+
+/** `/api/ping`: constant work. */
+export function pingReport(): string {
+  return `{"status":"ok","message":"pong","timestamp":${epochSeconds()}}`;
+}
+
+/** `/api/health/live`: the process and its event loop answer. */
+export function liveReport(): string {
+  return `{"status":"alive","timestamp":${epochSeconds()},"uptime":${round3(process.uptime())}}`;
+}
+
+/** Why an app is not ready: draining first, then failing critical checks; undefined when ready. */
+export function notReadyReason(draining: boolean, failing: readonly string[]): 'draining' | 'critical checks failing' | undefined {
+  if (draining) return 'draining';
+  return failing.length > 0 ? 'critical checks failing' : undefined;
+}
+
+/** `/api/health/ready`, before any detail is added. */
+export function readyReport(reason: string | undefined): Record<string, unknown> {
+  const body: Record<string, unknown> = { status: reason === undefined ? 'ready' : 'not_ready', timestamp: epochSeconds() };
+  if (reason !== undefined) body.reason = reason;
+  return body;
+}

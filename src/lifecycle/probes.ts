@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Activity } from '../activity.js';
 import type { HealthMiddleware } from '../middleware/health.js';
-import { epochSeconds, round3 } from '../time.js';
+import { liveReport, notReadyReason, pingReport, readyReport } from '../health/report.js';
 
 type Probe = 'ping' | 'live' | 'ready';
 
@@ -43,17 +43,16 @@ export function createProbeAnswerer(health: HealthMiddleware, activity: Activity
     activity.requestCount += 1;
     activity.lastActivity = Date.now();
     if (probe === 'ping') {
-      send(req, res, 200, `{"status":"ok","message":"pong","timestamp":${epochSeconds()}}`);
+      send(req, res, 200, pingReport());
     } else if (probe === 'live') {
-      send(req, res, 200, `{"status":"alive","timestamp":${epochSeconds()},"uptime":${round3(process.uptime())}}`);
+      send(req, res, 200, liveReport());
     } else {
       health.readiness().then(
-        ({ ready }) => {
-          if (activity.draining) send(req, res, 503, `{"status":"not_ready","timestamp":${epochSeconds()},"reason":"draining"}`);
-          else if (!ready) send(req, res, 503, `{"status":"not_ready","timestamp":${epochSeconds()},"reason":"critical checks failing"}`);
-          else send(req, res, 200, `{"status":"ready","timestamp":${epochSeconds()}}`);
+        ({ failing }) => {
+          const reason = notReadyReason(activity.draining, failing);
+          send(req, res, reason === undefined ? 200 : 503, JSON.stringify(readyReport(reason)));
         },
-        () => send(req, res, 503, `{"status":"not_ready","timestamp":${epochSeconds()}}`),
+        () => send(req, res, 503, JSON.stringify(readyReport('readiness unknown'))),
       );
     }
     return true;

@@ -3,7 +3,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Negotiator from 'negotiator';
 import { activityOf, type Activity } from '../activity.js';
 import { HealthRegistry, type Thresholds } from '../health/registry.js';
-import { detailedReport, healthJsonReport, minimalReport, type ReportContext } from '../health/report.js';
+import {
+  detailedReport,
+  healthJsonReport,
+  liveReport,
+  minimalReport,
+  notReadyReason,
+  pingReport,
+  readyReport,
+  type ReportContext,
+} from '../health/report.js';
 import type { HealthCheck, HealthCheckFn } from '../health/types.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkInteger, checkOneOf, checkOptionsObject, checkString, optionError, readEnv, type DetailsMode } from '../options.js';
@@ -270,16 +279,14 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
 
   async function answerReady(req: IncomingMessage, res: ServerResponse, activity: Activity, type: string): Promise<void> {
     const { failing } = await readiness();
-    const ready = !activity.draining && failing.length === 0;
-    const code = ready ? 200 : 503;
+    const reason = notReadyReason(activity.draining, failing);
+    const code = reason === undefined ? 200 : 503;
     if (type === 'application/health+json') {
-      sendJson(req, res, code, JSON.stringify({ status: ready ? 'pass' : 'fail' }), HEALTH_JSON_TYPE);
+      sendJson(req, res, code, JSON.stringify({ status: reason === undefined ? 'pass' : 'fail' }), HEALTH_JSON_TYPE);
       return;
     }
-    const body: Record<string, unknown> = { status: ready ? 'ready' : 'not_ready', timestamp: epochSeconds() };
-    if (activity.draining) body.reason = 'draining';
-    else if (!ready) body.reason = 'critical checks failing';
-    if (!ready && showDetails(req)) body.failing = failing;
+    const body = readyReport(reason);
+    if (reason !== undefined && showDetails(req)) body.failing = failing;
     sendJson(req, res, code, JSON.stringify(body));
   }
 
@@ -300,7 +307,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     const activity = activityFor(req);
     switch (route) {
       case 'ping':
-        sendJson(req, res, 200, `{"status":"ok","message":"pong","timestamp":${epochSeconds()}}`, JSON_TYPE);
+        sendJson(req, res, 200, pingReport(), JSON_TYPE);
         return;
       case 'status':
         answerStatus(req, res, activity).catch(next);
@@ -327,7 +334,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
       }
       case 'live':
         if (type === 'application/health+json') sendJson(req, res, 200, '{"status":"pass"}', HEALTH_JSON_TYPE);
-        else sendJson(req, res, 200, `{"status":"alive","timestamp":${epochSeconds()},"uptime":${round3(process.uptime())}}`);
+        else sendJson(req, res, 200, liveReport());
         return;
       case 'health':
         answerHealth(req, res, activity, type).catch(next);
