@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Activity } from './activity.js';
+import { activityOf, type Activity } from './activity.js';
 import { knexCheck, type KnexLike } from './health/checks/database.js';
 import { staticFilesCheck } from './health/checks/static-files.js';
 import type { LifelineLogger } from './logging/logger.js';
@@ -78,16 +78,7 @@ export function lifeline(options: Readonly<LifelineOptions> = {}): LifelineMiddl
     return false;
   }
   const middleware = fromStep<LifelineMiddleware>('lifelineMiddleware', lifelineStep);
-  middleware.activity = (app: object) =>
-    keepAlivePart?.activity(app) ?? {
-      requestCount: 0,
-      inFlight: 0,
-      lastActivity: 0,
-      lastClientPing: undefined,
-      health: 'healthy',
-      draining: false,
-      status: 'active',
-    };
+  middleware.activity = (app: object) => activityOf(app);
   middleware.check = async () => (healthPart ? healthPart.check() : 'healthy');
   Object.defineProperty(middleware, 'health', { value: healthPart, enumerable: true });
   middleware.close = async () => {

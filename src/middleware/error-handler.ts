@@ -2,7 +2,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkBoolean, checkOptionsObject, readEnv } from '../options.js';
 import { sendError, sendJson } from './respond.js';
-import type { ErrorMiddleware, Middleware, NextFunction } from './types.js';
+import { requestPath, type ErrorMiddleware, type Middleware, type NextFunction } from './types.js';
 
 export interface ErrorHandlerOptions {
   /** Add the stack to 5xx answers. Default: outside production only. */
@@ -43,7 +43,7 @@ export function errorHandler(options: Readonly<ErrorHandlerOptions> = {}): Error
   const middleware = function errorHandlerMiddleware(error: unknown, req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
     const e: HttpErrorLike = typeof error === 'object' && error !== null ? (error as HttpErrorLike) : { message: String(error) };
     const status = statusOf(e);
-    const path = ((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/').split('?', 1)[0];
+    const path = requestPath(req);
     if (status >= 500)
       log.error(`${req.method ?? 'GET'} ${path} failed: ${String(e.message ?? error)}`, {
         stack: typeof e.stack === 'string' ? e.stack : undefined,

@@ -190,13 +190,13 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     routes.set(`${prefix + path}/`, route);
   }
   const healthSubtree = `${prefix}/health/`;
-  const ownActivity = { key: {} };
+  const ownApp = {};
   let lastApp: object | undefined;
   let lastActivity: Activity | undefined;
   const linked = new WeakSet<Activity>();
 
   function activityFor(req: IncomingMessage): Activity {
-    const app = appOf(req) ?? ownActivity.key;
+    const app = appOf(req) ?? ownApp;
     if (app === lastApp && lastActivity) return lastActivity;
     const activity = activityOf(app);
     if (!linked.has(activity)) {

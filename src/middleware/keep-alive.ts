@@ -4,7 +4,7 @@ import { activityOf, type Activity } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
 import { backgroundLoop } from '../time.js';
-import { appOf, fromStep, type ClosableMiddleware } from './types.js';
+import { appOf, fromStep, requestPath, type ClosableMiddleware } from './types.js';
 
 export interface KeepAliveOptions {
   /** Background loop period in ms (heartbeat, self-ping); 0 turns it off. Default `KEEP_ALIVE_INTERVAL` or 30000. */
@@ -42,13 +42,6 @@ function setBackendHeaders(this: Tracked): void {
   this.setHeader('X-Backend-Status', r.activity.status);
   const timing = this.getHeader('Server-Timing');
   this.setHeader('Server-Timing', timing === undefined ? `app;dur=${duration}` : `${String(timing)}, app;dur=${duration}`);
-}
-
-function pathOnly(url: string | undefined): string {
-  if (url === undefined) return '/';
-  const q = url.indexOf('?');
-  // Query strings can carry tokens: log the path only.
-  return q === -1 ? url : url.slice(0, q);
 }
 
 /**
@@ -122,9 +115,8 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
     if (slowRequestMs > 0) {
       const ms = performance.now() - r.started;
       if (ms >= slowRequestMs) {
-        const url = (r.req as IncomingMessage & { originalUrl?: string }).originalUrl ?? r.req.url;
         log.warn(
-          `slow request: ${r.req.method ?? 'GET'} ${pathOnly(url)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
+          `slow request: ${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
         );
       }
     }

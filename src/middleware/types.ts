@@ -8,6 +8,13 @@ export type ErrorMiddleware = (error: unknown, req: IncomingMessage, res: Server
 /** A middleware with a `close()` that stops its timers and releases its log file. */
 export type ClosableMiddleware = Middleware & { close(): Promise<void> };
 
+/** The request's path as the client sent it (Express's `originalUrl`), without the query string, which can carry tokens. */
+export function requestPath(req: IncomingMessage): string {
+  const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
 /** The Express app a request belongs to (`req.app`), or undefined outside Express. */
 export function appOf(req: IncomingMessage): object | undefined {
   return (req as IncomingMessage & { app?: object }).app;
