@@ -33,8 +33,8 @@ describe('the Electron example wiring', () => {
     const invoke = (channel: string, ...args: unknown[]) => handlers.get(channel)!({}, ...args);
     expect(await invoke('backend:status')).toMatchObject({ state: 'running', healthy: true });
     expect(await invoke('backend:health')).toMatchObject({ healthy: true, status: 200 });
-    expect(await invoke('backend:api', '/api/echo', 'POST', { note: 'hi' })).toEqual({ ok: true, data: { got: { note: 'hi' } } });
-    expect(await invoke('backend:api', '/api/bad')).toEqual({ ok: false, error: 'GET /api/bad failed: 400 title: expected a string' });
+    expect(await invoke('backend:api', '/echo', 'POST', { note: 'hi' })).toEqual({ ok: true, data: { got: { note: 'hi' } } });
+    expect(await invoke('backend:api', '/bad')).toEqual({ ok: false, error: 'GET /api/bad failed: 400 title: expected a string' });
     const before = backend.getStatus().pid;
     const after = (await invoke('backend:restart')) as { pid: number; state: string };
     expect(after.state).toBe('running');
@@ -43,6 +43,7 @@ describe('the Electron example wiring', () => {
       'backend:starting',
       'backend:started',
       'backend:healthy',
+      'backend:restarting',
       'backend:stopped',
       'backend:starting',
       'backend:started',

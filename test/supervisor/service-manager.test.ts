@@ -126,13 +126,115 @@ describe('ServiceManager', () => {
     expect(names()).not.toContain('started');
   });
 
-  it('restarts after consecutive failed health checks', async () => {
+  it('restarts after consecutive failed health checks that carry no health report', async () => {
     const { m, events } = await manager('sick-later', { unhealthyThreshold: 3, maxRestartAttempts: 1 }, { SICK_AFTER_MS: '300' });
     await m.start();
     await waitFor(() => events.some((e) => e.name === 'restarting'), 5000);
-    const unhealthy = events.filter((e) => e.name === 'unhealthy').map((e) => (e.data as { failures: number }).failures);
-    expect(unhealthy).toEqual([1, 2, 3]);
-    expect((events.find((e) => e.name === 'restarting')?.data as { reason: string }).reason).toBe('3 failed health checks');
+    const unhealthy = events.filter((e) => e.name === 'unhealthy').map((e) => e.data as { failures: number; running: boolean });
+    expect(unhealthy.map((u) => [u.failures, u.running])).toEqual([
+      [1, false],
+      [2, false],
+      [3, false],
+    ]);
+    expect((events.find((e) => e.name === 'restarting')?.data as { reason: string }).reason).toBe(
+      '3 failed health checks in a row (last: 500 without a health report)',
+    );
+  });
+
+  it('does not restart a backend whose health reports a dependency outage (503 with a report), and says when it recovers', async () => {
+    const { m, events, names } = await manager('ok', { unhealthyThreshold: 3, maxRestartAttempts: 1 });
+    await m.start();
+    const pid = m.getStatus().pid!;
+    await m.apiCall('/outage', 'POST', { down: true });
+    // Twice the threshold: the old manager restarted after 3.
+    await waitFor(() => events.filter((e) => e.name === 'unhealthy').length >= 6, 5000);
+    expect(names()).not.toContain('restarting');
+    expect(m.getStatus()).toMatchObject({ state: 'running', healthy: false, pid });
+    expect(events.find((e) => e.name === 'unhealthy')?.data).toEqual({
+      pid,
+      running: true,
+      status: 503,
+      failures: 0,
+      reason: '503 unhealthy: database',
+    });
+    await m.apiCall('/outage', 'POST', { down: false });
+    await waitFor(() => m.getStatus().healthy === true, 5000);
+    expect(names().filter((n) => n === 'healthy')).toHaveLength(2);
+    expect(names()).not.toContain('restarting');
+    expect(m.getStatus().pid).toBe(pid);
+    expect(isRunning(pid)).toBe(true);
+  });
+
+  it('restarts a hung backend (SIGSTOP: no answer) after unhealthyThreshold checks', async () => {
+    const { m, events } = await manager('ok', { unhealthyThreshold: 3, requestTimeout: 300 });
+    await m.start();
+    const pid = m.getStatus().pid!;
+    process.kill(pid, 'SIGSTOP');
+    await waitFor(() => m.getStatus().state === 'running' && m.getStatus().pid !== pid, 10_000);
+    await waitFor(() => !isRunning(pid), 2000);
+    const unhealthy = events.filter((e) => e.name === 'unhealthy').map((e) => e.data as Record<string, unknown>);
+    expect(unhealthy.map((u) => u.failures)).toEqual([1, 2, 3]);
+    expect(unhealthy[0]).toEqual({ pid, running: false, status: undefined, failures: 1, reason: 'no answer within 300 ms' });
+    expect((events.find((e) => e.name === 'restarting')?.data as { reason: string }).reason).toBe(
+      '3 failed health checks in a row (last: no answer within 300 ms)',
+    );
+    expect(m.getStatus().healthy).toBe(true);
+  });
+
+  it('start() resolves for a backend that answers with a health report during a dependency outage', async () => {
+    const { m, names } = await manager('outage', { startupTimeout: 3000, maxRestartAttempts: 1 });
+    await m.start();
+    expect(m.getStatus()).toMatchObject({ state: 'running', healthy: false });
+    expect(names().slice(0, 4)).toEqual(['starting', 'started', 'info', 'unhealthy']);
+    await m.apiCall('/outage', 'POST', { down: false });
+    await waitFor(() => m.getStatus().healthy === true, 5000);
+    expect(names()).not.toContain('restarting');
+    expect(names()).toContain('healthy');
+  });
+
+  it('emits restarting on a manual restart() too', async () => {
+    const { m, events, names } = await manager('ok');
+    await m.start();
+    const before = m.getStatus().pid;
+    await m.restart();
+    expect(m.getStatus().pid).not.toBe(before);
+    expect(names()).toEqual([
+      'starting',
+      'started',
+      'info',
+      'healthy',
+      'restarting',
+      'stopping',
+      'process-exit',
+      'stopped',
+      'starting',
+      'started',
+      'info',
+      'healthy',
+    ]);
+    expect(events.find((e) => e.name === 'restarting')?.data).toEqual({ attempt: 0, delay: 0, reason: 'restart() called', manual: true });
+  });
+
+  it('isDev: start() and stop() neither spawn nor kill; the backend the developer runs answers API calls', async () => {
+    const port = await freePort();
+    const dev = runNode(backend, { PORT: String(port) });
+    await waitFor(() => dev.output().includes('listening'), 5000);
+    const { m, names } = await manager('ok', { command: '/nonexistent/backend', port, isDev: true, unhealthyThreshold: 3 });
+    await m.start();
+    expect(m.getStatus()).toMatchObject({ state: 'running', pid: undefined });
+    expect(await m.apiCall('/echo', 'POST', { a: 1 })).toEqual({ got: { a: 1 } });
+    await waitFor(() => names().includes('healthy'), 5000);
+    await m.stop();
+    expect(isRunning(dev.child.pid!)).toBe(true);
+    // The developer's backend goes down: unhealthy, but nothing to restart and no error.
+    await m.start();
+    dev.child.kill('SIGTERM');
+    await dev.exited();
+    await waitFor(() => names().filter((n) => n === 'unhealthy').length >= 5, 5000);
+    expect(names()).not.toContain('restarting');
+    expect(names()).not.toContain('error');
+    expect(names()).not.toContain('process-error');
+    expect(m.getStatus().state).toBe('running');
   });
 
   it('sends SIGKILL to a backend that ignores SIGTERM, after shutdownTimeout', async () => {
@@ -156,23 +258,42 @@ describe('ServiceManager', () => {
   it('apiCall sends and parses JSON, and rejects with clear ApiErrors', async () => {
     const { m, events } = await manager('ok', { requestTimeout: 500 });
     await m.start();
-    expect(await m.apiCall('/api/echo', 'POST', { a: 1 })).toEqual({ got: { a: 1 } });
-    await expect(m.apiCall('/api/bad')).rejects.toMatchObject({
+    expect(await m.apiCall('/echo', 'POST', { a: 1 })).toEqual({ got: { a: 1 } });
+    await expect(m.apiCall('/bad')).rejects.toMatchObject({
       name: 'ApiError',
       status: 400,
       message: 'GET /api/bad failed: 400 title: expected a string',
     });
-    await expect(m.apiCall('/api/bad')).rejects.toBeInstanceOf(ApiError);
-    await expect(m.apiCall('/api/slow')).rejects.toThrow('GET /api/slow: no answer within 500 ms');
-    await expect(m.apiCall('/api/text')).rejects.toThrow('GET /api/text: the backend answered 200 with a body that is not JSON');
+    await expect(m.apiCall('/bad')).rejects.toBeInstanceOf(ApiError);
+    await expect(m.apiCall('/slow')).rejects.toThrow('GET /api/slow: no answer within 500 ms');
+    await expect(m.apiCall('/text')).rejects.toThrow('GET /api/text: the backend answered 200 with a body that is not JSON');
     await expect(m.apiCall('no-slash')).rejects.toThrow(TypeError);
     await m.stop();
-    await expect(m.apiCall('/api/echo')).rejects.toMatchObject({
+    await expect(m.apiCall('/echo')).rejects.toMatchObject({
       name: 'ApiError',
       status: 0,
       message: 'GET /api/echo: connection refused (is the backend running?)',
     });
     expect(events.filter((e) => e.name === 'api-error')).toHaveLength(5);
+  });
+
+  it('apiCall paths are relative to apiBase (default /api), and cannot leave it', async () => {
+    const { m } = await manager('ok');
+    await m.start();
+    // As in the Electron original: apiCall('/health/') is GET /api/health/.
+    expect(await m.apiCall('/health/')).toMatchObject({ status: 'healthy' });
+    // A path that already holds the base is not special: it is the user's mistake, and the error shows the full path.
+    await expect(m.apiCall('/api/echo')).rejects.toMatchObject({ status: 404, message: 'GET /api/api/echo failed: 404 Not Found: /api/api/echo' });
+    await expect(m.apiCall('/../outage', 'POST', { down: true })).rejects.toThrow(
+      "apiCall: expected `path` to be a path inside `apiBase` '/api', got '/../outage'",
+    );
+    await expect(m.apiCall('/%2e%2e/x')).rejects.toThrow(TypeError);
+    await expect(m.apiCall('http://example.com/')).rejects.toThrow(TypeError);
+    // apiBase '' calls any path of the backend.
+    const raw = new ServiceManager({ command: process.execPath, port: Number(new URL(m.url).port), apiBase: '', isDev: true });
+    expect(await raw.apiCall('/api/echo', 'POST', { b: 2 })).toEqual({ got: { b: 2 } });
+    const other = new ServiceManager({ command: process.execPath, port: Number(new URL(m.url).port), apiBase: '/api/' });
+    expect(await other.apiCall('/health')).toMatchObject({ status: 'healthy' });
   });
 
   it('validates its options', () => {
@@ -183,6 +304,20 @@ describe('ServiceManager', () => {
     expect(() => new ServiceManager({ command: 'node', port: 8000, args: 'server.js' as never })).toThrow(
       /`args` to be an array of strings/,
     );
+    expect(() => new ServiceManager({ command: 'node', apiBase: 'api' })).toThrow(
+      "ServiceManager: expected `apiBase` to be '' or a path starting with '/', got 'api'",
+    );
+    expect(() => new ServiceManager({ command: 'node', apiBase: 5 as never })).toThrow(/`apiBase`/);
+    expect(() => new ServiceManager({ command: 'node', apiBase: '/api?x=1' })).toThrow(/`apiBase`/);
+    expect(() => new ServiceManager({ command: 'node', isDev: 'yes' as never })).toThrow(
+      "ServiceManager: expected `isDev` to be a boolean, got 'yes'",
+    );
+    expect(() => new ServiceManager({ command: 'node', port: undefined })).not.toThrow();
+  });
+
+  it('defaults to port 8000', () => {
+    expect(new ServiceManager({ command: 'node' }).url).toBe('http://127.0.0.1:8000');
+    expect(new ServiceManager({ command: 'node' }).getStatus().url).toBe('http://127.0.0.1:8000');
   });
 
   it('never leaves its child behind when the parent exits', async () => {
