@@ -21,7 +21,9 @@ export {
   ApiError,
   ServiceManager,
   type HealthResult,
+  type RestartingEvent,
   type ServiceManagerOptions,
   type ServiceState,
   type ServiceStatus,
+  type UnhealthyEvent,
 } from './supervisor/service-manager.js';

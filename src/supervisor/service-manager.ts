@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { checkInteger, checkOptionsObject, checkString, optionError } from '../options.js';
+import { checkBoolean, checkInteger, checkOptionsObject, checkString, optionError } from '../options.js';
 import { sleep } from '../time.js';
 
 export interface ServiceManagerOptions {
@@ -10,18 +10,29 @@ export interface ServiceManagerOptions {
   cwd?: string;
   /** Added to the parent's environment; PORT and HOST are set from the options. */
   env?: Readonly<Record<string, string>>;
-  port: number;
+  /** Default 8000. */
+  port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** Answers 2xx when the backend is healthy. Default `/api/health`. */
+  /** Prefix of every apiCall() path: `apiCall('/notes')` requests `/api/notes`. `''` = none. Default `/api`. */
+  apiBase?: string;
+  /**
+   * Answers 2xx when the backend is healthy, or a health report (JSON with a `status`) with
+   * a non-2xx status when it runs but a dependency is down. Default `${apiBase}/health`.
+   */
   healthPath?: string;
-  /** Restarts after an unexpected exit or failed health checks before giving up. Default 3. */
+  /**
+   * The developer runs the backend: start() and stop() neither spawn nor kill anything,
+   * nothing is restarted; health events and apiCall() still work. Default false.
+   */
+  isDev?: boolean;
+  /** Restarts after an unexpected exit or a hung backend before giving up. Default 3. */
   maxRestartAttempts?: number;
   /** ms before the first restart; doubles per attempt. Default 2000. */
   restartDelay?: number;
   /** ms between health checks while running. Default 10000. */
   healthCheckInterval?: number;
-  /** Consecutive failed health checks that trigger a restart. Default 3. */
+  /** Consecutive health checks without an answer (or without a health report) that trigger a restart. Default 3. */
   unhealthyThreshold?: number;
   /** ms the backend gets to answer its health endpoint after spawn. Default 30000. */
   startupTimeout?: number;
@@ -47,10 +58,37 @@ export interface ServiceStatus {
 }
 
 export interface HealthResult {
+  /** 2xx. */
   healthy: boolean;
+  /**
+   * The backend answered 2xx or a health report: it runs, even if a dependency is down.
+   * false (no answer, or an answer without a report) counts toward a restart.
+   */
+  running: boolean;
   status?: number;
   body?: unknown;
+  /** No answer: why (timeout, connection refused). */
   error?: string;
+  /** Why it is not healthy, one line: `503 unhealthy: database`, `no answer within 5000 ms`. */
+  reason?: string;
+}
+
+/** The `unhealthy` event: `running` false counts toward a restart after `unhealthyThreshold`. */
+export interface UnhealthyEvent {
+  pid: number | undefined;
+  running: boolean;
+  status: number | undefined;
+  /** Consecutive checks that counted toward a restart (0 while the backend reports a dependency down). */
+  failures: number;
+  reason: string;
+}
+
+/** The `restarting` event: `manual` for restart(), then attempt and delay are 0. */
+export interface RestartingEvent {
+  attempt: number;
+  delay: number;
+  reason: string;
+  manual: boolean;
 }
 
 /** A failed apiCall(): HTTP status (0 when no answer came) and a one-line message. */
@@ -72,7 +110,9 @@ const KNOWN = [
   'env',
   'port',
   'host',
+  'apiBase',
   'healthPath',
+  'isDev',
   'maxRestartAttempts',
   'restartDelay',
   'healthCheckInterval',
@@ -147,14 +187,17 @@ export class ServiceManager extends EventEmitter {
     const args = options.args ?? [];
     if (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))
       throw optionError('ServiceManager', 'args', 'an array of strings', args);
+    const apiBase = checkApiBase(options.apiBase ?? '/api');
     this.options = {
       command: checkString('ServiceManager', 'command', options.command),
       args: [...args],
       cwd: options.cwd,
       env: options.env,
-      port: checkInteger('ServiceManager', 'port', options.port, { min: 1, max: 65535 }),
+      port: checkInteger('ServiceManager', 'port', options.port ?? 8000, { min: 1, max: 65535 }),
       host: options.host ?? '127.0.0.1',
-      healthPath: checkString('ServiceManager', 'healthPath', options.healthPath ?? '/api/health'),
+      apiBase,
+      healthPath: checkString('ServiceManager', 'healthPath', options.healthPath ?? `${apiBase}/health`),
+      isDev: checkBoolean('ServiceManager', 'isDev', options.isDev ?? false),
       maxRestartAttempts: checkInteger('ServiceManager', 'maxRestartAttempts', options.maxRestartAttempts ?? 3, { min: 0 }),
       restartDelay: ms('restartDelay', 2000),
       healthCheckInterval: ms('healthCheckInterval', 10_000, 10),
@@ -186,15 +229,29 @@ export class ServiceManager extends EventEmitter {
     };
   }
 
-  /** Spawns the backend and resolves once its health endpoint answers 2xx; rejects after `startupTimeout`. */
+  /**
+   * Spawns the backend and resolves once its health endpoint answers: 2xx, or a health
+   * report while a dependency is down (then `unhealthy` follows `started`); rejects after
+   * `startupTimeout`. With `isDev`, spawns nothing and resolves at once.
+   */
   async start(): Promise<void> {
     if (this.state === 'running' || this.state === 'starting') throw new Error(`ServiceManager: already ${this.state}`);
     clearTimeout(this.restartTimer);
     this.attempts = this.state === 'restarting' ? this.attempts : 0;
+    if (this.options.isDev) {
+      // The developer's backend may start after the app (or be down): report, never wait.
+      this.state = 'running';
+      this.healthy = undefined;
+      this.failures = 0;
+      this.emit('started', { pid: undefined, url: this.url });
+      this.emit('info', `isDev: no process started, expecting the backend at ${this.url}`);
+      this.startHealthLoop(0);
+      return;
+    }
     await this.launch();
   }
 
-  /** SIGTERM, then SIGKILL after `shutdownTimeout`; resolves once the process is gone. */
+  /** SIGTERM, then SIGKILL after `shutdownTimeout`; resolves once the process is gone. With `isDev`, kills nothing. */
   async stop(): Promise<void> {
     clearTimeout(this.restartTimer);
     this.stopHealthLoop();
@@ -216,7 +273,10 @@ export class ServiceManager extends EventEmitter {
     this.setStopped();
   }
 
+  /** stop() then start(), announced by a `restarting` event with `manual: true`. */
   async restart(): Promise<void> {
+    const event: RestartingEvent = { attempt: 0, delay: 0, reason: 'restart() called', manual: true };
+    this.emit('restarting', event);
     await this.stop();
     await this.start();
   }
@@ -232,19 +292,35 @@ export class ServiceManager extends EventEmitter {
       } catch {
         // not JSON: keep the text
       }
-      return { healthy: response.ok, status: response.status, body };
+      if (response.ok) return { healthy: true, running: true, status: response.status, body };
+      const reason = isHealthReport(body) ? describeReport(response.status, body) : undefined;
+      return {
+        healthy: false,
+        running: reason !== undefined,
+        status: response.status,
+        body,
+        reason: reason ?? `${response.status} without a health report`,
+      };
     } catch (error) {
-      return { healthy: false, error: describeFetchError(error, this.options.requestTimeout) };
+      const why = describeFetchError(error, this.options.requestTimeout);
+      return { healthy: false, running: false, error: why, reason: why };
     }
   }
 
   /**
-   * Calls the backend's API: JSON in, JSON out, bounded by `requestTimeout`. Rejects with
+   * Calls the backend's API: JSON in, JSON out, bounded by `requestTimeout`. `path` is
+   * relative to `apiBase` (`/notes` → `/api/notes`) and cannot leave it (`/../admin` is a
+   * TypeError), so a path that comes from a renderer reaches the API only. Rejects with
    * an ApiError (and emits `api-error`) on a non-2xx answer, a timeout or no connection.
    */
   async apiCall(path: string, method = 'GET', body?: unknown): Promise<unknown> {
     if (typeof path !== 'string' || !path.startsWith('/')) throw optionError('apiCall', 'path', "a path starting with '/'", path);
-    const what = `${method} ${path}`;
+    const { apiBase } = this.options;
+    const url = new URL(this.url + apiBase + path);
+    // The URL parser has resolved `..` and `%2e%2e`: what is left must still be under apiBase.
+    if (apiBase !== '' && url.pathname !== apiBase && !url.pathname.startsWith(`${apiBase}/`))
+      throw optionError('apiCall', 'path', `a path inside \`apiBase\` '${apiBase}'`, path);
+    const what = `${method} ${url.pathname}${url.search}`;
     try {
       const init: RequestInit = {
         method,
@@ -255,7 +331,7 @@ export class ServiceManager extends EventEmitter {
         init.body = JSON.stringify(body);
         init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
       }
-      const response = await fetch(this.url + path, init);
+      const response = await fetch(url, init);
       const text = await response.text();
       let parsed: unknown = undefined;
       if (text !== '') {
@@ -308,12 +384,19 @@ export class ServiceManager extends EventEmitter {
     const deadline = Date.now() + startupTimeout;
     while (Date.now() < deadline) {
       if (child !== this.child || spawnError || child.exitCode !== null || child.signalCode !== null) break;
-      if ((await this.healthCheck()).healthy) {
+      const result = await this.healthCheck();
+      if (child !== this.child) break;
+      if (result.running) {
+        const after = Date.now() - (this.startedAt ?? Date.now());
         this.state = 'running';
-        this.healthy = true;
         this.emit('started', { pid: child.pid, url: this.url });
-        this.emit('info', `backend pid ${child.pid} is healthy at ${this.url} after ${Date.now() - (this.startedAt ?? Date.now())} ms`);
-        this.emit('healthy', { pid: child.pid });
+        if (result.healthy) {
+          this.emit('info', `backend pid ${child.pid} is healthy at ${this.url} after ${after} ms`);
+        } else {
+          // It runs and says what is down: a restart would not bring a database back.
+          this.emit('info', `backend pid ${child.pid} answers at ${this.url} after ${after} ms, but is unhealthy (${result.reason})`);
+        }
+        this.record(result);
         this.startHealthLoop();
         return;
       }
@@ -347,6 +430,7 @@ export class ServiceManager extends EventEmitter {
 
   private scheduleRestart(reason: string): void {
     this.stopHealthLoop();
+    if (this.options.isDev) return;
     if (this.attempts > 0 && this.startedAt !== undefined && Date.now() - this.startedAt >= this.options.stableAfter) {
       this.emit('info', `backend ran ${Math.round((Date.now() - this.startedAt) / 1000)} s: restart attempts reset`);
       this.attempts = 0;
@@ -359,7 +443,8 @@ export class ServiceManager extends EventEmitter {
     this.attempts += 1;
     const delay = this.options.restartDelay * 2 ** (this.attempts - 1);
     this.state = 'restarting';
-    this.emit('restarting', { attempt: this.attempts, delay, reason });
+    const event: RestartingEvent = { attempt: this.attempts, delay, reason, manual: false };
+    this.emit('restarting', event);
     this.restartTimer = setTimeout(() => {
       if (this.state !== 'restarting') return;
       void (async () => {
@@ -377,28 +462,53 @@ export class ServiceManager extends EventEmitter {
     }, delay);
   }
 
-  private startHealthLoop(): void {
+  /** Health checks one after the other (a hung backend must not pile them up), `healthCheckInterval` apart. */
+  private startHealthLoop(firstDelay = this.options.healthCheckInterval): void {
     this.stopHealthLoop();
-    this.healthTimer = setInterval(() => {
+    const tick = () => {
       void this.healthCheck().then((result) => {
-        if (this.state !== 'running') return;
-        if (result.healthy) {
-          this.failures = 0;
-          if (this.healthy === false) this.emit('healthy', { pid: this.child?.pid });
-          this.healthy = true;
-          return;
-        }
-        this.failures += 1;
-        this.healthy = false;
-        this.emit('unhealthy', { pid: this.child?.pid, failures: this.failures, status: result.status, error: result.error });
-        if (this.failures >= this.options.unhealthyThreshold) this.scheduleRestart(`${this.failures} failed health checks`);
+        if (this.state !== 'running' || this.healthTimer !== timer) return;
+        this.record(result);
+        if (this.state === 'running') schedule(this.options.healthCheckInterval);
       });
-    }, this.options.healthCheckInterval);
-    this.healthTimer.unref();
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const schedule = (delay: number) => {
+      timer = setTimeout(tick, delay);
+      timer.unref();
+      this.healthTimer = timer;
+    };
+    schedule(firstDelay);
+  }
+
+  /**
+   * Emits healthy/unhealthy for one check. Only checks that show the process gone or
+   * hung count toward a restart: a backend that reports a dependency down keeps running.
+   */
+  private record(result: HealthResult): void {
+    const pid = this.child?.pid;
+    if (result.healthy) {
+      this.failures = 0;
+      if (this.healthy !== true) this.emit('healthy', { pid });
+      this.healthy = true;
+      return;
+    }
+    this.failures = result.running ? 0 : this.failures + 1;
+    this.healthy = false;
+    const event: UnhealthyEvent = {
+      pid,
+      running: result.running,
+      status: result.status,
+      failures: this.failures,
+      reason: result.reason ?? 'unhealthy',
+    };
+    this.emit('unhealthy', event);
+    if (this.failures >= this.options.unhealthyThreshold && !this.options.isDev)
+      this.scheduleRestart(`${this.failures} failed health checks in a row (last: ${event.reason})`);
   }
 
   private stopHealthLoop(): void {
-    clearInterval(this.healthTimer);
+    clearTimeout(this.healthTimer);
     this.healthTimer = undefined;
   }
 
@@ -416,4 +526,40 @@ function describeFetchError(error: unknown, timeout: number): string {
   const cause = (error as { cause?: { code?: string } }).cause;
   if (cause?.code === 'ECONNREFUSED') return 'connection refused (is the backend running?)';
   return error instanceof Error ? (cause?.code ?? error.message) : String(error);
+}
+
+/** '' or `/segment…`, without a trailing slash (one is dropped); no query, fragment or `..`. */
+function checkApiBase(value: unknown): string {
+  const expected = "'' or a path starting with '/'";
+  if (typeof value !== 'string') throw optionError('ServiceManager', 'apiBase', expected, value);
+  const base = value.endsWith('/') ? value.slice(0, -1) : value;
+  if (base === '') return base;
+  if (!base.startsWith('/') || /[?#\s]/.test(base) || base.split('/').some((part, i) => i > 0 && (part === '' || part === '.' || part === '..')))
+    throw optionError('ServiceManager', 'apiBase', expected, value);
+  return base;
+}
+
+/** A health report: a JSON object with a string `status` (`{"status":"unhealthy",…}`), as lifeline's health() answers. */
+function isHealthReport(body: unknown): body is { status: string; checks?: unknown } {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && typeof (body as { status?: unknown }).status === 'string';
+}
+
+const PASSING = new Set(['pass', 'warn', 'ok', 'up', 'healthy', 'degraded']);
+
+/** `503 unhealthy: database, cache`: the status and the checks that fail, as the report names them. */
+function describeReport(status: number, report: { status: string; checks?: unknown }): string {
+  const failing: string[] = [];
+  if (typeof report.checks === 'object' && report.checks !== null) {
+    for (const [name, check] of Object.entries(report.checks)) {
+      // lifeline's format holds one object per check, the IETF draft an array per component:measurement.
+      const results: unknown[] = Array.isArray(check) ? check : [check];
+      const fails = results.some((r) => {
+        const s = (r as { status?: unknown } | null)?.status;
+        return typeof s === 'string' && !PASSING.has(s);
+      });
+      if (fails) failing.push(name.split(':')[0]!);
+    }
+  }
+  const names = [...new Set(failing)];
+  return `${status} ${report.status}${names.length > 0 ? `: ${names.join(', ')}` : ''}`;
 }
