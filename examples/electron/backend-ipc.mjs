@@ -16,7 +16,8 @@ export function registerBackendIpc(ipcMain, backend, send) {
     await backend.restart();
     return backend.getStatus();
   });
-  // The renderer never gets a raw URL to call: every API call goes through the main process.
+  // The renderer never gets a raw URL to call: every API call goes through the main process,
+  // and apiCall() keeps its path under apiBase (`/../admin` is refused).
   ipcMain.handle('backend:api', async (_event, path, method = 'GET', body = undefined) => {
     try {
       return { ok: true, data: await backend.apiCall(path, method, body) };

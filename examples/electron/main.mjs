@@ -6,11 +6,12 @@ import { app, BrowserWindow, dialog, ipcMain } from 'electron';
 import { ServiceManager } from 'express-lifeline';
 import { registerBackendIpc } from './backend-ipc.mjs';
 
+// Port 8000, API under /api, health at /api/health: the defaults, which are lifeline's.
+// BACKEND_DEV=1: you run the backend yourself (with a debugger, a watcher): nothing is spawned.
 const backend = new ServiceManager({
   command: process.execPath.includes('electron') ? 'node' : process.execPath,
   args: [join(import.meta.dirname, '..', '..', 'example-app', 'server.js')],
-  port: 8000,
-  healthPath: '/api/health/ready',
+  isDev: process.env.BACKEND_DEV === '1',
   maxRestartAttempts: 3,
 });
 backend.on('error', (error) => dialog.showErrorBox('Backend stopped', error.message));

@@ -534,7 +534,11 @@ function checkApiBase(value: unknown): string {
   if (typeof value !== 'string') throw optionError('ServiceManager', 'apiBase', expected, value);
   const base = value.endsWith('/') ? value.slice(0, -1) : value;
   if (base === '') return base;
-  if (!base.startsWith('/') || /[?#\s]/.test(base) || base.split('/').some((part, i) => i > 0 && (part === '' || part === '.' || part === '..')))
+  if (
+    !base.startsWith('/') ||
+    /[?#\s]/.test(base) ||
+    base.split('/').some((part, i) => i > 0 && (part === '' || part === '.' || part === '..'))
+  )
     throw optionError('ServiceManager', 'apiBase', expected, value);
   return base;
 }

@@ -35,6 +35,10 @@ describe('the Electron example wiring', () => {
     expect(await invoke('backend:health')).toMatchObject({ healthy: true, status: 200 });
     expect(await invoke('backend:api', '/echo', 'POST', { note: 'hi' })).toEqual({ ok: true, data: { got: { note: 'hi' } } });
     expect(await invoke('backend:api', '/bad')).toEqual({ ok: false, error: 'GET /api/bad failed: 400 title: expected a string' });
+    expect(await invoke('backend:api', '/../outage', 'POST', { down: true })).toEqual({
+      ok: false,
+      error: "apiCall: expected `path` to be a path inside `apiBase` '/api', got '/../outage'",
+    });
     const before = backend.getStatus().pid;
     const after = (await invoke('backend:restart')) as { pid: number; state: string };
     expect(after.state).toBe('running');
