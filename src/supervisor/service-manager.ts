@@ -430,7 +430,6 @@ export class ServiceManager extends EventEmitter {
 
   private scheduleRestart(reason: string): void {
     this.stopHealthLoop();
-    if (this.options.isDev) return;
     if (this.attempts > 0 && this.startedAt !== undefined && Date.now() - this.startedAt >= this.options.stableAfter) {
       this.emit('info', `backend ran ${Math.round((Date.now() - this.startedAt) / 1000)} s: restart attempts reset`);
       this.attempts = 0;
@@ -503,6 +502,7 @@ export class ServiceManager extends EventEmitter {
       reason: result.reason ?? 'unhealthy',
     };
     this.emit('unhealthy', event);
+    // isDev: the developer's backend is not ours to restart.
     if (this.failures >= this.options.unhealthyThreshold && !this.options.isDev)
       this.scheduleRestart(`${this.failures} failed health checks in a row (last: ${event.reason})`);
   }
