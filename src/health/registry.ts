@@ -1,6 +1,7 @@
 import type { HealthStatus } from '../activity.js';
 import type { LifelineLogger } from '../logging/logger.js';
 import type { SystemSample, SystemSampler } from '../system/sampler.js';
+import { epochSeconds } from '../time.js';
 import { runCheck } from './run-check.js';
 import type { CheckOutcome, HealthCheck } from './types.js';
 
@@ -21,12 +22,16 @@ export interface HealthSnapshot {
   system: SystemSample;
   /** Resource thresholds crossed, as short sentences. */
   warnings: readonly string[];
+  /** A stand-in answered before the first run of the checks has finished: every check counts as failed. */
+  pending?: true;
 }
 
 export interface RegistryOptions {
   checks: ReadonlyMap<string, HealthCheck>;
   timeout: number;
   maxAge: number;
+  /** How long a request waits for the first run of the checks before it is answered `pending`, ms. */
+  initialWait: number;
   thresholds: Thresholds;
   sampler: SystemSampler;
   logger: LifelineLogger;
@@ -52,8 +57,10 @@ export function aggregate(checks: Readonly<Record<string, CheckOutcome>>, warnin
 }
 
 /**
- * Runs the checks of one health() and keeps the last result. Requests read the
- * snapshot; one older than `maxAge` is refreshed once for all concurrent callers.
+ * Runs the checks of one health() and keeps the last result. Requests never wait for a
+ * check: they read the snapshot, and one older than `maxAge` is answered as it is while
+ * a single refresh runs in the background (stale-while-revalidate). Only the very first
+ * requests, before any snapshot exists, wait, and at most `initialWait` ms.
  */
 export class HealthRegistry {
   private snapshot: HealthSnapshot | undefined;
@@ -67,14 +74,29 @@ export class HealthRegistry {
     return this.snapshot;
   }
 
-  /** A snapshot no older than `maxAge`. */
+  /**
+   * The snapshot to answer with now. A stale one is returned at once and refreshed in
+   * the background; before the first run has finished, a `pending` stand-in after `initialWait`.
+   */
   get(): Promise<HealthSnapshot> {
     const s = this.snapshot;
-    if (s && Date.now() - s.takenAt <= this.options.maxAge) return Promise.resolve(s);
-    return this.refresh();
+    if (s) {
+      this.revalidate();
+      return Promise.resolve(s);
+    }
+    return this.firstSnapshot();
   }
 
-  /** Runs every check now, or joins the run already under way. */
+  /** Starts one background refresh when the snapshot is older than `maxAge` (or missing). */
+  revalidate(): void {
+    const s = this.snapshot;
+    if (s && Date.now() - s.takenAt <= this.options.maxAge) return;
+    // run() contains every check's failure; nothing else can reject, but a background
+    // promise must never become an unhandled rejection.
+    this.refresh().catch(() => undefined);
+  }
+
+  /** Runs every check now, or joins the run already under way. For the server's own use, never for a request. */
   refresh(): Promise<HealthSnapshot> {
     this.inFlight ??= this.run().finally(() => {
       this.inFlight = undefined;
@@ -86,6 +108,33 @@ export class HealthRegistry {
   onStatus(listener: (status: HealthStatus) => void): void {
     this.listeners.add(listener);
     if (this.snapshot) listener(this.snapshot.status);
+  }
+
+  private firstSnapshot(): Promise<HealthSnapshot> {
+    const started = Date.now();
+    const run = this.refresh();
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<HealthSnapshot>((resolve) => {
+      timer = setTimeout(() => resolve(this.pendingSnapshot(started)), this.options.initialWait);
+    });
+    return Promise.race([run, waited]).finally(() => clearTimeout(timer));
+  }
+
+  /** What is known before the first run has finished: nothing, so every check counts as failed. */
+  private pendingSnapshot(since: number): HealthSnapshot {
+    const checks: Record<string, CheckOutcome> = {};
+    const now = Date.now();
+    for (const [name, check] of this.options.checks) {
+      checks[name] = {
+        status: 'fail',
+        critical: check.critical ?? true,
+        duration_ms: now - since,
+        checked_at: epochSeconds(now),
+        error: 'not completed yet',
+      };
+    }
+    const system = this.options.sampler.current();
+    return { status: aggregate(checks, []), takenAt: now, checks, system, warnings: [], pending: true };
   }
 
   private async run(): Promise<HealthSnapshot> {
