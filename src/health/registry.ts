@@ -26,6 +26,23 @@ export interface HealthSnapshot {
   pending?: true;
 }
 
+/** The part of a snapshot that processes running the same checks can share (system figures are each process's own). */
+export interface SharedSnapshot {
+  takenAt: number;
+  checks: Readonly<Record<string, CheckOutcome>>;
+}
+
+/**
+ * Lets processes running the same checks (cluster workers) run them once between them:
+ * before a background refresh, `claim()` asks whether this process should run them now;
+ * when not, a peer does and its snapshot arrives through `adopt()`.
+ */
+export interface SnapshotExchange {
+  /** `run` true: run the checks now. Otherwise ask again after `retryIn` ms at the earliest. */
+  claim(maxAge: number): Promise<{ run: boolean; retryIn: number }>;
+  publish(snapshot: SharedSnapshot): void;
+}
+
 export interface RegistryOptions {
   checks: ReadonlyMap<string, HealthCheck>;
   timeout: number;
@@ -65,6 +82,9 @@ export function aggregate(checks: Readonly<Record<string, CheckOutcome>>, warnin
 export class HealthRegistry {
   private snapshot: HealthSnapshot | undefined;
   private inFlight: Promise<HealthSnapshot> | undefined;
+  private exchange: SnapshotExchange | undefined;
+  /** Epoch ms before which a peer, not this process, is due to refresh. */
+  private peerRefreshUntil = 0;
   private readonly listeners = new Set<(status: HealthStatus) => void>();
 
   constructor(private readonly options: RegistryOptions) {}
@@ -91,9 +111,20 @@ export class HealthRegistry {
   revalidate(): void {
     const s = this.snapshot;
     if (s && Date.now() - s.takenAt <= this.options.maxAge) return;
-    // run() contains every check's failure; nothing else can reject, but a background
-    // promise must never become an unhandled rejection.
-    this.refresh().catch(() => undefined);
+    this.refreshInBackground();
+  }
+
+  /**
+   * One refresh that nobody waits for (the background loop, stale requests). With an
+   * exchange, it runs only when this process wins the claim; a peer's result is adopted.
+   */
+  refreshInBackground(): void {
+    if (this.inFlight || Date.now() < this.peerRefreshUntil) return;
+    this.inFlight = this.claimThenRun().finally(() => {
+      this.inFlight = undefined;
+    });
+    // run() contains every check's failure; a background promise must still never reject unhandled.
+    this.inFlight.catch(() => undefined);
   }
 
   /** Runs every check now, or joins the run already under way. For the server's own use, never for a request. */
@@ -102,6 +133,41 @@ export class HealthRegistry {
       this.inFlight = undefined;
     });
     return this.inFlight;
+  }
+
+  /** Shares snapshots with peers running the same checks (see SnapshotExchange). */
+  share(exchange: SnapshotExchange): void {
+    this.exchange = exchange;
+  }
+
+  /** Takes a peer's snapshot when it is newer than this one; system figures stay this process's own. */
+  adopt(shared: SharedSnapshot): void {
+    const previous = this.snapshot;
+    if (previous && previous.takenAt >= shared.takenAt) return;
+    const system = this.options.sampler.current();
+    const warnings = resourceWarnings(system, this.options.thresholds);
+    const next: HealthSnapshot = {
+      status: aggregate(shared.checks, warnings),
+      takenAt: shared.takenAt,
+      checks: shared.checks,
+      system,
+      warnings,
+    };
+    this.peerRefreshUntil = 0;
+    this.report(previous, next);
+    this.snapshot = next;
+  }
+
+  private async claimThenRun(): Promise<HealthSnapshot> {
+    const current = this.snapshot;
+    if (this.exchange && current) {
+      const { run, retryIn } = await this.exchange.claim(this.options.maxAge);
+      if (!run) {
+        this.peerRefreshUntil = Date.now() + retryIn;
+        return current;
+      }
+    }
+    return this.run();
   }
 
   /** Called with the new status whenever it changes. */
@@ -150,6 +216,7 @@ export class HealthRegistry {
     const next: HealthSnapshot = { status: aggregate(results, warnings), takenAt: Date.now(), checks: results, system, warnings };
     this.report(this.snapshot, next);
     this.snapshot = next;
+    this.exchange?.publish({ takenAt: next.takenAt, checks: next.checks });
     return next;
   }
 

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Negotiator from 'negotiator';
 import { activityOf, type Activity } from '../activity.js';
-import { HealthRegistry, type Thresholds } from '../health/registry.js';
+import { HealthRegistry, type SharedSnapshot, type SnapshotExchange, type Thresholds } from '../health/registry.js';
 import {
   detailedReport,
   healthJsonReport,
@@ -73,6 +73,13 @@ export type HealthMiddleware = ClosableMiddleware & {
   readonly prefix: string;
   /** Adds a named section to the status and health answers; its provider must bound its own wait. */
   addReportSection(name: string, provider: ReportSection): void;
+  /**
+   * Runs the checks once between processes that share them (the cluster's workers):
+   * background refreshes go through `exchange.claim()`; feed peers' snapshots to `adoptSnapshot()`.
+   */
+  shareSnapshots(exchange: SnapshotExchange): void;
+  /** A peer's snapshot, taken when newer than this process's own. */
+  adoptSnapshot(snapshot: SharedSnapshot): void;
 };
 
 const KNOWN = [
@@ -187,7 +194,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   const sampler = new SystemSampler(diskPath, sampleInterval);
   sampler.start();
   const registry = new HealthRegistry({ checks, timeout, maxAge, initialWait, thresholds, sampler, logger: log });
-  const loop = interval > 0 ? backgroundLoop(interval, () => registry.refresh().then(() => undefined)) : undefined;
+  const loop = interval > 0 ? backgroundLoop(interval, () => registry.refreshInBackground()) : undefined;
   void registry.refresh();
 
   const componentTypes = new Map<string, string>();
@@ -376,6 +383,8 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     if (typeof provider !== 'function') throw optionError('health.addReportSection', 'provider', 'an async function', provider);
     sections.set(name, provider);
   };
+  middleware.shareSnapshots = (exchange) => registry.share(exchange);
+  middleware.adoptSnapshot = (snapshot) => registry.adopt(snapshot);
   middleware.close = async () => {
     loop?.stop();
     sampler.stop();
