@@ -30,10 +30,9 @@ export async function runWorker(): Promise<void> {
   let nextId = 0;
   const pending = new Map<number, (info: ClusterInfo) => void>();
   const claims = new Map<number, (answer: { run: boolean; retryIn: number }) => void>();
-  let health: HealthMiddleware | undefined;
   // Stop requests can come while the app is still starting (loading the app,
   // checks retrying before listen): remember them and shut down as soon as the server exists.
-  const life: { served?: Served; stopReason?: string } = {};
+  const life: { served?: Served; stopReason?: string; health?: HealthMiddleware } = {};
   const stop = (reason: string) => {
     if (life.served) void life.served.shutdown(reason);
     else life.stopReason ??= reason;
@@ -43,7 +42,7 @@ export async function runWorker(): Promise<void> {
     if (message.lifeline === 'shutdown') stop('primary asked');
     else if (message.lifeline === 'cluster-info') pending.get(message.id)?.(message.info);
     else if (message.lifeline === 'health-claim') claims.get(message.id)?.(message);
-    else if (message.lifeline === 'health-snapshot') health?.adoptSnapshot(message.snapshot);
+    else if (message.lifeline === 'health-snapshot') life.health?.adoptSnapshot(message.snapshot);
   });
   // The primary forwards signals as a 'shutdown' message; a signal sent straight to a
   // worker (kill <pid>) drains it too. The primary replaces it.
@@ -53,7 +52,8 @@ export async function runWorker(): Promise<void> {
 
   const { app, beforeShutdown, onShutdown } = await loadApp(entry);
   const activity = activityOf(app);
-  health = findHealth(app);
+  const health = findHealth(app);
+  life.health = health;
 
   // One worker runs the checks per maxAge window and the others adopt its snapshot; when
   // the primary does not answer in time, this worker runs them itself.
