@@ -74,6 +74,7 @@ const servers = {
   corsHelmet: await startServer('cors-helmet'),
   lifeline: await startServer('lifeline'),
   serve: await startServer('serve'),
+  hung: await startServer('lifeline-hung'),
 };
 const scenarios = [
   { name: 'bare Express 5, GET /api/items', server: servers.bare, url: `${servers.bare.url}/api/items` },
@@ -83,6 +84,7 @@ const scenarios = [
   { name: 'lifeline(), GET /api/health', server: servers.lifeline, url: `${servers.lifeline.url}/api/health` },
   { name: 'serve(app), GET /api/ping (answered before Express)', server: servers.serve, url: `${servers.serve.url}/api/ping` },
   { name: 'serve(app), GET /api/health/ready (before Express)', server: servers.serve, url: `${servers.serve.url}/api/health/ready` },
+  { name: 'lifeline(), GET /api/health, dependency hung', server: servers.hung, url: `${servers.hung.url}/api/health` },
 ];
 
 for (const s of scenarios) await load(s.server, s.url, { duration: 2 }); // warm-up: JIT, pools
@@ -124,6 +126,7 @@ const healthRow = rows[4];
 if (!ping || !healthRow) throw new Error('scenarios missing');
 const healthVsPing = median(healthRow.list.map((x, i) => x.rps / (ping.list[i]?.rps ?? x.rps)));
 const healthVsPingCpu = median(healthRow.list.map((x, i) => (ping.list[i]?.cpu ?? x.cpu) / x.cpu));
+const hungRow = rows.find((r) => r.name.endsWith('dependency hung'));
 
 // Memory: RSS after warm-up, then after a long mixed run on the lifeline server.
 const lifelineUrl = servers.lifeline.url;
@@ -216,6 +219,7 @@ const table = [
 ].join('\n');
 const summary = [
   `- /api/health vs /api/ping: ${healthVsPing.toFixed(2)}× throughput, ${healthVsPingCpu.toFixed(2)}× CPU efficiency (target ≥ 0.95×); /api/health p99 ${healthRow.p99} ms vs bare route p99 ${rows[0]?.p99} ms`,
+  `- /api/health while a dependency hangs (answered from the last snapshot, refreshed in the background): p99 ${hungRow?.p99} ms, p50 ${hungRow?.p50} ms, vs p99 ${healthRow.p99} ms, p50 ${healthRow.p50} ms with every dependency answering`,
   `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
   `- serve(app) /api/ping answered at the http.Server level: ${rows[5]?.throughput.toFixed(2)}× bare throughput, ${rows[5]?.efficiency.toFixed(2)}× CPU efficiency`,
   `- reload under load (2 workers, ${CONNECTIONS} connections): both workers replaced in ${reload.reloadMs} ms; ${reload.sent} requests sent during the run, ${reload.answered} answered, ${reload.failed} failed (target 0); p99 ${reload.p99} ms during the reload vs ${reload.steadyP99} ms steady (${reload.rps.toFixed(0)} vs ${reload.steadyRps.toFixed(0)} req/s)`,

@@ -28,6 +28,13 @@ let life;
 if (mode === 'lifeline' || mode === 'serve') {
   life = lifeline({ logger: false });
   app.use(life);
+} else if (mode === 'lifeline-hung') {
+  // A dependency that answers once, then hangs like a partitioned database (connections
+  // open, nothing answers); non-critical, so the answers stay 200 (degraded) for autocannon.
+  let runs = 0;
+  const dependency = () => (runs++ === 0 ? Promise.resolve() : new Promise(() => undefined));
+  life = lifeline({ logger: false, health: { maxAge: 1000, checks: { dependency: { check: dependency, critical: false } } } });
+  app.use(life);
 }
 app.get('/api/items', itemsRoute);
 if (life) app.use(errorHandler({ logger: false }));

@@ -13,6 +13,7 @@ const invalid: Array<[string, Factory, unknown, RegExp]> = [
   ['keepAlive', keepAlive, 'fast', /expected options to be an object, got 'fast'/],
   ['health', health, { maxage: 10 }, /unknown option `maxage`; did you mean `maxAge`\?/],
   ['health', health, { timeout: 0 }, /`timeout` to be an integer >= 1/],
+  ['health', health, { initialWait: -1 }, /`initialWait` to be an integer >= 0 \(ms\), got -1/],
   ['health', health, { details: 'sometimes' }, /`details` to be one of 'always', 'never', 'authorized', got 'sometimes'/],
   ['health', health, { prefix: 'api' }, /`prefix` to be a path like '\/api'/],
   ['health', health, { prefix: '/api/' }, /`prefix`/],

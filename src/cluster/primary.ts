@@ -155,6 +155,29 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     };
   }
 
+  // Workers of one generation run the same code and checks: one of them runs the checks
+  // per maxAge window and the others adopt its snapshot, so the checks' load on a database
+  // does not grow with the workers. A reload starts a new generation: new code never
+  // adopts the old code's results (a bad deploy must fail its own checks).
+  let generation = 0;
+  const generationOf = new Map<number, number>();
+  const checksClaimedAt = new Map<number, number>();
+  function claimChecks(worker: Worker, maxAge: number): { run: boolean; retryIn: number } {
+    const gen = generationOf.get(worker.id) ?? generation;
+    const now = Date.now();
+    const wait = (checksClaimedAt.get(gen) ?? 0) + maxAge - now;
+    if (wait > 0) return { run: false, retryIn: wait };
+    checksClaimedAt.set(gen, now);
+    return { run: true, retryIn: 0 };
+  }
+  function shareSnapshot(from: Worker, message: PrimaryMessage): void {
+    const gen = generationOf.get(from.id);
+    for (const slot of slots) {
+      const peer = slot.worker;
+      if (peer && peer !== from && generationOf.get(peer.id) === gen) tell(peer, message);
+    }
+  }
+
   /** Sends over IPC unless the worker is already disconnected (it is exiting). */
   function tell(worker: Worker, message: PrimaryMessage): boolean {
     if (!worker.isConnected()) return false;
@@ -180,10 +203,15 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       if (message.lifeline === 'stats')
         stats.set(worker.id, { requests: message.requests, inFlight: message.inFlight, status: message.status, at: Date.now() });
       else if (message.lifeline === 'cluster-info?') tell(worker, { lifeline: 'cluster-info', id: message.id, info: info() });
+      else if (message.lifeline === 'health-claim?')
+        tell(worker, { lifeline: 'health-claim', id: message.id, ...claimChecks(worker, message.maxAge) });
+      else if (message.lifeline === 'health-snapshot') shareSnapshot(worker, message);
     });
     worker.on('error', (error) => log.warn(`worker ${slot.index} (pid ${worker.process.pid}): ${error.message}`));
+    generationOf.set(worker.id, generation);
     worker.on('exit', (code, signal) => {
       stats.delete(worker.id);
+      generationOf.delete(worker.id);
       if (retired.delete(worker.id) || stopping || slot.worker !== worker) return;
       slot.worker = undefined;
       died(slot, worker, code, signal);
@@ -271,6 +299,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   async function doReload(): Promise<boolean> {
     const started = Date.now();
     log.info(`reload: replacing ${workers} workers one at a time`);
+    generation += 1;
     for (const slot of slots) {
       const fresh = fork(slot);
       if (!(await ready(fresh, readyTimeout))) {

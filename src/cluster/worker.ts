@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { activityOf } from '../activity.js';
 import { findHealth } from '../lifecycle/find-health.js';
+import type { HealthMiddleware } from '../middleware/health.js';
 import { serve, type Served } from '../lifecycle/serve.js';
 import { acquireLogger, componentLogger } from '../logging/logger.js';
 import { sleep } from '../time.js';
@@ -28,9 +29,10 @@ export async function runWorker(): Promise<void> {
 
   let nextId = 0;
   const pending = new Map<number, (info: ClusterInfo) => void>();
+  const claims = new Map<number, (answer: { run: boolean; retryIn: number }) => void>();
   // Stop requests can come while the app is still starting (loading the app,
   // checks retrying before listen): remember them and shut down as soon as the server exists.
-  const life: { served?: Served; stopReason?: string } = {};
+  const life: { served?: Served; stopReason?: string; health?: HealthMiddleware } = {};
   const stop = (reason: string) => {
     if (life.served) void life.served.shutdown(reason);
     else life.stopReason ??= reason;
@@ -39,6 +41,8 @@ export async function runWorker(): Promise<void> {
     if (!isLifelineMessage<PrimaryMessage>(message)) return;
     if (message.lifeline === 'shutdown') stop('primary asked');
     else if (message.lifeline === 'cluster-info') pending.get(message.id)?.(message.info);
+    else if (message.lifeline === 'health-claim') claims.get(message.id)?.(message);
+    else if (message.lifeline === 'health-snapshot') life.health?.adoptSnapshot(message.snapshot);
   });
   // The primary forwards signals as a 'shutdown' message; a signal sent straight to a
   // worker (kill <pid>) drains it too. The primary replaces it.
@@ -49,6 +53,27 @@ export async function runWorker(): Promise<void> {
   const { app, beforeShutdown, onShutdown } = await loadApp(entry);
   const activity = activityOf(app);
   const health = findHealth(app);
+  life.health = health;
+
+  // One worker runs the checks per maxAge window and the others adopt its snapshot; when
+  // the primary does not answer in time, this worker runs them itself.
+  health?.shareSnapshots({
+    claim: (maxAge) =>
+      new Promise((resolve) => {
+        const id = ++nextId;
+        const timer = setTimeout(() => {
+          claims.delete(id);
+          resolve({ run: true, retryIn: 0 });
+        }, CLUSTER_INFO_WAIT);
+        claims.set(id, ({ run, retryIn }) => {
+          clearTimeout(timer);
+          claims.delete(id);
+          resolve({ run, retryIn });
+        });
+        send({ lifeline: 'health-claim?', id, maxAge });
+      }),
+    publish: (snapshot) => send({ lifeline: 'health-snapshot', snapshot }),
+  });
 
   // Cluster-wide figures come from the primary, which holds every worker's last report;
   // a request waits for them at most CLUSTER_INFO_WAIT ms.

@@ -1,6 +1,7 @@
 import type { HealthStatus } from '../activity.js';
 import type { LifelineLogger } from '../logging/logger.js';
 import type { SystemSample, SystemSampler } from '../system/sampler.js';
+import { epochSeconds } from '../time.js';
 import { runCheck } from './run-check.js';
 import type { CheckOutcome, HealthCheck } from './types.js';
 
@@ -21,12 +22,33 @@ export interface HealthSnapshot {
   system: SystemSample;
   /** Resource thresholds crossed, as short sentences. */
   warnings: readonly string[];
+  /** A stand-in answered before the first run of the checks has finished: every check counts as failed. */
+  pending?: true;
+}
+
+/** The part of a snapshot that processes running the same checks can share (system figures are each process's own). */
+export interface SharedSnapshot {
+  takenAt: number;
+  checks: Readonly<Record<string, CheckOutcome>>;
+}
+
+/**
+ * Lets processes running the same checks (cluster workers) run them once between them:
+ * before a background refresh, `claim()` asks whether this process should run them now;
+ * when not, a peer does and its snapshot arrives through `adopt()`.
+ */
+export interface SnapshotExchange {
+  /** `run` true: run the checks now. Otherwise ask again after `retryIn` ms at the earliest. */
+  claim(maxAge: number): Promise<{ run: boolean; retryIn: number }>;
+  publish(snapshot: SharedSnapshot): void;
 }
 
 export interface RegistryOptions {
   checks: ReadonlyMap<string, HealthCheck>;
   timeout: number;
   maxAge: number;
+  /** How long a request waits for the first run of the checks before it is answered `pending`, ms. */
+  initialWait: number;
   thresholds: Thresholds;
   sampler: SystemSampler;
   logger: LifelineLogger;
@@ -52,12 +74,17 @@ export function aggregate(checks: Readonly<Record<string, CheckOutcome>>, warnin
 }
 
 /**
- * Runs the checks of one health() and keeps the last result. Requests read the
- * snapshot; one older than `maxAge` is refreshed once for all concurrent callers.
+ * Runs the checks of one health() and keeps the last result. Requests never wait for a
+ * check: they read the snapshot, and one older than `maxAge` is answered as it is while
+ * a single refresh runs in the background (stale-while-revalidate). Only the very first
+ * requests, before any snapshot exists, wait, and at most `initialWait` ms.
  */
 export class HealthRegistry {
   private snapshot: HealthSnapshot | undefined;
   private inFlight: Promise<HealthSnapshot> | undefined;
+  private exchange: SnapshotExchange | undefined;
+  /** Epoch ms before which a peer, not this process, is due to refresh. */
+  private peerRefreshUntil = 0;
   private readonly listeners = new Set<(status: HealthStatus) => void>();
 
   constructor(private readonly options: RegistryOptions) {}
@@ -67,14 +94,40 @@ export class HealthRegistry {
     return this.snapshot;
   }
 
-  /** A snapshot no older than `maxAge`. */
+  /**
+   * The snapshot to answer with now. A stale one is returned at once and refreshed in
+   * the background; before the first run has finished, a `pending` stand-in after `initialWait`.
+   */
   get(): Promise<HealthSnapshot> {
     const s = this.snapshot;
-    if (s && Date.now() - s.takenAt <= this.options.maxAge) return Promise.resolve(s);
-    return this.refresh();
+    if (s) {
+      this.revalidate();
+      return Promise.resolve(s);
+    }
+    return this.firstSnapshot();
   }
 
-  /** Runs every check now, or joins the run already under way. */
+  /** Starts one background refresh when the snapshot is older than `maxAge` (or missing). */
+  revalidate(): void {
+    const s = this.snapshot;
+    if (s && Date.now() - s.takenAt <= this.options.maxAge) return;
+    this.refreshInBackground();
+  }
+
+  /**
+   * One refresh that nobody waits for (the background loop, stale requests). With an
+   * exchange, it runs only when this process wins the claim; a peer's result is adopted.
+   */
+  refreshInBackground(): void {
+    if (this.inFlight || Date.now() < this.peerRefreshUntil) return;
+    this.inFlight = this.claimThenRun().finally(() => {
+      this.inFlight = undefined;
+    });
+    // run() contains every check's failure; a background promise must still never reject unhandled.
+    this.inFlight.catch(() => undefined);
+  }
+
+  /** Runs every check now, or joins the run already under way. For the server's own use, never for a request. */
   refresh(): Promise<HealthSnapshot> {
     this.inFlight ??= this.run().finally(() => {
       this.inFlight = undefined;
@@ -82,10 +135,72 @@ export class HealthRegistry {
     return this.inFlight;
   }
 
+  /** Shares snapshots with peers running the same checks (see SnapshotExchange). */
+  share(exchange: SnapshotExchange): void {
+    this.exchange = exchange;
+  }
+
+  /** Takes a peer's snapshot when it is newer than this one; system figures stay this process's own. */
+  adopt(shared: SharedSnapshot): void {
+    const previous = this.snapshot;
+    if (previous && previous.takenAt >= shared.takenAt) return;
+    const system = this.options.sampler.current();
+    const warnings = resourceWarnings(system, this.options.thresholds);
+    const next: HealthSnapshot = {
+      status: aggregate(shared.checks, warnings),
+      takenAt: shared.takenAt,
+      checks: shared.checks,
+      system,
+      warnings,
+    };
+    this.peerRefreshUntil = 0;
+    this.report(previous, next);
+    this.snapshot = next;
+  }
+
+  private async claimThenRun(): Promise<HealthSnapshot> {
+    const current = this.snapshot;
+    if (this.exchange && current) {
+      const { run, retryIn } = await this.exchange.claim(this.options.maxAge);
+      if (!run) {
+        this.peerRefreshUntil = Date.now() + retryIn;
+        return current;
+      }
+    }
+    return this.run();
+  }
+
   /** Called with the new status whenever it changes. */
   onStatus(listener: (status: HealthStatus) => void): void {
     this.listeners.add(listener);
     if (this.snapshot) listener(this.snapshot.status);
+  }
+
+  private firstSnapshot(): Promise<HealthSnapshot> {
+    const started = Date.now();
+    const run = this.refresh();
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<HealthSnapshot>((resolve) => {
+      timer = setTimeout(() => resolve(this.pendingSnapshot(started)), this.options.initialWait);
+    });
+    return Promise.race([run, waited]).finally(() => clearTimeout(timer));
+  }
+
+  /** What is known before the first run has finished: nothing, so every check counts as failed. */
+  private pendingSnapshot(since: number): HealthSnapshot {
+    const checks: Record<string, CheckOutcome> = {};
+    const now = Date.now();
+    for (const [name, check] of this.options.checks) {
+      checks[name] = {
+        status: 'fail',
+        critical: check.critical ?? true,
+        duration_ms: now - since,
+        checked_at: epochSeconds(now),
+        error: 'not completed yet',
+      };
+    }
+    const system = this.options.sampler.current();
+    return { status: aggregate(checks, []), takenAt: now, checks, system, warnings: [], pending: true };
   }
 
   private async run(): Promise<HealthSnapshot> {
@@ -101,6 +216,7 @@ export class HealthRegistry {
     const next: HealthSnapshot = { status: aggregate(results, warnings), takenAt: Date.now(), checks: results, system, warnings };
     this.report(this.snapshot, next);
     this.snapshot = next;
+    this.exchange?.publish({ takenAt: next.takenAt, checks: next.checks });
     return next;
   }
 

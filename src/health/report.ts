@@ -64,12 +64,26 @@ function factsJson(facts: ServerFacts): string {
   return json;
 }
 
+/** `pending` before the first run of the checks has finished, else the snapshot's status. */
+function reportStatus(snapshot: HealthSnapshot): string {
+  return snapshot.pending ? 'pending' : snapshot.status;
+}
+
+/**
+ * When the checks behind the answer ran and how old that is (answers are served from a
+ * snapshot that may be up to `maxAge` old, or older while a hung check is refreshed).
+ */
+function snapshotAge(snapshot: HealthSnapshot): string {
+  if (snapshot.pending) return `"message":"checks have not completed yet",`;
+  return `"checked_at":${epochSeconds(snapshot.takenAt)},"snapshot_age_ms":${Math.max(0, Date.now() - snapshot.takenAt)},`;
+}
+
 /** The detailed report of the design (`application/json`). */
 export function detailedReport(snapshot: HealthSnapshot, ctx: ReportContext): string {
   const f = fragments(snapshot);
   const a = ctx.activity;
   return (
-    `{"status":"${snapshot.status}","timestamp":${epochSeconds()},` +
+    `{"status":"${reportStatus(snapshot)}","timestamp":${epochSeconds()},${snapshotAge(snapshot)}` +
     `"server_info":{${factsJson(ctx.facts)},"uptime":${round3(process.uptime())}},` +
     `"system_info":${f.system},` +
     `"application_info":{"debug_mode":${ctx.facts.debug_mode},${f.flags},"request_count":${a.requestCount},"last_activity":${epochSeconds(a.lastActivity)}},` +
@@ -79,7 +93,7 @@ export function detailedReport(snapshot: HealthSnapshot, ctx: ReportContext): st
 
 /** What anonymous callers see when details are gated: status, timestamp, each check's status. */
 export function minimalReport(snapshot: HealthSnapshot): string {
-  return `{"status":"${snapshot.status}","timestamp":${epochSeconds()},"checks":${fragments(snapshot).minimalChecks}}`;
+  return `{"status":"${reportStatus(snapshot)}","timestamp":${epochSeconds()},"checks":${fragments(snapshot).minimalChecks}}`;
 }
 
 const IETF_STATUS: Record<HealthStatus, 'pass' | 'warn' | 'fail'> = { healthy: 'pass', degraded: 'warn', unhealthy: 'fail' };
@@ -118,6 +132,7 @@ export function healthJsonReport(snapshot: HealthSnapshot, ctx: ReportContext, d
     checks['uptime'] = figure(round3(process.uptime()), 's');
   }
   const body: Record<string, unknown> = { status: IETF_STATUS[snapshot.status] };
+  if (snapshot.pending) body.output = 'checks have not completed yet';
   if (details) {
     body.version = ctx.facts.express_version === null ? undefined : `express ${ctx.facts.express_version}`;
     body.serviceId = `${ctx.facts.hostname}:${ctx.facts.pid}`;
@@ -137,10 +152,15 @@ export function liveReport(): string {
   return `{"status":"alive","timestamp":${epochSeconds()},"uptime":${round3(process.uptime())}}`;
 }
 
-/** Why an app is not ready: draining first, then failing critical checks; undefined when ready. */
-export function notReadyReason(draining: boolean, failing: readonly string[]): 'draining' | 'critical checks failing' | undefined {
+/** Why an app is not ready: draining first, then checks not run yet, then failing critical checks; undefined when ready. */
+export function notReadyReason(
+  draining: boolean,
+  failing: readonly string[],
+  pending = false,
+): 'draining' | 'checks not completed yet' | 'critical checks failing' | undefined {
   if (draining) return 'draining';
-  return failing.length > 0 ? 'critical checks failing' : undefined;
+  if (failing.length === 0) return undefined;
+  return pending ? 'checks not completed yet' : 'critical checks failing';
 }
 
 /** `/api/health/ready`, before any detail is added. */

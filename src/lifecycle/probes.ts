@@ -48,8 +48,8 @@ export function createProbeAnswerer(health: HealthMiddleware, activity: Activity
       send(req, res, 200, liveReport());
     } else {
       health.readiness().then(
-        ({ failing }) => {
-          const reason = notReadyReason(activity.draining, failing);
+        ({ failing, pending }) => {
+          const reason = notReadyReason(activity.draining, failing, pending);
           send(req, res, reason === undefined ? 200 : 503, JSON.stringify(readyReport(reason)));
         },
         () => send(req, res, 503, JSON.stringify(readyReport('readiness unknown'))),

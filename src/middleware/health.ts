@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Negotiator from 'negotiator';
 import { activityOf, type Activity } from '../activity.js';
-import { HealthRegistry, type Thresholds } from '../health/registry.js';
+import { HealthRegistry, type SharedSnapshot, type SnapshotExchange, type Thresholds } from '../health/registry.js';
 import {
   detailedReport,
   healthJsonReport,
@@ -29,8 +29,13 @@ export interface HealthOptions {
   checks?: Readonly<Record<string, HealthCheck | HealthCheckFn>>;
   /** Per-check timeout in ms. Default 2000. */
   timeout?: number;
-  /** A request finding a snapshot older than this (ms) refreshes it. Default 5000. */
+  /**
+   * A request finding a snapshot older than this (ms) starts one background refresh and is
+   * answered from the snapshot at once. Default 5000.
+   */
   maxAge?: number;
+  /** How long the first requests wait for the first run of the checks before answering `pending` (503 on readiness), ms. Default 250. */
+  initialWait?: number;
   /** Background refresh period in ms; 0 turns it off. Default `KEEP_ALIVE_INTERVAL` or 30000. */
   interval?: number;
   /** Who sees details. Default `always` outside production, `authorized` in production. */
@@ -52,6 +57,8 @@ export interface Readiness {
   ready: boolean;
   /** Names of the critical checks that fail. */
   failing: string[];
+  /** True before the first run of the checks has finished (the failing checks have not answered yet). */
+  pending: boolean;
 }
 
 /** A section added to /api/status and /api/health for callers allowed to see details. */
@@ -60,12 +67,19 @@ export type ReportSection = () => Promise<unknown>;
 export type HealthMiddleware = ClosableMiddleware & {
   /** Runs every check now and returns the new snapshot's status. */
   check(): Promise<'healthy' | 'degraded' | 'unhealthy'>;
-  /** Readiness from the current snapshot (refreshed if older than `maxAge`). */
+  /** Readiness from the current snapshot, never waiting for a check (see `maxAge`, `initialWait`). */
   readiness(): Promise<Readiness>;
   /** The path prefix of the endpoints (`/api`). */
   readonly prefix: string;
   /** Adds a named section to the status and health answers; its provider must bound its own wait. */
   addReportSection(name: string, provider: ReportSection): void;
+  /**
+   * Runs the checks once between processes that share them (the cluster's workers):
+   * background refreshes go through `exchange.claim()`; feed peers' snapshots to `adoptSnapshot()`.
+   */
+  shareSnapshots(exchange: SnapshotExchange): void;
+  /** A peer's snapshot, taken when newer than this process's own. */
+  adoptSnapshot(snapshot: SharedSnapshot): void;
 };
 
 const KNOWN = [
@@ -73,6 +87,7 @@ const KNOWN = [
   'checks',
   'timeout',
   'maxAge',
+  'initialWait',
   'interval',
   'details',
   'token',
@@ -146,6 +161,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   const checks = normaliseChecks(options.checks);
   const timeout = checkInteger('health', 'timeout', options.timeout ?? 2000, { min: 1, unit: 'ms' });
   const maxAge = checkInteger('health', 'maxAge', options.maxAge ?? 5000, { min: 0, unit: 'ms' });
+  const initialWait = checkInteger('health', 'initialWait', options.initialWait ?? 250, { min: 0, unit: 'ms' });
   const interval = checkInteger('health', 'interval', options.interval ?? readEnv.keepAliveInterval() ?? 30_000, {
     min: 0,
     unit: 'ms, 0 = off',
@@ -177,8 +193,8 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
 
   const sampler = new SystemSampler(diskPath, sampleInterval);
   sampler.start();
-  const registry = new HealthRegistry({ checks, timeout, maxAge, thresholds, sampler, logger: log });
-  const loop = interval > 0 ? backgroundLoop(interval, () => registry.refresh().then(() => undefined)) : undefined;
+  const registry = new HealthRegistry({ checks, timeout, maxAge, initialWait, thresholds, sampler, logger: log });
+  const loop = interval > 0 ? backgroundLoop(interval, () => registry.refreshInBackground()) : undefined;
   void registry.refresh();
 
   const componentTypes = new Map<string, string>();
@@ -274,12 +290,12 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     const failing = Object.entries(snapshot.checks)
       .filter(([, o]) => o.critical && o.status === 'fail')
       .map(([name]) => name);
-    return { ready: failing.length === 0, failing };
+    return { ready: failing.length === 0, failing, pending: snapshot.pending === true };
   }
 
   async function answerReady(req: IncomingMessage, res: ServerResponse, activity: Activity, type: string): Promise<void> {
-    const { failing } = await readiness();
-    const reason = notReadyReason(activity.draining, failing);
+    const { failing, pending } = await readiness();
+    const reason = notReadyReason(activity.draining, failing, pending);
     const code = reason === undefined ? 200 : 503;
     if (type === 'application/health+json') {
       sendJson(req, res, code, JSON.stringify({ status: reason === undefined ? 'pass' : 'fail' }), HEALTH_JSON_TYPE);
@@ -367,6 +383,8 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     if (typeof provider !== 'function') throw optionError('health.addReportSection', 'provider', 'an async function', provider);
     sections.set(name, provider);
   };
+  middleware.shareSnapshots = (exchange) => registry.share(exchange);
+  middleware.adoptSnapshot = (snapshot) => registry.adopt(snapshot);
   middleware.close = async () => {
     loop?.stop();
     sampler.stop();

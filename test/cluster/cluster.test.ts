@@ -81,6 +81,35 @@ describe('lifeline serve: a cluster of workers', () => {
     expect(c.log()).toMatch(/primary stopped \(exit code 0\)/);
   });
 
+  it('runs the checks once per maxAge for the whole cluster: workers adopt the snapshot one of them took', async () => {
+    const runsFile = join(dir, 'check-runs.txt');
+    const c = await startCluster(['--workers', '2'], { CHECK_RUNS_FILE: runsFile });
+    await c.waitForLog(/2 workers ready/);
+    const runs = () => readFileSync(runsFile, 'utf8').trim().split('\n');
+    const before = runs().length;
+    const started = Date.now();
+    const answeredBy = new Set<number>();
+    while (Date.now() - started < 2000) {
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const res = await fetch(`${c.url}/api/health`);
+          expect(res.status).toBe(200);
+          return (await res.json()) as { server_info: { pid: number }; checks: { counted: { status: string } } };
+        }),
+      );
+      for (const a of answers) {
+        expect(a.checks.counted.status).toBe('pass');
+        answeredBy.add(a.server_info.pid);
+      }
+    }
+    const elapsed = Date.now() - started;
+    expect(answeredBy.size).toBe(2);
+    // maxAge is 200 ms in the fixture: one run per window for both workers together
+    // (each worker on its own would run them about twice as often).
+    expect(runs().length - before).toBeLessThanOrEqual(Math.ceil(elapsed / 200) + 2);
+    expect(runs().length - before).toBeGreaterThanOrEqual(3);
+  });
+
   it('runs a TypeScript app module (through tsx) that exports a function returning the app', async () => {
     const c = await startCluster(['--workers', '2'], {}, cli, resolve('test/fixtures/cluster-app.ts'));
     await c.waitForLog(/2 workers ready/);
