@@ -20,7 +20,10 @@ function parseAccept(header: string): MediaRange[] {
     const [media = '', ...params] = parts[index]!.split(';');
     const slash = media.indexOf('/');
     const type = media.slice(0, slash).trim().toLowerCase();
-    const subtype = media.slice(slash + 1).trim().toLowerCase();
+    const subtype = media
+      .slice(slash + 1)
+      .trim()
+      .toLowerCase();
     if (slash === -1 || type === '' || subtype === '') continue;
     let q = 1;
     for (const param of params) {

@@ -155,7 +155,10 @@ function checkMounts(mounts: unknown): Required<HealthMounts> {
     for (const part of raw.split(',')) {
       const name = part.trim();
       if (!(MOUNTS as readonly string[]).includes(name)) {
-        throw new ConfigError('HEALTH_MOUNTS', `Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got '${raw}'`);
+        throw new ConfigError(
+          'HEALTH_MOUNTS',
+          `Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got '${raw}'`,
+        );
       }
       out[name as keyof HealthMounts] = true;
     }
@@ -170,7 +173,7 @@ function checkMounts(mounts: unknown): Required<HealthMounts> {
   return out;
 }
 
-/** The query string's values of `name` (`?exclude=a&exclude=b`), and whether `flag` is present. */
+/** The request's query parameters (`?verbose&exclude=a&exclude=b`); parsed only on the Kubernetes endpoints. */
 function queryOf(url: string): URLSearchParams {
   const q = url.indexOf('?');
   return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));

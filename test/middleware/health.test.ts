@@ -180,15 +180,16 @@ describe('health endpoints', () => {
     },
   );
 
-  it.each(ENDPOINTS.flatMap((path) => ['text/html', 'application/json;q=0', 'application/json; charset=utf-8; q=0'].map((a) => [path, a] as const)))(
-    'a truly unacceptable Accept still gets 406 JSON: %s with %s',
-    async (path, accept) => {
-      const res = await request(appWith()).get(path).set('Accept', accept);
-      expect(res.status).toBe(406);
-      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
-      expect(res.body.error.status).toBe(406);
-    },
-  );
+  it.each(
+    ENDPOINTS.flatMap((path) =>
+      ['text/html', 'application/json;q=0', 'application/json; charset=utf-8; q=0'].map((a) => [path, a] as const),
+    ),
+  )('a truly unacceptable Accept still gets 406 JSON: %s with %s', async (path, accept) => {
+    const res = await request(appWith()).get(path).set('Accept', accept);
+    expect(res.status).toBe(406);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.body.error.status).toBe(406);
+  });
 
   it('answers odd paths under the health prefix with a JSON 4xx, never 5xx', async () => {
     const app = appWith();
@@ -331,7 +332,9 @@ describe('extra mount points', () => {
     await request(app).get('/api/health');
     const failed = await request(app).get('/readyz');
     expect(failed.status).toBe(503);
-    expect(text(failed)).toBe('[+]ping ok\n[+]shutdown ok\n[-]db failed: connection refused to postgres://app:***@db/x\nreadyz check failed\n');
+    expect(text(failed)).toBe(
+      '[+]ping ok\n[+]shutdown ok\n[-]db failed: connection refused to postgres://app:***@db/x\nreadyz check failed\n',
+    );
     expect((await request(app).get('/livez')).status).toBe(200);
     const excluded = await request(app).get('/readyz?exclude=db&verbose');
     expect(excluded.status).toBe(200);

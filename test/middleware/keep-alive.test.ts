@@ -323,7 +323,9 @@ describe('POST /api/keep-alive', () => {
     expect(third.body.last_client_activity).toBeGreaterThanOrEqual(t0 - 0.001);
     // Without a client_id (or with one that is not a short string) the client is its address.
     await request(app).post('/api/keep-alive');
-    await request(app).post('/api/keep-alive').send({ client_id: { nested: true } });
+    await request(app)
+      .post('/api/keep-alive')
+      .send({ client_id: { nested: true } });
     await request(app).post('/api/keep-alive').set('Content-Type', 'application/json').send('{"client_id":');
     const status = await request(app).get('/api/status');
     expect(status.body.clients_last_interval).toBe(3);
