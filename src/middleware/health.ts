@@ -495,7 +495,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
       const slash = path.indexOf('/', 1);
       let name: string;
       try {
-        name = decodeURIComponent(path.slice(slash + 1));
+        name = decodeURIComponent(path.slice(slash + 1, path.endsWith('/') ? -1 : undefined));
       } catch {
         sendError(req, res, 404);
         return true;

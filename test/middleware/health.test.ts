@@ -316,6 +316,8 @@ describe('extra mount points', () => {
     expect(text(await request(app).get('/livez?verbose'))).toBe('[+]ping ok\nlivez check passed\n');
     expect(text(await request(app).get('/readyz?verbose=1'))).toBe('[+]ping ok\n[+]shutdown ok\n[+]queue ok\nreadyz check passed\n');
     expect(text(await request(app).get('/readyz/queue'))).toBe('ok');
+    expect(text(await request(app).get('/livez/ping/'))).toBe('ok');
+    expect((await request(app).get('/readyz/%ff')).status).toBe(404);
     expect((await request(app).get('/readyz/nope')).status).toBe(404);
     expect((await request(app).head('/readyz')).status).toBe(200);
     const post = await request(app).post('/readyz');
