@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RecentClients } from '../../src/activity.js';
 import { errorHandler, health, keepAlive, notFound } from '../../src/index.js';
 import { express } from '../helpers/express.js';
 import { memoryLogger } from '../helpers/logger.js';
@@ -190,5 +191,177 @@ describe('keepAlive logging and loop', () => {
     closers.push(ka.close);
     await new Promise((r) => setTimeout(r, 200));
     expect(logger.lines.some((l) => l.level === 'warn' && l.message.startsWith('self-ping http://127.0.0.1:1/api/ping failed'))).toBe(true);
+  });
+});
+
+interface ChunkedOutcome {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+  /** Bytes the client had written when the answer arrived. */
+  sentBeforeAnswer: number;
+  elapsedMs: number;
+}
+
+/**
+ * POSTs `total` bytes with Transfer-Encoding: chunked (no Content-Length), in 16 KiB
+ * chunks that wait for the socket to drain, and stops writing once the answer arrives.
+ */
+function postChunked(url: string, total: number, contentType = 'application/octet-stream'): Promise<ChunkedOutcome> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let sent = 0;
+    let answered = false;
+    const req = httpRequest(`${url}/api/keep-alive`, {
+      method: 'POST',
+      headers: { 'Content-Type': contentType, 'Transfer-Encoding': 'chunked' },
+    });
+    req.on('response', (res) => {
+      answered = true;
+      const sentBeforeAnswer = sent;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, sentBeforeAnswer, elapsedMs: performance.now() - started }),
+      );
+      res.on('error', reject);
+    });
+    // The server closing mid-upload is expected once it has answered.
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    const chunk = Buffer.alloc(16 * 1024, 0x61);
+    const pump = (): void => {
+      while (!answered && sent < total) {
+        const piece = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
+        sent += piece.length;
+        if (!req.write(piece)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      if (!answered) req.end();
+    };
+    pump();
+  });
+}
+
+describe('POST /api/keep-alive', () => {
+  function appWithHealth() {
+    const app = express();
+    const ka = keepAlive({ logger: false, interval: 0 });
+    const h = health({ logger: false, interval: 0 });
+    closers.push(ka.close, h.close);
+    app.use(ka);
+    app.use(h);
+    app.use(notFound());
+    app.use(errorHandler({ logger: false }));
+    return app;
+  }
+
+  it('refuses a 200 KiB chunked body with 413 JSON and Connection: close (the 64 KiB limit holds without Content-Length)', async () => {
+    const running = await listen(appWithHealth());
+    try {
+      const res = await postChunked(running.url, 200 * 1024);
+      expect(res.status).toBe(413);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.headers.connection).toBe('close');
+      expect(JSON.parse(res.body)).toEqual({
+        error: { status: 413, message: 'Payload Too Large: keep-alive accepts at most 65536 bytes' },
+      });
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('cuts a 50 MiB chunked stream early: 413 before the client finished sending, in bounded time', async () => {
+    const running = await listen(appWithHealth());
+    try {
+      const total = 50 * 1024 * 1024;
+      const res = await postChunked(running.url, total);
+      expect(res.status).toBe(413);
+      expect(res.headers.connection).toBe('close');
+      // The answer came after a few socket buffers, not after the 50 MiB.
+      expect(res.sentBeforeAnswer).toBeLessThan(8 * 1024 * 1024);
+      expect(res.elapsedMs).toBeLessThan(5000);
+      // The server is still fine afterwards.
+      expect((await fetch(`${running.url}/api/ping`)).status).toBe(200);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('accepts chunked and sized bodies up to 64 KiB', async () => {
+    const running = await listen(appWithHealth());
+    try {
+      for (const size of [0, 1, 64 * 1024]) {
+        const res = await postChunked(running.url, size);
+        expect(res.status, String(size)).toBe(200);
+        expect(JSON.parse(res.body).status).toBe('alive');
+      }
+      const sized = await fetch(`${running.url}/api/keep-alive`, { method: 'POST', body: Buffer.alloc(64 * 1024) });
+      expect(sized.status).toBe(200);
+      const over = await fetch(`${running.url}/api/keep-alive`, { method: 'POST', body: Buffer.alloc(64 * 1024 + 1) });
+      expect(over.status).toBe(413);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('reports the last client activity and the distinct clients of the last interval in status and keep-alive', async () => {
+    const app = appWithHealth();
+    const before = await request(app).get('/api/status');
+    expect(before.body).toMatchObject({ last_client_activity: null, clients_last_interval: 0 });
+    expect((await request(app).get('/api/keep-alive')).body).toMatchObject({ last_client_activity: null, clients_last_interval: 0 });
+
+    const t0 = Date.now() / 1000;
+    await request(app).post('/api/keep-alive').send({ client_id: 'tab-1' });
+    await request(app).post('/api/keep-alive').send({ client_id: 'tab-2' });
+    const third = await request(app).post('/api/keep-alive').send({ client_id: 'tab-1' });
+    expect(third.body.clients_last_interval).toBe(2);
+    expect(third.body.last_client_activity).toBeGreaterThanOrEqual(t0 - 0.001);
+    // Without a client_id (or with one that is not a short string) the client is its address.
+    await request(app).post('/api/keep-alive');
+    await request(app)
+      .post('/api/keep-alive')
+      .send({ client_id: { nested: true } });
+    await request(app).post('/api/keep-alive').set('Content-Type', 'application/json').send('{"client_id":');
+    const status = await request(app).get('/api/status');
+    expect(status.body.clients_last_interval).toBe(3);
+    expect(status.body.last_client_activity).toBeGreaterThanOrEqual(third.body.last_client_activity);
+    // A GET does not count as a client keep-alive.
+    await request(app).get('/api/keep-alive');
+    expect((await request(app).get('/api/status')).body.clients_last_interval).toBe(3);
+  });
+
+  it('reads client_id from a body express.json() already parsed', async () => {
+    const app = express();
+    const h = health({ logger: false, interval: 0 });
+    closers.push(h.close);
+    app.use(express.json());
+    app.use(h);
+    for (const id of ['a', 'b', 'c']) await request(app).post('/api/keep-alive').send({ client_id: id });
+    expect((await request(app).get('/api/status')).body.clients_last_interval).toBe(3);
+  });
+
+  it('counts only the clients seen within the interval', async () => {
+    const app = express();
+    const h = health({ logger: false, interval: 150 });
+    closers.push(h.close);
+    app.use(h);
+    await request(app).post('/api/keep-alive').send({ client_id: 'old' });
+    await new Promise((r) => setTimeout(r, 250));
+    const res = await request(app).post('/api/keep-alive').send({ client_id: 'new' });
+    expect(res.body.clients_last_interval).toBe(1);
+  });
+
+  it('remembers a bounded number of clients', () => {
+    const clients = new RecentClients(3);
+    for (let i = 0; i < 1000; i++) clients.record(`c${i}`, 1000 + i);
+    expect(clients.countSince(0)).toBe(3);
+    expect(clients.countSince(1998)).toBe(2);
+    clients.record('c998', 3000);
+    expect(clients.countSince(2000)).toBe(1);
   });
 });
