@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import Negotiator from 'negotiator';
 import { activityOf, type Activity } from '../activity.js';
 import { HealthRegistry, type SharedSnapshot, type SnapshotExchange, type Thresholds } from '../health/registry.js';
 import {
@@ -21,7 +22,6 @@ import { checkInteger, checkOneOf, checkOptionsObject, checkString, optionError,
 import { SystemSampler } from '../system/sampler.js';
 import { serverFacts } from '../system/facts.js';
 import { backgroundLoop, epochSeconds, round3 } from '../time.js';
-import { preferredMediaType } from './accept.js';
 import { readKeepAliveBody } from './keep-alive-body.js';
 import { errorBody, sendError, sendJson } from './respond.js';
 import { appOf, fromStep, type ClosableMiddleware, type NextFunction } from './types.js';
@@ -132,6 +132,9 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const HEALTH_JSON_TYPE = 'application/health+json; charset=utf-8';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 const JSON_OR_HEALTH = ['application/json', 'application/health+json'];
+// Offered with their charset: negotiator matches a range's parameters against the offer's,
+// so `application/json; charset=utf-8` (what load balancers send) matches these and not bare types.
+const OFFERED = JSON_OR_HEALTH.map((type) => `${type}; charset=utf-8`);
 
 function normaliseChecks(checks: HealthOptions['checks']): Map<string, HealthCheck> {
   const out = new Map<string, HealthCheck>();
@@ -308,7 +311,8 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   function negotiate(req: IncomingMessage): string | undefined {
     const accept = req.headers.accept;
     if (accept === undefined || accept === '*/*' || accept === 'application/json') return 'application/json';
-    return preferredMediaType(accept, JSON_OR_HEALTH);
+    const offer = new Negotiator(req).mediaType(OFFERED);
+    return offer === undefined ? undefined : JSON_OR_HEALTH[OFFERED.indexOf(offer)];
   }
 
   /** `"last_client_activity":…,"clients_last_interval":…` for the status and keep-alive bodies. */
