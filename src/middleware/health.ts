@@ -17,6 +17,7 @@ import type { HealthCheck, HealthCheckFn } from '../health/types.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkInteger, checkOneOf, checkOptionsObject, checkString, optionError, readEnv, type DetailsMode } from '../options.js';
 import { SystemSampler } from '../system/sampler.js';
+import { failureLog } from '../logging/failure-log.js';
 import { serverFacts } from '../system/facts.js';
 import { backgroundLoop, epochSeconds, round3 } from '../time.js';
 import { errorBody, sendError, sendJson } from './respond.js';
@@ -175,10 +176,11 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   }
   const tokenDigest = token === undefined ? undefined : digest(token);
 
-  const sampler = new SystemSampler(diskPath, sampleInterval);
+  const sampler = new SystemSampler(diskPath, sampleInterval, { logger: componentLogger(handle.logger, 'system') });
   sampler.start();
   const registry = new HealthRegistry({ checks, timeout, maxAge, thresholds, sampler, logger: log });
-  const loop = interval > 0 ? backgroundLoop(interval, () => registry.refresh().then(() => undefined)) : undefined;
+  const refreshFailures = failureLog('health refresh', (m) => log.error(m), (m) => log.info(m));
+  const loop = interval > 0 ? backgroundLoop(interval, () => registry.refresh().then(() => undefined), refreshFailures) : undefined;
   void registry.refresh();
 
   const componentTypes = new Map<string, string>();
