@@ -8,12 +8,14 @@ export interface FailureLog {
 
 type Write = (message: string) => unknown;
 
+/** The kind is the error's code, else its cause's (fetch wraps the socket error), else the message. */
 function kindOf(error: unknown): { kind: string; message: string } {
-  const message = error instanceof Error ? error.message : String(error);
+  let message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | null)?.code;
-  const cause = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  const kind = typeof code === 'string' ? code : typeof cause === 'string' ? cause : message;
-  return { kind, message: typeof cause === 'string' && !message.includes(cause) ? `${message} (${cause})` : message };
+  const cause = error instanceof Error && error.cause instanceof Error ? (error.cause as Error & { code?: unknown }) : undefined;
+  const detail = typeof cause?.code === 'string' ? cause.code : cause?.message;
+  if (detail && !message.includes(detail)) message = `${message} (${detail})`;
+  return { kind: typeof code === 'string' ? code : message, message };
 }
 
 /**
