@@ -100,7 +100,9 @@ describe('backend.log', () => {
       process.stderr.write = write;
     }
     expect(errors).toHaveLength(2);
-    expect(errors[0]).toMatch(/^lifeline: .*backend\.log: writing the log failed: .*(EEXIST|ENOTDIR).*\(logged once until it recovers\)\n$/);
+    expect(errors[0]).toMatch(
+      /^lifeline: .*backend\.log: writing the log failed: .*(EEXIST|ENOTDIR).*\(logged once until it recovers\)\n$/,
+    );
     expect(errors[1]).toMatch(/writing the log recovered after 5 failed tries/);
     expect(readLines(file).map((l) => l.replace(/^.* info /, ''))).toEqual(['after']);
   });

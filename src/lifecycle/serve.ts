@@ -163,7 +163,11 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   server.listen(port, host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(error as Error))]);
   // Once listening, an error (accept failing with EMFILE) must not become an uncaught exception.
-  const acceptFailures = failureLog('accepting connections', (m) => log.error(m), (m) => log.info(m));
+  const acceptFailures = failureLog(
+    'accepting connections',
+    (m) => log.error(m),
+    (m) => log.info(m),
+  );
   server.on('error', (error) => acceptFailures.failed(error));
   server.on('connection', () => acceptFailures.succeeded());
   // One warning per minute at most while the limit is hit, with the count closed since.

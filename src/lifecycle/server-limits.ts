@@ -31,9 +31,14 @@ export function defaultMaxConnections(limit: number | undefined = descriptorLimi
 
 /** Options first, then MAX_CONNECTIONS, HEADERS_TIMEOUT, REQUEST_TIMEOUT, KEEP_ALIVE_TIMEOUT, then safe defaults. */
 export function resolveServerLimits(component: string, options: Readonly<ServerLimitOptions>): ServerLimits {
-  const maxConnections = checkInteger(component, 'maxConnections', options.maxConnections ?? readEnv.maxConnections() ?? defaultMaxConnections(), {
-    min: 1,
-  });
+  const maxConnections = checkInteger(
+    component,
+    'maxConnections',
+    options.maxConnections ?? readEnv.maxConnections() ?? defaultMaxConnections(),
+    {
+      min: 1,
+    },
+  );
   const requestTimeout = checkInteger(component, 'requestTimeout', options.requestTimeout ?? readEnv.requestTimeout() ?? 30_000, {
     min: 0,
     unit: 'ms, 0 = off',

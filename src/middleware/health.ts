@@ -179,7 +179,11 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   const sampler = new SystemSampler(diskPath, sampleInterval, { logger: componentLogger(handle.logger, 'system') });
   sampler.start();
   const registry = new HealthRegistry({ checks, timeout, maxAge, thresholds, sampler, logger: log });
-  const refreshFailures = failureLog('health refresh', (m) => log.error(m), (m) => log.info(m));
+  const refreshFailures = failureLog(
+    'health refresh',
+    (m) => log.error(m),
+    (m) => log.info(m),
+  );
   const loop = interval > 0 ? backgroundLoop(interval, () => registry.refresh().then(() => undefined), refreshFailures) : undefined;
   void registry.refresh();
 

@@ -73,8 +73,16 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
   let lastActivity: Activity | undefined;
 
   // A host that is down stays down for many ticks: one line per kind of failure, then one on recovery.
-  const pingFailures = failureLog(`self-ping ${selfPingUrl ?? ''}`, (m) => log.warn(m), (m) => log.info(m));
-  const loopFailures = failureLog('keep-alive loop', (m) => log.error(m), (m) => log.info(m));
+  const pingFailures = failureLog(
+    `self-ping ${selfPingUrl ?? ''}`,
+    (m) => log.warn(m),
+    (m) => log.info(m),
+  );
+  const loopFailures = failureLog(
+    'keep-alive loop',
+    (m) => log.error(m),
+    (m) => log.info(m),
+  );
   const loop =
     interval > 0
       ? backgroundLoop(

@@ -35,8 +35,28 @@ export interface DiskIo {
 
 // Kernel and virtual filesystems: not storage anyone runs out of.
 const VIRTUAL = new Set([
-  'proc', 'sysfs', 'devpts', 'devtmpfs', 'cgroup', 'cgroup2', 'securityfs', 'pstore', 'bpf', 'debugfs', 'tracefs',
-  'configfs', 'fusectl', 'mqueue', 'hugetlbfs', 'autofs', 'binfmt_misc', 'rpc_pipefs', 'nsfs', 'efivarfs', 'selinuxfs', 'ramfs',
+  'proc',
+  'sysfs',
+  'devpts',
+  'devtmpfs',
+  'cgroup',
+  'cgroup2',
+  'securityfs',
+  'pstore',
+  'bpf',
+  'debugfs',
+  'tracefs',
+  'configfs',
+  'fusectl',
+  'mqueue',
+  'hugetlbfs',
+  'autofs',
+  'binfmt_misc',
+  'rpc_pipefs',
+  'nsfs',
+  'efivarfs',
+  'selinuxfs',
+  'ramfs',
 ]);
 
 async function text(path: string): Promise<string | undefined> {

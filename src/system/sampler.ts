@@ -65,7 +65,9 @@ function loadSystemInformation(): Promise<SystemInformation | undefined> {
  * fsStats(), disksIO() and networkStats() spawn lscpu, df, lsblk or cat, and elsewhere
  * nearly everything spawns, so those figures come from /proc in machine.ts instead.
  */
-async function fromSystemInformation(): Promise<Pick<MachineFacts, 'swap'> & { files: { system: number | null; system_max: number | null } }> {
+async function fromSystemInformation(): Promise<
+  Pick<MachineFacts, 'swap'> & { files: { system: number | null; system_max: number | null } }
+> {
   const none = { swap: null, files: { system: null, system_max: null } };
   if (process.platform !== 'linux') return none;
   const si = await loadSystemInformation();
@@ -124,8 +126,16 @@ export class SystemSampler {
     options: SamplerOptions = {},
   ) {
     const log = options.logger ?? silentLogger;
-    this.sampling = failureLog('sampling', (m) => log.error(m), (m) => log.info(m));
-    this.gathering = failureLog('gathering machine facts', (m) => log.warn(m), (m) => log.info(m));
+    this.sampling = failureLog(
+      'sampling',
+      (m) => log.error(m),
+      (m) => log.info(m),
+    );
+    this.gathering = failureLog(
+      'gathering machine facts',
+      (m) => log.warn(m),
+      (m) => log.info(m),
+    );
     this.factsInterval = options.factsInterval ?? 60_000;
     this.factsDelay = options.factsDelay ?? 1000;
     this.disk = { path: diskPath, total: 0, used: 0, percentage: 0 };
