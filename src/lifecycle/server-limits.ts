@@ -24,7 +24,7 @@ export interface ServerLimits {
  * sampler): a flood of idle connections then gets closed at accept instead of starving
  * the process into EMFILE. Without a known limit, 1024 (the usual soft limit) is assumed.
  */
-export function defaultMaxConnections(limit: number | undefined = descriptorLimit()): number {
+export function defaultMaxConnections(limit: number | undefined): number {
   const fds = limit ?? 1024;
   return Math.max(1, Math.min(Math.floor(fds * 0.75), fds - 64));
 }
@@ -34,7 +34,7 @@ export function resolveServerLimits(component: string, options: Readonly<ServerL
   const maxConnections = checkInteger(
     component,
     'maxConnections',
-    options.maxConnections ?? readEnv.maxConnections() ?? defaultMaxConnections(),
+    options.maxConnections ?? readEnv.maxConnections() ?? defaultMaxConnections(descriptorLimit()),
     {
       min: 1,
     },
