@@ -59,6 +59,9 @@ const VIRTUAL = new Set([
   'ramfs',
 ]);
 
+// Network filesystems: statfs on a dead server blocks a libuv thread for as long as it is down.
+const NETWORK = new Set(['nfs', 'nfs4', 'cifs', 'smb3', 'smbfs', 'fuse.sshfs', 'afs', 'ceph', 'glusterfs', '9p']);
+
 async function text(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
@@ -71,7 +74,7 @@ function percent(part: number, whole: number): number {
   return whole > 0 ? Math.round((part / whole) * 1000) / 10 : 0;
 }
 
-/** Every mounted storage filesystem (/proc/mounts + statfs, the way df does it, without spawning df). */
+/** Every mounted local storage filesystem (/proc/mounts + statfs, the way df does it, without spawning df). */
 export async function filesystems(): Promise<FilesystemUsage[]> {
   const mounts = await text('/proc/mounts');
   if (mounts === undefined) return [];
@@ -79,7 +82,7 @@ export async function filesystems(): Promise<FilesystemUsage[]> {
   const out: FilesystemUsage[] = [];
   for (const line of mounts.split('\n')) {
     const [, rawMount, type] = line.split(' ');
-    if (!rawMount || !type || VIRTUAL.has(type)) continue;
+    if (!rawMount || !type || VIRTUAL.has(type) || NETWORK.has(type)) continue;
     // /proc/mounts escapes spaces and tabs as octal.
     const mount = rawMount.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
     if (seen.has(mount)) continue;
