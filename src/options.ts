@@ -155,6 +155,14 @@ export const readEnv = {
     if (raw !== 'text' && raw !== 'json') throw envError('LOG_FORMAT', "'text' or 'json'", raw);
     return raw;
   },
+  maxConnections: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'MAX_CONNECTIONS', 1, 2_147_483_647, 'a whole number of connections >= 1'),
+  headersTimeout: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'HEADERS_TIMEOUT', 1, 2_147_483_647, 'a whole number of milliseconds >= 1'),
+  requestTimeout: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'REQUEST_TIMEOUT', 0, 2_147_483_647, 'a whole number of milliseconds (0 turns it off)'),
+  keepAliveTimeout: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'KEEP_ALIVE_TIMEOUT', 1, 2_147_483_647, 'a whole number of milliseconds >= 1'),
   logFile: (env: Env = process.env): string | undefined => envValue(env, 'LOG_FILE'),
   healthToken: (env: Env = process.env): string | undefined => envValue(env, 'HEALTH_TOKEN'),
   databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
@@ -174,6 +182,11 @@ export interface LifelineConfig {
   healthToken: string | undefined;
   keepAliveInterval: number;
   workers: number | 'auto';
+  /** undefined: serve() derives it from the descriptor limit. */
+  maxConnections: number | undefined;
+  headersTimeout: number | undefined;
+  requestTimeout: number;
+  keepAliveTimeout: number;
 }
 
 /**
@@ -194,5 +207,10 @@ export function loadConfig(env: Env = process.env): LifelineConfig {
     healthToken: readEnv.healthToken(env),
     keepAliveInterval: readEnv.keepAliveInterval(env) ?? 30_000,
     workers: readEnv.workers(env) ?? 1,
+    maxConnections: readEnv.maxConnections(env),
+    // undefined: serve() takes 20000 or requestTimeout, whichever is shorter.
+    headersTimeout: readEnv.headersTimeout(env),
+    requestTimeout: readEnv.requestTimeout(env) ?? 30_000,
+    keepAliveTimeout: readEnv.keepAliveTimeout(env) ?? 5000,
   };
 }

@@ -81,6 +81,32 @@ describe('backend.log', () => {
     expect(readFileSync(file, 'utf8')).not.toContain('hunter2');
   });
 
+  it('survives losing its folder: one stderr line per kind of failure, then it writes again', async () => {
+    const folder = join(dir, 'gone');
+    const file = join(folder, 'backend.log');
+    const logger = createLogger({ file, console: false });
+    const errors: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => errors.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      logger.info('before');
+      rmSync(folder, { recursive: true });
+      writeFileSync(folder, 'a file where the folder was');
+      for (let i = 0; i < 5; i++) logger.info(`lost ${i}`);
+      rmSync(folder);
+      logger.info('after');
+      await logger.closeAndFlush();
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(
+      /^lifeline: .*backend\.log: writing the log failed: .*(EEXIST|ENOTDIR).*\(logged once until it recovers\)\n$/,
+    );
+    expect(errors[1]).toMatch(/writing the log recovered after 5 failed tries/);
+    expect(readLines(file).map((l) => l.replace(/^.* info /, ''))).toEqual(['after']);
+  });
+
   it('rotates by size, keeping every line whole and none lost', async () => {
     const rotDir = mkdtempSync(join(dir, 'rot-'));
     const file = join(rotDir, 'backend.log');

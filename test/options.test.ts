@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { checks, ConfigError, corsSecurity, createLogger, errorHandler, health, keepAlive, lifeline, loadConfig } from '../src/index.js';
+import { runCluster } from '../src/cluster/primary.js';
+import {
+  checks,
+  ConfigError,
+  corsSecurity,
+  createLogger,
+  errorHandler,
+  health,
+  keepAlive,
+  lifeline,
+  loadConfig,
+  serve,
+} from '../src/index.js';
+import { defaultMaxConnections } from '../src/lifecycle/server-limits.js';
 
 type Factory = (options: never) => unknown;
 
@@ -44,6 +57,38 @@ describe('invalid factory options throw a TypeError naming the option', () => {
     expect(() => factory(options as never)).toThrow(message);
   });
 
+  const listener = () => undefined;
+  const invalidServe: Array<[unknown, RegExp]> = [
+    [{ maxConnections: -1 }, /^serve: expected `maxConnections` to be an integer >= 1, got -1$/],
+    [{ maxConnections: 1.5 }, /`maxConnections`/],
+    [{ maxconnections: 10 }, /unknown option `maxconnections`; did you mean `maxConnections`\?/],
+    [{ headersTimeout: 0 }, /^serve: expected `headersTimeout` to be an integer >= 1 \(ms\), got 0$/],
+    [{ requestTimeout: '30s' }, /^serve: expected `requestTimeout` to be an integer >= 0 \(ms, 0 = off\), got '30s'$/],
+    [{ keepAliveTimeout: -5 }, /^serve: expected `keepAliveTimeout` to be an integer >= 1 \(ms\), got -5$/],
+    [
+      { headersTimeout: 40_000, requestTimeout: 30_000 },
+      /^serve: expected `headersTimeout` to be at most requestTimeout \(30000 ms\), got 40000$/,
+    ],
+  ];
+  it.each(invalidServe)('serve(app, %j)', async (options, message) => {
+    await expect(serve(listener, { port: 0, logger: false, ...(options as object) })).rejects.toThrow(TypeError);
+    await expect(serve(listener, { port: 0, logger: false, ...(options as object) })).rejects.toThrow(message);
+  });
+
+  it('runCluster checks the server limits before forking', async () => {
+    await expect(runCluster({ entry: 'app.js', port: 8000, logger: false, requestTimeout: -1 })).rejects.toThrow(
+      /^cluster: expected `requestTimeout` to be an integer >= 0 \(ms, 0 = off\), got -1$/,
+    );
+  });
+
+  it('the default maxConnections leaves descriptors for everything else', () => {
+    expect(defaultMaxConnections(1024)).toBe(768);
+    expect(defaultMaxConnections(256)).toBe(192);
+    expect(defaultMaxConnections(65_536)).toBe(49_152);
+    expect(defaultMaxConnections(100)).toBe(36);
+    expect(defaultMaxConnections(undefined)).toBe(768);
+  });
+
   it('catches app.use(keepAlive) without the call', () => {
     const fakeRequest = { socket: {}, headers: {}, method: 'GET' };
     expect(() => keepAlive(fakeRequest as never)).toThrow(/write app.use\(keepAlive\(\)\), not app.use\(keepAlive\)/);
@@ -84,6 +129,10 @@ describe('environment variables', () => {
       healthToken: undefined,
       keepAliveInterval: 30_000,
       workers: 1,
+      maxConnections: undefined,
+      headersTimeout: undefined,
+      requestTimeout: 30_000,
+      keepAliveTimeout: 5000,
     });
   });
 
@@ -118,6 +167,10 @@ describe('environment variables', () => {
     [{ LOG_LEVEL: 'verbose!' }, 'LOG_LEVEL', /^Invalid LOG_LEVEL: expected one of error, warn, info/],
     [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT', /Invalid LOG_FORMAT/],
     [{ WORKERS: '0' }, 'WORKERS', /Invalid WORKERS/],
+    [{ MAX_CONNECTIONS: '0' }, 'MAX_CONNECTIONS', /^Invalid MAX_CONNECTIONS: expected a whole number of connections >= 1, got '0'$/],
+    [{ HEADERS_TIMEOUT: 'soon' }, 'HEADERS_TIMEOUT', /^Invalid HEADERS_TIMEOUT: expected a whole number of milliseconds >= 1/],
+    [{ REQUEST_TIMEOUT: '-1' }, 'REQUEST_TIMEOUT', /^Invalid REQUEST_TIMEOUT: expected a whole number of milliseconds \(0 turns it off\)/],
+    [{ KEEP_ALIVE_TIMEOUT: '5s' }, 'KEEP_ALIVE_TIMEOUT', /^Invalid KEEP_ALIVE_TIMEOUT/],
   ];
   it.each(bad)('%j stops startup with one line naming %s', (env, variable, message) => {
     try {
@@ -128,6 +181,21 @@ describe('environment variables', () => {
       expect((error as ConfigError).variable).toBe(variable);
       expect((error as Error).message).toMatch(message);
       expect((error as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('loadConfig reads the server limits', () => {
+    expect(
+      loadConfig({ MAX_CONNECTIONS: '500', HEADERS_TIMEOUT: '10000', REQUEST_TIMEOUT: '15000', KEEP_ALIVE_TIMEOUT: '2000' }),
+    ).toMatchObject({ maxConnections: 500, headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 2000 });
+  });
+
+  it('serve() fails on an invalid server-limit variable', async () => {
+    process.env.REQUEST_TIMEOUT = 'forever';
+    try {
+      await expect(serve(() => undefined, { port: 0, logger: false })).rejects.toThrow(/^Invalid REQUEST_TIMEOUT/);
+    } finally {
+      delete process.env.REQUEST_TIMEOUT;
     }
   });
 

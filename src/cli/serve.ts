@@ -4,6 +4,9 @@ import { parseArgs } from 'node:util';
 import { loadApp } from '../cluster/load-app.js';
 import { runCluster } from '../cluster/primary.js';
 import { serve } from '../lifecycle/serve.js';
+import { resolveServerLimits, type ServerLimitOptions } from '../lifecycle/server-limits.js';
+import { readEnv } from '../options.js';
+import { readConfigFile } from './config-file.js';
 
 export const SERVE_HELP = `Usage: lifeline serve <entry> [options]
 
@@ -12,12 +15,20 @@ module whose default export is an app or a function returning one) in a cluster 
 workers sharing one port. SIGTERM/SIGINT drain every worker; SIGHUP reloads them one at
 a time with no downtime.
 
+Flags win over the environment, which wins over .backend_config.json
+(max_connections, headers_timeout, request_timeout, keep_alive_timeout).
+
 Options:
   -w, --workers <n|auto>     workers (default WORKERS or 1; auto = one per CPU)
   -p, --port <n>             port (default PORT or 8000)
       --host <host>          host (default HOST or 127.0.0.1)
       --ready-timeout <ms>   time a new worker gets to become ready (default 30000)
       --shutdown-timeout <ms> time a worker gets to drain (default 10000)
+      --max-connections <n>  open connections beyond which new ones are closed
+                             (default MAX_CONNECTIONS, else 3/4 of ulimit -n)
+      --headers-timeout <ms> time a client gets to send the headers (default HEADERS_TIMEOUT or 20000)
+      --request-timeout <ms> time a client gets to send the whole request (default REQUEST_TIMEOUT or 30000)
+      --keep-alive-timeout <ms> idle keep-alive connections close after this (default KEEP_ALIVE_TIMEOUT or 5000)
       --single               one process, no cluster (no reload); used by lifeline run
       --reload               dev mode: reload the workers when a source file changes
   -h, --help                 show this help`;
@@ -30,6 +41,32 @@ function integer(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name} expects a whole number, got '${value}'`);
   return Number(value);
+}
+
+/**
+ * The server limits: a flag, else (when its variable is unset, since serve() reads the
+ * variable itself) the .backend_config.json key; undefined leaves serve()'s default.
+ */
+function serverLimits(values: Record<string, string | boolean | undefined>): ServerLimitOptions {
+  const file = readConfigFile();
+  const pick = (flag: string, variable: () => number | undefined, saved: number | undefined) => {
+    const given = integer(flag, values[flag] as string | undefined);
+    if (given !== undefined) return given;
+    return variable() === undefined ? saved : undefined;
+  };
+  const limits: ServerLimitOptions = {
+    maxConnections: pick('max-connections', readEnv.maxConnections, file.max_connections),
+    headersTimeout: pick('headers-timeout', readEnv.headersTimeout, file.headers_timeout),
+    requestTimeout: pick('request-timeout', readEnv.requestTimeout, file.request_timeout),
+    keepAliveTimeout: pick('keep-alive-timeout', readEnv.keepAliveTimeout, file.keep_alive_timeout),
+  };
+  // Checked here too, so a bad value is one line before any worker starts.
+  try {
+    resolveServerLimits('serve', limits);
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/^serve: /, ''));
+  }
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
 }
 
 /** `lifeline serve`: parses the arguments and starts the primary; usage errors are one line. */
@@ -46,6 +83,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
         host: { type: 'string' },
         'ready-timeout': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'request-timeout': { type: 'string' },
+        'keep-alive-timeout': { type: 'string' },
         single: { type: 'boolean' },
         reload: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -65,6 +106,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (!existsSync(entry)) throw new UsageError(`${entry} does not exist`);
     const workers = values.workers === 'auto' ? 'auto' : integer('workers', values.workers);
     if (workers === 0) throw new UsageError('--workers expects at least 1');
+    const limits = serverLimits(values);
     if (values.single) {
       if (workers !== undefined && workers !== 1) throw new UsageError('--single runs one process: leave out --workers');
       const { app, beforeShutdown, onShutdown } = await loadApp(entry);
@@ -72,6 +114,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         port: integer('port', values.port),
         host: values.host,
         shutdownTimeout: integer('shutdown-timeout', values['shutdown-timeout']),
+        ...limits,
         beforeShutdown,
         onShutdown,
       });
@@ -85,6 +128,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       readyTimeout: integer('ready-timeout', values['ready-timeout']),
       shutdownTimeout: integer('shutdown-timeout', values['shutdown-timeout']),
       watch: values.reload ? dirname(resolve(entry)) : undefined,
+      ...limits,
     });
     return -1; // keeps running; signals end it
   } catch (error) {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkInteger, checkOptionsObject, checkString, optionError, readEnv } from '../options.js';
+import { resolveServerLimits } from '../lifecycle/server-limits.js';
 import { watchSources } from './watch.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 
@@ -35,6 +36,11 @@ export interface ClusterOptions {
   /** Dev mode: reload the workers when a source file under this folder changes. */
   watch?: string;
   logger?: LifelineLogger | false;
+  /** Passed to each worker's serve() (see ServeOptions); unset, each worker reads MAX_CONNECTIONS … or takes serve()'s default. */
+  maxConnections?: number;
+  headersTimeout?: number;
+  requestTimeout?: number;
+  keepAliveTimeout?: number;
 }
 
 export interface ClusterHandle {
@@ -70,6 +76,17 @@ const KNOWN = [
   'signals',
   'watch',
   'logger',
+  'maxConnections',
+  'headersTimeout',
+  'requestTimeout',
+  'keepAliveTimeout',
+] as const;
+
+const LIMIT_VARIABLES = [
+  ['maxConnections', 'MAX_CONNECTIONS'],
+  ['headersTimeout', 'HEADERS_TIMEOUT'],
+  ['requestTimeout', 'REQUEST_TIMEOUT'],
+  ['keepAliveTimeout', 'KEEP_ALIVE_TIMEOUT'],
 ] as const;
 
 function workerCount(value: number | 'auto' | undefined): number {
@@ -104,6 +121,14 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   const maxBackoff = ms('maxBackoff', 30_000);
   const stableAfter = ms('stableAfter', 30_000);
   const maxRestarts = checkInteger('cluster', 'maxRestarts', options.maxRestarts ?? 5, { min: 1 });
+  // Validated here, so a bad value stops the primary before any fork; the workers get
+  // the given ones as the variables their serve() reads (the default maxConnections
+  // depends on each worker's own descriptor limit).
+  resolveServerLimits('cluster', options);
+  const limitEnv: Record<string, string> = {};
+  for (const [option, variable] of LIMIT_VARIABLES) {
+    if (options[option] !== undefined) limitEnv[variable] = String(options[option]);
+  }
   const handle = acquireLogger(options.logger);
   const log = componentLogger(handle.logger, 'cluster');
 
@@ -191,6 +216,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
 
   function fork(slot: Slot): Worker {
     const worker = cluster.fork({
+      ...limitEnv,
       LIFELINE_ENTRY: entry,
       LIFELINE_WORKER_SLOT: String(slot.index),
       LIFELINE_READY_TIMEOUT: String(readyTimeout),

@@ -10,6 +10,8 @@ import { ConnectionTracker } from './connections.js';
 import type { HealthMiddleware } from '../middleware/health.js';
 import { findHealth } from './find-health.js';
 import { createProbeAnswerer } from './probes.js';
+import { applyServerLimits, resolveServerLimits } from './server-limits.js';
+import { failureLog } from '../logging/failure-log.js';
 
 type Hook = () => unknown;
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -43,6 +45,17 @@ export interface ServeOptions {
   exit?: boolean;
   /** Where to log; `false` for nowhere. Default: the shared `backend.log` logger. */
   logger?: LifelineLogger | false;
+  /**
+   * Open connections beyond which new ones are closed at accept. Default `MAX_CONNECTIONS` or
+   * 3/4 of the descriptor limit (`ulimit -n`), keeping at least 64 descriptors for everything else.
+   */
+  maxConnections?: number;
+  /** ms a client gets to send the request headers. Default `HEADERS_TIMEOUT` or 20000 (at most requestTimeout). */
+  headersTimeout?: number;
+  /** ms a client gets to send the whole request, body included; answered 408. Default `REQUEST_TIMEOUT` or 30000; 0 = off. */
+  requestTimeout?: number;
+  /** ms an idle keep-alive connection stays open. Default `KEEP_ALIVE_TIMEOUT` or 5000. */
+  keepAliveTimeout?: number;
 }
 
 export interface Served {
@@ -68,6 +81,10 @@ const KNOWN = [
   'fastProbes',
   'exit',
   'logger',
+  'maxConnections',
+  'headersTimeout',
+  'requestTimeout',
+  'keepAliveTimeout',
 ] as const;
 
 function hooks(name: string, value: Hook | readonly Hook[] | undefined): Hook[] {
@@ -121,6 +138,7 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   const exit = checkBoolean('serve', 'exit', options.exit ?? true);
   const startupTries = checkInteger('serve', 'startupTries', options.startupTries ?? 5, { min: 1, max: 100 });
   const startupDelay = checkInteger('serve', 'startupDelay', options.startupDelay ?? 500, { min: 0, unit: 'ms' });
+  const limits = resolveServerLimits('serve', options);
   const handle = acquireLogger(options.logger);
   const log = componentLogger(handle.logger, 'lifecycle');
 
@@ -128,14 +146,39 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   const found = findHealth(app);
   if (found) await waitForCriticalChecks(found, startupTries, startupDelay, log);
   const probe = found && fastProbes ? createProbeAnswerer(found, activity) : undefined;
-  const server = createServer((req, res) => {
-    tracker.track(req, res);
-    if (probe?.(req, res)) return;
-    app(req, res);
-  });
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      connectionsCheckingInterval: limits.connectionsCheckingInterval,
+    },
+    (req, res) => {
+      tracker.track(req, res);
+      if (probe?.(req, res)) return;
+      app(req, res);
+    },
+  );
+  applyServerLimits(server, limits);
   const tracker = new ConnectionTracker(server);
   server.listen(port, host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(error as Error))]);
+  // Once listening, an error (accept failing with EMFILE) must not become an uncaught exception.
+  const acceptFailures = failureLog(
+    'accepting connections',
+    (m) => log.error(m),
+    (m) => log.info(m),
+  );
+  server.on('error', (error) => acceptFailures.failed(error));
+  server.on('connection', () => acceptFailures.succeeded());
+  // One warning per minute at most while the limit is hit, with the count closed since.
+  let dropped = 0;
+  let lastDropWarning = 0;
+  server.on('drop', () => {
+    dropped += 1;
+    if (Date.now() - lastDropWarning < 60_000) return;
+    lastDropWarning = Date.now();
+    log.warn(`connection limit reached (maxConnections ${limits.maxConnections}): new connections are closed (${dropped} so far)`);
+  });
   const address = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 

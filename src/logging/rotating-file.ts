@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Transport from 'winston-transport';
+import { failureLog, type FailureLog } from './failure-log.js';
 
 export interface RotatingFileOptions {
   filename: string;
@@ -23,27 +24,50 @@ const MESSAGE = Symbol.for('message');
  * across a rotation, which is why this one exists.
  */
 export class RotatingFileTransport extends Transport {
-  private fd: number;
+  /** undefined after a failed reopen (EMFILE, folder removed): the next line tries again. */
+  private fd: number | undefined;
   private size: number;
+  // The file itself cannot carry news of its own failure: stderr does, once per kind.
+  private readonly failures: FailureLog;
 
   constructor(private readonly options: RotatingFileOptions & Transport.TransportStreamOptions) {
     super(options);
     mkdirSync(dirname(options.filename), { recursive: true });
     this.fd = openSync(options.filename, 'a');
     this.size = fstatSync(this.fd).size;
+    const say = (message: string) => process.stderr.write(`lifeline: ${options.filename}: ${message}\n`);
+    this.failures = failureLog('writing the log', say, say);
   }
 
   override log(info: Record<string | symbol, unknown>, callback: () => void): void {
     const line = Buffer.from(`${String(info[MESSAGE])}\n`);
     try {
-      this.followOtherWriters();
+      const fd = this.followOtherWriters();
       if (this.size > 0 && this.size + line.length > this.options.maxSize) this.rotate();
-      writeSync(this.fd, line);
+      writeSync(this.fd ?? fd, line);
       this.size += line.length;
+      this.failures.succeeded();
     } catch (error) {
-      this.emit('warn', error);
+      this.failures.failed(error);
     }
     callback();
+  }
+
+  private reopen(): number {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+    }
+    // Cleared first: a failed open must not leave a closed number the OS may hand to someone else.
+    this.fd = undefined;
+    mkdirSync(dirname(this.options.filename), { recursive: true });
+    const fd = openSync(this.options.filename, 'a');
+    this.fd = fd;
+    this.size = fstatSync(fd).size;
+    return fd;
   }
 
   /**
@@ -51,7 +75,8 @@ export class RotatingFileTransport extends Transport {
    * rotated it, reopen the new file instead of writing on into backend.log.1; and count
    * everyone's lines, not only ours, toward the size limit.
    */
-  private followOtherWriters(): void {
+  private followOtherWriters(): number {
+    if (this.fd === undefined) return this.reopen();
     let onDisk;
     try {
       onDisk = statSync(this.options.filename);
@@ -59,18 +84,17 @@ export class RotatingFileTransport extends Transport {
       onDisk = undefined;
     }
     const mine = fstatSync(this.fd);
-    if (onDisk === undefined || onDisk.ino !== mine.ino) {
-      closeSync(this.fd);
-      this.fd = openSync(this.options.filename, 'a');
-      this.size = fstatSync(this.fd).size;
-    } else {
-      this.size = onDisk.size;
-    }
+    if (onDisk === undefined || onDisk.ino !== mine.ino) return this.reopen();
+    this.size = onDisk.size;
+    return this.fd;
   }
 
   private rotate(): void {
     const { filename, maxFiles } = this.options;
-    closeSync(this.fd);
+    // Closed before the renames (Windows cannot rename an open file); reopened at the end,
+    // or by the next line when a rename failed.
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
     rmSync(`${filename}.${maxFiles}`, { force: true });
     for (let n = maxFiles - 1; n >= 1; n--) {
       try {
@@ -80,7 +104,7 @@ export class RotatingFileTransport extends Transport {
       }
     }
     renameSync(filename, `${filename}.1`);
-    this.fd = openSync(filename, 'a');
+    this.reopen();
     this.size = 0;
     const oldest = Date.now() - this.options.retentionDays * 86_400_000;
     for (let n = 2; n <= maxFiles; n++) {
@@ -93,10 +117,12 @@ export class RotatingFileTransport extends Transport {
   }
 
   override close(): void {
+    if (this.fd === undefined) return;
     try {
       closeSync(this.fd);
     } catch {
       // already closed
     }
+    this.fd = undefined;
   }
 }

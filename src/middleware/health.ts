@@ -20,6 +20,7 @@ import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/
 import { ConfigError } from '../errors.js';
 import { checkInteger, checkOneOf, checkOptionsObject, checkString, optionError, readEnv, type DetailsMode } from '../options.js';
 import { SystemSampler } from '../system/sampler.js';
+import { failureLog } from '../logging/failure-log.js';
 import { serverFacts } from '../system/facts.js';
 import { backgroundLoop, epochSeconds, round3 } from '../time.js';
 import { readKeepAliveBody } from './keep-alive-body.js';
@@ -255,9 +256,23 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   }
   const tokenDigest = token === undefined ? undefined : digest(token);
 
-  const sampler = new SystemSampler(diskPath, sampleInterval);
+  const sampler = new SystemSampler(diskPath, sampleInterval, { logger: componentLogger(handle.logger, 'system') });
   sampler.start();
-  const registry = new HealthRegistry({ checks, timeout, maxAge, initialWait, thresholds, sampler, logger: log });
+  const refreshFailures = failureLog(
+    'health refresh',
+    (m) => log.error(m),
+    (m) => log.info(m),
+  );
+  const registry = new HealthRegistry({
+    checks,
+    timeout,
+    maxAge,
+    initialWait,
+    thresholds,
+    sampler,
+    logger: log,
+    failures: refreshFailures,
+  });
   const loop = interval > 0 ? backgroundLoop(interval, () => registry.refreshInBackground()) : undefined;
   void registry.refresh();
 

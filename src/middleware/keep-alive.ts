@@ -4,6 +4,7 @@ import { activityOf, type Activity } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
 import { backgroundLoop } from '../time.js';
+import { failureLog } from '../logging/failure-log.js';
 import { appOf, fromStep, requestPath, type ClosableMiddleware } from './types.js';
 
 export interface KeepAliveOptions {
@@ -71,22 +72,38 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
   let lastApp: object | undefined;
   let lastActivity: Activity | undefined;
 
+  // A host that is down stays down for many ticks: one line per kind of failure, then one on recovery.
+  const pingFailures = failureLog(
+    `self-ping ${selfPingUrl ?? ''}`,
+    (m) => log.warn(m),
+    (m) => log.info(m),
+  );
+  const loopFailures = failureLog(
+    'keep-alive loop',
+    (m) => log.error(m),
+    (m) => log.info(m),
+  );
   const loop =
     interval > 0
-      ? backgroundLoop(interval, async () => {
-          for (const a of served) {
-            log.debug(`heartbeat: ${a.requestCount} requests, ${a.inFlight} in flight, status ${a.status}`);
-          }
-          if (selfPingUrl) {
-            try {
-              const response = await fetch(selfPingUrl, { signal: AbortSignal.timeout(Math.min(interval, 10_000)) });
-              await response.arrayBuffer();
-              if (!response.ok) log.warn(`self-ping ${selfPingUrl} answered ${response.status}`);
-            } catch (error) {
-              log.warn(`self-ping ${selfPingUrl} failed: ${error instanceof Error ? error.message : String(error)}`);
+      ? backgroundLoop(
+          interval,
+          async () => {
+            for (const a of served) {
+              log.debug(`heartbeat: ${a.requestCount} requests, ${a.inFlight} in flight, status ${a.status}`);
             }
-          }
-        })
+            if (selfPingUrl) {
+              try {
+                const response = await fetch(selfPingUrl, { signal: AbortSignal.timeout(Math.min(interval, 10_000)) });
+                await response.arrayBuffer();
+                if (!response.ok) throw Object.assign(new Error(`answered ${response.status}`), { code: `HTTP ${response.status}` });
+                pingFailures.succeeded();
+              } catch (error) {
+                pingFailures.failed(error);
+              }
+            }
+          },
+          loopFailures,
+        )
       : undefined;
 
   function keepAliveStep(req: IncomingMessage, res: ServerResponse): boolean {

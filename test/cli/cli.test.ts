@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/load.js';
@@ -58,6 +59,8 @@ describe('lifeline CLI', () => {
       ['serve'],
       ['serve', 'missing.js'],
       ['start', 'missing.mjs'],
+      ['serve', 'app.mjs', '--max-connections', '0'],
+      ['serve', 'app.mjs', '--headers-timeout', '5000', '--request-timeout', '1000'],
     ]) {
       const result = lifeline(...args);
       expect(result.code, args.join(' ')).toBe(1);
@@ -113,6 +116,28 @@ describe('lifeline CLI', () => {
     expect(after.code).toBe(1);
     expect(after.out).toBe(`STOPPED\n  port ${port}: free\n`);
     expect(lifeline('stop')).toMatchObject({ code: 0, out: 'not running (no .backend.pid)\n' });
+  });
+
+  it('serve takes the server limits from .backend_config.json and passes them to the workers', async () => {
+    writeFileSync(join(cwd, '.backend_config.json'), JSON.stringify({ request_timeout: 1000, max_connections: 50 }));
+    expect(lifeline('start', 'app.mjs', '--port', String(port))).toMatchObject({ code: 0 });
+    // Headers trickling in: headersTimeout defaults to requestTimeout when that is shorter.
+    const started = Date.now();
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET /pid HTTP/1.1\r\nHost: x\r\n'));
+    const drip = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 200);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    socket.on('error', () => undefined);
+    await new Promise((done) => socket.on('close', done));
+    clearInterval(drip);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(answer).toMatch(/^HTTP\/1.1 408 Request Timeout/);
+
+    lifeline('stop');
+    writeFileSync(join(cwd, '.backend_config.json'), JSON.stringify({ max_connections: 0 }));
+    const bad = lifeline('serve', 'app.mjs', '--port', String(port));
+    expect(bad).toMatchObject({ code: 1, out: '' });
+    expect(bad.err).toBe('lifeline serve: .backend_config.json: `max_connections` must be an integer >= 1, got 0\n');
   });
 
   it('restart and reload keep serving on the same port', async () => {

@@ -185,12 +185,14 @@ describe('keepAlive logging and loop', () => {
     );
   });
 
-  it('warns when the self-ping fails', async () => {
+  it('warns once, not every tick, while the self-ping keeps failing', async () => {
     const logger = memoryLogger();
     const ka = keepAlive({ logger, interval: 30, selfPingUrl: 'http://127.0.0.1:1/api/ping' });
     closers.push(ka.close);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(logger.lines.some((l) => l.level === 'warn' && l.message.startsWith('self-ping http://127.0.0.1:1/api/ping failed'))).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    const warnings = logger.lines.filter((l) => l.level === 'warn' && l.message.startsWith('self-ping http://127.0.0.1:1/api/ping failed'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.message).toMatch(/failed: fetch failed \(bad port\) \(logged once until it recovers\)$/);
   });
 });
 
