@@ -156,6 +156,8 @@ export const readEnv = {
     return raw;
   },
   logFile: (env: Env = process.env): string | undefined => envValue(env, 'LOG_FILE'),
+  logMaxSize: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'LOG_MAX_SIZE', 1024, Number.MAX_SAFE_INTEGER, 'a size in bytes, at least 1024'),
   healthToken: (env: Env = process.env): string | undefined => envValue(env, 'HEALTH_TOKEN'),
   databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
 };

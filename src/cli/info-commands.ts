@@ -150,7 +150,7 @@ export function config(changes: Partial<Record<keyof BackendConfig, string>>, io
     const effective = effectiveConfig({});
     io.out(`${CONFIG_FILE}${existsSync(CONFIG_FILE) ? '' : ' (not written yet)'}:`);
     for (const [key, value] of Object.entries(effective)) {
-      const from = key in saved ? 'file' : 'default or environment';
+      const from = Object.hasOwn(saved, key) ? 'file' : 'default or environment';
       io.out(`  ${key.padEnd(10)} ${JSON.stringify(value)}  (${from})`);
     }
     return 0;

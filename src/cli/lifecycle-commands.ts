@@ -3,7 +3,9 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeF
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, effectiveConfig, type BackendConfig } from './config-file.js';
-import { formatPidFile, PID_FILE, readPidFile, removePidFile, writeAtomic, type PidRecord } from './pid-file.js';
+import { formatPidFile, PID_FILE, PRIVATE_MODE, readPidFile, removePidFile, writeAtomic, type PidRecord } from './pid-file.js';
+import { logFileMode } from '../logging/rotating-file.js';
+import { readEnv } from '../options.js';
 import { sleep } from '../time.js';
 import { findListener, isAlive, isRunning, processFacts } from './proc.js';
 
@@ -36,7 +38,7 @@ export async function terminate(pid: number, timeout: number): Promise<'exited' 
 /** Takes the start lock with O_EXCL so two `lifeline start` at once start one server. */
 function takeLock(): () => void {
   try {
-    writeFileSync(LOCK_FILE, String(process.pid), { flag: 'wx' });
+    writeFileSync(LOCK_FILE, String(process.pid), { flag: 'wx', mode: PRIVATE_MODE });
   } catch {
     const holder = Number(readFileSync(LOCK_FILE, 'utf8'));
     // An empty file is a lock being written this very moment by the other start.
@@ -80,6 +82,13 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
     reload: flags.reload,
   };
   const config = effectiveConfig(fromFlags);
+  try {
+    // The daemon has no stderr: what would stop it is said here, in one line.
+    logFileMode();
+    readEnv.logMaxSize();
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
   const entry = resolve(config.entry);
   if (!existsSync(entry)) throw new CliError(`${config.entry} does not exist (give the app module: lifeline start ./app.js)`);
   const release = takeLock();
@@ -108,14 +117,15 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
     const cli = fileURLToPath(new URL('./main.js', import.meta.url));
     const args = [cli, 'serve', entry, '--port', String(config.port), '--host', config.host, '--workers', String(config.workers)];
     if (config.reload) args.push('--reload');
-    // The app's own output (and a crash before its logger exists) goes to backend.log too.
-    const log = openSync(LOG_FILE, 'a');
+    // No descriptor of backend.log in the daemon: one would outlive a rotation and its
+    // output would grow backend.log.1 unseen. The primary writes its own and its workers'
+    // output into the log through the rotating file (--log-output).
+    args.push('--log-output');
     const child = spawn(process.execPath, args, {
       detached: true,
-      stdio: ['ignore', log, log],
+      stdio: 'ignore',
       env: { ...process.env, LOG_FILE: resolve(LOG_FILE), LOG_LEVEL: config.log_level },
     });
-    closeSync(log);
     child.unref();
     const pid = child.pid as number;
     // Until exec completes, /proc shows the parent's command line: wait for ours.

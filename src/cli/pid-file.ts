@@ -21,10 +21,13 @@ export function formatPidFile(record: PidRecord): string {
   return `${record.pid}\n${JSON.stringify(record)}\n`;
 }
 
+/** lifeline's own files (PID, lock, config) are the owner's only: they steer which process gets signalled. */
+export const PRIVATE_MODE = 0o600;
+
 /** Writes through a temporary file and a rename, so a reader never sees half a file. */
 export function writeAtomic(path: string, content: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode: 0o644 });
+  writeFileSync(tmp, content, { mode: PRIVATE_MODE });
   renameSync(tmp, path);
 }
 

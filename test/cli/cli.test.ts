@@ -1,5 +1,18 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,14 +41,51 @@ afterEach(() => {
 });
 
 function lifeline(...args: string[]) {
+  return lifelineWith({}, ...args);
+}
+
+function lifelineWith(env: Record<string, string>, ...args: string[]) {
   const result = spawnSync(process.execPath, [cli, ...args], {
     cwd,
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, PORT: '', LOG_FILE: '' },
+    env: { ...process.env, PORT: '', LOG_FILE: '', ...env },
   });
   return { code: result.status, out: result.stdout, err: result.stderr };
 }
+
+function pidRecord(): { pid: number } {
+  return JSON.parse(readFileSync(join(cwd, '.backend.pid'), 'utf8').split('\n')[1]!) as { pid: number };
+}
+
+/** The log files oldest first: backend.log.N … backend.log.1, backend.log. */
+function logFiles(): string[] {
+  const rotated = readdirSync(cwd)
+    .filter((f) => /^backend\.log\.\d+$/.test(f))
+    .sort((a, b) => Number(b.split('.').pop()) - Number(a.split('.').pop()));
+  return [...rotated, 'backend.log'];
+}
+
+// An app that prints numbered lines on demand: even ones on stdout, odd ones on stderr.
+const CHATTY_APP = `import express from 'express';
+import { createLogger, lifeline } from 'express-lifeline';
+const life = lifeline({ keepAlive: { interval: 0 }, health: { interval: 0 } });
+// Its own logger lines between the printed ones rotate the file while the app prints.
+const logger = createLogger({ console: false });
+const app = express();
+app.use(life);
+app.get('/print', (req, res) => {
+  const from = Number(req.query.from);
+  for (let i = from; i < from + Number(req.query.n); i++) {
+    (i % 2 ? process.stderr : process.stdout).write('app line ' + i + ' ' + 'x'.repeat(60) + '\\n');
+    if (i % 10 === 9) logger.info('marker ' + i);
+  }
+  res.json({ ok: true });
+});
+app.get('/crash', () => setTimeout(() => { throw new Error('chatty crashed on purpose'); }, 5));
+export default app;
+export const onShutdown = () => life.close();
+`;
 
 describe('lifeline CLI', () => {
   it('prints its version and help, exit 0', () => {
@@ -247,6 +297,79 @@ describe('lifeline CLI', () => {
     await sleep(600);
     child.kill('SIGINT');
     expect(out).toBe('line 2\nline 3\nline 4 after rotation\nline 5\n');
+  });
+
+  it('app output under start goes through the rotating log: every line, in order, never into a rotated file', async () => {
+    writeFileSync(join(cwd, 'chatty.mjs'), CHATTY_APP);
+    const env = { LOG_MAX_SIZE: '8192' };
+    expect(lifelineWith(env, 'start', 'chatty.mjs', '--port', String(port), '--workers', '2')).toMatchObject({ code: 0 });
+    const primary = pidRecord().pid;
+    const sizes = new Map<number, number>();
+    const batch = 60;
+    for (let from = 0; from < 4 * batch; from += batch) {
+      // Rotated files seen so far must never grow again.
+      for (const file of logFiles().slice(0, -1)) sizes.set(statSync(join(cwd, file)).ino, statSync(join(cwd, file)).size);
+      expect((await fetch(`http://127.0.0.1:${port}/print?from=${from}&n=${batch}`)).status).toBe(200);
+      const last = `app line ${from + batch - 1} `;
+      for (let i = 0; i < 100 && !readFileSync(join(cwd, 'backend.log'), 'utf8').includes(last); i++) await sleep(50);
+      // The newest line is in the live file, not in one that was renamed away.
+      expect(readFileSync(join(cwd, 'backend.log'), 'utf8')).toContain(last);
+    }
+    expect(existsSync(join(cwd, 'backend.log.2'))).toBe(true);
+    for (const file of logFiles().slice(0, -1)) {
+      const info = statSync(join(cwd, file));
+      if (sizes.has(info.ino)) expect(info.size, `${file} grew after it was rotated`).toBe(sizes.get(info.ino));
+    }
+    const text = logFiles()
+      .map((file) => readFileSync(join(cwd, file), 'utf8'))
+      .join('');
+    const seen = (stream: string) =>
+      [...text.matchAll(new RegExp(`\\[worker \\d ${stream}\\] app line (\\d+) x{60}$`, 'gm'))].map((m) => Number(m[1]));
+    const evens = Array.from({ length: 2 * batch }, (_, i) => 2 * i);
+    expect(seen('stdout')).toEqual(evens);
+    expect(seen('stderr')).toEqual(evens.map((i) => i + 1));
+    // No process of the backend writes the log through its stdout or stderr.
+    const workers = readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8').split(' ').filter(Boolean);
+    expect(workers).toHaveLength(2);
+    for (const pid of [primary, ...workers])
+      for (const fd of [1, 2]) expect(readlinkSync(`/proc/${pid}/fd/${fd}`), `pid ${pid} fd ${fd}`).not.toMatch(/backend\.log/);
+    expect(lifeline('stop').code).toBe(0);
+  }, 60_000);
+
+  it('creates backend.log, its rotations, .backend.pid and .backend_config.json 0600; LOG_FILE_MODE=0640 opens the logs to the group', async () => {
+    const mode = (file: string) => statSync(join(cwd, file)).mode & 0o777;
+    writeFileSync(join(cwd, 'chatty.mjs'), CHATTY_APP);
+    expect(lifeline('config', '--port', String(port)).code).toBe(0);
+    expect(mode('.backend_config.json')).toBe(0o600);
+    expect(lifelineWith({ LOG_MAX_SIZE: '2048' }, 'start', 'chatty.mjs').code).toBe(0);
+    await fetch(`http://127.0.0.1:${port}/print?from=0&n=40`);
+    for (let i = 0; i < 100 && !existsSync(join(cwd, 'backend.log.1')); i++) await sleep(50);
+    expect({ log: mode('backend.log'), rotated: mode('backend.log.1'), pid: mode('.backend.pid') }).toEqual({
+      log: 0o600,
+      rotated: 0o600,
+      pid: 0o600,
+    });
+    expect(lifeline('stop').code).toBe(0);
+    rmSync(join(cwd, 'backend.log'));
+    rmSync(join(cwd, 'backend.log.1'));
+    expect(lifelineWith({ LOG_MAX_SIZE: '2048', LOG_FILE_MODE: '0640' }, 'start', 'chatty.mjs').code).toBe(0);
+    await fetch(`http://127.0.0.1:${port}/print?from=0&n=40`);
+    for (let i = 0; i < 100 && !existsSync(join(cwd, 'backend.log.1')); i++) await sleep(50);
+    expect({ log: mode('backend.log'), rotated: mode('backend.log.1') }).toEqual({ log: 0o640, rotated: 0o640 });
+    expect(lifeline('stop').code).toBe(0);
+    expect(lifelineWith({ LOG_FILE_MODE: '0644' }, 'start', 'chatty.mjs')).toMatchObject({
+      code: 1,
+      err: 'lifeline: LOG_FILE_MODE: expected 0600 or 0640, got `0644`\n',
+    });
+  }, 60_000);
+
+  it('.backend_config.json refuses keys inherited from Object.prototype', () => {
+    for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      writeFileSync(join(cwd, '.backend_config.json'), `{"${key}": {"port": 1}}`);
+      const result = lifeline('config');
+      expect(result, key).toMatchObject({ code: 1, out: '' });
+      expect(result.err, key).toMatch(new RegExp(`^lifeline: .backend_config.json: unknown key \`${key}\` \\(known: host, port`));
+    }
   });
 
   it('run restarts a crashing app up to --max-restarts and records it in auto_restart.log', () => {
