@@ -1,4 +1,5 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { CliError } from './config-file.js';
 import { isAlive, processFacts } from './proc.js';
 
 export const PID_FILE = '.backend.pid';
@@ -14,6 +15,8 @@ export interface PidRecord {
   workers: number | 'auto';
   entry: string;
   startedAt: string;
+  /** The log file the backend writes (absolute); absent in files of older versions. */
+  logFile?: string;
 }
 
 /** The file's text: the bare pid on the first line for systemd, the record as JSON on the second. */
@@ -42,8 +45,11 @@ export function readPidFile(path = PID_FILE): PidState {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    return { kind: 'none' };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'none' };
+    // Another user's file (0600): not "not running", which would be a lie.
+    throw new CliError(`cannot read ${path}: ${code ?? (error as Error).message}; the backend belongs to another user (run this as that user or as root)`);
   }
   let record: PidRecord;
   try {

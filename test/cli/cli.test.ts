@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import {
   appendFileSync,
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -82,7 +83,11 @@ app.get('/print', (req, res) => {
   }
   res.json({ ok: true });
 });
-app.get('/crash', () => setTimeout(() => { throw new Error('chatty crashed on purpose'); }, 5));
+app.get('/spin', (req, res) => {
+  const until = Date.now() + Number(req.query.ms);
+  while (Date.now() < until);
+  res.json({ ok: true });
+});
 export default app;
 export const onShutdown = () => life.close();
 `;
@@ -108,6 +113,8 @@ describe('lifeline CLI', () => {
       ['serve'],
       ['serve', 'missing.js'],
       ['start', 'missing.mjs'],
+      ['serve', 'app.mjs', '--workers', '-1'],
+      ['serve', 'app.mjs', '-w', '-1'],
     ]) {
       const result = lifeline(...args);
       expect(result.code, args.join(' ')).toBe(1);
@@ -115,6 +122,14 @@ describe('lifeline CLI', () => {
       expect(result.err.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(result.err).toMatch(/^lifeline( serve)?: /);
     }
+  });
+
+  it('serve --workers -1 gets the same one-line error as any bad number', () => {
+    for (const value of ['-1', 'abc'])
+      expect(lifeline('serve', 'app.mjs', '--workers', value)).toMatchObject({
+        code: 1,
+        err: `lifeline serve: --workers expects a whole number, got '${value}'\n`,
+      });
   });
 
   it('start, status (text and --json), logs, stop: a round trip with exit codes', async () => {
@@ -370,6 +385,114 @@ describe('lifeline CLI', () => {
       expect(result, key).toMatchObject({ code: 1, out: '' });
       expect(result.err, key).toMatch(new RegExp(`^lifeline: .backend_config.json: unknown key \`${key}\` \\(known: host, port`));
     }
+  });
+
+  it('start, status and stop work where /proc is missing (macOS): the PID file stays while the server runs', async () => {
+    const noProc = mkdtempSync(join(root, 'no-proc-'));
+    const env = { LIFELINE_PROC_ROOT: noProc };
+    const started = lifelineWith(env, 'start', 'app.mjs', '--port', String(port));
+    expect(started.err).toBe('');
+    expect(started.code).toBe(0);
+    const { pid } = pidRecord();
+    expect(isRunning(pid)).toBe(true);
+    const status = lifelineWith(env, 'status');
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(new RegExp(`^RUNNING\\n  pid         ${pid}\\n[\\s\\S]*cpu         unknown \\(no /proc\\)`));
+    expect(lifelineWith(env, 'stop')).toMatchObject({ code: 0, out: expect.stringMatching(new RegExp(`^stopped pid ${pid} `)) });
+    expect(isRunning(pid)).toBe(false);
+  }, 60_000);
+
+  it('status shows the log file and the CPU use of the last moment, not the lifetime average', async () => {
+    writeFileSync(join(cwd, 'chatty.mjs'), CHATTY_APP);
+    expect(lifeline('start', 'chatty.mjs', '--port', String(port)).code).toBe(0);
+    await sleep(3000); // idle: a lifetime average would stay low under the spin below
+    const spinning = fetch(`http://127.0.0.1:${port}/spin?ms=4000`);
+    await sleep(800);
+    const json = JSON.parse(lifeline('status', '--json').out) as { cpu_percent: number; log_file: string };
+    await spinning;
+    expect(json.log_file).toBe(join(cwd, 'backend.log'));
+    expect(json.cpu_percent).toBeGreaterThan(25);
+    const text = lifeline('status').out;
+    expect(text).toMatch(/\n {2}cpu {9}\d+(\.\d)?% of one core \(last 0\.5 s, primary and workers\)\n/);
+    expect(text).toContain(`\n  log         ${join(cwd, 'backend.log')}\n`);
+  }, 60_000);
+
+  it('status in production shows the workers, with the HEALTH_TOKEN the app runs with; the token scheme is case-insensitive', async () => {
+    const env = { NODE_ENV: 'production', HEALTH_TOKEN: 'status-secret', FRONTEND_URL: 'http://localhost:3000' };
+    expect(lifelineWith(env, 'start', 'app.mjs', '--port', String(port), '--workers', '2').code).toBe(0);
+    // This shell has no token: status reads the one of the running app.
+    const status = lifelineWith({ NODE_ENV: 'production', HEALTH_TOKEN: '' }, 'status');
+    expect(status.code).toBe(0);
+    expect(status.out.match(/ {2}worker \d {4}pid \d+, active/g)).toHaveLength(2);
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+      const body = (await (
+        await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { authorization: `${scheme} status-secret` } })
+      ).json()) as Record<string, unknown>;
+      expect(body, scheme).toHaveProperty('cluster');
+    }
+  }, 60_000);
+
+  describe('as a user who is not root (nobody)', () => {
+    /** Runs the CLI as `nobody` in the test's folder. */
+    function asNobody(...args: string[]) {
+      const result = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, cli, ...args], {
+        cwd,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, PORT: '', LOG_FILE: '' },
+      });
+      return { code: result.status, out: result.stdout, err: result.stderr };
+    }
+    beforeEach(() => {
+      // nobody may enter and read the folders, as in a shared checkout; not write them.
+      chmodSync(root, 0o755);
+      chmodSync(cwd, 0o755);
+    });
+
+    it('status and kill-port say a root-owned listener is held by a process they cannot see, never "free"', async () => {
+      const holder = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>s.end()).listen(${port},'127.0.0.1')`], {
+        stdio: 'ignore',
+      });
+      await sleep(400);
+      try {
+        expect(asNobody('status', '--port', String(port))).toMatchObject({
+          code: 1,
+          out: `STOPPED\n  port ${port}: in use, held by a process this user cannot see (another user's)\n`,
+        });
+        expect(asNobody('kill-port', '--port', String(port))).toMatchObject({
+          code: 1,
+          err: `port ${port} is held by a process this user cannot see (another user's); run kill-port as its owner or root\n`,
+        });
+        expect(isRunning(holder.pid!)).toBe(true);
+      } finally {
+        holder.kill();
+      }
+    });
+
+    it('start in a folder it cannot write names EACCES and the folder in one line', () => {
+      chmodSync(cwd, 0o555);
+      expect(asNobody('start', 'app.mjs', '--port', String(port))).toMatchObject({
+        code: 1,
+        out: '',
+        err: `lifeline: cannot write in ${cwd}: EACCES (permission denied: start from a folder this user can write, or as its owner)\n`,
+      });
+    });
+
+    it("stop on root's backend explains it in one line and signals nothing", () => {
+      expect(lifeline('start', 'app.mjs', '--port', String(port)).code).toBe(0);
+      const { pid } = pidRecord();
+      expect(asNobody('stop')).toMatchObject({
+        code: 1,
+        err: "lifeline: cannot read .backend.pid: EACCES; the backend belongs to another user (run this as that user or as root)\n",
+      });
+      chmodSync(join(cwd, '.backend.pid'), 0o644); // as an older version wrote it
+      expect(asNobody('stop')).toMatchObject({
+        code: 1,
+        err: `lifeline: cannot signal pid ${pid}: EPERM, it belongs to another user (run this as that user or as root)\n`,
+      });
+      expect(isRunning(pid)).toBe(true);
+      expect(existsSync(join(cwd, '.backend.pid'))).toBe(true);
+    });
   });
 
   it('run restarts a crashing app up to --max-restarts and records it in auto_restart.log', () => {
