@@ -26,7 +26,7 @@ interface StatusReport {
 function portState(report: StatusReport): string {
   const holder = report.port_holder;
   if (holder === undefined) return 'free';
-  if (holder === 'hidden') return 'in use, held by a process this user cannot see (another user\'s)';
+  if (holder === 'hidden') return "in use, held by a process this user cannot see (another user's)";
   return `in use by pid ${holder.pid} (${holder.cmdline.slice(0, 80)})`;
 }
 
@@ -75,16 +75,16 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
     io.out(JSON.stringify(report, null, 2));
   } else if (report.state === 'STOPPED') {
     io.out('STOPPED');
-    io.out(
-      `  port ${report.port}: ${portState(report)}`,
-    );
+    io.out(`  port ${report.port}: ${portState(report)}`);
     if (report.note) io.out(`  ${report.note}`);
   } else {
     const mb = ((report.memory_bytes ?? 0) / 1024 / 1024).toFixed(1);
     io.out('RUNNING');
     io.out(`  pid         ${report.pid}`);
     io.out(`  started at  ${report.started_at}`);
-    io.out(`  cpu         ${report.cpu_percent === undefined ? 'unknown (no /proc)' : `${report.cpu_percent}% of one core (last 0.5 s, primary and workers)`}`);
+    io.out(
+      `  cpu         ${report.cpu_percent === undefined ? 'unknown (no /proc)' : `${report.cpu_percent}% of one core (last 0.5 s, primary and workers)`}`,
+    );
     io.out(`  memory      ${mb} MB (primary and workers)`);
     io.out(`  ports       ${report.ports?.join(', ') || '-'}`);
     io.out(`  url         ${report.url}`);

@@ -54,7 +54,8 @@ function takeLock(): () => void {
     writeFileSync(LOCK_FILE, String(process.pid), { flag: 'wx', mode: PRIVATE_MODE });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST') throw new CliError(`cannot write in ${process.cwd()}: ${code ?? (error as Error).message}${WHY[code ?? ''] ?? ''}`);
+    if (code !== 'EEXIST')
+      throw new CliError(`cannot write in ${process.cwd()}: ${code ?? (error as Error).message}${WHY[code ?? ''] ?? ''}`);
     const holder = Number(readFileSync(LOCK_FILE, 'utf8'));
     // An empty file is a lock being written this very moment by the other start.
     if (!(holder > 0) || isAlive(holder))
@@ -119,7 +120,9 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
     }
     const holder = findListener(config.port);
     if (isHidden(holder)) {
-      io.err(`port ${config.port} is held by a process this user cannot see (another user's); pick another --port, or stop it as its owner or root`);
+      io.err(
+        `port ${config.port} is held by a process this user cannot see (another user's); pick another --port, or stop it as its owner or root`,
+      );
       return 1;
     }
     if (holder) {

@@ -49,7 +49,9 @@ export function readPidFile(path = PID_FILE): PidState {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { kind: 'none' };
     // Another user's file (0600): not "not running", which would be a lie.
-    throw new CliError(`cannot read ${path}: ${code ?? (error as Error).message}; the backend belongs to another user (run this as that user or as root)`);
+    throw new CliError(
+      `cannot read ${path}: ${code ?? (error as Error).message}; the backend belongs to another user (run this as that user or as root)`,
+    );
   }
   let record: PidRecord;
   try {

@@ -105,10 +105,12 @@ export function startedAt(facts: ProcessFacts): Date {
  * must be there both times to count. Undefined without /proc.
  */
 export async function cpuPercentNow(pids: number[], ms = 500): Promise<number | undefined> {
-  const first = new Map(pids.flatMap((pid) => {
-    const facts = processFacts(pid);
-    return facts ? [[pid, facts] as const] : [];
-  }));
+  const first = new Map(
+    pids.flatMap((pid) => {
+      const facts = processFacts(pid);
+      return facts ? [[pid, facts] as const] : [];
+    }),
+  );
   if (first.size === 0) return undefined;
   const started = process.hrtime.bigint();
   await sleep(ms);

@@ -483,7 +483,7 @@ describe('lifeline CLI', () => {
       const { pid } = pidRecord();
       expect(asNobody('stop')).toMatchObject({
         code: 1,
-        err: "lifeline: cannot read .backend.pid: EACCES; the backend belongs to another user (run this as that user or as root)\n",
+        err: 'lifeline: cannot read .backend.pid: EACCES; the backend belongs to another user (run this as that user or as root)\n',
       });
       chmodSync(join(cwd, '.backend.pid'), 0o644); // as an older version wrote it
       expect(asNobody('stop')).toMatchObject({
