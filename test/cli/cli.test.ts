@@ -351,6 +351,33 @@ describe('lifeline CLI', () => {
     expect(lifeline('stop').code).toBe(0);
   }, 60_000);
 
+  it("serve --log-output writes the primary's own stderr into the log, none to its file descriptors", () => {
+    const result = spawnSync(process.execPath, [cli, 'serve', 'app.mjs', '--log-output', '--workers', '2000', '--port', String(port)], {
+      cwd,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, PORT: '', LOG_FILE: '' },
+    });
+    expect(result).toMatchObject({ status: 1, stdout: '', stderr: '' });
+    expect(readFileSync(join(cwd, 'backend.log'), 'utf8')).toMatch(
+      /^\S+Z warn \[primary stderr\] lifeline serve: cluster: expected `workers` to be .*2000/m,
+    );
+  });
+
+  it('a crash of the primary under --log-output is written into the log', () => {
+    const boom = `data:text/javascript,setTimeout(() => { throw new Error('primary boom'); }, 1500)`;
+    const result = spawnSync(process.execPath, ['--import', boom, cli, 'serve', 'app.mjs', '--log-output', '--port', String(port)], {
+      cwd,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, PORT: '', LOG_FILE: '' },
+    });
+    expect(result).toMatchObject({ status: 1, stdout: '', stderr: '' });
+    expect(readFileSync(join(cwd, 'backend.log'), 'utf8')).toMatch(
+      /^\S+Z error \[primary\] uncaught exception, exiting: Error: primary boom$/m,
+    );
+  });
+
   it('creates backend.log, its rotations, .backend.pid and .backend_config.json 0600; LOG_FILE_MODE=0640 opens the logs to the group', async () => {
     const mode = (file: string) => statSync(join(cwd, file)).mode & 0o777;
     writeFileSync(join(cwd, 'chatty.mjs'), CHATTY_APP);
