@@ -164,6 +164,8 @@ export const readEnv = {
   keepAliveTimeout: (env: Env = process.env): number | undefined =>
     envInteger(env, 'KEEP_ALIVE_TIMEOUT', 1, 2_147_483_647, 'a whole number of milliseconds >= 1'),
   logFile: (env: Env = process.env): string | undefined => envValue(env, 'LOG_FILE'),
+  logMaxSize: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'LOG_MAX_SIZE', 1024, Number.MAX_SAFE_INTEGER, 'a size in bytes, at least 1024'),
   healthToken: (env: Env = process.env): string | undefined => envValue(env, 'HEALTH_TOKEN'),
   databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
 };

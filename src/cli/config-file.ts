@@ -83,7 +83,8 @@ export function readConfigFile(path = CONFIG_FILE): Partial<BackendConfig> {
     throw new CliError(`cannot read ${path}: expected a JSON object (it was left unchanged)`);
   const out: Partial<BackendConfig> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (!(key in DEFAULTS) && !(LIMIT_KEYS as readonly string[]).includes(key))
+    // Own keys only: `constructor`, `toString` or `__proto__` are `in` every object.
+    if (!Object.hasOwn(DEFAULTS, key) && !(LIMIT_KEYS as readonly string[]).includes(key))
       throw new CliError(`${path}: unknown key \`${key}\` (known: ${[...Object.keys(DEFAULTS), ...LIMIT_KEYS].join(', ')})`);
     (out as Record<string, unknown>)[key] = validateConfigValue(key as keyof BackendConfig, value, path);
   }

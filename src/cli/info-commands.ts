@@ -3,7 +3,8 @@ import { CONFIG_FILE, effectiveConfig, readConfigFile, validateConfigValue, writ
 import { LOG_FILE, type Output } from './lifecycle-commands.js';
 import { PID_FILE, readPidFile } from './pid-file.js';
 import { sleep } from '../time.js';
-import { childrenOf, cpuPercent, findListener, listeningPorts, processFacts, startedAt } from './proc.js';
+import { resolve } from 'node:path';
+import { childrenOf, cpuPercentNow, environValue, findListener, isHidden, listeningPorts, processFacts, startedAt } from './proc.js';
 
 interface StatusReport {
   state: 'RUNNING' | 'STOPPED';
@@ -17,8 +18,16 @@ interface StatusReport {
   workers?: unknown;
   port?: number;
   port_free?: boolean;
-  port_holder?: { pid: number; cmdline: string };
+  port_holder?: { pid: number; cmdline: string } | 'hidden';
+  log_file?: string;
   note?: string;
+}
+
+function portState(report: StatusReport): string {
+  const holder = report.port_holder;
+  if (holder === undefined) return 'free';
+  if (holder === 'hidden') return "in use, held by a process this user cannot see (another user's)";
+  return `in use by pid ${holder.pid} (${holder.cmdline.slice(0, 80)})`;
 }
 
 /** `lifeline status`: exit 0 only when running and healthy. */
@@ -30,23 +39,30 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
   if (state.kind !== 'running') {
     const holder = findListener(config.port);
     report = { state: 'STOPPED', port: config.port, port_free: holder === undefined };
-    if (holder) report.port_holder = { pid: holder.pid, cmdline: holder.cmdline };
+    if (holder) report.port_holder = isHidden(holder) ? 'hidden' : { pid: holder.pid, cmdline: holder.cmdline };
     if (state.kind === 'stale') report.note = `stale ${PID_FILE}: ${state.why}`;
   } else {
     const { record } = state;
     const facts = processFacts(record.pid);
-    const family = [record.pid, ...childrenOf(record.pid)].map((pid) => processFacts(pid)).filter((f) => f !== undefined);
+    const pids = [record.pid, ...childrenOf(record.pid)];
+    const family = pids.map((pid) => processFacts(pid)).filter((f) => f !== undefined);
     report = {
       state: 'RUNNING',
       pid: record.pid,
       started_at: facts ? startedAt(facts).toISOString() : record.startedAt,
-      cpu_percent: facts ? cpuPercent(facts) : undefined,
+      cpu_percent: await cpuPercentNow(pids),
       memory_bytes: family.reduce((sum, f) => sum + f.rssBytes, 0),
       ports: [...new Set(family.flatMap((f) => listeningPorts(f.pid)))],
       url: record.url,
+      log_file: record.logFile ?? resolve(LOG_FILE),
     };
+    // In production the details (the workers) are behind HEALTH_TOKEN: use this shell's, else the one the app runs with.
+    const token = process.env.HEALTH_TOKEN || environValue(record.pid, 'HEALTH_TOKEN');
     try {
-      const response = await fetch(`${record.url}/api/health`, { signal: AbortSignal.timeout(3000) });
+      const response = await fetch(`${record.url}/api/health`, {
+        signal: AbortSignal.timeout(3000),
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
       const body = (await response.json()) as { status?: string; cluster?: { workers?: unknown } };
       report.health = { status: response.status, body: body.status };
       report.workers = body.cluster?.workers;
@@ -59,19 +75,20 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
     io.out(JSON.stringify(report, null, 2));
   } else if (report.state === 'STOPPED') {
     io.out('STOPPED');
-    io.out(
-      `  port ${report.port}: ${report.port_free ? 'free' : `in use by pid ${report.port_holder?.pid} (${report.port_holder?.cmdline.slice(0, 80)})`}`,
-    );
+    io.out(`  port ${report.port}: ${portState(report)}`);
     if (report.note) io.out(`  ${report.note}`);
   } else {
     const mb = ((report.memory_bytes ?? 0) / 1024 / 1024).toFixed(1);
     io.out('RUNNING');
     io.out(`  pid         ${report.pid}`);
     io.out(`  started at  ${report.started_at}`);
-    io.out(`  cpu         ${report.cpu_percent}% (lifetime average of the primary)`);
+    io.out(
+      `  cpu         ${report.cpu_percent === undefined ? 'unknown (no /proc)' : `${report.cpu_percent}% of one core (last 0.5 s, primary and workers)`}`,
+    );
     io.out(`  memory      ${mb} MB (primary and workers)`);
     io.out(`  ports       ${report.ports?.join(', ') || '-'}`);
     io.out(`  url         ${report.url}`);
+    io.out(`  log         ${report.log_file}`);
     const h = report.health;
     io.out(`  health      ${h && 'status' in h ? `${h.status} ${String(h.body)}` : `no answer (${h?.error})`}`);
     if (Array.isArray(report.workers)) {
@@ -150,7 +167,7 @@ export function config(changes: Partial<Record<keyof BackendConfig, string>>, io
     const effective = effectiveConfig({});
     io.out(`${CONFIG_FILE}${existsSync(CONFIG_FILE) ? '' : ' (not written yet)'}:`);
     for (const [key, value] of Object.entries(effective)) {
-      const from = key in saved ? 'file' : 'default or environment';
+      const from = Object.hasOwn(saved, key) ? 'file' : 'default or environment';
       io.out(`  ${key.padEnd(10)} ${JSON.stringify(value)}  (${from})`);
     }
     return 0;

@@ -1,10 +1,12 @@
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadApp } from '../cluster/load-app.js';
+import { captureOwnOutput, STDOUT_LOGGED_ENV } from '../cluster/output.js';
 import { runCluster } from '../cluster/primary.js';
 import { serve } from '../lifecycle/serve.js';
 import { resolveServerLimits, type ServerLimitOptions } from '../lifecycle/server-limits.js';
+import { acquireLogger } from '../logging/logger.js';
 import { readEnv } from '../options.js';
 import { readConfigFile } from './config-file.js';
 
@@ -31,7 +33,18 @@ Options:
       --keep-alive-timeout <ms> idle keep-alive connections close after this (default KEEP_ALIVE_TIMEOUT or 5000)
       --single               one process, no cluster (no reload); used by lifeline run
       --reload               dev mode: reload the workers when a source file changes
+      --log-output           write the app's and the primary's stdout/stderr into the log
+                             file (LOG_FILE), line by line; what lifeline start uses
   -h, --help                 show this help`;
+
+/** Appends one line to the log file without a logger (the one thing that failed). */
+function appendLine(line: string): void {
+  try {
+    appendFileSync(resolve(readEnv.logFile() ?? 'backend.log'), `${new Date().toISOString()} error ${line}\n`, { mode: 0o600 });
+  } catch {
+    // nowhere left to say it
+  }
+}
 
 class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -69,13 +82,46 @@ function serverLimits(values: Record<string, string | boolean | undefined>): Ser
   return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
 }
 
+const VALUE_OPTIONS: Record<string, string> = {
+  '-w': '--workers',
+  '--workers': '--workers',
+  '-p': '--port',
+  '--port': '--port',
+  '--host': '--host',
+  '--ready-timeout': '--ready-timeout',
+  '--shutdown-timeout': '--shutdown-timeout',
+  '--max-connections': '--max-connections',
+  '--headers-timeout': '--headers-timeout',
+  '--request-timeout': '--request-timeout',
+  '--keep-alive-timeout': '--keep-alive-timeout',
+};
+
+/**
+ * `--workers -1` as `--workers=-1`: parseArgs takes a value starting with a dash for an
+ * option and refuses it as "ambiguous"; joined, it gets the same message as any bad value.
+ */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    const long = Object.hasOwn(VALUE_OPTIONS, arg) ? VALUE_OPTIONS[arg] : undefined;
+    if (long !== undefined && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${long}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 /** `lifeline serve`: parses the arguments and starts the primary; usage errors are one line. */
 export async function serveCommand(argv: string[]): Promise<number> {
   let values;
+  let captured = false;
   let positionals;
   try {
     ({ values, positionals } = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       allowPositionals: true,
       options: {
         workers: { type: 'string', short: 'w' },
@@ -89,6 +135,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'keep-alive-timeout': { type: 'string' },
         single: { type: 'boolean' },
         reload: { type: 'boolean' },
+        'log-output': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -104,6 +151,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
       );
     const entry = positionals[0] as string;
     if (!existsSync(entry)) throw new UsageError(`${entry} does not exist`);
+    if (values['log-output']) {
+      // Before any logger exists: none may also write to the console, which now leads back into the log.
+      process.env[STDOUT_LOGGED_ENV] = resolve(readEnv.logFile() ?? 'backend.log');
+      captureOwnOutput(acquireLogger(undefined).logger, 'primary');
+      captured = true;
+    }
     const workers = values.workers === 'auto' ? 'auto' : integer('workers', values.workers);
     if (workers === 0) throw new UsageError('--workers expects at least 1');
     const limits = serverLimits(values);
@@ -129,10 +182,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
       shutdownTimeout: integer('shutdown-timeout', values['shutdown-timeout']),
       watch: values.reload ? dirname(resolve(entry)) : undefined,
       ...limits,
+      output: values['log-output'] ? 'log' : 'inherit',
     });
     return -1; // keeps running; signals end it
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n', 1)[0] : String(error);
+    // Under lifeline start, before the output went to the log (the logger could not be made), stderr is /dev/null.
+    if (values?.['log-output'] && !captured) appendLine(`lifeline serve: ${message}`);
     console.error(`lifeline serve: ${message}`);
     return 1;
   }

@@ -1,10 +1,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import os from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkInteger, checkOptionsObject, checkString, optionError, readEnv } from '../options.js';
+import { checkInteger, checkOneOf, checkOptionsObject, checkString, optionError, readEnv } from '../options.js';
 import { resolveServerLimits } from '../lifecycle/server-limits.js';
+import { logLines, STDOUT_LOGGED_ENV } from './output.js';
 import { watchSources } from './watch.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 
@@ -35,6 +37,12 @@ export interface ClusterOptions {
   signals?: boolean;
   /** Dev mode: reload the workers when a source file under this folder changes. */
   watch?: string;
+  /**
+   * Where the workers' stdout and stderr go: `inherit` (default) shares the primary's;
+   * `log` pipes them into the log line by line, tagged `[worker N stdout]` (what
+   * `lifeline start` uses, so no process writes to a log file after it was rotated).
+   */
+  output?: 'inherit' | 'log';
   logger?: LifelineLogger | false;
   /** Passed to each worker's serve() (see ServeOptions); unset, each worker reads MAX_CONNECTIONS … or takes serve()'s default. */
   maxConnections?: number;
@@ -75,6 +83,7 @@ const KNOWN = [
   'stableAfter',
   'signals',
   'watch',
+  'output',
   'logger',
   'maxConnections',
   'headersTimeout',
@@ -129,13 +138,17 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   for (const [option, variable] of LIMIT_VARIABLES) {
     if (options[option] !== undefined) limitEnv[variable] = String(options[option]);
   }
+  const output = checkOneOf('cluster', 'output', options.output ?? 'inherit', ['inherit', 'log']);
   const handle = acquireLogger(options.logger);
   const log = componentLogger(handle.logger, 'cluster');
+  // The workers' own loggers write the file; on the console too, their lines would come back through the pipe.
+  const loggedEnv = output === 'log' ? { [STDOUT_LOGGED_ENV]: resolve(readEnv.logFile() ?? 'backend.log') } : {};
 
   const typescript = /\.[mc]?tsx?$/.test(entry);
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)),
     execArgv: typescript ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
+    silent: output === 'log',
   });
 
   const slots: Slot[] = Array.from({ length: workers }, (_, index) => ({
@@ -223,7 +236,12 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       LIFELINE_SHUTDOWN_TIMEOUT: String(shutdownTimeout),
       PORT: String(port),
       HOST: host,
+      ...loggedEnv,
     });
+    if (output === 'log') {
+      logLines(worker.process.stdout, handle.logger, 'info', `worker ${slot.index} stdout`);
+      logLines(worker.process.stderr, handle.logger, 'warn', `worker ${slot.index} stderr`);
+    }
     worker.on('message', (message: unknown) => {
       if (!isLifelineMessage<WorkerMessage>(message)) return;
       if (message.lifeline === 'stats')

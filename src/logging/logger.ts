@@ -36,6 +36,8 @@ const KNOWN = ['file', 'level', 'format', 'console', 'maxSize', 'maxFiles', 'ret
 /** True when stdout already is the log file (`lifeline start` sends it there): console lines would be written twice. */
 function stdoutIsFile(file: string | false): boolean {
   if (file === false) return false;
+  // Under `lifeline start` the primary writes this process's stdout into the file (LIFELINE_STDOUT_LOGGED).
+  if (process.env.LIFELINE_STDOUT_LOGGED === resolve(file)) return true;
   try {
     const out = fstatSync(1);
     const log = statSync(resolve(file));
@@ -83,7 +85,10 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
   const format =
     options.format === undefined ? (readEnv.logFormat() ?? 'text') : checkOneOf('createLogger', 'format', options.format, ['text', 'json']);
   const toConsole = options.console === undefined ? !stdoutIsFile(file) : checkBoolean('createLogger', 'console', options.console);
-  const maxSize = checkInteger('createLogger', 'maxSize', options.maxSize ?? 10 * 1024 * 1024, { min: 1024, unit: 'bytes' });
+  const maxSize = checkInteger('createLogger', 'maxSize', options.maxSize ?? readEnv.logMaxSize() ?? 10 * 1024 * 1024, {
+    min: 1024,
+    unit: 'bytes',
+  });
   const maxFiles = checkInteger('createLogger', 'maxFiles', options.maxFiles ?? 5, { min: 1, max: 1000 });
   const retentionDays = checkInteger('createLogger', 'retentionDays', options.retentionDays ?? 10, { min: 1, max: 3650 });
 

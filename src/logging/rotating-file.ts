@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Transport from 'winston-transport';
 import { failureLog, type FailureLog } from './failure-log.js';
@@ -11,6 +11,34 @@ export interface RotatingFileOptions {
   maxFiles: number;
   /** Rotated files older than this many days are removed at the next rotation. */
   retentionDays: number;
+  /** Permissions of the log files: 0o600 (default, `LOG_FILE_MODE`) or 0o640 for a log reader in the group. */
+  mode?: number;
+}
+
+/** The modes a log file may have: never readable by others, since it can hold what the app prints. */
+const FILE_MODES: Record<string, number> = { '0600': 0o600, '600': 0o600, '0640': 0o640, '640': 0o640 };
+
+/** `LOG_FILE_MODE` (0600 or 0640); 0600 when unset. */
+export function logFileMode(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.LOG_FILE_MODE?.trim();
+  if (raw === undefined || raw === '') return 0o600;
+  const mode = FILE_MODES[raw];
+  if (mode === undefined) throw new TypeError(`LOG_FILE_MODE: expected 0600 or 0640, got \`${raw}\``);
+  return mode;
+}
+
+/**
+ * Opens a log file for appending with the given mode; a file left more open by an older
+ * version (0644) is narrowed, a narrower one is left as its owner made it.
+ */
+export function openLogFile(path: string, mode: number): number {
+  const fd = openSync(path, 'a', mode);
+  try {
+    if ((fstatSync(fd).mode & 0o777 & ~mode) !== 0) fchmodSync(fd, mode);
+  } catch {
+    // not ours to change (another user's file we may append to): leave it
+  }
+  return fd;
 }
 
 const MESSAGE = Symbol.for('message');
@@ -29,11 +57,13 @@ export class RotatingFileTransport extends Transport {
   private size: number;
   // The file itself cannot carry news of its own failure: stderr does, once per kind.
   private readonly failures: FailureLog;
+  private readonly mode: number;
 
   constructor(private readonly options: RotatingFileOptions & Transport.TransportStreamOptions) {
     super(options);
+    this.mode = options.mode ?? logFileMode();
     mkdirSync(dirname(options.filename), { recursive: true });
-    this.fd = openSync(options.filename, 'a');
+    this.fd = openLogFile(options.filename, this.mode);
     this.size = fstatSync(this.fd).size;
     const say = (message: string) => process.stderr.write(`lifeline: ${options.filename}: ${message}\n`);
     this.failures = failureLog('writing the log', say, say);
@@ -64,7 +94,7 @@ export class RotatingFileTransport extends Transport {
     // Cleared first: a failed open must not leave a closed number the OS may hand to someone else.
     this.fd = undefined;
     mkdirSync(dirname(this.options.filename), { recursive: true });
-    const fd = openSync(this.options.filename, 'a');
+    const fd = openLogFile(this.options.filename, this.mode);
     this.fd = fd;
     this.size = fstatSync(fd).size;
     return fd;

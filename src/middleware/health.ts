@@ -318,7 +318,8 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     if (details === 'always') return true;
     if (details === 'never' || tokenDigest === undefined) return false;
     const header = req.headers.authorization;
-    if (header === undefined || !header.startsWith('Bearer ')) return false;
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are Bearer too.
+    if (header === undefined || !/^bearer /i.test(header)) return false;
     return timingSafeEqual(digest(header.slice(7).trim()), tokenDigest);
   }
 
