@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import winston from 'winston';
 import type { LogFormat, LogLevel } from '../options.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptionsObject, checkString, LOG_LEVELS, readEnv } from '../options.js';
+import { escapeControl, escapeJsonLine } from './escape.js';
 import { redactText, redactValue } from './redact.js';
 import { RotatingFileTransport } from './rotating-file.js';
 
@@ -31,6 +32,8 @@ export interface LoggerOptions {
   retentionDays?: number;
 }
 
+const MESSAGE = Symbol.for('message');
+
 const KNOWN = ['file', 'level', 'format', 'console', 'maxSize', 'maxFiles', 'retentionDays'] as const;
 
 /** True when stdout already is the log file (`lifeline start` sends it there): console lines would be written twice. */
@@ -55,14 +58,38 @@ const redact = winston.format((info) => {
   return info;
 });
 
+/**
+ * A stack as continuation lines, each indented: its first line repeats the error's
+ * message, which may embed request input, so every line is escaped on its own and
+ * none can start at column 0 like a record of its own.
+ */
+function stackLines(stack: string): string {
+  return stack
+    .split('\n')
+    .map((l) => `\n    ${escapeControl(l.trimStart())}`)
+    .join('');
+}
+
+// One record, one line: control characters from any source (a path, a header, an
+// error message quoting input) are escaped here, once, for every text line.
 const textLine = winston.format.printf((info) => {
   const { timestamp, level, message, component, stack, ...rest } = info;
   let line = `${String(timestamp)} ${level} ${component ? `[${String(component)}] ` : ''}${String(message)}`;
   const extra = Object.keys(rest).length > 0 ? JSON.stringify(rest) : '';
   if (extra && extra !== '{}') line += ` ${extra}`;
-  if (typeof stack === 'string') line += `\n${stack}`;
+  line = escapeControl(line);
+  if (typeof stack === 'string') line += stackLines(stack);
   return line;
 });
+
+const jsonLine = winston.format.combine(
+  winston.format.json(),
+  winston.format((info) => {
+    const key = MESSAGE as unknown as string;
+    info[key] = escapeJsonLine(String(info[key]));
+    return info;
+  })(),
+);
 
 /** A winston logger that keeps one handle on its file; `close()` flushes and releases it. */
 export type ClosableLogger = winston.Logger & { closeAndFlush(): Promise<void> };
@@ -87,7 +114,7 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
   const maxFiles = checkInteger('createLogger', 'maxFiles', options.maxFiles ?? 5, { min: 1, max: 1000 });
   const retentionDays = checkInteger('createLogger', 'retentionDays', options.retentionDays ?? 10, { min: 1, max: 3650 });
 
-  const line = format === 'json' ? winston.format.json() : textLine;
+  const line = format === 'json' ? jsonLine : textLine;
   const transports: winston.transport[] = [];
   if (file !== false) {
     transports.push(
