@@ -156,6 +156,13 @@ export const readEnv = {
     return raw;
   },
   logFile: (env: Env = process.env): string | undefined => envValue(env, 'LOG_FILE'),
+  accessLog: (env: Env = process.env): boolean | undefined => {
+    const raw = envValue(env, 'ACCESS_LOG')?.toLowerCase();
+    if (raw === undefined) return undefined;
+    if (raw === 'true' || raw === '1' || raw === 'on') return true;
+    if (raw === 'false' || raw === '0' || raw === 'off') return false;
+    throw envError('ACCESS_LOG', "'true' or 'false' (also 1/0, on/off)", raw);
+  },
   healthToken: (env: Env = process.env): string | undefined => envValue(env, 'HEALTH_TOKEN'),
   databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
 };
@@ -171,6 +178,8 @@ export interface LifelineConfig {
   logFile: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  /** An access line per request in backend.log; default on outside production. */
+  accessLog: boolean;
   healthToken: string | undefined;
   keepAliveInterval: number;
   workers: number | 'auto';
@@ -191,6 +200,7 @@ export function loadConfig(env: Env = process.env): LifelineConfig {
     logFile: readEnv.logFile(env) ?? 'backend.log',
     logLevel: readEnv.logLevel(env) ?? 'info',
     logFormat: readEnv.logFormat(env) ?? 'text',
+    accessLog: readEnv.accessLog(env) ?? !readEnv.production(env),
     healthToken: readEnv.healthToken(env),
     keepAliveInterval: readEnv.keepAliveInterval(env) ?? 30_000,
     workers: readEnv.workers(env) ?? 1,

@@ -59,15 +59,16 @@ const redact = winston.format((info) => {
 });
 
 /**
- * A stack as continuation lines, each indented: its first line repeats the error's
- * message, which may embed request input, so every line is escaped on its own and
- * none can start at column 0 like a record of its own.
+ * A stack as continuation lines, each indented so none can start at column 0 like a
+ * record of its own. Its head repeats the error's message, which may quote request
+ * input with line breaks: the head stays one line, escaped, and so does each frame.
  */
 function stackLines(stack: string): string {
-  return stack
-    .split('\n')
-    .map((l) => `\n    ${escapeControl(l.trimStart())}`)
-    .join('');
+  const lines = stack.split('\n');
+  let frames = lines.findIndex((l) => /^\s+at /.test(l));
+  if (frames === -1) frames = lines.length;
+  const head = frames > 0 ? [lines.slice(0, frames).join('\n')] : [];
+  return [...head, ...lines.slice(frames)].map((l) => `\n    ${escapeControl(l.trimStart())}`).join('');
 }
 
 // One record, one line: control characters from any source (a path, a header, an
