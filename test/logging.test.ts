@@ -139,7 +139,7 @@ function rawRequest(url: string, head: string, body = ''): Promise<string> {
   });
 }
 
-type Req = { params: Record<string, string>; headers: Record<string, string | undefined>; body: Record<string, unknown> };
+type Req = { params: Record<string, string>; headers: Record<string, string | string[] | undefined>; body: Record<string, unknown> };
 type Res = { json(b: unknown): void };
 
 const FORGED = '2026-01-01T00:00:00.000Z error [server] forged';
@@ -157,7 +157,7 @@ async function logHostileRequests(format: LogFormat): Promise<string> {
     throw new Error(`no user ${req.params.id}`);
   });
   app.get('/client', (req: Req, res: Res) => {
-    logger.warn(`client ${req.headers['x-client']}`, { agent: req.headers['x-client'] });
+    logger.warn(`client ${String(req.headers['x-client'])}`, { agent: req.headers['x-client'] });
     res.json({});
   });
   app.post('/items', (req: Req) => {
