@@ -187,6 +187,7 @@ async function logHostileRequests(format: LogFormat): Promise<string> {
 describe('no log injection', () => {
   it('text lines: CR, LF and control characters from paths, headers, error messages and JSON keys are escaped', async () => {
     const text = await logHostileRequests('text');
+    // eslint-disable-next-line no-control-regex -- no raw control character may be left
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/);
     const lines = text.split('\n');
     expect(lines.pop()).toBe('');
@@ -208,6 +209,7 @@ describe('no log injection', () => {
 
   it('JSON lines: one object per line, control characters escaped in values and keys', async () => {
     const text = await logHostileRequests('json');
+    // eslint-disable-next-line no-control-regex -- no raw control character may be left
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/);
     const lines = text.split('\n');
     expect(lines.pop()).toBe('');
@@ -220,21 +222,76 @@ describe('no log injection', () => {
 
 // Each form a secret takes in a log line: the secret must go, the rest must stay readable.
 const SECRET_FORMS: Array<{ form: string; line: string; secrets: string[]; kept: string[] }> = [
-  { form: 'URL password with @', line: 'connect postgres://u:SEC@RET@db.host/app failed', secrets: ['SEC', 'RET'], kept: ['postgres://u:***@db.host/app failed'] },
-  { form: 'URL password with /', line: 'connect postgres://u:SEC/RET@db.host/app failed', secrets: ['SEC', 'RET'], kept: ['postgres://u:***@db.host/app failed'] },
-  { form: 'URL password, no user', line: 'redis://:S3CR3T@cache:6379/0 down', secrets: ['S3CR3T'], kept: ['redis://:***@cache:6379/0 down'] },
+  {
+    form: 'URL password with @',
+    line: 'connect postgres://u:SEC@RET@db.host/app failed',
+    secrets: ['SEC', 'RET'],
+    kept: ['postgres://u:***@db.host/app failed'],
+  },
+  {
+    form: 'URL password with /',
+    line: 'connect postgres://u:SEC/RET@db.host/app failed',
+    secrets: ['SEC', 'RET'],
+    kept: ['postgres://u:***@db.host/app failed'],
+  },
+  {
+    form: 'URL password, no user',
+    line: 'redis://:S3CR3T@cache:6379/0 down',
+    secrets: ['S3CR3T'],
+    kept: ['redis://:***@cache:6379/0 down'],
+  },
   { form: 'access_token=', line: 'GET /cb?access_token=T0K3N&state=ok', secrets: ['T0K3N'], kept: ['/cb?access_token=***&state=ok'] },
-  { form: 'client_secret=', line: 'oauth client_id=app client_secret=CL13NT done', secrets: ['CL13NT'], kept: ['client_id=app client_secret=*** done'] },
+  {
+    form: 'client_secret=',
+    line: 'oauth client_id=app client_secret=CL13NT done',
+    secrets: ['CL13NT'],
+    kept: ['client_id=app client_secret=*** done'],
+  },
   { form: 'PGPASSWORD=', line: 'env PGPASSWORD=PGS3CR3T psql -h db', secrets: ['PGS3CR3T'], kept: ['PGPASSWORD=*** psql -h db'] },
   { form: 'DB_PASS=', line: 'DB_PASS=DBS3CR3T DB_HOST=db', secrets: ['DBS3CR3T'], kept: ['DB_PASS=*** DB_HOST=db'] },
-  { form: 'sslpassword=', line: 'host=db sslpassword=SSLS3CR3T port=5432', secrets: ['SSLS3CR3T'], kept: ['host=db sslpassword=*** port=5432'] },
-  { form: 'JSON password', line: 'body {"user":"bob","password":"PW S3CR3T"}', secrets: ['PW S3CR3T', 'S3CR3T'], kept: ['"user":"bob"', '"password":"***"'] },
-  { form: 'JSON secret, token, api_key', line: '{"secret": "SEC1", "token":"TOK2", "api_key":"KEY3", "n":1}', secrets: ['SEC1', 'TOK2', 'KEY3'], kept: ['"n":1', '"api_key":"***"'] },
-  { form: 'Authorization: Token', line: 'headers Authorization: Token AUTHT0K3N accept: */*', secrets: ['AUTHT0K3N'], kept: ['Authorization: Token *** accept: */*'] },
-  { form: 'Authorization: Bearer', line: 'authorization: Bearer abc.def.ghi', secrets: ['abc.def.ghi'], kept: ['authorization: Bearer ***'] },
-  { form: 'Authorization: Basic', line: 'Authorization: Basic dXNlcjpwYXNz', secrets: ['dXNlcjpwYXNz'], kept: ['Authorization: Basic ***'] },
+  {
+    form: 'sslpassword=',
+    line: 'host=db sslpassword=SSLS3CR3T port=5432',
+    secrets: ['SSLS3CR3T'],
+    kept: ['host=db sslpassword=*** port=5432'],
+  },
+  {
+    form: 'JSON password',
+    line: 'body {"user":"bob","password":"PW S3CR3T"}',
+    secrets: ['PW S3CR3T', 'S3CR3T'],
+    kept: ['"user":"bob"', '"password":"***"'],
+  },
+  {
+    form: 'JSON secret, token, api_key',
+    line: '{"secret": "SEC1", "token":"TOK2", "api_key":"KEY3", "n":1}',
+    secrets: ['SEC1', 'TOK2', 'KEY3'],
+    kept: ['"n":1', '"api_key":"***"'],
+  },
+  {
+    form: 'Authorization: Token',
+    line: 'headers Authorization: Token AUTHT0K3N accept: */*',
+    secrets: ['AUTHT0K3N'],
+    kept: ['Authorization: Token *** accept: */*'],
+  },
+  {
+    form: 'Authorization: Bearer',
+    line: 'authorization: Bearer abc.def.ghi',
+    secrets: ['abc.def.ghi'],
+    kept: ['authorization: Bearer ***'],
+  },
+  {
+    form: 'Authorization: Basic',
+    line: 'Authorization: Basic dXNlcjpwYXNz',
+    secrets: ['dXNlcjpwYXNz'],
+    kept: ['Authorization: Basic ***'],
+  },
   { form: 'Cookie header', line: 'Cookie: theme=dark; sid=S3SS10N', secrets: ['S3SS10N'], kept: ['Cookie: ***'] },
-  { form: 'no secret', line: 'GET /api/users 200: tests passed: 3, token expired', secrets: [], kept: ['GET /api/users 200: tests passed: 3, token expired'] },
+  {
+    form: 'no secret',
+    line: 'GET /api/users 200: tests passed: 3, token expired',
+    secrets: [],
+    kept: ['GET /api/users 200: tests passed: 3, token expired'],
+  },
 ];
 
 describe('redaction', () => {
@@ -254,7 +311,10 @@ describe('redaction', () => {
     for (const { secrets } of SECRET_FORMS) for (const secret of secrets) expect(text).not.toContain(secret);
     if (format === 'text') for (const { kept } of SECRET_FORMS) for (const part of kept) expect(text).toContain(part);
     else {
-      const records = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { message: string; detail: string });
+      const records = text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { message: string; detail: string });
       records.forEach((r, i) => {
         for (const part of SECRET_FORMS[i]!.kept) {
           expect(r.message).toContain(part);

@@ -1,6 +1,8 @@
 // C0 controls, DEL, C1 controls (0x9b is CSI on some terminals) and the two Unicode line
 // separators: none may reach a log line or a terminal raw.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_TEST = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

@@ -291,6 +291,8 @@ describe('keepAlive access log', () => {
       new TypeError("keepAlive: expected `accessLog` to be a boolean, got 'yes'"),
     );
     process.env.ACCESS_LOG = 'maybe';
-    expect(() => keepAlive({ logger: false })).toThrow(/^Invalid ACCESS_LOG: expected 'true' or 'false' \(also 1\/0, on\/off\), got 'maybe'$/);
+    expect(() => keepAlive({ logger: false })).toThrow(
+      /^Invalid ACCESS_LOG: expected 'true' or 'false' \(also 1\/0, on\/off\), got 'maybe'$/,
+    );
   });
 });
