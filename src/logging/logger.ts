@@ -59,16 +59,16 @@ const redact = winston.format((info) => {
 });
 
 /**
- * A stack as continuation lines, each indented so none can start at column 0 like a
- * record of its own. Its head repeats the error's message, which may quote request
- * input with line breaks: the head stays one line, escaped, and so does each frame.
+ * A stack as continuation lines under its record: the head (`Error: message`), then
+ * the indented frames. The message may quote request input with line breaks: the head
+ * stays one line, escaped, and so does each frame, so none can pass for a record.
  */
 function stackLines(stack: string): string {
   const lines = stack.split('\n');
   let frames = lines.findIndex((l) => /^\s+at /.test(l));
   if (frames === -1) frames = lines.length;
   const head = frames > 0 ? [lines.slice(0, frames).join('\n')] : [];
-  return [...head, ...lines.slice(frames)].map((l) => `\n    ${escapeControl(l.trimStart())}`).join('');
+  return [...head, ...lines.slice(frames)].map((l) => `\n${escapeControl(l)}`).join('');
 }
 
 // One record, one line: control characters from any source (a path, a header, an
