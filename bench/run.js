@@ -9,6 +9,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { measureLogLine } from './log-line.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -158,6 +159,7 @@ await Promise.all(
 await servers.lifeline.gc();
 const rssAfter = (await servers.lifeline.stats()).rss;
 await Promise.all(Object.values(servers).map((s) => s.stop()));
+const logLine = await measureLogLine();
 
 // Reload under load: a 2-worker cluster (`lifeline serve`), steady state, then a SIGHUP
 // reload of both workers while autocannon keeps sending. Workers use both cores here.
@@ -229,7 +231,7 @@ const table = [
 const summary = [
   `- /api/health vs /api/ping: ${healthVsPing.toFixed(2)}× throughput, ${healthVsPingCpu.toFixed(2)}× CPU efficiency (target ≥ 0.95×); /api/health p99 ${healthRow.p99} ms vs bare route p99 ${rows[0]?.p99} ms`,
   `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
-  `- access log on vs off (lifeline(), GET /api/items): ${accessVsOff.toFixed(2)}× throughput, +${accessCpu.toFixed(1)} µs server CPU per request; p99 ${accessRow.p99} ms vs ${routeRow.p99} ms`,
+  `- access log on vs off (lifeline(), GET /api/items): ${accessVsOff.toFixed(2)}× throughput, +${accessCpu.toFixed(1)} µs server CPU per request; p99 ${accessRow.p99} ms vs ${routeRow.p99} ms; one line alone (bench/log-line.js): ${logLine.cpuMicros.toFixed(1)} µs CPU`,
   `- serve(app) /api/ping answered at the http.Server level: ${rows[6]?.throughput.toFixed(2)}× bare throughput, ${rows[6]?.efficiency.toFixed(2)}× CPU efficiency`,
   `- reload under load (2 workers, ${CONNECTIONS} connections): both workers replaced in ${reload.reloadMs} ms; ${reload.sent} requests sent during the run, ${reload.answered} answered, ${reload.failed} failed (target 0); p99 ${reload.p99} ms during the reload vs ${reload.steadyP99} ms steady (${reload.rps.toFixed(0)} vs ${reload.steadyRps.toFixed(0)} req/s)`,
   `- RSS of the lifeline server: ${mb(rssBefore)} after warm-up, ${mb(rssAfter)} after ${longTotal} more requests (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %)`,
