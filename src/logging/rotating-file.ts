@@ -25,12 +25,16 @@ const MESSAGE = Symbol.for('message');
 export class RotatingFileTransport extends Transport {
   private fd: number;
   private size: number;
+  /** The inode of the file `fd` is open on: it never changes while open, so no fstat per line. */
+  private ino: number;
 
   constructor(private readonly options: RotatingFileOptions & Transport.TransportStreamOptions) {
     super(options);
     mkdirSync(dirname(options.filename), { recursive: true });
     this.fd = openSync(options.filename, 'a');
-    this.size = fstatSync(this.fd).size;
+    const opened = fstatSync(this.fd);
+    this.size = opened.size;
+    this.ino = opened.ino;
   }
 
   override log(info: Record<string | symbol, unknown>, callback: () => void): void {
@@ -52,17 +56,13 @@ export class RotatingFileTransport extends Transport {
    * everyone's lines, not only ours, toward the size limit.
    */
   private followOtherWriters(): void {
-    let onDisk;
-    try {
-      onDisk = statSync(this.options.filename);
-    } catch {
-      onDisk = undefined;
-    }
-    const mine = fstatSync(this.fd);
-    if (onDisk === undefined || onDisk.ino !== mine.ino) {
+    const onDisk = statSync(this.options.filename, { throwIfNoEntry: false });
+    if (onDisk === undefined || onDisk.ino !== this.ino) {
       closeSync(this.fd);
       this.fd = openSync(this.options.filename, 'a');
-      this.size = fstatSync(this.fd).size;
+      const opened = fstatSync(this.fd);
+      this.size = opened.size;
+      this.ino = opened.ino;
     } else {
       this.size = onDisk.size;
     }
@@ -82,6 +82,7 @@ export class RotatingFileTransport extends Transport {
     renameSync(filename, `${filename}.1`);
     this.fd = openSync(filename, 'a');
     this.size = 0;
+    this.ino = fstatSync(this.fd).ino;
     const oldest = Date.now() - this.options.retentionDays * 86_400_000;
     for (let n = 2; n <= maxFiles; n++) {
       try {
