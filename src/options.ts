@@ -178,8 +178,6 @@ export interface LifelineConfig {
   logFile: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
-  /** An access line per request in backend.log; default on outside production. */
-  accessLog: boolean;
   healthToken: string | undefined;
   keepAliveInterval: number;
   workers: number | 'auto';
@@ -200,7 +198,6 @@ export function loadConfig(env: Env = process.env): LifelineConfig {
     logFile: readEnv.logFile(env) ?? 'backend.log',
     logLevel: readEnv.logLevel(env) ?? 'info',
     logFormat: readEnv.logFormat(env) ?? 'text',
-    accessLog: readEnv.accessLog(env) ?? !readEnv.production(env),
     healthToken: readEnv.healthToken(env),
     keepAliveInterval: readEnv.keepAliveInterval(env) ?? 30_000,
     workers: readEnv.workers(env) ?? 1,
