@@ -144,10 +144,11 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
     }
     if (accessLog) {
       // On 'close' the answer has left: the line costs the event loop, never the caller.
-      // Bytes are what went on the connection for this answer, headers included.
+      // Bytes are what went on the connection for this answer, headers included; no
+      // status when the client left before any was sent.
       const bytes = r.req.socket.bytesWritten - r.bytesBefore;
       access.info(
-        `${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.statusCode} ${ms.toFixed(1)} ms ${bytes} bytes${this.writableFinished ? '' : ' (aborted)'}`,
+        `${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.headersSent ? this.statusCode : '-'} ${ms.toFixed(1)} ms ${bytes} bytes${this.writableFinished ? '' : ' (aborted)'}`,
       );
     }
   }

@@ -267,6 +267,31 @@ describe('keepAlive access log', () => {
     expect(lines.join('\n')).not.toContain('abc123');
   });
 
+  it('marks a request the client gave up on as aborted', async () => {
+    const logger = memoryLogger();
+    const ka = keepAlive({ logger, interval: 0, accessLog: true });
+    closers.push(ka.close);
+    const app = express();
+    app.use(ka);
+    let arrived!: () => void;
+    const inHandler = new Promise<void>((resolve) => (arrived = resolve));
+    app.get('/never', () => arrived()); // never answers
+    const running = await listen(app);
+    try {
+      const controller = new AbortController();
+      const pending = fetch(`${running.url}/never`, { signal: controller.signal }).catch(() => undefined);
+      await inHandler;
+      controller.abort();
+      await pending;
+      for (let i = 0; i < 100 && !logger.lines.some((l) => l.meta?.component === 'access'); i++)
+        await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      await running.close();
+    }
+    const line = logger.lines.find((l) => l.meta?.component === 'access');
+    expect(line?.message).toMatch(/^GET \/never - \d+\.\d ms 0 bytes \(aborted\)$/);
+  });
+
   it('is on by default outside production', async () => {
     delete process.env.NODE_ENV;
     const lines = await accessLines();
