@@ -166,6 +166,13 @@ export const readEnv = {
   logFile: (env: Env = process.env): string | undefined => envValue(env, 'LOG_FILE'),
   logMaxSize: (env: Env = process.env): number | undefined =>
     envInteger(env, 'LOG_MAX_SIZE', 1024, Number.MAX_SAFE_INTEGER, 'a size in bytes, at least 1024'),
+  accessLog: (env: Env = process.env): boolean | undefined => {
+    const raw = envValue(env, 'ACCESS_LOG')?.toLowerCase();
+    if (raw === undefined) return undefined;
+    if (raw === 'true' || raw === '1' || raw === 'on') return true;
+    if (raw === 'false' || raw === '0' || raw === 'off') return false;
+    throw envError('ACCESS_LOG', "'true' or 'false' (also 1/0, on/off)", raw);
+  },
   healthToken: (env: Env = process.env): string | undefined => envValue(env, 'HEALTH_TOKEN'),
   databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
 };

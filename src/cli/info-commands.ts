@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { CONFIG_FILE, effectiveConfig, readConfigFile, validateConfigValue, writeConfigFile, type BackendConfig } from './config-file.js';
 import { LOG_FILE, type Output } from './lifecycle-commands.js';
 import { PID_FILE, readPidFile } from './pid-file.js';
+import { escapeControl } from '../logging/escape.js';
 import { sleep } from '../time.js';
 import { resolve } from 'node:path';
 import { childrenOf, cpuPercentNow, environValue, findListener, isHidden, listeningPorts, processFacts, startedAt } from './proc.js';
@@ -100,7 +101,7 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
   return report.state === 'RUNNING' && healthy ? 0 : 1;
 }
 
-function tail(file: string, lines: number): { text: string; size: number } {
+function tail(file: string, lines: number): { lines: string[]; size: number } {
   const size = statSync(file).size;
   const fd = openSync(file, 'r');
   try {
@@ -110,7 +111,7 @@ function tail(file: string, lines: number): { text: string; size: number } {
       readSync(fd, buffer, 0, read, size - read);
       const all = buffer.toString('utf8').split('\n');
       if (all.at(-1) === '') all.pop();
-      if (all.length > lines || read === size) return { text: all.slice(-lines).join('\n'), size };
+      if (all.length > lines || read === size) return { lines: all.slice(-lines), size };
       read = Math.min(size, read * 4);
     }
   } finally {
@@ -118,14 +119,18 @@ function tail(file: string, lines: number): { text: string; size: number } {
   }
 }
 
-/** `lifeline logs`: the last lines of backend.log; with follow, keeps printing across rotations. */
+/**
+ * `lifeline logs`: the last lines of backend.log; with follow, keeps printing across
+ * rotations. Control characters are printed escaped: the file also holds what the app
+ * wrote to its own stdout, and an escape sequence there must not reach the terminal.
+ */
 export async function logs(lines: number, follow: boolean, io: Output, stop?: Promise<void>): Promise<number> {
   if (!existsSync(LOG_FILE)) {
     io.err(`no ${LOG_FILE} here yet (lifeline start writes it)`);
     return 1;
   }
   const first = tail(LOG_FILE, lines);
-  if (first.text) io.out(first.text);
+  if (first.lines.length > 0) io.out(first.lines.map(escapeControl).join('\n'));
   if (!follow) return 0;
   let position = first.size;
   let inode = statSync(LOG_FILE).ino;
@@ -154,7 +159,7 @@ export async function logs(lines: number, follow: boolean, io: Output, stop?: Pr
     const text = pending + buffer.toString('utf8');
     const parts = text.split('\n');
     pending = parts.pop() ?? '';
-    for (const line of parts) io.out(line);
+    for (const line of parts) io.out(escapeControl(line));
   }
   return 0;
 }

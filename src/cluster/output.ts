@@ -50,8 +50,10 @@ export function captureOwnOutput(log: LifelineLogger, source: string): void {
   capture(process.stderr, 'warn', 'stderr');
   // Without a stderr, a crash would leave no trace: write it into the log, then exit as Node would.
   process.on('uncaughtException', (error) => {
-    log.error(`uncaught exception, exiting: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, {
+    // The stack as its own field: the text format writes its frames as continuation lines.
+    log.error(`uncaught exception, exiting: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, {
       component: source,
+      ...(error instanceof Error && error.stack !== undefined && { stack: error.stack }),
     });
     process.exit(1);
   });

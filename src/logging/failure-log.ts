@@ -1,3 +1,5 @@
+import { redactText } from './redact.js';
+
 /** One error line per kind of failure, so a task failing every tick does not flood the log. */
 export interface FailureLog {
   /** Logs the error if its kind (code, else message) has not been logged since the task last succeeded. */
@@ -32,7 +34,8 @@ export function failureLog(what: string, error: Write, info: Write): FailureLog 
       const { kind, message } = kindOf(cause);
       if (seen.has(kind)) return;
       seen.add(kind);
-      error(`${what} failed: ${message} (logged once until it recovers)`);
+      // Errors quote what they failed on (fetch quotes its URL, credentials included).
+      error(`${what} failed: ${redactText(message)} (logged once until it recovers)`);
     },
     succeeded() {
       if (failures === 0) return;

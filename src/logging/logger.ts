@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import winston from 'winston';
 import type { LogFormat, LogLevel } from '../options.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptionsObject, checkString, LOG_LEVELS, readEnv } from '../options.js';
+import { escapeControl, escapeJsonLine } from './escape.js';
 import { redactText, redactValue } from './redact.js';
 import { RotatingFileTransport } from './rotating-file.js';
 
@@ -31,6 +32,8 @@ export interface LoggerOptions {
   retentionDays?: number;
 }
 
+const MESSAGE = Symbol.for('message');
+
 const KNOWN = ['file', 'level', 'format', 'console', 'maxSize', 'maxFiles', 'retentionDays'] as const;
 
 /** True when stdout already is the log file (`lifeline start` sends it there): console lines would be written twice. */
@@ -57,14 +60,39 @@ const redact = winston.format((info) => {
   return info;
 });
 
+/**
+ * A stack as continuation lines under its record: the head (`Error: message`), then
+ * the indented frames. The message may quote request input with line breaks: the head
+ * stays one line, escaped, and so does each frame, so none can pass for a record.
+ */
+function stackLines(stack: string): string {
+  const lines = stack.split('\n');
+  let frames = lines.findIndex((l) => /^\s+at /.test(l));
+  if (frames === -1) frames = lines.length;
+  const head = frames > 0 ? [lines.slice(0, frames).join('\n')] : [];
+  return [...head, ...lines.slice(frames)].map((l) => `\n${escapeControl(l)}`).join('');
+}
+
+// One record, one line: control characters from any source (a path, a header, an
+// error message quoting input) are escaped here, once, for every text line.
 const textLine = winston.format.printf((info) => {
   const { timestamp, level, message, component, stack, ...rest } = info;
   let line = `${String(timestamp)} ${level} ${component ? `[${String(component)}] ` : ''}${String(message)}`;
   const extra = Object.keys(rest).length > 0 ? JSON.stringify(rest) : '';
   if (extra && extra !== '{}') line += ` ${extra}`;
-  if (typeof stack === 'string') line += `\n${stack}`;
+  line = escapeControl(line);
+  if (typeof stack === 'string') line += stackLines(stack);
   return line;
 });
+
+const jsonLine = winston.format.combine(
+  winston.format.json(),
+  winston.format((info) => {
+    const key = MESSAGE as unknown as string;
+    info[key] = escapeJsonLine(String(info[key]));
+    return info;
+  })(),
+);
 
 /** A winston logger that keeps one handle on its file; `close()` flushes and releases it. */
 export type ClosableLogger = winston.Logger & { closeAndFlush(): Promise<void> };
@@ -92,7 +120,7 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
   const maxFiles = checkInteger('createLogger', 'maxFiles', options.maxFiles ?? 5, { min: 1, max: 1000 });
   const retentionDays = checkInteger('createLogger', 'retentionDays', options.retentionDays ?? 10, { min: 1, max: 3650 });
 
-  const line = format === 'json' ? winston.format.json() : textLine;
+  const line = format === 'json' ? jsonLine : textLine;
   const transports: winston.transport[] = [];
   if (file !== false) {
     transports.push(

@@ -58,13 +58,17 @@ export class RotatingFileTransport extends Transport {
   // The file itself cannot carry news of its own failure: stderr does, once per kind.
   private readonly failures: FailureLog;
   private readonly mode: number;
+  /** The inode of the file `fd` is open on: it never changes while open, so no fstat per line. */
+  private ino: number;
 
   constructor(private readonly options: RotatingFileOptions & Transport.TransportStreamOptions) {
     super(options);
     this.mode = options.mode ?? logFileMode();
     mkdirSync(dirname(options.filename), { recursive: true });
     this.fd = openLogFile(options.filename, this.mode);
-    this.size = fstatSync(this.fd).size;
+    const opened = fstatSync(this.fd);
+    this.size = opened.size;
+    this.ino = opened.ino;
     const say = (message: string) => process.stderr.write(`lifeline: ${options.filename}: ${message}\n`);
     this.failures = failureLog('writing the log', say, say);
   }
@@ -96,7 +100,9 @@ export class RotatingFileTransport extends Transport {
     mkdirSync(dirname(this.options.filename), { recursive: true });
     const fd = openLogFile(this.options.filename, this.mode);
     this.fd = fd;
-    this.size = fstatSync(fd).size;
+    const opened = fstatSync(fd);
+    this.size = opened.size;
+    this.ino = opened.ino;
     return fd;
   }
 
@@ -107,14 +113,8 @@ export class RotatingFileTransport extends Transport {
    */
   private followOtherWriters(): number {
     if (this.fd === undefined) return this.reopen();
-    let onDisk;
-    try {
-      onDisk = statSync(this.options.filename);
-    } catch {
-      onDisk = undefined;
-    }
-    const mine = fstatSync(this.fd);
-    if (onDisk === undefined || onDisk.ino !== mine.ino) return this.reopen();
+    const onDisk = statSync(this.options.filename, { throwIfNoEntry: false });
+    if (onDisk === undefined || onDisk.ino !== this.ino) return this.reopen();
     this.size = onDisk.size;
     return this.fd;
   }
@@ -135,7 +135,6 @@ export class RotatingFileTransport extends Transport {
     }
     renameSync(filename, `${filename}.1`);
     this.reopen();
-    this.size = 0;
     const oldest = Date.now() - this.options.retentionDays * 86_400_000;
     for (let n = 2; n <= maxFiles; n++) {
       try {

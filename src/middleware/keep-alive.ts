@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import onHeaders from 'on-headers';
 import { activityOf, type Activity } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
+import { redactUrl } from '../logging/redact.js';
+import { checkBoolean, checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
 import { backgroundLoop } from '../time.js';
 import { failureLog } from '../logging/failure-log.js';
 import { appOf, fromStep, requestPath, type ClosableMiddleware } from './types.js';
@@ -14,6 +15,11 @@ export interface KeepAliveOptions {
   selfPingUrl?: string;
   /** Requests slower than this (ms) are logged as warnings. Default 1000; 0 turns it off. */
   slowRequestMs?: number;
+  /**
+   * An access line per request (`GET /api/items 200 3.1 ms 1532 bytes`), written after the
+   * response has finished. Default `ACCESS_LOG`, else on outside production, off in it.
+   */
+  accessLog?: boolean;
   /** Where to log; `false` for nowhere. Default: the shared `backend.log` logger. */
   logger?: LifelineLogger | false;
 }
@@ -23,7 +29,7 @@ export type KeepAliveMiddleware = ClosableMiddleware & {
   activity(app: object): Readonly<Activity>;
 };
 
-const KNOWN = ['interval', 'selfPingUrl', 'slowRequestMs', 'logger'] as const;
+const KNOWN = ['interval', 'selfPingUrl', 'slowRequestMs', 'accessLog', 'logger'] as const;
 
 const REQUEST = Symbol('express-lifeline.request');
 interface RequestTiming {
@@ -31,6 +37,8 @@ interface RequestTiming {
   count: number;
   started: number;
   req: IncomingMessage;
+  /** The connection's byte count when the request came, for the access line. */
+  bytesBefore: number;
 }
 type Tracked = ServerResponse & { [REQUEST]?: RequestTiming };
 
@@ -61,11 +69,20 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
   });
   const slowRequestMs = checkInteger('keepAlive', 'slowRequestMs', options.slowRequestMs ?? 1000, { min: 0, unit: 'ms, 0 = off' });
   const selfPingUrl = options.selfPingUrl === undefined ? undefined : checkHttpUrl('keepAlive', 'selfPingUrl', options.selfPingUrl);
+  // A token in the URL's userinfo or query must not reach the log, whatever the logger.
+  const shownPingUrl = selfPingUrl === undefined ? '' : redactUrl(selfPingUrl);
+  const accessLogOption =
+    options.accessLog === undefined
+      ? (readEnv.accessLog() ?? !readEnv.production())
+      : checkBoolean('keepAlive', 'accessLog', options.accessLog);
+  // With nowhere to log, no line is formatted per request.
+  const accessLog = accessLogOption && options.logger !== false;
   if (options.logger !== undefined && options.logger !== false && typeof options.logger?.warn !== 'function') {
     throw optionError('keepAlive', 'logger', 'a logger with error/warn/info/debug methods, or false', options.logger);
   }
   const handle = acquireLogger(options.logger);
   const log = componentLogger(handle.logger, 'keep-alive');
+  const access = componentLogger(handle.logger, 'access');
 
   const ownApp = {};
   const served = new Set<Activity>();
@@ -74,7 +91,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
 
   // A host that is down stays down for many ticks: one line per kind of failure, then one on recovery.
   const pingFailures = failureLog(
-    `self-ping ${selfPingUrl ?? ''}`,
+    `self-ping ${shownPingUrl}`,
     (m) => log.warn(m),
     (m) => log.info(m),
   );
@@ -89,7 +106,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
           interval,
           async () => {
             for (const a of served) {
-              log.debug(`heartbeat: ${a.requestCount} requests, ${a.inFlight} in flight, status ${a.status}`);
+              log.info(`heartbeat: ${a.requestCount} requests, ${a.inFlight} in flight, status ${a.status}`);
             }
             if (selfPingUrl) {
               try {
@@ -116,7 +133,13 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
       lastActivity = activity;
     }
     const tracked = res as Tracked;
-    tracked[REQUEST] = { activity, count: ++activity.requestCount, started: performance.now(), req };
+    tracked[REQUEST] = {
+      activity,
+      count: ++activity.requestCount,
+      started: performance.now(),
+      req,
+      bytesBefore: accessLog ? req.socket.bytesWritten : 0,
+    };
     activity.inFlight += 1;
     activity.lastActivity = Date.now();
     onHeaders(res, setBackendHeaders);
@@ -129,13 +152,21 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
     const r = this[REQUEST];
     if (r === undefined) return;
     r.activity.inFlight -= 1;
-    if (slowRequestMs > 0) {
-      const ms = performance.now() - r.started;
-      if (ms >= slowRequestMs) {
-        log.warn(
-          `slow request: ${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
-        );
-      }
+    if (slowRequestMs === 0 && !accessLog) return;
+    const ms = performance.now() - r.started;
+    if (slowRequestMs > 0 && ms >= slowRequestMs) {
+      log.warn(
+        `slow request: ${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
+      );
+    }
+    if (accessLog) {
+      // On 'close' the answer has left: the line costs the event loop, never the caller.
+      // Bytes are what went on the connection for this answer, headers included; no
+      // status when the client left before any was sent.
+      const bytes = r.req.socket.bytesWritten - r.bytesBefore;
+      access.info(
+        `${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.headersSent ? this.statusCode : '-'} ${ms.toFixed(1)} ms ${bytes} bytes${this.writableFinished ? '' : ' (aborted)'}`,
+      );
     }
   }
 

@@ -561,6 +561,26 @@ describe('lifeline CLI', () => {
     });
   });
 
+  it('logs prints escape sequences and control characters escaped, never raw', async () => {
+    const log = join(cwd, 'backend.log');
+    // As an app's own console.log would write them into backend.log.
+    writeFileSync(log, 'plain line\n\x1b[2J\x1b[31mred\x1b[0m\rover\x07bell\x9b31m\n');
+    const printed = lifeline('logs');
+    expect(printed.code).toBe(0);
+    expect(printed.out).toBe('plain line\n\\x1b[2J\\x1b[31mred\\x1b[0m\\rover\\x07bell\\x9b31m\n');
+
+    const child = spawn(process.execPath, [cli, 'logs', '--follow', '--lines', '1'], { cwd });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await sleep(500);
+    appendFileSync(log, 'next \x1b]0;title\x07 line\n');
+    await sleep(600);
+    child.kill('SIGINT');
+    expect(out).toBe('\\x1b[2J\\x1b[31mred\\x1b[0m\\rover\\x07bell\\x9b31m\nnext \\x1b]0;title\\x07 line\n');
+    // eslint-disable-next-line no-control-regex -- no raw control character may be left
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  });
+
   it('run restarts a crashing app up to --max-restarts and records it in auto_restart.log', () => {
     writeFileSync(join(cwd, 'crash.mjs'), "throw new Error('does not start');\n");
     const result = spawnSync(process.execPath, [cli, 'run', 'crash.mjs', '--port', '1', '--max-restarts', '2', '--backoff', '50'], {

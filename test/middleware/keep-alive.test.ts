@@ -1,8 +1,12 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecentClients } from '../../src/activity.js';
-import { errorHandler, health, keepAlive, notFound } from '../../src/index.js';
+import { createLogger, errorHandler, health, keepAlive, notFound } from '../../src/index.js';
 import { express } from '../helpers/express.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { listen } from '../helpers/server.js';
@@ -180,9 +184,24 @@ describe('keepAlive logging and loop', () => {
     await ka.close();
     await target.close();
     expect(pings).toBeGreaterThanOrEqual(3);
-    expect(logger.lines.some((l) => l.level === 'debug' && /^heartbeat: 1 requests, 0 in flight, status active$/.test(l.message))).toBe(
-      true,
-    );
+    const heartbeats = logger.lines.filter((l) => l.message.startsWith('heartbeat'));
+    expect(heartbeats.length).toBeGreaterThanOrEqual(3);
+    // At info, so backend.log shows the server alive at the default level.
+    for (const h of heartbeats) {
+      expect(h.level).toBe('info');
+      expect(h.message).toBe('heartbeat: 1 requests, 0 in flight, status active');
+    }
+  });
+
+  it('never logs the token in a selfPingUrl, in its userinfo or its query', async () => {
+    const logger = memoryLogger();
+    const ka = keepAlive({ logger, interval: 30, selfPingUrl: 'http://ping:S3CR3T@127.0.0.1:1/api/ping?token=T0K3N&x=1' });
+    closers.push(ka.close);
+    for (let i = 0; i < 100 && !logger.lines.some((l) => l.level === 'warn'); i++) await new Promise((r) => setTimeout(r, 20));
+    await ka.close();
+    const warning = logger.lines.find((l) => l.level === 'warn');
+    expect(warning?.message).toMatch(/^self-ping http:\/\/ping:\*\*\*@127\.0\.0\.1:1\/api\/ping\?token=\*\*\*&x=\*\*\* failed: /);
+    expect(logger.text()).not.toMatch(/S3CR3T|T0K3N/);
   });
 
   it('warns once, not every tick, while the self-ping keeps failing', async () => {
@@ -365,5 +384,115 @@ describe('POST /api/keep-alive', () => {
     expect(clients.countSince(1998)).toBe(2);
     clients.record('c998', 3000);
     expect(clients.countSince(2000)).toBe(1);
+  });
+});
+
+describe('keepAlive access log', () => {
+  const env = { NODE_ENV: process.env.NODE_ENV, ACCESS_LOG: process.env.ACCESS_LOG };
+  afterEach(() => {
+    for (const [name, value] of Object.entries(env)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  async function accessLines(options: { accessLog?: boolean } = {}) {
+    const logger = memoryLogger();
+    const ka = keepAlive({ logger, interval: 0, ...options });
+    closers.push(ka.close);
+    const app = express();
+    app.use(ka);
+    app.get('/ok', (_req: unknown, res: Res) => res.json({ ok: true }));
+    await request(app).get('/ok?q=1');
+    return logger.lines.filter((l) => l.meta?.component === 'access');
+  }
+
+  it('writes one line per request after the answer: method, path without query, status, ms, bytes sent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-access-'));
+    const file = join(dir, 'backend.log');
+    const logger = createLogger({ file, console: false });
+    const ka = keepAlive({ logger, interval: 0, accessLog: true });
+    const app = express();
+    app.use(ka);
+    app.get('/items', (_req: unknown, res: Res) => res.json({ items: [1, 2, 3] }));
+    app.use(notFound());
+    const running = await listen(app);
+    let received = 0;
+    try {
+      // A raw socket, to count the bytes that really arrived.
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(Number(new URL(running.url).port), '127.0.0.1', () =>
+          socket.end('GET /items?token=abc123&page=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        );
+        socket.on('data', (chunk: Buffer) => (received += chunk.length));
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      await request(running.url).post('/nowhere').send('x');
+    } finally {
+      await running.close();
+      await ka.close();
+      await logger.closeAndFlush();
+    }
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    rmSync(dir, { recursive: true, force: true });
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^\\S+Z info \\[access\\] GET /items 200 \\d+\\.\\d ms ${received} bytes$`));
+    expect(lines[1]).toMatch(/^\S+Z info \[access\] POST \/nowhere 404 \d+\.\d ms \d+ bytes$/);
+    expect(lines.join('\n')).not.toContain('abc123');
+  });
+
+  it('marks a request the client gave up on as aborted', async () => {
+    const logger = memoryLogger();
+    const ka = keepAlive({ logger, interval: 0, accessLog: true });
+    closers.push(ka.close);
+    const app = express();
+    app.use(ka);
+    let arrived!: () => void;
+    const inHandler = new Promise<void>((resolve) => (arrived = resolve));
+    app.get('/never', () => arrived()); // never answers
+    const running = await listen(app);
+    try {
+      const controller = new AbortController();
+      const pending = fetch(`${running.url}/never`, { signal: controller.signal }).catch(() => undefined);
+      await inHandler;
+      controller.abort();
+      await pending;
+      for (let i = 0; i < 100 && !logger.lines.some((l) => l.meta?.component === 'access'); i++)
+        await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      await running.close();
+    }
+    const line = logger.lines.find((l) => l.meta?.component === 'access');
+    expect(line?.message).toMatch(/^GET \/never - \d+\.\d ms 0 bytes \(aborted\)$/);
+  });
+
+  it('is on by default outside production', async () => {
+    delete process.env.NODE_ENV;
+    const lines = await accessLines();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'info' });
+    expect(lines[0]!.message).toMatch(/^GET \/ok 200 \d+\.\d ms \d+ bytes$/);
+  });
+
+  it('is off by default in production, on with ACCESS_LOG=true or accessLog: true', async () => {
+    process.env.NODE_ENV = 'production';
+    expect(await accessLines()).toHaveLength(0);
+    expect(await accessLines({ accessLog: true })).toHaveLength(1);
+    process.env.ACCESS_LOG = 'true';
+    expect(await accessLines()).toHaveLength(1);
+    delete process.env.NODE_ENV;
+    process.env.ACCESS_LOG = '0';
+    expect(await accessLines()).toHaveLength(0);
+  });
+
+  it('rejects a non-boolean accessLog and an invalid ACCESS_LOG at setup', () => {
+    expect(() => keepAlive({ logger: false, accessLog: 'yes' as unknown as boolean })).toThrow(
+      new TypeError("keepAlive: expected `accessLog` to be a boolean, got 'yes'"),
+    );
+    process.env.ACCESS_LOG = 'maybe';
+    expect(() => keepAlive({ logger: false })).toThrow(
+      /^Invalid ACCESS_LOG: expected 'true' or 'false' \(also 1\/0, on\/off\), got 'maybe'$/,
+    );
   });
 });
