@@ -19,7 +19,6 @@ async function query(url: string, timeoutMs = 3000): Promise<string> {
   }
 }
 
-
 describe('the tests’ PostgreSQL server', () => {
   let server: PostgresServer;
   beforeAll(async () => {
@@ -93,7 +92,9 @@ describe('no server outlives the run', () => {
     const file = join(registry, '..', `lifeline-pg-script-${process.pid}-${Math.random().toString(36).slice(2)}.mts`);
     const { writeFileSync } = await import('node:fs');
     writeFileSync(file, script(ending));
-    const child = runNode(join(import.meta.dirname, '../node_modules/tsx/dist/cli.mjs'), { LIFELINE_TEST_PG_REGISTRY: registry, ...env }, [file]);
+    const child = runNode(join(import.meta.dirname, '../node_modules/tsx/dist/cli.mjs'), { LIFELINE_TEST_PG_REGISTRY: registry, ...env }, [
+      file,
+    ]);
     const started = await child.firstJson<{ pids: number[]; dataDir: string }>();
     return { child, started, cleanup: () => rmSync(file, { force: true }) };
   }
