@@ -3,9 +3,9 @@
  * `npm install`), on a free port of 127.0.0.1, in a throwaway data folder under the OS temp dir,
  * with a `lifeline_test` database and `trust` authentication (any password is accepted).
  *
- *   const pg = await startPostgres();   // initdb + start + CREATE DATABASE lifeline_test, ~1 s
+ *   const pg = await startPostgres();   // initdb + start + CREATE DATABASE lifeline_test: 1.4-2 s on a loaded 2-core machine
  *   pg.url                              // postgres://postgres@127.0.0.1:<port>/lifeline_test
- *   await pg.stop();                    // fast shutdown: clients get a connection error
+ *   await pg.stop();                    // fast shutdown (~0.1 s): clients get a connection error
  *   await pg.start();                   // same data folder, same port, same url
  *   pg.pause();                         // SIGSTOP every server process: connections hang, nothing errors
  *   pg.resume();                        // SIGCONT: the hung queries go on
@@ -24,7 +24,7 @@
  * because PostgreSQL refuses to run as root; as any other user they run as that user.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -91,7 +91,7 @@ function serverUser(): { uid: number; gid: number } | undefined {
  * The binaries, readable by `user`: inside a folder only root can enter (a clone in /root) the
  * server user cannot run them, so they are copied once to the OS temp dir.
  */
-function reachableBinDir(binDir: string, user: { uid: number; gid: number } | undefined): string {
+export function reachableBinDir(binDir: string, user: { uid: number; gid: number } | undefined): string {
   const works = (dir: string) => spawnSync(join(dir, 'pg_ctl'), ['--version'], { ...user, stdio: 'ignore' }).status === 0;
   if (works(binDir)) return binDir;
   const native = dirname(binDir);
@@ -294,7 +294,6 @@ export async function startPostgres(): Promise<PostgresServer> {
   const unregister = registerForCleanup(info);
   const server = controlPostgres(info, unregister);
   try {
-    mkdirSync(dataDir, { recursive: true });
     run(info, 'initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C', '--no-instructions']);
     await server.start();
     const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
