@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -17,6 +17,12 @@ async function query(url: string, timeoutMs = 3000): Promise<string> {
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** A process's state letter from /proc (Linux): T when stopped by SIGSTOP. */
+function state(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.charAt(stat.lastIndexOf(')') + 2);
 }
 
 describe('the tests’ PostgreSQL server', () => {
@@ -50,18 +56,20 @@ describe('the tests’ PostgreSQL server', () => {
   });
 
   it('pause() freezes every server process so queries hang, resume() lets them finish', async () => {
-    const pids = server.pids();
     server.pause();
     try {
       const started = performance.now();
       await expect(query(server.url, 500)).rejects.toThrow(/timeout/i);
       expect(performance.now() - started).toBeGreaterThanOrEqual(400);
-      // Stopped, not gone: the kernel reports state T for each of them.
-      for (const pid of pids) expect(alive(pid)).toBe(true);
+      // Stopped, not gone: the kernel reports state T (stopped) for the postmaster and its children.
+      const pids = server.pids();
+      expect(pids.length).toBeGreaterThan(1);
+      for (const pid of pids) expect(state(pid), `pid ${pid}`).toBe('T');
     } finally {
       server.resume();
     }
     expect(await query(server.url)).toBe('lifeline_test');
+    expect(state(server.pids()[0]!)).not.toBe('T');
   });
 
   it('destroy() stops a paused server and removes its data folder', async () => {

@@ -264,8 +264,11 @@ export function controlPostgres(info: PostgresInfo, onDestroy: () => void = () =
       run(info, 'pg_ctl', pgCtlStart());
     },
     pause() {
+      const main = postmasterPid(info.dataDir);
+      if (main === undefined) throw new Error('pause(): the PostgreSQL server is not running');
+      // The postmaster first, so it forks no backend that the list below would miss.
+      signalAll([main], 'SIGSTOP');
       paused = serverPids(info.dataDir);
-      if (paused.length === 0) throw new Error('pause(): the PostgreSQL server is not running');
       signalAll(paused, 'SIGSTOP');
     },
     resume() {
