@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadApp } from '../cluster/load-app.js';
 import { runCluster } from '../cluster/primary.js';
 import { serve } from '../lifecycle/serve.js';
+import { loadConfig } from '../options.js';
 
 export const SERVE_HELP = `Usage: lifeline serve <entry> [options]
 
@@ -13,7 +14,8 @@ workers sharing one port. SIGTERM/SIGINT drain every worker; SIGHUP reloads them
 a time with no downtime.
 
 Options:
-  -w, --workers <n|auto>     workers (default WORKERS or 1; auto = one per CPU)
+  -w, --workers <n|auto>     workers (default WORKERS or 1; auto = one per CPU; at most 4 per CPU)
+      --force-workers        allow more than 4 workers per CPU, up to 1024 (or WORKERS_FORCE=1)
   -p, --port <n>             port (default PORT or 8000)
       --host <host>          host (default HOST or 127.0.0.1)
       --ready-timeout <ms>   time a new worker gets to become ready (default 30000)
@@ -42,6 +44,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         workers: { type: 'string', short: 'w' },
+        'force-workers': { type: 'boolean' },
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
         'ready-timeout': { type: 'string' },
@@ -63,6 +66,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       );
     const entry = positionals[0] as string;
     if (!existsSync(entry)) throw new UsageError(`${entry} does not exist`);
+    const forceWorkers = values['force-workers'] === true;
+    // Every variable is checked before a worker is forked: a bad one is one line here, not a stack per worker.
+    const config = loadConfig(forceWorkers ? { ...process.env, WORKERS_FORCE: '1' } : process.env);
     const workers = values.workers === 'auto' ? 'auto' : integer('workers', values.workers);
     if (workers === 0) throw new UsageError('--workers expects at least 1');
     if (values.single) {
@@ -79,7 +85,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
     await runCluster({
       entry,
-      workers,
+      workers: workers ?? config.workers,
+      forceWorkers: forceWorkers || undefined,
       port: integer('port', values.port),
       host: values.host,
       readyTimeout: integer('ready-timeout', values['ready-timeout']),

@@ -1,10 +1,11 @@
+import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server as NetServer } from 'node:net';
 import { activityOf } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkBoolean, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
+import { checkBoolean, checkHost, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
 import { sleep } from '../time.js';
 import { ConnectionTracker } from './connections.js';
 import type { HealthMiddleware } from '../middleware/health.js';
@@ -109,7 +110,7 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   checkOptionsObject('serve', options, KNOWN);
   if (typeof app !== 'function') throw optionError('serve', 'app', 'an Express app or a request listener', app);
   const port = checkInteger('serve', 'port', options.port ?? readEnv.port() ?? 8000, { min: 0, max: 65535 });
-  const host = options.host ?? readEnv.host() ?? '127.0.0.1';
+  const host = checkHost('serve', 'host', options.host ?? readEnv.host() ?? '127.0.0.1');
   const shutdownTimeout = checkInteger('serve', 'shutdownTimeout', options.shutdownTimeout ?? 10_000, { min: 0, unit: 'ms' });
   const shutdownDelay = checkInteger('serve', 'shutdownDelay', options.shutdownDelay ?? 0, { min: 0, unit: 'ms' });
   const idleGrace = checkInteger('serve', 'idleGrace', options.idleGrace ?? 1000, { min: 0, unit: 'ms' });
@@ -219,5 +220,8 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   }
 
   log.info(`listening on ${url} (${readEnv.nodeEnv()}, pid ${process.pid})`);
+  // Once per start: a cluster's primary has already said it for its workers.
+  const nodeEnvWarning = cluster.isWorker ? undefined : readEnv.nodeEnvWarning();
+  if (nodeEnvWarning) log.warn(nodeEnvWarning);
   return { server, port: address.port, url, shutdown };
 }
