@@ -78,7 +78,12 @@ const FILE_PROBLEMS: Record<string, string> = {
 /** One line naming the variable (or option), the path and the reason, instead of a raw fs stack. */
 function logFileError(fromEnv: boolean, filename: string, error: unknown): TypeError {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const reason = code === undefined ? (error instanceof Error ? error.message : String(error)) : `${code}, ${FILE_PROBLEMS[code] ?? (error as Error).message}`;
+  const reason =
+    code === undefined
+      ? error instanceof Error
+        ? error.message
+        : String(error)
+      : `${code}, ${FILE_PROBLEMS[code] ?? (error as Error).message}`;
   // The default file (LOG_FILE unset) is named by the variable too: setting it is the fix.
   if (fromEnv) return new ConfigError('LOG_FILE', `Invalid LOG_FILE: cannot write the log file ${filename} (${reason})`);
   return new TypeError(`createLogger: cannot write \`file\` ${filename} (${reason})`);
