@@ -10,7 +10,7 @@ import { checkBoolean, checkHost, checkInteger, checkOptionsObject, optionError,
 import { sleep } from '../time.js';
 import { ConnectionTracker } from './connections.js';
 import type { HealthMiddleware } from '../middleware/health.js';
-import { findHealth } from './find-health.js';
+import { findHealth, findSameOriginHeaders } from './find-health.js';
 import { createProbeAnswerer } from './probes.js';
 
 type Hook = () => unknown;
@@ -143,7 +143,9 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   const activity = activityOf(app);
   const found = findHealth(app);
   if (found) await waitForCriticalChecks(found, startupTries, startupDelay, log);
-  const probe = found && fastProbes ? createProbeAnswerer(found, activity) : undefined;
+  // Headers that change per request (a CSP nonce) cannot be precomputed: Express answers then.
+  const sameOrigin = found && fastProbes ? findSameOriginHeaders(app, found) : 'per-request';
+  const probe = found && sameOrigin !== 'per-request' ? createProbeAnswerer(found, activity, sameOrigin) : undefined;
   const server = createServer((req, res) => {
     tracker.track(req, res);
     if (probe?.(req, res)) return;
