@@ -41,9 +41,9 @@ export function createProbeAnswerer(
   }
 
   return function answerProbe(req, res) {
-    const started = performance.now();
     const probe = paths.get(req.url ?? '');
     if (probe === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    const started = performance.now();
     // Browsers (Origin) go through Express for their CORS headers.
     if (req.headers.origin !== undefined) return false;
     const accept = req.headers.accept;
