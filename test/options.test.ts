@@ -1,5 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCluster } from '../src/cluster/primary.js';
 import {
   checks,
   ConfigError,
@@ -10,8 +12,14 @@ import {
   keepAlive,
   lifeline,
   loadConfig,
+  runCluster,
   serve,
 } from '../src/index.js';
+import { isProduction, readEnv } from '../src/options.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'lifeline-options-'));
+const aFile = join(scratch, 'a-file');
+writeFileSync(aFile, '');
 import { defaultMaxConnections } from '../src/lifecycle/server-limits.js';
 
 type Factory = (options: never) => unknown;
@@ -49,6 +57,13 @@ const invalid: Array<[string, Factory, unknown, RegExp]> = [
   ['lifeline', lifeline, { keepAlive: { interval: -1 } }, /^keepAlive: expected `interval`/],
   ['createLogger', createLogger, { level: 'loud' }, /`level` to be one of 'error'/],
   ['createLogger', createLogger, { maxSize: 10 }, /`maxSize` to be an integer >= 1024/],
+  ['createLogger', createLogger, { file: scratch, console: false }, /^createLogger: cannot write `file` .* \(EISDIR, it is a directory\)$/],
+  [
+    'createLogger',
+    createLogger,
+    { file: join(aFile, 'backend.log'), console: false },
+    /^createLogger: cannot write `file` .*a-file\/backend\.log \((ENOTDIR|EEXIST), a parent of it is not a directory\)$/,
+  ],
 ];
 
 describe('invalid factory options throw a TypeError naming the option', () => {
@@ -171,6 +186,26 @@ describe('environment variables', () => {
     [{ HEADERS_TIMEOUT: 'soon' }, 'HEADERS_TIMEOUT', /^Invalid HEADERS_TIMEOUT: expected a whole number of milliseconds >= 1/],
     [{ REQUEST_TIMEOUT: '-1' }, 'REQUEST_TIMEOUT', /^Invalid REQUEST_TIMEOUT: expected a whole number of milliseconds \(0 turns it off\)/],
     [{ KEEP_ALIVE_TIMEOUT: '5s' }, 'KEEP_ALIVE_TIMEOUT', /^Invalid KEEP_ALIVE_TIMEOUT/],
+    [
+      { WORKERS: '1000' },
+      'WORKERS',
+      /^Invalid WORKERS: expected a number of workers 1-\d+ \(4 per CPU, \d+ CPUs?; WORKERS_FORCE=1 or --force-workers allows up to 1024\) or 'auto', got '1000'$/,
+    ],
+    [{ WORKERS: String(4 * availableParallelism() + 1) }, 'WORKERS', /Invalid WORKERS/],
+    [{ WORKERS: '2', WORKERS_FORCE: 'yes' }, 'WORKERS_FORCE', /^Invalid WORKERS_FORCE: expected '1' or '0', got 'yes'$/],
+    [{ FRONTEND_URL: '*,http://a.example' }, 'FRONTEND_URL', /^Invalid FRONTEND_URL: expected either '\*' alone or a list of origins/],
+    [{ FRONTEND_URL: 'http://a.example, *' }, 'FRONTEND_URL', /Invalid FRONTEND_URL/],
+    [
+      { HOST: 'bad_host!' },
+      'HOST',
+      /^Invalid HOST: expected an IP address \(127\.0\.0\.1, ::1, 0\.0\.0\.0\) or a hostname like 'localhost', got 'bad_host!'$/,
+    ],
+    [{ HOST: '256.1.2.3' }, 'HOST', /Invalid HOST/],
+    [{ HOST: 'a..b' }, 'HOST', /Invalid HOST/],
+    [{ HOST: '-lead.example' }, 'HOST', /Invalid HOST/],
+    [{ HOST: '[::1]' }, 'HOST', /Invalid HOST/],
+    [{ HOST: `${'a'.repeat(64)}.example` }, 'HOST', /Invalid HOST/],
+    [{ HOST: 'http://localhost' }, 'HOST', /Invalid HOST/],
   ];
   it.each(bad)('%j stops startup with one line naming %s', (env, variable, message) => {
     try {
@@ -197,6 +232,74 @@ describe('environment variables', () => {
     } finally {
       delete process.env.REQUEST_TIMEOUT;
     }
+  });
+
+  it('a mistyped NODE_ENV is production; unset, development and test are not', () => {
+    for (const value of ['production', 'PRODUCTION', 'prod', 'staging', 'Development'])
+      expect([value, readEnv.production({ NODE_ENV: value })]).toEqual([value, true]);
+    for (const value of [undefined, '', ' ', 'development', 'test'])
+      expect([value, readEnv.production({ NODE_ENV: value })]).toEqual([value, false]);
+    expect(isProduction(undefined)).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'prod' })).toMatchObject({ nodeEnv: 'prod', production: true });
+    expect(readEnv.nodeEnvWarning({ NODE_ENV: 'PRODUCTION' })).toMatch(
+      /^NODE_ENV='PRODUCTION' is not development, test or production: treated as production/,
+    );
+    for (const value of [undefined, 'development', 'test', 'production'])
+      expect(readEnv.nodeEnvWarning({ NODE_ENV: value })).toBeUndefined();
+  });
+
+  it('HOST takes IP literals and RFC 1123 hostnames', () => {
+    for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'fe80::1', 'localhost', 'api.example.com', 'my-host.local.', 'a1'])
+      expect(loadConfig({ HOST: host }).host).toBe(host);
+  });
+
+  it('WORKERS_FORCE=1 allows more than 4 workers per CPU, up to 1024', () => {
+    expect(loadConfig({ WORKERS: '1000', WORKERS_FORCE: '1' }).workers).toBe(1000);
+    expect(loadConfig({ WORKERS: String(4 * availableParallelism()) }).workers).toBe(4 * availableParallelism());
+    expect(() => loadConfig({ WORKERS: '1025', WORKERS_FORCE: '1' })).toThrow(/^Invalid WORKERS: expected a number of workers 1-1024/);
+  });
+
+  it('ConfigError is a TypeError, like a bad option', () => {
+    expect(() => loadConfig({ HOST: 'x y' })).toThrow(TypeError);
+  });
+
+  it("corsSecurity() names FRONTEND_URL when it mixes '*' with origins", () => {
+    process.env.FRONTEND_URL = '*,http://a.example';
+    try {
+      expect(() => corsSecurity({ logger: false })).toThrow(TypeError);
+      expect(() => corsSecurity({ logger: false })).toThrow(
+        /^Invalid FRONTEND_URL: expected either '\*' alone or a list of origins, got '\*,http:\/\/a\.example'$/,
+      );
+    } finally {
+      delete process.env.FRONTEND_URL;
+    }
+  });
+
+  it('createLogger() names LOG_FILE when the variable points at a directory', () => {
+    const saved = process.env.LOG_FILE;
+    process.env.LOG_FILE = scratch;
+    try {
+      expect(() => createLogger({ console: false })).toThrow(ConfigError);
+      expect(() => createLogger({ console: false })).toThrow(
+        /^Invalid LOG_FILE: cannot write the log file .* \(EISDIR, it is a directory\)$/,
+      );
+    } finally {
+      process.env.LOG_FILE = saved;
+    }
+  });
+
+  it('serve() and runCluster() reject an invalid host and too many workers at setup', async () => {
+    const app = () => undefined;
+    await expect(serve(app, { host: 'bad host', exit: false, logger: false })).rejects.toThrow(
+      /^serve: expected `host` to be an IP address .* or a hostname like 'localhost', got 'bad host'$/,
+    );
+    await expect(runCluster({ entry: 'app.js', port: 1, host: '256.0.0.1', logger: false })).rejects.toThrow(/^cluster: expected `host`/);
+    await expect(runCluster({ entry: 'app.js', port: 1, workers: 1000, logger: false })).rejects.toThrow(
+      /^cluster: expected `workers` to be a number of workers 1-\d+ \(4 per CPU/,
+    );
+    await expect(runCluster({ entry: 'app.js', port: 1, workers: 1000, forceWorkers: 'yes' as never, logger: false })).rejects.toThrow(
+      /`forceWorkers` to be a boolean/,
+    );
   });
 
   it('factories fail on an invalid variable they use', () => {

@@ -7,7 +7,7 @@ import { runCluster } from '../cluster/primary.js';
 import { serve } from '../lifecycle/serve.js';
 import { resolveServerLimits, type ServerLimitOptions } from '../lifecycle/server-limits.js';
 import { acquireLogger } from '../logging/logger.js';
-import { readEnv } from '../options.js';
+import { loadConfig, readEnv } from '../options.js';
 import { readConfigFile } from './config-file.js';
 
 export const SERVE_HELP = `Usage: lifeline serve <entry> [options]
@@ -21,7 +21,8 @@ Flags win over the environment, which wins over .backend_config.json
 (max_connections, headers_timeout, request_timeout, keep_alive_timeout).
 
 Options:
-  -w, --workers <n|auto>     workers (default WORKERS or 1; auto = one per CPU)
+  -w, --workers <n|auto>     workers (default WORKERS or 1; auto = one per CPU; at most 4 per CPU)
+      --force-workers        allow more than 4 workers per CPU, up to 1024 (or WORKERS_FORCE=1)
   -p, --port <n>             port (default PORT or 8000)
       --host <host>          host (default HOST or 127.0.0.1)
       --ready-timeout <ms>   time a new worker gets to become ready (default 30000)
@@ -125,6 +126,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         workers: { type: 'string', short: 'w' },
+        'force-workers': { type: 'boolean' },
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
         'ready-timeout': { type: 'string' },
@@ -157,6 +159,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       captureOwnOutput(acquireLogger(undefined).logger, 'primary');
       captured = true;
     }
+    const forceWorkers = values['force-workers'] === true;
+    // Every variable is checked before a worker is forked: a bad one is one line here, not a stack per worker.
+    const config = loadConfig(forceWorkers ? { ...process.env, WORKERS_FORCE: '1' } : process.env);
     const workers = values.workers === 'auto' ? 'auto' : integer('workers', values.workers);
     if (workers === 0) throw new UsageError('--workers expects at least 1');
     const limits = serverLimits(values);
@@ -175,7 +180,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
     await runCluster({
       entry,
-      workers,
+      workers: workers ?? config.workers,
+      forceWorkers: forceWorkers || undefined,
       port: integer('port', values.port),
       host: values.host,
       readyTimeout: integer('ready-timeout', values['ready-timeout']),

@@ -4,7 +4,18 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkInteger, checkOneOf, checkOptionsObject, checkString, optionError, readEnv } from '../options.js';
+import {
+  checkBoolean,
+  checkHost,
+  checkInteger,
+  checkOneOf,
+  checkOptionsObject,
+  checkString,
+  maxWorkers,
+  optionError,
+  readEnv,
+  workersExpected,
+} from '../options.js';
 import { resolveServerLimits } from '../lifecycle/server-limits.js';
 import { logLines, STDOUT_LOGGED_ENV } from './output.js';
 import { watchSources } from './watch.js';
@@ -13,8 +24,10 @@ import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMe
 export interface ClusterOptions {
   /** The app module: its default export is an Express app or a function returning one. */
   entry: string;
-  /** Number of workers, or 'auto' for one per CPU. Default `WORKERS` or 1. */
+  /** Number of workers, or 'auto' for one per CPU. Default `WORKERS` or 1. At most 4 per CPU unless `forceWorkers`. */
   workers?: number | 'auto';
+  /** Allow up to 1024 workers whatever the CPU count. Default `WORKERS_FORCE=1`. */
+  forceWorkers?: boolean;
   /** Default `PORT` or 8000. */
   port?: number;
   /** Default `HOST` or 127.0.0.1. */
@@ -72,6 +85,7 @@ interface Slot {
 const KNOWN = [
   'entry',
   'workers',
+  'forceWorkers',
   'port',
   'host',
   'readyTimeout',
@@ -98,10 +112,13 @@ const LIMIT_VARIABLES = [
   ['keepAliveTimeout', 'KEEP_ALIVE_TIMEOUT'],
 ] as const;
 
-function workerCount(value: number | 'auto' | undefined): number {
+function workerCount(value: number | 'auto' | undefined, forced: boolean): number {
   const raw = value ?? readEnv.workers() ?? 1;
   if (raw === 'auto') return os.availableParallelism();
-  return checkInteger('cluster', 'workers', raw, { min: 1, max: 1024 });
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > maxWorkers(forced)) {
+    throw optionError('cluster', 'workers', `${workersExpected(forced)} or 'auto'`, raw);
+  }
+  return raw;
 }
 
 /**
@@ -117,10 +134,12 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   checkOptionsObject('cluster', options, KNOWN);
   if (!cluster.isPrimary) throw new Error('runCluster() runs in the primary process');
   const entry = checkString('cluster', 'entry', options.entry);
-  const workers = workerCount(options.workers);
+  const forced =
+    options.forceWorkers === undefined ? readEnv.workersForced() : checkBoolean('cluster', 'forceWorkers', options.forceWorkers);
+  const workers = workerCount(options.workers, forced);
   const port = checkInteger('cluster', 'port', options.port ?? readEnv.port() ?? 8000, { min: 0, max: 65535 });
   if (port === 0) throw optionError('cluster', 'port', 'a fixed port (workers must share it)', port);
-  const host = options.host ?? readEnv.host() ?? '127.0.0.1';
+  const host = checkHost('cluster', 'host', options.host ?? readEnv.host() ?? '127.0.0.1');
   const ms = (name: keyof ClusterOptions, fallback: number) =>
     checkInteger('cluster', name, options[name] ?? fallback, { min: 0, unit: 'ms' });
   const readyTimeout = ms('readyTimeout', 30_000);
@@ -418,6 +437,8 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   }
 
   log.info(`primary ${process.pid} starting ${workers} workers of ${entry} on http://${host}:${port}`);
+  const nodeEnvWarning = readEnv.nodeEnvWarning();
+  if (nodeEnvWarning) log.warn(nodeEnvWarning);
   const first = slots.map((slot) => start(slot));
   const readyAll = await Promise.all(first.map((w) => ready(w, readyTimeout)));
   const count = readyAll.filter(Boolean).length;

@@ -1,14 +1,16 @@
+import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server as NetServer } from 'node:net';
 import { activityOf } from '../activity.js';
+import { ConfigError } from '../errors.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkBoolean, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
+import { checkBoolean, checkHost, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
 import { sleep } from '../time.js';
 import { ConnectionTracker } from './connections.js';
 import type { HealthMiddleware } from '../middleware/health.js';
-import { findHealth } from './find-health.js';
+import { findHealth, findSameOriginHeaders } from './find-health.js';
 import { createProbeAnswerer } from './probes.js';
 import { applyServerLimits, resolveServerLimits } from './server-limits.js';
 import { failureLog } from '../logging/failure-log.js';
@@ -94,6 +96,20 @@ function hooks(name: string, value: Hook | readonly Hook[] | undefined): Hook[] 
   return [...list];
 }
 
+/**
+ * Reads a variable; a bad one is the operator's mistake, not the program's, so a serve()
+ * that owns the process says it in one line and exits 1, as `lifeline serve` does.
+ */
+function fromEnv<T>(read: () => T, exit: boolean): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!exit || !(error instanceof ConfigError)) throw error;
+    console.error(`serve: ${error.message}`);
+    process.exit(1);
+  }
+}
+
 /** Runs the critical checks up to `tries` times with exponential backoff; true when they passed. */
 async function waitForCriticalChecks(health: HealthMiddleware, tries: number, delay: number, log: LifelineLogger): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
@@ -125,8 +141,9 @@ async function waitForCriticalChecks(health: HealthMiddleware, tries: number, de
 export async function serve(app: RequestListener, options: Readonly<ServeOptions> = {}): Promise<Served> {
   checkOptionsObject('serve', options, KNOWN);
   if (typeof app !== 'function') throw optionError('serve', 'app', 'an Express app or a request listener', app);
-  const port = checkInteger('serve', 'port', options.port ?? readEnv.port() ?? 8000, { min: 0, max: 65535 });
-  const host = options.host ?? readEnv.host() ?? '127.0.0.1';
+  const exit = checkBoolean('serve', 'exit', options.exit ?? true);
+  const port = checkInteger('serve', 'port', options.port ?? fromEnv(readEnv.port, exit) ?? 8000, { min: 0, max: 65535 });
+  const host = checkHost('serve', 'host', options.host ?? fromEnv(readEnv.host, exit) ?? '127.0.0.1');
   const shutdownTimeout = checkInteger('serve', 'shutdownTimeout', options.shutdownTimeout ?? 10_000, { min: 0, unit: 'ms' });
   const shutdownDelay = checkInteger('serve', 'shutdownDelay', options.shutdownDelay ?? 0, { min: 0, unit: 'ms' });
   const idleGrace = checkInteger('serve', 'idleGrace', options.idleGrace ?? 1000, { min: 0, unit: 'ms' });
@@ -135,7 +152,6 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   const signals = options.signals === false ? [] : (options.signals ?? ['SIGTERM', 'SIGINT']);
   const handleCrashes = checkBoolean('serve', 'handleCrashes', options.handleCrashes ?? true);
   const fastProbes = checkBoolean('serve', 'fastProbes', options.fastProbes ?? true);
-  const exit = checkBoolean('serve', 'exit', options.exit ?? true);
   const startupTries = checkInteger('serve', 'startupTries', options.startupTries ?? 5, { min: 1, max: 100 });
   const startupDelay = checkInteger('serve', 'startupDelay', options.startupDelay ?? 500, { min: 0, unit: 'ms' });
   const limits = resolveServerLimits('serve', options);
@@ -145,7 +161,9 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   const activity = activityOf(app);
   const found = findHealth(app);
   if (found) await waitForCriticalChecks(found, startupTries, startupDelay, log);
-  const probe = found && fastProbes ? createProbeAnswerer(found, activity) : undefined;
+  // Headers that change per request (a CSP nonce) cannot be precomputed: Express answers then.
+  const sameOrigin = found && fastProbes ? findSameOriginHeaders(app, found) : 'per-request';
+  const probe = found && sameOrigin !== 'per-request' ? createProbeAnswerer(found, activity, sameOrigin) : undefined;
   const server = createServer(
     {
       headersTimeout: limits.headersTimeout,
@@ -262,5 +280,8 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   }
 
   log.info(`listening on ${url} (${readEnv.nodeEnv()}, pid ${process.pid})`);
+  // Once per start: a cluster's primary has already said it for its workers.
+  const nodeEnvWarning = cluster.isWorker ? undefined : readEnv.nodeEnvWarning();
+  if (nodeEnvWarning) log.warn(nodeEnvWarning);
   return { server, port: address.port, url, shutdown };
 }

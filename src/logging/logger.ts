@@ -1,6 +1,7 @@
 import { fstatSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import winston from 'winston';
+import { ConfigError } from '../errors.js';
 import type { LogFormat, LogLevel } from '../options.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptionsObject, checkString, LOG_LEVELS, readEnv } from '../options.js';
 import { escapeControl, escapeJsonLine } from './escape.js';
@@ -93,6 +94,29 @@ const jsonLine = winston.format.combine(
     return info;
   })(),
 );
+const FILE_PROBLEMS: Record<string, string> = {
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'a parent of it is not a directory',
+  EEXIST: 'a parent of it is not a directory',
+  ENOSPC: 'no space left on the device',
+};
+
+/** One line naming the variable (or option), the path and the reason, instead of a raw fs stack. */
+function logFileError(fromEnv: boolean, filename: string, error: unknown): TypeError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason =
+    code === undefined
+      ? error instanceof Error
+        ? error.message
+        : String(error)
+      : `${code}, ${FILE_PROBLEMS[code] ?? (error as Error).message}`;
+  // The default file (LOG_FILE unset) is named by the variable too: setting it is the fix.
+  if (fromEnv) return new ConfigError('LOG_FILE', `Invalid LOG_FILE: cannot write the log file ${filename} (${reason})`);
+  return new TypeError(`createLogger: cannot write \`file\` ${filename} (${reason})`);
+}
 
 /** A winston logger that keeps one handle on its file; `close()` flushes and releases it. */
 export type ClosableLogger = winston.Logger & { closeAndFlush(): Promise<void> };
@@ -123,15 +147,14 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
   const line = format === 'json' ? jsonLine : textLine;
   const transports: winston.transport[] = [];
   if (file !== false) {
-    transports.push(
-      new RotatingFileTransport({
-        filename: resolve(file),
-        maxSize,
-        maxFiles,
-        retentionDays,
-        format: line,
-      }),
-    );
+    const filename = resolve(file);
+    try {
+      transports.push(new RotatingFileTransport({ filename, maxSize, maxFiles, retentionDays, format: line }));
+    } catch (error) {
+      const envFile = readEnv.logFile();
+      const fromEnv = options.file === undefined || (envFile !== undefined && resolve(envFile) === filename);
+      throw logFileError(fromEnv, filename, error);
+    }
   }
   if (toConsole) {
     transports.push(new winston.transports.Console({ format: line }));

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import onHeaders from 'on-headers';
-import { activityOf, type Activity } from '../activity.js';
+import { activityOf, type Activity, type BackendStatus } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { redactUrl } from '../logging/redact.js';
 import { checkBoolean, checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
@@ -42,15 +42,30 @@ interface RequestTiming {
 }
 type Tracked = ServerResponse & { [REQUEST]?: RequestTiming };
 
+/**
+ * The X-Backend-* and Server-Timing headers of a request that started at `started`
+ * (performance.now()), as a flat name, value, … list: keepAlive sets them, serve()'s
+ * probes write them with the rest of their answer. `timing` is a Server-Timing already set.
+ */
+export function backendHeaders(started: number, count: number, status: BackendStatus, timing?: unknown): Array<string | number> {
+  const duration = (performance.now() - started).toFixed(3);
+  return [
+    'X-Backend-Processing-Time',
+    `${duration}ms`,
+    'X-Backend-Request-Count',
+    count,
+    'X-Backend-Status',
+    status,
+    'Server-Timing',
+    timing === undefined ? `app;dur=${duration}` : `${String(timing)}, app;dur=${duration}`,
+  ];
+}
+
 function setBackendHeaders(this: Tracked): void {
   const r = this[REQUEST];
   if (r === undefined) return;
-  const duration = (performance.now() - r.started).toFixed(3);
-  this.setHeader('X-Backend-Processing-Time', `${duration}ms`);
-  this.setHeader('X-Backend-Request-Count', r.count);
-  this.setHeader('X-Backend-Status', r.activity.status);
-  const timing = this.getHeader('Server-Timing');
-  this.setHeader('Server-Timing', timing === undefined ? `app;dur=${duration}` : `${String(timing)}, app;dur=${duration}`);
+  const headers = backendHeaders(r.started, r.count, r.activity.status, this.getHeader('Server-Timing'));
+  for (let i = 0; i < headers.length; i += 2) this.setHeader(headers[i] as string, headers[i + 1] as string | number);
 }
 
 /**
