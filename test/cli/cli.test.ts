@@ -424,7 +424,8 @@ describe('lifeline CLI', () => {
     expect(mode('.backend_config.json')).toBe(0o600);
     expect(lifelineWith({ LOG_MAX_SIZE: '2048' }, 'start', 'chatty.mjs').code).toBe(0);
     await get('/print?from=0&n=40');
-    for (let i = 0; i < 100 && !existsSync(join(cwd, 'backend.log.1')); i++) await sleep(50);
+    // A rotation renames backend.log, then opens a new one: wait until both are there.
+    for (let i = 0; i < 100 && !(existsSync(join(cwd, 'backend.log.1')) && existsSync(join(cwd, 'backend.log'))); i++) await sleep(50);
     expect({ log: mode('backend.log'), rotated: mode('backend.log.1'), pid: mode('.backend.pid') }).toEqual({
       log: 0o600,
       rotated: 0o600,
@@ -435,7 +436,8 @@ describe('lifeline CLI', () => {
     rmSync(join(cwd, 'backend.log.1'));
     expect(lifelineWith({ LOG_MAX_SIZE: '2048', LOG_FILE_MODE: '0640' }, 'start', 'chatty.mjs').code).toBe(0);
     await get('/print?from=0&n=40');
-    for (let i = 0; i < 100 && !existsSync(join(cwd, 'backend.log.1')); i++) await sleep(50);
+    // A rotation renames backend.log, then opens a new one: wait until both are there.
+    for (let i = 0; i < 100 && !(existsSync(join(cwd, 'backend.log.1')) && existsSync(join(cwd, 'backend.log'))); i++) await sleep(50);
     expect({ log: mode('backend.log'), rotated: mode('backend.log.1') }).toEqual({ log: 0o640, rotated: 0o640 });
     expect(lifeline('stop').code).toBe(0);
     expect(lifelineWith({ LOG_FILE_MODE: '0644' }, 'start', 'chatty.mjs')).toMatchObject({
