@@ -353,3 +353,20 @@ describe('redaction', () => {
     }
   });
 });
+
+describe("the app's own logger", () => {
+  it('gets the package lines redacted too: an error quoting a database URL reaches it without the password', async () => {
+    const lines: Array<{ message: string; meta: unknown }> = [];
+    const record = (message: string, meta?: Record<string, unknown>) => void lines.push({ message, meta });
+    const logger = { error: record, warn: record, info: record, debug: record };
+    const app = express();
+    app.get('/boom', () => {
+      throw new Error('connect failed: postgres://app:Sup3rS3cret@db.internal/notes');
+    });
+    app.use(errorHandler({ logger }));
+    expect((await request(app).get('/boom')).status).toBe(500);
+    const text = JSON.stringify(lines);
+    expect(text).toContain('postgres://app:');
+    expect(text).not.toContain('Sup3rS3cret');
+  });
+});

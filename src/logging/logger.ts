@@ -166,6 +166,7 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
     format: winston.format.combine(winston.format.errors({ stack: true }), redact(), winston.format.timestamp()),
     transports,
   }) as ClosableLogger;
+  REDACTING.add(logger);
 
   logger.closeAndFlush = async () => {
     // Lines are written synchronously; ending the stream lets queued ones through first.
@@ -204,10 +205,28 @@ export interface LoggerHandle {
   release(): Promise<void>;
 }
 
-/** The logger a factory uses: the caller's, none, or the shared default for `LOG_FILE`. */
+/** Loggers made by createLogger(): they redact every line themselves. */
+const REDACTING = new WeakSet<object>();
+
+/**
+ * A caller's own logger (pino, console, …) gets the package's lines already redacted:
+ * a password in a database URL or a token in a self-ping URL must not leak through it.
+ */
+function redacting(logger: LifelineLogger): LifelineLogger {
+  if (REDACTING.has(logger)) return logger;
+  const meta = (m: Record<string, unknown> | undefined) => (m === undefined ? undefined : (redactValue(m) as Record<string, unknown>));
+  return {
+    error: (message, m) => logger.error(redactText(message), meta(m)),
+    warn: (message, m) => logger.warn(redactText(message), meta(m)),
+    info: (message, m) => logger.info(redactText(message), meta(m)),
+    debug: (message, m) => logger.debug(redactText(message), meta(m)),
+  };
+}
+
+/** The logger a factory uses: the caller's (redacted), none, or the shared default for `LOG_FILE`. */
 export function acquireLogger(option: LifelineLogger | false | undefined): LoggerHandle {
   if (option === false) return { logger: silentLogger, release: async () => undefined };
-  if (option !== undefined) return { logger: option, release: async () => undefined };
+  if (option !== undefined) return { logger: redacting(option), release: async () => undefined };
   const file = resolve(readEnv.logFile() ?? 'backend.log');
   let entry = shared.get(file);
   if (!entry) {
