@@ -84,13 +84,13 @@ export class ResultQueries {
    * notification outbox belongs in this transaction too. Checks of servers removed
    * meanwhile are dropped. Returns the stored pings, in the order given.
    */
-  async record(records: readonly CheckRecord[]): Promise<Array<{ record: CheckRecord; ping: PingResult }>> {
+  async record<R extends CheckRecord>(records: readonly R[]): Promise<Array<{ record: R; ping: PingResult }>> {
     if (records.length === 0) return [];
     return this.db.transaction(async (trx) => {
       const wanted = [...new Set(records.map((r) => r.ping.server))];
       const existing = new Set(((await trx('monitor_servers').whereIn('id', wanted).select('id')) as Row[]).map((r) => num(r.id)));
       const kept = records.filter((r) => existing.has(r.ping.server));
-      const stored: Array<{ record: CheckRecord; ping: PingResult }> = [];
+      const stored: Array<{ record: R; ping: PingResult }> = [];
       for (let i = 0; i < kept.length; i += CHUNK) {
         const chunk = kept.slice(i, i + CHUNK);
         const rows = (await trx('monitor_ping_results')
