@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createMonitor, type Monitor } from '../../src/monitor/monitor.js';
 import type { PingEvent, StatusEvent } from '../../src/monitor/events.js';
 import { openStore } from '../../src/monitor/store/index.js';
