@@ -69,7 +69,7 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db'): Pro
   }
   if (database.trim() === '')
     throw new TypeError('monitor: expected `database` to be a URL, a SQLite file name or a knex instance, got an empty string');
-  const { default: knex } = await load('knex', 'the monitor', () => import('knex'));
+  const { default: knex } = await load('knex', 'express-lifeline/monitor', () => import('knex'));
   if (isPostgresUrl(database)) {
     await load('pg', 'a PostgreSQL database', () => importByName('pg'));
     const db = knex({ client: 'pg', connection: database, pool: { min: 0, max: 10 }, acquireConnectionTimeout: 10_000 });
