@@ -17,7 +17,8 @@ export interface StatusEvent {
 }
 
 /** A server was added, edited or removed through the store. */
-export type ServerEvent = { action: 'created' | 'updated'; server: Server } | { action: 'deleted'; id: number };
+export type ServerEvent =
+  { action: 'created'; server: Server; status: ServerStatus } | { action: 'updated'; server: Server } | { action: 'deleted'; id: number };
 
 export interface MonitorEventMap {
   ping: PingEvent;

@@ -237,9 +237,9 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
   }
 
   /** Follows a server's new settings; the schedule changes only when the interval or `enabled` did. */
-  function follow(server: Server): void {
+  function follow(server: Server, status?: ServerStatus): void {
     const entry = tracked.get(server.id);
-    if (!entry) return track(server, undefined, [{ status: 'pending', at: Date.parse(server.created_at) }]);
+    if (!entry) return track(server, status, [{ status: 'pending', at: Date.parse(server.created_at) }]);
     const old = entry.server;
     entry.server = server;
     if (old.check_interval === server.check_interval && old.enabled === server.enabled) return;
@@ -265,7 +265,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
 
   const offServer = events.on('server', (event) => {
     if (event.action === 'deleted') untrack(event.id);
-    else follow(event.server);
+    else follow(event.server, event.action === 'created' ? event.status : undefined);
   });
 
   // Servers changed by another process (the CLI, another instance) are picked up here.
@@ -275,7 +275,8 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
     for (const server of current) {
       seen.add(server.id);
       const entry = tracked.get(server.id);
-      if (!entry || entry.server.updated_at !== server.updated_at) follow(server);
+      if (!entry) follow(server, await store.results.status(server.id));
+      else if (entry.server.updated_at !== server.updated_at) follow(server);
     }
     for (const id of [...tracked.keys()]) if (!seen.has(id)) untrack(id);
   }

@@ -45,6 +45,9 @@ describe.each(DATABASES)('monitor on %s', (_kind, make) => {
     const [first] = await monitor.runNow();
     expect(first!.ping).toMatchObject({ server: server.id, status: 'success', status_code: 200 });
     expect(first!.status).toMatchObject({ status: 'up', consecutive_successes: 1 });
+    // The status carries its stored id, also for a server added while the monitor runs.
+    expect(first!.status.id).toBeGreaterThan(0);
+    expect(first!.status.id).toBe((await monitor.store.results.status(server.id))!.id);
     // The event came after the commit: the stored row is there with the same id.
     expect(pings).toHaveLength(1);
     const stored = await monitor.store.results.list({ serverIds: [server.id] });

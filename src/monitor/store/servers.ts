@@ -70,16 +70,18 @@ export class ServerQueries {
   /** Adds a validated server with a `pending` status, in one transaction. */
   async create(input: ServerInput): Promise<Server> {
     const now = Date.now();
-    const server = await this.db.transaction(async (trx) => {
+    const { server, status } = await this.db.transaction(async (trx) => {
       const [inserted] = (await trx('monitor_servers')
         .insert({ ...columns(input), created_at: now, updated_at: now })
         .returning('*')) as Row[];
       const id = num(inserted!.id);
-      await trx('monitor_server_status').insert({ server_id: id, status: 'pending', last_change: now, message: '' });
+      const [status] = (await trx('monitor_server_status')
+        .insert({ server_id: id, status: 'pending', last_change: now, message: '' })
+        .returning('*')) as Row[];
       await trx('monitor_status_changes').insert({ server_id: id, status: 'pending', at: now });
-      return toServer(inserted!);
+      return { server: toServer(inserted!), status: toStatus(status!) };
     });
-    this.events.publish('server', { action: 'created', server });
+    this.events.publish('server', { action: 'created', server, status });
     return server;
   }
 
