@@ -142,9 +142,41 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
   events.onListenerError = (error, event) => logger.error('monitor: an event listener failed', { event, error: String(error) });
 
   const store = await openStore({ database: options.database ?? (process.env.DATABASE_URL || 'monitor.db'), events });
+  try {
+    return await startMonitor(store, {
+      concurrency,
+      retentionDays,
+      rollupRetentionDays,
+      flushInterval,
+      maintenanceInterval,
+      logger,
+      events,
+      ca: options.ca ? [...options.ca] : undefined,
+      schedule: options.schedule !== false,
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+interface Settings {
+  concurrency: number;
+  retentionDays: number;
+  rollupRetentionDays: number;
+  flushInterval: number;
+  maintenanceInterval: number;
+  logger: LifelineLogger;
+  events: MonitorEvents;
+  ca: string[] | undefined;
+  schedule: boolean;
+}
+
+/** Loads the servers and starts the checks on an open store. */
+async function startMonitor(store: MonitorStore, settings: Settings): Promise<Monitor> {
+  const { concurrency, retentionDays, rollupRetentionDays, flushInterval, maintenanceInterval, logger, events, ca } = settings;
   const closing = new AbortController();
   const tracked = new Map<number, Tracked>();
-  const ca = options.ca ? [...options.ca] : undefined;
 
   // Runs of the monitor (all instances): uptime leaves out the time outside them.
   const start = Date.now();
@@ -311,7 +343,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
       guard('maintenance', () => maintain(store, maintenanceOptions)),
     ),
   );
-  if (options.schedule !== false) scheduler.start();
+  if (settings.schedule) scheduler.start();
 
   let closed: Promise<void> | undefined;
   return {

@@ -28,6 +28,8 @@ export class BatchWriter<R extends CheckRecord> {
   #queue: Array<{ record: R; resolve: (ping: PingResult | undefined) => void }> = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
+  /** After a failed write: the wait before the next attempt, doubling up to 5 s. */
+  #retryDelay = 0;
   /** Batches written, for measurements. */
   batches = 0;
 
@@ -57,6 +59,7 @@ export class BatchWriter<R extends CheckRecord> {
 
   #schedule(ms: number): void {
     if (this.#flushing) return; // the running flush reschedules when it ends
+    if (this.#retryDelay > 0) ms = Math.max(ms, this.#retryDelay); // a full queue does not hurry a failing database
     if (this.#timer && ms > 0) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.flush(), ms);
@@ -75,6 +78,8 @@ export class BatchWriter<R extends CheckRecord> {
       try {
         const stored = await this.#options.results.record(batch.map((b) => b.record));
         this.batches++;
+        if (this.#retryDelay > 0) this.#options.logger?.warn('monitor: storing check results again', { pending: this.#queue.length });
+        this.#retryDelay = 0;
         const byRecord = new Map(stored.map((s) => [s.record, s.ping]));
         for (const b of batch) b.resolve(byRecord.get(b.record));
         this.#options.onCommitted(stored);
