@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
 import type { LifelineLogger } from '../logging/logger.js';
-import { checkInteger, checkOptionsObject, optionError } from '../options.js';
+import { checkBoolean, checkInteger, checkOptionsObject, optionError } from '../options.js';
 import { backgroundLoop } from '../time.js';
 import { checkServer, type CheckOutcome } from './checks/index.js';
 import type { DatabaseOption } from './database.js';
@@ -37,6 +38,13 @@ export interface MonitorOptions {
   events?: MonitorEvents;
   /** How often rollups and pruning run, ms. Default 5 minutes. */
   maintenanceInterval?: number;
+  /**
+   * Share the checks with the other instances on the same database: every slot of
+   * every server is claimed in the database before it runs, so each runs once, and
+   * when an instance stops the others take its slots at once. Default true on
+   * PostgreSQL, false on SQLite.
+   */
+  shared?: boolean;
 }
 
 /** A finished check, as `check()` and `runNow()` give it back. */
@@ -52,7 +60,7 @@ export interface Monitor {
   /** Checks the given servers (default: every enabled one) now; resolves when their results are stored. */
   runNow(serverIds?: readonly number[]): Promise<CheckReport[]>;
   /** Scheduler figures, for benchmarks and diagnostics. */
-  stats(): SchedulerStats & { batches: number; servers: number };
+  stats(): SchedulerStats & { batches: number; servers: number; claimsLost: number };
   /** Rolls up finished hours and prunes old rows now (also runs in the background). */
   maintain(): Promise<MaintenanceReport>;
   /** Stops the checks (running ones are cancelled), stores what is pending, closes the database it opened. */
@@ -81,6 +89,7 @@ const KNOWN = [
   'logger',
   'events',
   'maintenanceInterval',
+  'shared',
 ];
 const RUN_HEARTBEAT = 30_000;
 const SYNC_INTERVAL = 60_000;
@@ -153,6 +162,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
       events,
       ca: options.ca ? [...options.ca] : undefined,
       schedule: options.schedule !== false,
+      shared: options.shared === undefined ? store.dialect === 'postgres' : checkBoolean('monitor', 'shared', options.shared),
     });
   } catch (error) {
     await store.close();
@@ -170,6 +180,7 @@ interface Settings {
   events: MonitorEvents;
   ca: string[] | undefined;
   schedule: boolean;
+  shared: boolean;
 }
 
 /** Loads the servers and starts the checks on an open store. */
@@ -181,7 +192,8 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
   // Runs of the monitor (all instances): uptime leaves out the time outside them.
   const start = Date.now();
   const since = start - WINDOWS['30d'];
-  const runId = await store.history.startRun(`${hostname()}:${process.pid}`, start);
+  const instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const runId = await store.history.startRun(instance, start);
   let pastRuns: Interval[] = mergeIntervals(await store.history.runsSince(since));
   const coverage = (now: number) => mergeIntervals([...pastRuns, { start, end: now }]);
 
@@ -202,9 +214,37 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     committed: Promise<CheckReport | undefined>;
   }
 
-  async function runCheck(id: number): Promise<Ran | undefined> {
+  /**
+   * Shared checks: takes the slot in the database, and adopts the state another
+   * instance stored since this one last checked the server (with its state changes,
+   * for uptime).
+   */
+  async function claim(entry: Tracked, slot: number): Promise<boolean> {
+    const stored = await store.results.claim(entry.server.id, slot, instance);
+    if (!stored) {
+      claimsLost++;
+      return false;
+    }
+    const mine = entry.status.last_check ? Date.parse(entry.status.last_check) : -Infinity;
+    if (stored.last_check !== null && Date.parse(stored.last_check) > mine) {
+      const knownChange = entry.changes[entry.changes.length - 1]?.at ?? -Infinity;
+      if (Date.parse(stored.last_change) > knownChange) {
+        const now = Date.now();
+        entry.changes = (await store.history.changesSince(now - WINDOWS['30d'], [entry.server.id])).map((c) => ({
+          status: c.status,
+          at: c.at,
+        }));
+      }
+      entry.status = stored;
+    }
+    return true;
+  }
+  let claimsLost = 0;
+
+  async function runCheck(id: number, slot: number): Promise<Ran | undefined> {
     const entry = tracked.get(id);
     if (!entry) return undefined;
+    if (settings.shared && !(await claim(entry, slot))) return undefined;
     const startedAt = Date.now();
     const outcome: CheckOutcome = await checkServer(entry.server, { signal: closing.signal, ...(ca ? { ca } : {}) });
     if (closing.signal.aborted || tracked.get(id) !== entry) return undefined; // cancelled, or removed meanwhile
@@ -242,7 +282,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     return { committed: writer.add(record).then((ping) => (ping ? { server: record.server, ping, status: record.status } : undefined)) };
   }
 
-  const scheduler = new Scheduler({ concurrency, run: runCheck });
+  const scheduler = new Scheduler({ concurrency, run: runCheck, epochGrid: settings.shared });
 
   function track(server: Server, status: ServerStatus | undefined, changes: Change[]): void {
     const now = Date.now();
@@ -355,7 +395,13 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       const reports = await Promise.all(ran.map((r) => r?.committed));
       return reports.filter((r): r is CheckReport => r !== undefined);
     },
-    stats: () => ({ ...scheduler.stats, lateness: [...scheduler.stats.lateness], batches: writer.batches, servers: tracked.size }),
+    stats: () => ({
+      ...scheduler.stats,
+      lateness: [...scheduler.stats.lateness],
+      batches: writer.batches,
+      servers: tracked.size,
+      claimsLost,
+    }),
     maintain: () => maintain(store, maintenanceOptions),
     close() {
       closed ??= (async () => {

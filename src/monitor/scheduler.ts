@@ -30,6 +30,12 @@ export interface SchedulerOptions<R> {
   concurrency: number;
   /** Runs one check; `scheduledAt` is its slot (epoch ms). Must not reject. */
   run: (id: number, scheduledAt: number) => Promise<R>;
+  /**
+   * Put every server on the grid phase + n × interval counted from the epoch, the
+   * same in every process: instances sharing the checks agree on each slot. Default
+   * false (the grid starts at the last check, or now plus the phase).
+   */
+  epochGrid?: boolean;
 }
 
 /** A stable spread of servers over their interval (Knuth's multiplicative hash of the id). */
@@ -88,7 +94,10 @@ export class Scheduler<R = unknown> {
     entry.intervalMs = intervalMs;
     entry.generation++;
     let due: number;
-    if (lastCheck === null) {
+    if (this.#options.epochGrid) {
+      const phase = phaseOf(id, intervalMs);
+      due = phase + Math.ceil((now - phase) / intervalMs) * intervalMs;
+    } else if (lastCheck === null) {
       due = now + phaseOf(id, intervalMs);
     } else {
       due = lastCheck + intervalMs;

@@ -57,6 +57,10 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
     expect(await store.migrate()).toEqual([]);
     const [row] = await store.db('monitor_knex_migrations').select('name');
     expect(row.name).toBe('0001_initial');
+    expect((await store.db('monitor_knex_migrations').orderBy('id')).map((m: { name: string }) => m.name)).toEqual([
+      '0001_initial',
+      '0002_claims',
+    ]);
   });
 
   if (kind === 'SQLite') {

@@ -79,6 +79,20 @@ export class ResultQueries {
   }
 
   /**
+   * Claims one slot of a server for this instance: succeeds (with the current
+   * status, as stored by whichever instance checked last) only if no instance took
+   * this slot or a later one. One atomic UPDATE, so each slot runs once.
+   */
+  async claim(serverId: number, slot: number, instance: string): Promise<ServerStatus | undefined> {
+    const [row] = (await this.db('monitor_server_status')
+      .where({ server_id: serverId })
+      .andWhere((q) => q.whereNull('claimed_slot').orWhere('claimed_slot', '<', slot))
+      .update({ claimed_slot: slot, claimed_by: instance })
+      .returning('*')) as Row[];
+    return row ? toStatus(row) : undefined;
+  }
+
+  /**
    * Writes a batch of finished checks in one transaction: one multi-row INSERT of
    * pings per 100 checks, the statuses as one upsert, and the state changes. The
    * notification outbox belongs in this transaction too. Checks of servers removed
