@@ -220,7 +220,17 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
    * for uptime).
    */
   async function claim(entry: Tracked, slot: number): Promise<boolean> {
-    const stored = await store.results.claim(entry.server.id, slot, instance);
+    let stored: ServerStatus | undefined;
+    try {
+      stored = await store.results.claim(entry.server.id, slot, instance);
+      claimFailing = false;
+    } catch (error) {
+      // Without the database no instance can share, nor store the result: skip the slot.
+      if (!claimFailing)
+        logger.warn('monitor: could not claim a check in the database, skipping until it answers', { error: String(error) });
+      claimFailing = true;
+      return false;
+    }
     if (!stored) {
       claimsLost++;
       return false;
@@ -240,6 +250,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     return true;
   }
   let claimsLost = 0;
+  let claimFailing = false;
 
   async function runCheck(id: number, slot: number): Promise<Ran | undefined> {
     const entry = tracked.get(id);

@@ -94,7 +94,12 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
     const prod = await store.servers.list({ query: 'prod' });
     expect(prod.results.map((s) => s.name)).toEqual(['Prod API', 'PROD db']);
     expect(prod.results[1]!.current_status?.status).toBe('pending');
+    // Wildcards in the query are plain characters.
     expect((await store.servers.list({ query: '%' })).count).toBe(0);
+    const literal = await store.servers.create(input({ name: '100% up_time uptime' }));
+    expect((await store.servers.list({ query: '0% UP_' })).results.map((s) => s.name)).toEqual(['100% up_time uptime']);
+    expect((await store.servers.list({ query: 'u_t' })).count).toBe(0);
+    await store.servers.remove(literal.id);
   });
 
   it('updates and removes a server; removal takes its history with it', async () => {

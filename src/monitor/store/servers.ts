@@ -30,7 +30,8 @@ export class ServerQueries {
 
   private filtered(options: ServerListOptions): Knex.QueryBuilder {
     const q = this.db('monitor_servers');
-    if (options.query) q.whereRaw('lower(name) like ?', [`%${options.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
+    if (options.query)
+      q.whereRaw(`lower(name) like ? escape '\\'`, [`%${options.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
     if (options.ids) q.whereIn('id', [...options.ids]);
     if (options.enabled !== undefined) q.where('enabled', options.enabled);
     return q;
