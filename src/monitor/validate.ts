@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { inspect } from 'node:util';
 import {
   NOTIFICATION_TYPES,
@@ -118,7 +119,13 @@ function notDict(input: unknown): FieldErrors {
   return { non_field_errors: [`Invalid data. Expected a dictionary, but got ${typeName(input)}.`] };
 }
 
-const HOST = /^(?:\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:]*:[0-9a-fA-F:.]+|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?)$/;
+const HOSTNAME = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$/;
+
+/** A DNS name, an IPv4 address, or an IPv6 address (bracketed or not). */
+function isHost(host: string): boolean {
+  if (host.includes(':')) return isIPv6(host.replace(/^\[(.*)\]$/, '$1'));
+  return HOSTNAME.test(host);
+}
 
 export interface ValidateServerOptions {
   /** PATCH: only the given fields change; the others come from `existing`. */
@@ -144,8 +151,7 @@ export function validateServer(input: unknown, options: ValidateServerOptions = 
   const name = f.string('name', { required: true, max: 200 });
   const protocol = f.choice('protocol', PROTOCOLS, { required: true }) ?? base?.protocol;
   const rawHost = f.string('host', { required: true, max: 255 });
-  if (typeof rawHost === 'string' && !HOST.test(rawHost))
-    f.fail('host', 'Enter a valid host name or IP address (no scheme, path or port).');
+  if (typeof rawHost === 'string' && !isHost(rawHost)) f.fail('host', 'Enter a valid host name or IP address (no scheme, path or port).');
   const port = f.integer('port', { max: 65535 });
   const path = f.string('path', { max: 2000, nullable: true });
   if (typeof path === 'string' && !path.startsWith('/')) f.fail('path', 'Ensure the path starts with "/".');

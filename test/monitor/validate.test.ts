@@ -59,6 +59,8 @@ describe('validateServer', () => {
       [{ ...ok, tags: ['ok', 3] }, 'tags', /non-empty string/],
       [{ ...ok, host: 'http://example.com' }, 'host', /valid host/],
       [{ ...ok, host: 'a b' }, 'host', /valid host/],
+      [{ ...ok, host: 'beef:80' }, 'host', /no scheme, path or port/],
+      [{ ...ok, host: 'example.com/x' }, 'host', /valid host/],
       [{ ...ok, path: 'health' }, 'path', /starts with "\/"/],
       [{ ...ok, enabled: 'maybe' }, 'enabled', /valid boolean/],
       [{ ...ok, failure_threshold: 0 }, 'failure_threshold', /greater than or equal to 1/],
