@@ -194,6 +194,33 @@ describe('scheduling against real targets', () => {
     expect(monitor.stats().servers).toBe(1);
   }, 15_000);
 
+  it('closes promptly while a check hangs, storing no cancelled result', async () => {
+    const { db, target } = await setup();
+    const monitor = await createMonitor({ database: db.url, logger: false });
+    const server = await monitor.store.servers.create(input(target.port, { name: 'hang', path: '/hang', check_interval: 10, timeout: 8 }));
+    const running = monitor.runNow([server.id]);
+    await waitFor(() => (target.arrivals.get('/hang') ?? []).length === 1, 3000, 'the hanging check');
+    const started = Date.now();
+    await monitor.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await running).toEqual([]);
+    const store = await openStore({ database: db.url });
+    expect((await store.results.list()).count).toBe(0);
+    await store.close();
+  });
+
+  it('stops with one line naming a bad MONITOR_ environment variable', async () => {
+    const { db } = await setup();
+    process.env.MONITOR_CONCURRENCY = 'lots';
+    try {
+      await expect(createMonitor({ database: db.url, logger: false })).rejects.toThrow(
+        /^MONITOR_CONCURRENCY must be an integer 1-10000, got "lots"$/,
+      );
+    } finally {
+      delete process.env.MONITOR_CONCURRENCY;
+    }
+  });
+
   it('rejects bad options with a TypeError naming them', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ concurrency: 0 }, /monitor: expected `concurrency` to be an integer 1-10000, got 0/],
