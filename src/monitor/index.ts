@@ -12,7 +12,7 @@ export {
 } from './events.js';
 export { openStore, MonitorStore, type OpenStoreOptions } from './store/index.js';
 export type { ServerListOptions, ServerWithStatus } from './store/servers.js';
-export type { CheckRecord, ResultFilter, StatusFilter } from './store/results.js';
+export type { CheckRecord, RecordHook, ResultFilter, StatusFilter } from './store/results.js';
 export type { RunInterval, StateChange } from './store/history.js';
 export type { UserWithHash } from './store/admin.js';
 export { MissingDependencyError, openDatabase, type DatabaseOption, type Dialect } from './database.js';

@@ -35,6 +35,29 @@ async function withServer(): Promise<{ store: MonitorStore; id: number; record(i
 }
 
 describe('BatchWriter', () => {
+  it('runs record hooks in the batch transaction: a failing hook rolls the batch back and it is retried', async () => {
+    const { store, id, record } = await withServer();
+    let fail = true;
+    const off = store.results.addRecordHook(async (trx, stored) => {
+      // Stands for a notification outbox row per state change.
+      for (const { ping, record: r } of stored) {
+        if (r.change) await trx('monitor_settings').insert({ key: `outbox-${ping.id}`, value: r.change.status });
+      }
+      if (fail) throw new Error('outbox unavailable');
+    });
+    const writer = new BatchWriter({ results: store.results, flushInterval: 50, onCommitted: () => {} });
+    const pending = writer.add({ ...record(1), change: { status: 'up', at: Date.now() } });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await store.results.list({ serverIds: [id] })).count).toBe(0);
+    expect(await store.db('monitor_settings').where('key', 'like', 'outbox-%')).toEqual([]);
+    fail = false;
+    const ping = await pending;
+    expect(await store.db('monitor_settings').where('key', 'like', 'outbox-%')).toEqual([{ key: `outbox-${ping!.id}`, value: 'up' }]);
+    expect((await store.history.changesSince(0, [id])).map((c) => c.status)).toEqual(['pending', 'up']);
+    off();
+    await writer.close();
+  });
+
   it('writes a full batch at once and the rest after flushInterval', async () => {
     const { store, id, record } = await withServer();
     const committed: PingResult[][] = [];

@@ -31,8 +31,23 @@ function sinceMs(since: number | string): number {
 }
 
 /** Named queries on ping results and current statuses. */
+/**
+ * Work that must commit or fail with a batch of results, such as a notification
+ * outbox row for each state change. Runs inside the batch's transaction; throwing
+ * rolls the batch back (the writer keeps it and retries).
+ */
+export type RecordHook = (trx: Knex.Transaction, stored: ReadonlyArray<{ record: CheckRecord; ping: PingResult }>) => Promise<void>;
+
 export class ResultQueries {
+  readonly #hooks = new Set<RecordHook>();
+
   constructor(private readonly db: Knex) {}
+
+  /** Adds a hook to every batch's transaction; returns the function that removes it. */
+  addRecordHook(hook: RecordHook): () => void {
+    this.#hooks.add(hook);
+    return () => this.#hooks.delete(hook);
+  }
 
   private filtered(filter: ResultFilter): Knex.QueryBuilder {
     const q = this.db('monitor_ping_results');
@@ -134,6 +149,7 @@ export class ResultQueries {
       }
       const changes = kept.filter((r) => r.change).map((r) => ({ server_id: r.ping.server, status: r.change!.status, at: r.change!.at }));
       for (let i = 0; i < changes.length; i += CHUNK) await trx('monitor_status_changes').insert(changes.slice(i, i + CHUNK));
+      for (const hook of this.#hooks) await hook(trx, stored);
       return stored;
     });
   }
