@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type MonitorStore } from '../../src/monitor/store/index.js';
 import type { ServerInput, ServerStatus } from '../../src/monitor/types.js';
 import { validateServer } from '../../src/monitor/validate.js';
-import { DATABASES, type TestDatabase } from './helpers.js';
+import { DATABASES, sqliteDatabase, type TestDatabase } from './helpers.js';
 
 function input(fields: Record<string, unknown>): ServerInput {
   const checked = validateServer({ name: 'api', protocol: 'http', host: '127.0.0.1', port: 8080, ...fields });
@@ -26,6 +26,24 @@ function statusOf(server: number, fields: Partial<ServerStatus> = {}): ServerSta
     ...fields,
   };
 }
+
+describe('a knex instance of the caller', () => {
+  it('is used as given, migrated, and left open on close', async () => {
+    const database = sqliteDatabase();
+    const { default: knex } = await import('knex');
+    const db = knex({ client: 'better-sqlite3', connection: { filename: database.url }, useNullAsDefault: true });
+    try {
+      const store = await openStore({ database: db });
+      expect(store.dialect).toBe('sqlite');
+      expect(await db.schema.hasTable('monitor_servers')).toBe(true);
+      await store.close();
+      expect(await db.raw('select 1 as one')).toEqual([{ one: 1 }]);
+    } finally {
+      await db.destroy();
+      await database.drop();
+    }
+  });
+});
 
 describe.each(DATABASES)('monitor store on %s', (kind, make) => {
   let database: TestDatabase;
