@@ -1,0 +1,19 @@
+import type { PingStatus } from '../types.js';
+
+/** What one check found. */
+export interface CheckOutcome {
+  status: PingStatus;
+  /** Milliseconds from the start of the check to its answer, null when nothing answered. */
+  response_time: number | null;
+  status_code: number | null;
+  error_message: string | null;
+  /** Set on a success that counts as degraded: the reason. */
+  degraded?: string;
+}
+
+export interface CheckContext {
+  /** Stops the check early (the monitor is closing). */
+  signal?: AbortSignal;
+  /** Extra trusted certificate authorities (PEM), added to the system's roots. */
+  ca?: ReadonlyArray<string>;
+}

@@ -1,0 +1,31 @@
+import type { Knex } from 'knex';
+import * as initial from './0001_initial.js';
+import * as claims from './0002_claims.js';
+
+export interface Migration {
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** In order; a new migration is appended, never inserted. Modules, not files on disk, so they ship in dist. */
+const MIGRATIONS: readonly Migration[] = [initial, claims];
+
+/** knex's migration source API over the list above. */
+export const migrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: () => Promise.resolve([...MIGRATIONS]),
+  getMigrationName: (migration) => migration.name,
+  getMigration: (migration) => Promise.resolve(migration),
+};
+
+/** knex's bookkeeping tables, prefixed like the rest. */
+export const MIGRATION_CONFIG: Knex.MigratorConfig = {
+  migrationSource,
+  tableName: 'monitor_knex_migrations',
+};
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrate(db: Knex): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest(MIGRATION_CONFIG)) as [number, string[]];
+  return applied;
+}

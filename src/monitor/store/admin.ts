@@ -1,0 +1,116 @@
+import type { Knex } from 'knex';
+import type { NotificationConfig, NotificationConfigInput, User } from '../types.js';
+import { num, toNotificationConfig, toUser, type Row } from './rows.js';
+
+/** Notification configs. The webhook secret is written here and read only through `secretOf`. */
+export class NotificationQueries {
+  constructor(private readonly db: Knex) {}
+
+  async list(options: { serverIds?: readonly number[] } = {}): Promise<NotificationConfig[]> {
+    const q = this.db('monitor_notification_configs').orderBy('id');
+    if (options.serverIds) q.whereIn('server_id', [...options.serverIds]);
+    return ((await q) as Row[]).map(toNotificationConfig);
+  }
+
+  async get(id: number): Promise<NotificationConfig | undefined> {
+    const row = (await this.db('monitor_notification_configs').where({ id }).first()) as Row | undefined;
+    return row ? toNotificationConfig(row) : undefined;
+  }
+
+  private columns(input: NotificationConfigInput): Row {
+    const { server, secret, ...rest } = input;
+    const row: Row = { ...rest, server_id: server };
+    if (secret !== undefined) row.secret = secret;
+    return row;
+  }
+
+  async create(input: NotificationConfigInput): Promise<NotificationConfig> {
+    const now = Date.now();
+    const [row] = (await this.db('monitor_notification_configs')
+      .insert({ ...this.columns(input), created_at: now, updated_at: now })
+      .returning('*')) as Row[];
+    return toNotificationConfig(row!);
+  }
+
+  /** Updates; a config given without `secret` keeps its secret. */
+  async update(id: number, input: NotificationConfigInput): Promise<NotificationConfig | undefined> {
+    const [row] = (await this.db('monitor_notification_configs')
+      .where({ id })
+      .update({ ...this.columns(input), updated_at: Date.now() })
+      .returning('*')) as Row[];
+    return row ? toNotificationConfig(row) : undefined;
+  }
+
+  async remove(id: number): Promise<boolean> {
+    return (await this.db('monitor_notification_configs').where({ id }).del()) > 0;
+  }
+
+  /** For the sender only: the signing secret of a webhook config. */
+  async secretOf(id: number): Promise<string | null> {
+    const row = (await this.db('monitor_notification_configs').where({ id }).select('secret').first()) as Row | undefined;
+    return typeof row?.secret === 'string' ? row.secret : null;
+  }
+}
+
+export interface UserWithHash extends User {
+  password_hash: string;
+}
+
+/** Users for the API's authentication; hashing is the auth module's job, the store keeps the hash. */
+export class UserQueries {
+  constructor(private readonly db: Knex) {}
+
+  async create(input: { username: string; password_hash: string; is_admin?: boolean }): Promise<User> {
+    const [row] = (await this.db('monitor_users')
+      .insert({ username: input.username, password_hash: input.password_hash, is_admin: input.is_admin ?? false, created_at: Date.now() })
+      .returning('*')) as Row[];
+    return toUser(row!);
+  }
+
+  async byUsername(username: string): Promise<UserWithHash | undefined> {
+    const row = (await this.db('monitor_users').where({ username }).first()) as Row | undefined;
+    return row ? { ...toUser(row), password_hash: String(row.password_hash) } : undefined;
+  }
+
+  async get(id: number): Promise<User | undefined> {
+    const row = (await this.db('monitor_users').where({ id }).first()) as Row | undefined;
+    return row ? toUser(row) : undefined;
+  }
+
+  async list(): Promise<User[]> {
+    return ((await this.db('monitor_users').orderBy('id')) as Row[]).map(toUser);
+  }
+
+  async count(): Promise<number> {
+    const [row] = (await this.db('monitor_users').count({ n: '*' })) as Row[];
+    return num(row?.n ?? 0);
+  }
+
+  async update(id: number, fields: { password_hash?: string; is_admin?: boolean; is_active?: boolean }): Promise<boolean> {
+    return (await this.db('monitor_users').where({ id }).update(fields)) > 0;
+  }
+
+  async remove(id: number): Promise<boolean> {
+    return (await this.db('monitor_users').where({ id }).del()) > 0;
+  }
+}
+
+/** Key/value settings shared by every instance (e.g. the generated JWT secret). */
+export class SettingQueries {
+  constructor(private readonly db: Knex) {}
+
+  async get(key: string): Promise<string | undefined> {
+    const row = (await this.db('monitor_settings').where({ key }).first()) as Row | undefined;
+    return row ? String(row.value) : undefined;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.db('monitor_settings').insert({ key, value }).onConflict('key').merge();
+  }
+
+  /** The stored value, or `make()` stored once: instances starting together agree on one value. */
+  async getOrCreate(key: string, make: () => string): Promise<string> {
+    await this.db('monitor_settings').insert({ key, value: make() }).onConflict('key').ignore();
+    return (await this.get(key))!;
+  }
+}

@@ -1,0 +1,156 @@
+import type { Knex } from 'knex';
+import type { Page, PingResult, PingStatus, ServerState, ServerStatus } from '../types.js';
+import { num, statusRow, toPing, toStatus, type Row } from './rows.js';
+
+export interface ResultFilter {
+  serverIds?: readonly number[];
+  status?: readonly PingStatus[];
+  /** Epoch ms or ISO 8601: results at or after. */
+  since?: number | string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface StatusFilter {
+  status?: readonly ServerState[];
+  serverIds?: readonly number[];
+}
+
+/** A finished check as the writer hands it over: the ping, the state after it, and the change it made. */
+export interface CheckRecord {
+  ping: Omit<PingResult, 'id'>;
+  status: ServerStatus;
+  /** Set when the check changed the server's state. */
+  change?: { status: ServerState; at: number };
+}
+
+const CHUNK = 100;
+
+function sinceMs(since: number | string): number {
+  return typeof since === 'number' ? since : Date.parse(since);
+}
+
+/** Named queries on ping results and current statuses. */
+/**
+ * Work that must commit or fail with a batch of results, such as a notification
+ * outbox row for each state change. Runs inside the batch's transaction; throwing
+ * rolls the batch back (the writer keeps it and retries).
+ */
+export type RecordHook = (trx: Knex.Transaction, stored: ReadonlyArray<{ record: CheckRecord; ping: PingResult }>) => Promise<void>;
+
+export class ResultQueries {
+  readonly #hooks = new Set<RecordHook>();
+
+  constructor(private readonly db: Knex) {}
+
+  /** Adds a hook to every batch's transaction; returns the function that removes it. */
+  addRecordHook(hook: RecordHook): () => void {
+    this.#hooks.add(hook);
+    return () => this.#hooks.delete(hook);
+  }
+
+  private filtered(filter: ResultFilter): Knex.QueryBuilder {
+    const q = this.db('monitor_ping_results');
+    if (filter.serverIds) q.whereIn('server_id', [...filter.serverIds]);
+    if (filter.status) q.whereIn('status', [...filter.status]);
+    if (filter.since !== undefined) q.where('check_timestamp', '>=', sinceMs(filter.since));
+    return q;
+  }
+
+  /** Newest first. */
+  async list(filter: ResultFilter = {}): Promise<Page<PingResult>> {
+    const [countRow] = (await this.filtered(filter).count({ n: '*' })) as Row[];
+    const rows = (await this.filtered(filter)
+      .orderBy([
+        { column: 'check_timestamp', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(filter.limit ?? 100)
+      .offset(filter.offset ?? 0)) as Row[];
+    return { count: num(countRow?.n ?? 0), results: rows.map(toPing) };
+  }
+
+  /** The latest `limit` results, newest first (no count: for snapshots). */
+  async latest(filter: ResultFilter = {}): Promise<PingResult[]> {
+    const rows = (await this.filtered(filter)
+      .orderBy([
+        { column: 'check_timestamp', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(filter.limit ?? 50)) as Row[];
+    return rows.map(toPing);
+  }
+
+  async statuses(filter: StatusFilter = {}): Promise<ServerStatus[]> {
+    const q = this.db('monitor_server_status').orderBy('server_id');
+    if (filter.status) q.whereIn('status', [...filter.status]);
+    if (filter.serverIds) q.whereIn('server_id', [...filter.serverIds]);
+    return ((await q) as Row[]).map(toStatus);
+  }
+
+  async status(serverId: number): Promise<ServerStatus | undefined> {
+    const row = (await this.db('monitor_server_status').where({ server_id: serverId }).first()) as Row | undefined;
+    return row ? toStatus(row) : undefined;
+  }
+
+  /**
+   * Claims one slot of a server for this instance: succeeds (with the current
+   * status, as stored by whichever instance checked last) only if no instance took
+   * this slot or a later one. One atomic UPDATE, so each slot runs once.
+   */
+  async claim(serverId: number, slot: number, instance: string): Promise<ServerStatus | undefined> {
+    const [row] = (await this.db('monitor_server_status')
+      .where({ server_id: serverId })
+      .andWhere((q) => q.whereNull('claimed_slot').orWhere('claimed_slot', '<', slot))
+      .update({ claimed_slot: slot, claimed_by: instance })
+      .returning('*')) as Row[];
+    return row ? toStatus(row) : undefined;
+  }
+
+  /**
+   * Writes a batch of finished checks in one transaction: one multi-row INSERT of
+   * pings per 100 checks, the statuses as one upsert, and the state changes. The
+   * notification outbox belongs in this transaction too. Checks of servers removed
+   * meanwhile are dropped. Returns the stored pings, in the order given.
+   */
+  async record<R extends CheckRecord>(records: readonly R[]): Promise<Array<{ record: R; ping: PingResult }>> {
+    if (records.length === 0) return [];
+    return this.db.transaction(async (trx) => {
+      const wanted = [...new Set(records.map((r) => r.ping.server))];
+      const existing = new Set(((await trx('monitor_servers').whereIn('id', wanted).select('id')) as Row[]).map((r) => num(r.id)));
+      const kept = records.filter((r) => existing.has(r.ping.server));
+      const stored: Array<{ record: R; ping: PingResult }> = [];
+      for (let i = 0; i < kept.length; i += CHUNK) {
+        const chunk = kept.slice(i, i + CHUNK);
+        const rows = (await trx('monitor_ping_results')
+          .insert(
+            chunk.map(({ ping }) => ({
+              server_id: ping.server,
+              status: ping.status,
+              response_time: ping.response_time,
+              status_code: ping.status_code,
+              error_message: ping.error_message,
+              check_timestamp: Date.parse(ping.check_timestamp),
+            })),
+          )
+          .returning('*')) as Row[];
+        // Both drivers return inserted rows in insertion order.
+        rows.forEach((row, j) => stored.push({ record: chunk[j]!, ping: toPing(row) }));
+      }
+      // Only the last status of each server in the batch counts.
+      const latest = new Map<number, ServerStatus>();
+      for (const r of kept) latest.set(r.status.server, r.status);
+      const statuses = [...latest.values()].map(statusRow);
+      for (let i = 0; i < statuses.length; i += CHUNK) {
+        await trx('monitor_server_status')
+          .insert(statuses.slice(i, i + CHUNK))
+          .onConflict('server_id')
+          .merge();
+      }
+      const changes = kept.filter((r) => r.change).map((r) => ({ server_id: r.ping.server, status: r.change!.status, at: r.change!.at }));
+      for (let i = 0; i < changes.length; i += CHUNK) await trx('monitor_status_changes').insert(changes.slice(i, i + CHUNK));
+      for (const hook of this.#hooks) await hook(trx, stored);
+      return stored;
+    });
+  }
+}

@@ -1,0 +1,107 @@
+import type { Knex } from 'knex';
+import type { MonitorEvents } from '../events.js';
+import type { Page, Server, ServerInput, ServerStatus } from '../types.js';
+import { num, toServer, toStatus, type Row } from './rows.js';
+
+export interface ServerWithStatus extends Server {
+  current_status: ServerStatus | null;
+}
+
+export interface ServerListOptions {
+  limit?: number;
+  offset?: number;
+  /** Case-insensitive match on the name. */
+  query?: string;
+  ids?: readonly number[];
+  enabled?: boolean;
+}
+
+function columns(input: ServerInput): Row {
+  const { tags, ...rest } = input;
+  return { ...rest, tags: JSON.stringify(tags) };
+}
+
+/** Named queries on servers. Writes announce a `server` event so a running scheduler follows them. */
+export class ServerQueries {
+  constructor(
+    private readonly db: Knex,
+    private readonly events: MonitorEvents,
+  ) {}
+
+  private filtered(options: ServerListOptions): Knex.QueryBuilder {
+    const q = this.db('monitor_servers');
+    if (options.query)
+      q.whereRaw(`lower(name) like ? escape '\\'`, [`%${options.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
+    if (options.ids) q.whereIn('id', [...options.ids]);
+    if (options.enabled !== undefined) q.where('enabled', options.enabled);
+    return q;
+  }
+
+  /** A page of servers with their current status, by id. */
+  async list(options: ServerListOptions = {}): Promise<Page<ServerWithStatus>> {
+    const [countRow] = (await this.filtered(options).count({ n: '*' })) as Row[];
+    const rows = (await this.filtered(options)
+      .select('monitor_servers.*')
+      .orderBy('id')
+      .limit(options.limit ?? 100)
+      .offset(options.offset ?? 0)) as Row[];
+    const ids = rows.map((r) => num(r.id));
+    const statuses = ids.length === 0 ? [] : ((await this.db('monitor_server_status').whereIn('server_id', ids)) as Row[]);
+    const byServer = new Map(statuses.map((r) => [num(r.server_id), toStatus(r)]));
+    return {
+      count: num(countRow?.n ?? 0),
+      results: rows.map((r) => ({ ...toServer(r), current_status: byServer.get(num(r.id)) ?? null })),
+    };
+  }
+
+  /** Every server (the scheduler's view). */
+  async all(options: { enabled?: boolean } = {}): Promise<Server[]> {
+    const q = this.db('monitor_servers').orderBy('id');
+    if (options.enabled !== undefined) q.where('enabled', options.enabled);
+    return ((await q) as Row[]).map(toServer);
+  }
+
+  async get(id: number): Promise<ServerWithStatus | undefined> {
+    const row = (await this.db('monitor_servers').where({ id }).first()) as Row | undefined;
+    if (!row) return undefined;
+    const status = (await this.db('monitor_server_status').where({ server_id: id }).first()) as Row | undefined;
+    return { ...toServer(row), current_status: status ? toStatus(status) : null };
+  }
+
+  /** Adds a validated server with a `pending` status, in one transaction. */
+  async create(input: ServerInput): Promise<Server> {
+    const now = Date.now();
+    const { server, status } = await this.db.transaction(async (trx) => {
+      const [inserted] = (await trx('monitor_servers')
+        .insert({ ...columns(input), created_at: now, updated_at: now })
+        .returning('*')) as Row[];
+      const id = num(inserted!.id);
+      const [status] = (await trx('monitor_server_status')
+        .insert({ server_id: id, status: 'pending', last_change: now, message: '' })
+        .returning('*')) as Row[];
+      await trx('monitor_status_changes').insert({ server_id: id, status: 'pending', at: now });
+      return { server: toServer(inserted!), status: toStatus(status!) };
+    });
+    this.events.publish('server', { action: 'created', server, status });
+    return server;
+  }
+
+  /** Replaces a server's writable fields (validate with `validateServer(body, { existing })` first). */
+  async update(id: number, input: ServerInput): Promise<Server | undefined> {
+    const [row] = (await this.db('monitor_servers')
+      .where({ id })
+      .update({ ...columns(input), updated_at: Date.now() })
+      .returning('*')) as Row[];
+    if (!row) return undefined;
+    const server = toServer(row);
+    this.events.publish('server', { action: 'updated', server });
+    return server;
+  }
+
+  /** Removes a server and, through the foreign keys, its history. */
+  async remove(id: number): Promise<boolean> {
+    const removed = await this.db('monitor_servers').where({ id }).del();
+    if (removed > 0) this.events.publish('server', { action: 'deleted', id });
+    return removed > 0;
+  }
+}

@@ -1,0 +1,118 @@
+/** The public shapes of the monitor, as the REST API returns them (snake_case, ISO 8601 UTC times). */
+
+export const PROTOCOLS = ['http', 'https', 'tcp'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+export const PING_STATUSES = ['success', 'failure', 'timeout'] as const;
+export type PingStatus = (typeof PING_STATUSES)[number];
+
+export const SERVER_STATES = ['up', 'down', 'degraded', 'pending'] as const;
+export type ServerState = (typeof SERVER_STATES)[number];
+
+export const NOTIFICATION_TYPES = ['email', 'webhook', 'sms'] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+/** A watched target. */
+export interface Server {
+  id: number;
+  name: string;
+  protocol: Protocol;
+  host: string;
+  port: number;
+  /** For http/https; `/` by default. */
+  path: string;
+  /** Seconds between two check starts, 1–86400. */
+  check_interval: number;
+  /** Seconds a check may take; default min(10, 0.8 × interval). */
+  timeout: number;
+  /** Accepted status codes, e.g. `200-399` or `200,204,301-302`. */
+  expected_status: string;
+  keyword: string | null;
+  tags: string[];
+  enabled: boolean;
+  failure_threshold: number;
+  success_threshold: number;
+  degraded_threshold_ms: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The writable fields of a server, as validated by `validateServer`. */
+export type ServerInput = Omit<Server, 'id' | 'created_at' | 'updated_at'>;
+
+/** The outcome of one check. */
+export interface PingResult {
+  id: number;
+  server: number;
+  status: PingStatus;
+  /** Milliseconds, null when nothing was measured. */
+  response_time: number | null;
+  /** Null for tcp and when no answer came. */
+  status_code: number | null;
+  error_message: string | null;
+  /** When the check started, ISO 8601 UTC. */
+  check_timestamp: string;
+}
+
+export interface UptimeFigures {
+  '24h': number;
+  '7d': number;
+  '30d': number;
+}
+
+/** The current state of a server. */
+export interface ServerStatus {
+  id: number;
+  server: number;
+  status: ServerState;
+  /** Time-weighted uptime over the last 24 h, percent. */
+  uptime_percentage: number;
+  uptime: UptimeFigures;
+  last_check: string | null;
+  consecutive_failures: number;
+  consecutive_successes: number;
+  message: string;
+  last_change: string;
+}
+
+/** Where and when to tell people about a server. `secret` is write-only and never read back. */
+export interface NotificationConfig {
+  id: number;
+  server: number;
+  notification_type: NotificationType;
+  recipient: string;
+  enabled: boolean;
+  notify_on_failure: boolean;
+  notify_on_recovery: boolean;
+}
+
+export type NotificationConfigInput = Omit<NotificationConfig, 'id'> & { secret?: string | null };
+
+export interface User {
+  id: number;
+  username: string;
+  is_admin: boolean;
+  is_active: boolean;
+  created_at: string;
+}
+
+/** One hour of a server's results. */
+export interface Rollup {
+  server: number;
+  hour: string;
+  count: number;
+  failures: number;
+  avg_response_ms: number | null;
+  p95_response_ms: number | null;
+}
+
+/** Django REST framework's error shape: each bad field with its messages. */
+export type FieldErrors = Record<string, string[]>;
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldErrors };
+
+/** A page of a list, before the REST layer adds `next`/`previous` links. */
+export interface Page<T> {
+  count: number;
+  results: T[];
+}

@@ -1,0 +1,275 @@
+import { isIPv6 } from 'node:net';
+import { inspect } from 'node:util';
+import {
+  NOTIFICATION_TYPES,
+  PROTOCOLS,
+  type FieldErrors,
+  type NotificationConfig,
+  type NotificationConfigInput,
+  type Server,
+  type ServerInput,
+  type Validated,
+} from './types.js';
+
+// Messages are Django REST framework's, so a PulseGuard client shows the same errors.
+const REQUIRED = 'This field is required.';
+const NULL = 'This field may not be null.';
+const BLANK = 'This field may not be blank.';
+
+type Raw = Record<string, unknown>;
+
+/** One parsed `expected_status` part: an inclusive range of codes. */
+export type StatusRange = readonly [number, number];
+
+/** Parses `200-399`, `200`, `200,204,301-302`; null when malformed or outside 100–599. */
+export function parseStatusRanges(text: string): StatusRange[] | null {
+  const ranges: StatusRange[] = [];
+  for (const part of text.split(',')) {
+    const m = /^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$/.exec(part);
+    if (!m) return null;
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (lo < 100 || hi > 599 || lo > hi) return null;
+    ranges.push([lo, hi]);
+  }
+  return ranges;
+}
+
+function typeName(value: unknown): string {
+  if (typeof value === 'string') return 'str';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
+  if (typeof value === 'boolean') return 'bool';
+  if (value === null) return 'NoneType';
+  return Array.isArray(value) ? 'list' : 'dict';
+}
+
+class Fields {
+  readonly errors: FieldErrors = {};
+  constructor(
+    private readonly data: Raw,
+    private readonly partial: boolean,
+  ) {}
+
+  fail(field: string, message: string): undefined {
+    (this.errors[field] ??= []).push(message);
+    return undefined;
+  }
+
+  /** The raw value, or undefined (with a "required" error when needed) when absent. */
+  private take(field: string, required: boolean): unknown {
+    const value = this.data[field];
+    if (value === undefined && required && !this.partial) this.fail(field, REQUIRED);
+    return value;
+  }
+
+  has(field: string): boolean {
+    return this.data[field] !== undefined;
+  }
+
+  string(field: string, { required = false, max = 255, nullable = false, min = 1 } = {}): string | null | undefined {
+    const value = this.take(field, required);
+    if (value === undefined) return undefined;
+    if (value === null) return nullable ? null : this.fail(field, NULL);
+    if (typeof value !== 'string') return this.fail(field, 'Not a valid string.');
+    const text = value.trim();
+    if (text === '') return nullable && !required ? null : min > 0 ? this.fail(field, BLANK) : text;
+    if (text.length > max) return this.fail(field, `Ensure this field has no more than ${max} characters.`);
+    return text;
+  }
+
+  integer(field: string, { required = false, min = 1, max = Number.MAX_SAFE_INTEGER, nullable = false } = {}): number | null | undefined {
+    const value = this.take(field, required);
+    if (value === undefined) return undefined;
+    if (value === null || value === '') return nullable ? null : this.fail(field, NULL);
+    const n = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n)) return this.fail(field, 'A valid integer is required.');
+    if (n < min) return this.fail(field, `Ensure this value is greater than or equal to ${min}.`);
+    if (n > max) return this.fail(field, `Ensure this value is less than or equal to ${max}.`);
+    return n;
+  }
+
+  number(field: string, { min = 0, max = Number.MAX_VALUE } = {}): number | undefined {
+    const value = this.take(field, false);
+    if (value === undefined || value === null) return undefined;
+    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isFinite(n)) return this.fail(field, 'A valid number is required.');
+    if (n <= min) return this.fail(field, `Ensure this value is greater than ${min}.`);
+    if (n > max) return this.fail(field, `Ensure this value is less than or equal to ${max}.`);
+    return n;
+  }
+
+  boolean(field: string): boolean | undefined {
+    const value = this.take(field, false);
+    if (value === undefined) return undefined;
+    if (typeof value === 'boolean') return value;
+    if (value === 'true' || value === 1 || value === '1') return true;
+    if (value === 'false' || value === 0 || value === '0') return false;
+    return this.fail(field, 'Must be a valid boolean.');
+  }
+
+  choice<T extends string>(field: string, allowed: readonly T[], { required = false } = {}): T | undefined {
+    const value = this.take(field, required);
+    if (value === undefined) return undefined;
+    if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+    return this.fail(field, `${inspect(String(value)).replace(/^'|'$/g, '"')} is not a valid choice.`);
+  }
+}
+
+function notDict(input: unknown): FieldErrors {
+  return { non_field_errors: [`Invalid data. Expected a dictionary, but got ${typeName(input)}.`] };
+}
+
+const HOSTNAME = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$/;
+
+/** A DNS name, an IPv4 address, or an IPv6 address (bracketed or not). */
+function isHost(host: string): boolean {
+  if (host.includes(':')) return isIPv6(host.replace(/^\[(.*)\]$/, '$1'));
+  return HOSTNAME.test(host);
+}
+
+export interface ValidateServerOptions {
+  /** PATCH: only the given fields change; the others come from `existing`. */
+  partial?: boolean;
+  /** The stored server being replaced (PUT) or patched (PATCH). */
+  existing?: Server;
+}
+
+/**
+ * Checks a server's fields as the REST API receives them. Returns the complete
+ * writable record with defaults filled in, or DRF-style `{field: [message]}` errors.
+ *
+ * @example
+ * const checked = validateServer(req.body);
+ * if (!checked.ok) return res.status(400).json(checked.errors);
+ */
+export function validateServer(input: unknown, options: ValidateServerOptions = {}): Validated<ServerInput> {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return { ok: false, errors: notDict(input) };
+  const partial = options.partial === true && options.existing !== undefined;
+  const base = partial ? options.existing : undefined;
+  const f = new Fields(input as Raw, partial);
+
+  const name = f.string('name', { required: true, max: 200 });
+  const protocol = f.choice('protocol', PROTOCOLS, { required: true }) ?? base?.protocol;
+  const rawHost = f.string('host', { required: true, max: 255 });
+  if (typeof rawHost === 'string' && !isHost(rawHost)) f.fail('host', 'Enter a valid host name or IP address (no scheme, path or port).');
+  const port = f.integer('port', { max: 65535 });
+  const path = f.string('path', { max: 2000, nullable: true });
+  if (typeof path === 'string' && !path.startsWith('/')) f.fail('path', 'Ensure the path starts with "/".');
+  const interval = f.integer('check_interval', { max: 86400 }) ?? base?.check_interval ?? 60;
+  const timeout = f.number('timeout', { max: 86400 });
+  const expected = f.string('expected_status', { max: 100 });
+  if (typeof expected === 'string' && parseStatusRanges(expected) === null) {
+    f.fail('expected_status', 'Enter status codes 100-599 or ranges, e.g. "200-399" or "200,301-302".');
+  }
+  const keyword = f.string('keyword', { max: 1000, nullable: true });
+  const tags = readTags(f, (input as Raw).tags);
+  const enabled = f.boolean('enabled');
+  const failureThreshold = f.integer('failure_threshold', { max: 100 });
+  const successThreshold = f.integer('success_threshold', { max: 100 });
+  const degraded = f.integer('degraded_threshold_ms', { max: 600_000, nullable: true });
+
+  const proto = protocol ?? 'http';
+  const defaultPort = (p: string): number | undefined => (p === 'https' ? 443 : p === 'http' ? 80 : undefined);
+  let finalPort = port ?? undefined;
+  if (finalPort === undefined && f.errors.port === undefined) {
+    // A default port follows the protocol; a port chosen by hand stays.
+    const kept = base !== undefined && base.port !== defaultPort(base.protocol) ? base.port : undefined;
+    finalPort = kept ?? defaultPort(proto) ?? (proto === 'tcp' && base?.protocol === 'tcp' ? base.port : undefined);
+    if (finalPort === undefined) f.fail('port', 'This field is required for tcp servers.');
+  }
+
+  // An explicit timeout must fit in the interval; an implicit one follows it.
+  let finalTimeout = timeout ?? base?.timeout;
+  const defaultTimeout = Math.min(10, Math.round(0.8 * interval * 1000) / 1000);
+  if (timeout !== undefined) {
+    if (timeout > interval) f.fail('timeout', `Ensure this value is less than or equal to check_interval (${interval}).`);
+  } else if (finalTimeout === undefined || finalTimeout > interval) {
+    finalTimeout = defaultTimeout;
+  }
+
+  if (Object.keys(f.errors).length > 0) return { ok: false, errors: f.errors };
+  return {
+    ok: true,
+    value: {
+      name: name ?? base!.name,
+      protocol: proto,
+      host: typeof rawHost === 'string' ? rawHost.replace(/^\[|\]$/g, '') : base!.host,
+      port: finalPort!,
+      path: proto === 'tcp' ? '/' : (path ?? base?.path ?? '/'),
+      check_interval: interval,
+      timeout: finalTimeout!,
+      expected_status: expected ?? base?.expected_status ?? '200-399',
+      keyword: keyword === undefined ? (base?.keyword ?? null) : keyword,
+      tags: tags ?? base?.tags ?? [],
+      enabled: enabled ?? base?.enabled ?? true,
+      failure_threshold: failureThreshold ?? base?.failure_threshold ?? 2,
+      success_threshold: successThreshold ?? base?.success_threshold ?? 1,
+      degraded_threshold_ms: degraded === undefined ? (base?.degraded_threshold_ms ?? null) : degraded,
+    },
+  };
+}
+
+function readTags(f: Fields, value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return f.fail('tags', NULL);
+  if (!Array.isArray(value)) return f.fail('tags', `Expected a list of items but got type "${typeName(value)}".`);
+  if (value.length > 50) return f.fail('tags', 'Ensure this field has no more than 50 elements.');
+  const tags: string[] = [];
+  for (const tag of value) {
+    if (typeof tag !== 'string' || tag.trim() === '' || tag.trim().length > 50) {
+      return f.fail('tags', 'Each tag must be a non-empty string of at most 50 characters.');
+    }
+    if (!tags.includes(tag.trim())) tags.push(tag.trim());
+  }
+  return tags;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const PHONE = /^\+[1-9]\d{6,14}$/;
+
+function recipientError(type: string, recipient: string): string | undefined {
+  if (type === 'email') return EMAIL.test(recipient) ? undefined : 'Enter a valid email address.';
+  if (type === 'sms') return PHONE.test(recipient) ? undefined : 'Enter a phone number in international format, e.g. +14155550123.';
+  try {
+    const url = new URL(recipient);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return undefined;
+  } catch {
+    // falls through to the message
+  }
+  return 'Enter a valid http(s) URL.';
+}
+
+export interface ValidateNotificationOptions {
+  partial?: boolean;
+  existing?: NotificationConfig;
+}
+
+/** Checks a notification config; the recipient is validated for its type (address, URL or phone number). */
+export function validateNotificationConfig(input: unknown, options: ValidateNotificationOptions = {}): Validated<NotificationConfigInput> {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return { ok: false, errors: notDict(input) };
+  const partial = options.partial === true && options.existing !== undefined;
+  const base = partial ? options.existing : undefined;
+  const f = new Fields(input as Raw, partial);
+  const server = f.integer('server', { required: true });
+  const type = f.choice('notification_type', NOTIFICATION_TYPES, { required: true }) ?? base?.notification_type;
+  const recipient = f.string('recipient', { required: true, max: 500 }) ?? base?.recipient;
+  if (typeof recipient === 'string' && type !== undefined && f.errors.recipient === undefined) {
+    const message = recipientError(type, recipient);
+    if (message) f.fail('recipient', message);
+  }
+  const enabled = f.boolean('enabled');
+  const onFailure = f.boolean('notify_on_failure');
+  const onRecovery = f.boolean('notify_on_recovery');
+  const secret = f.string('secret', { max: 200, nullable: true });
+  if (Object.keys(f.errors).length > 0) return { ok: false, errors: f.errors };
+  const value: NotificationConfigInput = {
+    server: server ?? base!.server,
+    notification_type: type!,
+    recipient: recipient!,
+    enabled: enabled ?? base?.enabled ?? true,
+    notify_on_failure: onFailure ?? base?.notify_on_failure ?? true,
+    notify_on_recovery: onRecovery ?? base?.notify_on_recovery ?? true,
+  };
+  if (secret !== undefined) value.secret = secret;
+  return { ok: true, value };
+}
