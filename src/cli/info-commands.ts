@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { CONFIG_FILE, effectiveConfig, readConfigFile, validateConfigValue, writeConfigFile, type BackendConfig } from './config-file.js';
-import { LOG_FILE, type Output } from './lifecycle-commands.js';
+import { LOG_FILE, type Output } from './daemon-commands.js';
 import { PID_FILE, readPidFile } from './pid-file.js';
 import { escapeControl } from '../logging/escape.js';
 import { sleep } from '../time.js';

@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError } from './config-file.js';
 import { config, logs, status } from './info-commands.js';
-import { killPort, reload, start, stop, type Output } from './lifecycle-commands.js';
+import { killPort, reload, start, stop, type Output } from './daemon-commands.js';
 import { readPidFile } from './pid-file.js';
 import { run } from './run-command.js';
-import { serveCommand } from './serve.js';
+import { serveCommand } from './serve-command.js';
 
 const io: Output = { out: (line) => console.log(line), err: (line) => console.error(line) };
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
