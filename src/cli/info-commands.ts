@@ -171,9 +171,10 @@ export function config(changes: Partial<Record<keyof BackendConfig, string>>, io
   if (keys.length === 0) {
     const effective = effectiveConfig({});
     io.out(`${CONFIG_FILE}${existsSync(CONFIG_FILE) ? '' : ' (not written yet)'}:`);
+    const width = Math.max(10, ...Object.keys(effective).map((key) => key.length));
     for (const [key, value] of Object.entries(effective)) {
       const from = Object.hasOwn(saved, key) ? 'file' : 'default or environment';
-      io.out(`  ${key.padEnd(10)} ${JSON.stringify(value)}  (${from})`);
+      io.out(`  ${key.padEnd(width)} ${JSON.stringify(value)}  (${from})`);
     }
     return 0;
   }
