@@ -260,7 +260,6 @@ describe('lifeline CLI', () => {
     expect(ok).toMatchObject({ code: 0, err: '' });
     expect(ok.out).toMatch(/^reload requested: SIGHUP to pid \d+\nreload complete in \d+ ms\n$/);
     expect(statSync(join(cwd, '.backend.reload.json')).mode & 0o777).toBe(0o600);
-    const servedBy = await (await fetch(`http://127.0.0.1:${port}/pid`)).text();
     // The new code prints what a log-matching reload took for success, then fails to load.
     writeFileSync(join(cwd, 'app.mjs'), "console.log('reload complete in 1 ms');\nthrow new Error('bad deploy');\n");
     const bad = lifeline('reload');
@@ -271,9 +270,7 @@ describe('lifeline CLI', () => {
     });
     expect(readFileSync(join(cwd, 'backend.log'), 'utf8')).toMatch(/\[worker 0 stdout\] reload complete in 1 ms/);
     // The old workers still serve.
-    const res = await fetch(`http://127.0.0.1:${port}/pid`);
-    expect(res.status).toBe(200);
-    expect(servedBy).toMatch(/\d+/);
+    expect((await fetch(`http://127.0.0.1:${port}/pid`)).status).toBe(200);
     expect(lifeline('stop').code).toBe(0);
     expect(existsSync(join(cwd, '.backend.reload.json'))).toBe(false);
     expect(lifeline('reload')).toMatchObject({ code: 1, err: 'not running: nothing to reload (lifeline start)\n' });
@@ -480,7 +477,7 @@ describe('lifeline CLI', () => {
     });
     expect(result).toMatchObject({ status: 1, stdout: '', stderr: '' });
     expect(readFileSync(join(cwd, 'backend.log'), 'utf8')).toMatch(
-      /^\S+Z warn \[primary stderr\] lifeline serve: cluster: expected `workers` to be .*2000/m,
+      /^\S+Z warn \[primary stderr\] lifeline serve: --workers expects a number of workers .*got '2000'$/m,
     );
   });
 
