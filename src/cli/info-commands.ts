@@ -1,5 +1,14 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { CliError, CONFIG_FILE, effectiveConfig, LIMIT_KEYS, readConfigFile, validateConfigValue, writeConfigFile, type BackendConfig } from './config-file.js';
+import {
+  CliError,
+  CONFIG_FILE,
+  effectiveConfig,
+  LIMIT_KEYS,
+  readConfigFile,
+  validateConfigValue,
+  writeConfigFile,
+  type BackendConfig,
+} from './config-file.js';
 import { LOG_FILE, type Output } from './daemon-commands.js';
 import { PID_FILE, readPidFile } from './pid-file.js';
 import { escapeControl } from '../logging/escape.js';

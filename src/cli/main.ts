@@ -109,7 +109,7 @@ program
 
 program
   .command('reload')
-  .description("zero-downtime reload: SIGHUP to the cluster primary, then report the result it writes to .backend.reload.json")
+  .description('zero-downtime reload: SIGHUP to the cluster primary, then report the result it writes to .backend.reload.json')
   .option('--timeout <ms>', 'how long to wait for the result', integer('--timeout', 1, 3_600_000), 120_000)
   .action(action((o: { timeout: number }) => reload(o.timeout, io)));
 

@@ -382,17 +382,37 @@ describe('lifeline CLI', () => {
   });
 
   it('config sets the server limits that serve reads; a bad value or pair is one line and saves nothing', async () => {
-    expect(lifeline('config', '--max-connections', '50', '--request-timeout', '1000', '--headers-timeout', '800', '--keep-alive-timeout', '3000')).toMatchObject({
+    expect(
+      lifeline(
+        'config',
+        '--max-connections',
+        '50',
+        '--request-timeout',
+        '1000',
+        '--headers-timeout',
+        '800',
+        '--keep-alive-timeout',
+        '3000',
+      ),
+    ).toMatchObject({
       code: 0,
       out: 'saved .backend_config.json: max_connections=50, headers_timeout=800, request_timeout=1000, keep_alive_timeout=3000; restart to apply (lifeline restart)\n',
     });
     const file = join(cwd, '.backend_config.json');
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ max_connections: 50, headers_timeout: 800, request_timeout: 1000, keep_alive_timeout: 3000 });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      max_connections: 50,
+      headers_timeout: 800,
+      request_timeout: 1000,
+      keep_alive_timeout: 3000,
+    });
     expect(lifeline('config').out).toMatch(/\n {2}keep_alive_timeout 3000 {2}\(file\)\n/);
     for (const [args, err] of [
       [['--max-connections', '0'], 'lifeline: --max-connections: `max_connections` must be an integer >= 1, got 0\n'],
       [['--keep-alive-timeout', 'soon'], 'lifeline: --keep-alive-timeout: `keep_alive_timeout` must be an integer >= 1 (ms), got "soon"\n'],
-      [['--headers-timeout', '5000'], 'lifeline: --headers-timeout: `headers_timeout` must be at most request_timeout (1000 ms), got 5000\n'],
+      [
+        ['--headers-timeout', '5000'],
+        'lifeline: --headers-timeout: `headers_timeout` must be at most request_timeout (1000 ms), got 5000\n',
+      ],
     ] as const)
       expect(lifeline('config', ...args)).toMatchObject({ code: 1, out: '', err });
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ headers_timeout: 800, max_connections: 50 });

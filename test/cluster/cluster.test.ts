@@ -214,7 +214,12 @@ describe('lifeline serve: a cluster of workers', () => {
     c.child.kill('SIGHUP');
     await c.waitForLog(/reload complete in \d+ ms/, 30_000);
     // The result for lifeline reload, private to the owner like .backend.pid.
-    expect(JSON.parse(readFileSync(statusFile, 'utf8'))).toMatchObject({ pid: c.child.pid, id: 1, result: 'complete', ms: expect.any(Number) });
+    expect(JSON.parse(readFileSync(statusFile, 'utf8'))).toMatchObject({
+      pid: c.child.pid,
+      id: 1,
+      result: 'complete',
+      ms: expect.any(Number),
+    });
     expect(statSync(statusFile).mode & 0o777).toBe(0o600);
     await sleep(500);
     reloaded();
