@@ -15,7 +15,7 @@ export { keepAlive, type KeepAliveMiddleware, type KeepAliveOptions } from './mi
 export type { ClosableMiddleware, ErrorMiddleware, Middleware, NextFunction } from './middleware/types.js';
 export { loadConfig, type DetailsMode, type LifelineConfig, type LogFormat, type LogLevel } from './options.js';
 export { serve, type ServeOptions, type Served } from './lifecycle/serve.js';
-export { runCluster, type ClusterHandle, type ClusterOptions } from './cluster/primary.js';
+export { runCluster, type ClusterHandle, type ClusterOptions, type ReloadReport } from './cluster/primary.js';
 export type { ClusterInfo, WorkerView } from './cluster/messages.js';
 export {
   ApiError,

@@ -96,6 +96,12 @@ describe('invalid factory options throw a TypeError naming the option', () => {
     );
   });
 
+  it('runCluster refuses an onReload that is not a function before forking', async () => {
+    await expect(runCluster({ entry: 'app.js', port: 1, logger: false, onReload: '.backend.reload.json' as never })).rejects.toThrow(
+      /^cluster: expected `onReload` to be a function, got '.backend.reload.json'$/,
+    );
+  });
+
   it('the default maxConnections leaves descriptors for everything else', () => {
     expect(defaultMaxConnections(1024)).toBe(768);
     expect(defaultMaxConnections(256)).toBe(192);

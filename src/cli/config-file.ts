@@ -96,17 +96,17 @@ export function writeConfigFile(config: Partial<BackendConfig>, path = CONFIG_FI
 }
 
 /** Flags > environment > .backend_config.json > defaults. */
-export function effectiveConfig(flags: Partial<BackendConfig>, path = CONFIG_FILE): BackendConfig {
+export function effectiveConfig(flags: Partial<BackendConfig>, path = CONFIG_FILE, variables = process.env): BackendConfig {
   const file = readConfigFile(path);
   const env: Partial<BackendConfig> = {};
   try {
-    const port = readEnv.port();
+    const port = readEnv.port(variables);
     if (port !== undefined) env.port = port;
-    const host = readEnv.host();
+    const host = readEnv.host(variables);
     if (host !== undefined) env.host = host;
-    const workers = readEnv.workers();
+    const workers = readEnv.workers(variables);
     if (workers !== undefined) env.workers = workers;
-    const level = readEnv.logLevel();
+    const level = readEnv.logLevel(variables);
     if (level !== undefined) env.log_level = level;
   } catch (error) {
     throw new CliError((error as Error).message);

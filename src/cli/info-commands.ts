@@ -1,6 +1,15 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { CONFIG_FILE, effectiveConfig, readConfigFile, validateConfigValue, writeConfigFile, type BackendConfig } from './config-file.js';
-import { LOG_FILE, type Output } from './lifecycle-commands.js';
+import {
+  CliError,
+  CONFIG_FILE,
+  effectiveConfig,
+  LIMIT_KEYS,
+  readConfigFile,
+  validateConfigValue,
+  writeConfigFile,
+  type BackendConfig,
+} from './config-file.js';
+import { LOG_FILE, type Output } from './daemon-commands.js';
 import { PID_FILE, readPidFile } from './pid-file.js';
 import { escapeControl } from '../logging/escape.js';
 import { sleep } from '../time.js';
@@ -171,35 +180,26 @@ export function config(changes: Partial<Record<keyof BackendConfig, string>>, io
   if (keys.length === 0) {
     const effective = effectiveConfig({});
     io.out(`${CONFIG_FILE}${existsSync(CONFIG_FILE) ? '' : ' (not written yet)'}:`);
+    const width = Math.max(10, ...Object.keys(effective).map((key) => key.length));
     for (const [key, value] of Object.entries(effective)) {
       const from = Object.hasOwn(saved, key) ? 'file' : 'default or environment';
-      io.out(`  ${key.padEnd(10)} ${JSON.stringify(value)}  (${from})`);
+      io.out(`  ${key.padEnd(width)} ${JSON.stringify(value)}  (${from})`);
     }
     return 0;
   }
   const next: Partial<BackendConfig> = { ...saved };
   for (const key of keys) {
     const raw = changes[key] as string;
+    // Digits become a number for the numeric keys; anything else goes to the check as given.
+    const numeric = key === 'port' || key === 'workers' || (LIMIT_KEYS as readonly string[]).includes(key);
     const value: unknown =
-      key === 'port'
-        ? /^\d+$/.test(raw)
-          ? Number(raw)
-          : raw
-        : key === 'workers'
-          ? raw === 'auto'
-            ? 'auto'
-            : /^\d+$/.test(raw)
-              ? Number(raw)
-              : raw
-          : key === 'reload'
-            ? raw === 'true'
-              ? true
-              : raw === 'false'
-                ? false
-                : raw
-            : raw;
-    (next as Record<string, unknown>)[key] = validateConfigValue(key, value, `--${key.replace('_', '-')}`);
+      numeric && /^\d+$/.test(raw) ? Number(raw) : key === 'reload' && (raw === 'true' || raw === 'false') ? raw === 'true' : raw;
+    (next as Record<string, unknown>)[key] = validateConfigValue(key, value, `--${key.replaceAll('_', '-')}`);
   }
+  // serve() requires it too: refused here rather than at the next start.
+  const { headers_timeout: headers, request_timeout: request } = next;
+  if (headers !== undefined && request !== undefined && request > 0 && headers > request)
+    throw new CliError(`--headers-timeout: \`headers_timeout\` must be at most request_timeout (${request} ms), got ${headers}`);
   writeConfigFile(next);
   io.out(`saved ${CONFIG_FILE}: ${keys.map((k) => `${k}=${JSON.stringify(next[k])}`).join(', ')}; restart to apply (lifeline restart)`);
   return 0;

@@ -2,25 +2,17 @@
 // The `lifeline` command: runs and manages an Express backend (start, stop, status, logs,
 // serve …). Every misuse prints one line on stderr and exits 1.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { integerFlag as integer } from './args.js';
 import { CliError } from './config-file.js';
 import { config, logs, status } from './info-commands.js';
-import { killPort, reload, start, stop, type Output } from './lifecycle-commands.js';
+import { killPort, reload, start, stop, type Output } from './daemon-commands.js';
 import { readPidFile } from './pid-file.js';
 import { run } from './run-command.js';
-import { serveCommand } from './serve.js';
+import { SERVE_HELP_AFTER, serveCommand, type ServeFlags } from './serve-command.js';
 
 const io: Output = { out: (line) => console.log(line), err: (line) => console.error(line) };
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-
-function integer(name: string, min: number, max: number) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
-      throw new InvalidArgumentError(`${name} expects a whole number ${min}-${max}`);
-    return Number(value);
-  };
-}
-const workers = (value: string): number | 'auto' => (value === 'auto' ? 'auto' : integer('--workers', 1, 1024)(value));
 
 /** Runs an action and turns its outcome into the exit code; a CliError is one line. */
 function action<A extends unknown[]>(fn: (...args: A) => Promise<number> | number) {
@@ -49,17 +41,35 @@ program
   .option('--force', 'stop the process holding the port first')
   .option('-p, --port <n>', 'port', integer('--port', 1, 65535))
   .option('--host <host>', 'host')
-  .option('-w, --workers <n|auto>', 'workers', workers)
+  .option('-w, --workers <n|auto>', "workers: 'auto' or 1 to 4 per CPU")
+  .option('--force-workers', 'allow more than 4 workers per CPU, up to 1024 (or WORKERS_FORCE=1)')
   .option('--reload', 'dev mode: reload the workers when a source file changes')
   .option('--startup-timeout <ms>', 'how long to wait for readiness', integer('--startup-timeout', 1, 3_600_000), 30_000)
   .action(
     action(
       (
         entry: string | undefined,
-        o: { force?: boolean; port?: number; host?: string; workers?: number | 'auto'; reload?: boolean; startupTimeout: number },
+        o: {
+          force?: boolean;
+          port?: number;
+          host?: string;
+          workers?: string;
+          forceWorkers?: boolean;
+          reload?: boolean;
+          startupTimeout: number;
+        },
       ) =>
         start(
-          { entry, port: o.port, host: o.host, workers: o.workers, force: o.force, reload: o.reload, startupTimeout: o.startupTimeout },
+          {
+            entry,
+            port: o.port,
+            host: o.host,
+            workers: o.workers,
+            forceWorkers: o.forceWorkers,
+            force: o.force,
+            reload: o.reload,
+            startupTimeout: o.startupTimeout,
+          },
           io,
         ),
     ),
@@ -83,13 +93,23 @@ program
       const state = readPidFile();
       const was = state.kind === 'running' ? state.record : undefined;
       await stop(o.timeout, io);
-      return start({ entry: entry ?? was?.entry, port: o.port ?? was?.port, host: was?.host, workers: was?.workers, force: o.force }, io);
+      return start(
+        {
+          entry: entry ?? was?.entry,
+          port: o.port ?? was?.port,
+          host: was?.host,
+          workers: was?.workers,
+          forceWorkers: was?.forceWorkers,
+          force: o.force,
+        },
+        io,
+      );
     }),
   );
 
 program
   .command('reload')
-  .description('zero-downtime reload: SIGHUP to the cluster primary, then report the result')
+  .description('zero-downtime reload: SIGHUP to the cluster primary, then report the result it writes to .backend.reload.json')
   .option('--timeout <ms>', 'how long to wait for the result', integer('--timeout', 1, 3_600_000), 120_000)
   .action(action((o: { timeout: number }) => reload(o.timeout, io)));
 
@@ -122,9 +142,39 @@ program
   .option('--reload <true|false>')
   .option('--log-level <level>')
   .option('--entry <file>')
+  .option('--max-connections <n>')
+  .option('--headers-timeout <ms>')
+  .option('--request-timeout <ms>')
+  .option('--keep-alive-timeout <ms>')
   .action(
-    action((o: { port?: string; host?: string; workers?: string; reload?: string; logLevel?: string; entry?: string }) =>
-      config({ port: o.port, host: o.host, workers: o.workers, reload: o.reload, log_level: o.logLevel, entry: o.entry }, io),
+    action(
+      (o: {
+        port?: string;
+        host?: string;
+        workers?: string;
+        reload?: string;
+        logLevel?: string;
+        entry?: string;
+        maxConnections?: string;
+        headersTimeout?: string;
+        requestTimeout?: string;
+        keepAliveTimeout?: string;
+      }) =>
+        config(
+          {
+            port: o.port,
+            host: o.host,
+            workers: o.workers,
+            reload: o.reload,
+            log_level: o.logLevel,
+            entry: o.entry,
+            max_connections: o.maxConnections,
+            headers_timeout: o.headersTimeout,
+            request_timeout: o.requestTimeout,
+            keep_alive_timeout: o.keepAliveTimeout,
+          },
+          io,
+        ),
     ),
   );
 
@@ -146,14 +196,29 @@ program
     ),
   );
 
+// Its values stay strings here and go through the same integer() in the action, so a bad
+// one is reported as \`lifeline serve: …\` and, under lifeline start, also lands in the log.
 program
   .command('serve')
-  .description('run an app module in a cluster of workers in the foreground (lifeline serve --help)')
-  .allowUnknownOption()
-  .helpOption(false)
-  .argument('[args...]')
-  .action(async (args: string[]) => {
-    const code = await serveCommand(args);
+  .description('run an app module in a cluster of workers in the foreground')
+  .argument('[entry]', 'the app module')
+  .option('-w, --workers <n|auto>', "workers (default WORKERS or 1; 'auto' = one per CPU; at most 4 per CPU)")
+  .option('--force-workers', 'allow more than 4 workers per CPU, up to 1024 (or WORKERS_FORCE=1)')
+  .option('-p, --port <n>', 'port (default PORT or 8000)')
+  .option('--host <host>', 'host (default HOST or 127.0.0.1)')
+  .option('--ready-timeout <ms>', 'time a new worker gets to become ready (default 30000)')
+  .option('--shutdown-timeout <ms>', 'time a worker gets to drain (default 10000)')
+  .option('--max-connections <n>', 'open connections beyond which new ones are closed (default MAX_CONNECTIONS, else 3/4 of ulimit -n)')
+  .option('--headers-timeout <ms>', 'time a client gets to send the headers (default HEADERS_TIMEOUT or 20000)')
+  .option('--request-timeout <ms>', 'time a client gets to send the whole request (default REQUEST_TIMEOUT or 30000)')
+  .option('--keep-alive-timeout <ms>', 'idle keep-alive connections close after this (default KEEP_ALIVE_TIMEOUT or 5000)')
+  .option('--single', 'one process, no cluster (no reload); used by lifeline run')
+  .option('--reload', 'dev mode: reload the workers when a source file changes')
+  .option('--log-output', "write the app's and the primary's stdout/stderr into the log file (LOG_FILE); what lifeline start uses")
+  .option('--reload-status <file>', "write each reload's result to this file (0600); what lifeline start uses for lifeline reload")
+  .addHelpText('after', SERVE_HELP_AFTER)
+  .action(async (entry: string | undefined, flags: ServeFlags) => {
+    const code = await serveCommand(entry, flags);
     if (code >= 0) process.exitCode = code;
   });
 
@@ -161,5 +226,9 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exitCode = error.exitCode === 0 ? 0 : 1;
-  else throw error;
+  else if (error instanceof CliError) {
+    // A bad value from integer() as an option parser: commander passes it through.
+    console.error(`lifeline: ${error.message}`);
+    process.exitCode = 1;
+  } else throw error;
 }

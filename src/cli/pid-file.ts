@@ -13,6 +13,8 @@ export interface PidRecord {
   port: number;
   host: string;
   workers: number | 'auto';
+  /** Started with --force-workers or WORKERS_FORCE=1: restart keeps the count allowed. */
+  forceWorkers?: boolean;
   entry: string;
   startedAt: string;
   /** The log file the backend writes (absolute); absent in files of older versions. */

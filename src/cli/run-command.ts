@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { CliError, effectiveConfig } from './config-file.js';
 import { PRIVATE_MODE } from './pid-file.js';
 import { sleep } from '../time.js';
-import type { Output } from './lifecycle-commands.js';
+import type { Output } from './daemon-commands.js';
 
 export const RESTART_LOG = 'auto_restart.log';
 

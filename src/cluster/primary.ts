@@ -62,6 +62,22 @@ export interface ClusterOptions {
   headersTimeout?: number;
   requestTimeout?: number;
   keepAliveTimeout?: number;
+  /**
+   * Told when a reload starts and how it ended, so a caller can report the outcome
+   * without reading the log (lifeline serve writes it to the reload status file).
+   */
+  onReload?: (report: ReloadReport) => void;
+}
+
+/** One reload's progress: `id` counts the reloads of this primary from 1. */
+export interface ReloadReport {
+  id: number;
+  startedAt: string;
+  result: 'started' | 'complete' | 'failed';
+  /** How long it took, once it ended. */
+  ms?: number;
+  /** Why it failed. */
+  reason?: string;
 }
 
 export interface ClusterHandle {
@@ -103,6 +119,7 @@ const KNOWN = [
   'headersTimeout',
   'requestTimeout',
   'keepAliveTimeout',
+  'onReload',
 ] as const;
 
 const LIMIT_VARIABLES = [
@@ -158,6 +175,9 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     if (options[option] !== undefined) limitEnv[variable] = String(options[option]);
   }
   const output = checkOneOf('cluster', 'output', options.output ?? 'inherit', ['inherit', 'log']);
+  if (options.onReload !== undefined && typeof options.onReload !== 'function')
+    throw optionError('cluster', 'onReload', 'a function', options.onReload);
+  const onReload = options.onReload;
   const handle = acquireLogger(options.logger);
   const log = componentLogger(handle.logger, 'cluster');
   // The workers' own loggers write the file; on the console too, their lines would come back through the pipe.
@@ -359,16 +379,32 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     return inTime;
   }
 
+  let reloads = 0;
+  /** A throwing listener must not break the reload it is told about. */
+  function report(value: ReloadReport): void {
+    try {
+      onReload?.(value);
+    } catch (error) {
+      log.warn(`onReload: ${(error as Error).message}`);
+    }
+  }
+
   async function doReload(): Promise<boolean> {
     const started = Date.now();
+    const id = ++reloads;
+    const startedAt = new Date(started).toISOString();
+    report({ id, startedAt, result: 'started' });
     log.info(`reload: replacing ${workers} workers one at a time`);
     generation += 1;
     for (const slot of slots) {
       const fresh = fork(slot);
       if (!(await ready(fresh, readyTimeout))) {
         retired.add(fresh.id);
+        const why = fresh.isDead() ? 'exited before it was ready' : `was not ready within ${readyTimeout} ms`;
         if (!fresh.isDead()) fresh.process.kill('SIGKILL');
-        log.error(`reload failed: the new worker ${slot.index} was not ready within ${readyTimeout} ms; the old workers keep serving`);
+        const reason = `the new worker ${slot.index} ${why}; the old workers keep serving`;
+        log.error(`reload failed: ${reason}`);
+        report({ id, startedAt, result: 'failed', ms: Date.now() - started, reason });
         return false;
       }
       const old = slot.worker;
@@ -380,7 +416,9 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       }
       log.info(`reload: worker ${slot.index} replaced (pid ${old?.process.pid ?? '-'} -> ${fresh.process.pid})`);
     }
-    log.info(`reload complete in ${Date.now() - started} ms`);
+    const ms = Date.now() - started;
+    log.info(`reload complete in ${ms} ms`);
+    report({ id, startedAt, result: 'complete', ms });
     return true;
   }
 

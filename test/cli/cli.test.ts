@@ -15,7 +15,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -65,6 +65,12 @@ function get(path: string): Promise<number> {
       res.on('end', () => done(res.statusCode ?? 0));
     }).on('error', fail);
   });
+}
+
+/** The one line every CLI path gives for a worker count above 4 per CPU (or not a count). */
+function workersError(got: string): string {
+  const cpus = availableParallelism();
+  return `expects a number of workers 1-${Math.min(1024, 4 * cpus)} (4 per CPU, ${cpus} CPU${cpus === 1 ? '' : 's'}; WORKERS_FORCE=1 or --force-workers allows up to 1024) or 'auto', got ${got}`;
 }
 
 function pidRecord(): { pid: number } {
@@ -139,11 +145,32 @@ describe('lifeline CLI', () => {
   });
 
   it('serve --workers -1 gets the same one-line error as any bad number', () => {
-    for (const value of ['-1', 'abc'])
+    for (const value of ['-1', 'abc', '0', String(4 * availableParallelism() + 1)])
       expect(lifeline('serve', 'app.mjs', '--workers', value)).toMatchObject({
         code: 1,
-        err: `lifeline serve: --workers expects a whole number, got '${value}'\n`,
+        err: `lifeline serve: --workers ${workersError(`'${value}'`)}\n`,
       });
+  });
+
+  it('start caps --workers at 4 per CPU like serve, and the saved workers too, unless forced', () => {
+    const over = 4 * availableParallelism() + 1;
+    expect(lifeline('start', 'app.mjs', '--port', String(port), '--workers', String(over))).toMatchObject({
+      code: 1,
+      out: '',
+      err: `lifeline: --workers ${workersError(`'${over}'`)}\n`,
+    });
+    writeFileSync(join(cwd, '.backend_config.json'), JSON.stringify({ workers: over }));
+    expect(lifeline('start', 'app.mjs', '--port', String(port))).toMatchObject({
+      code: 1,
+      out: '',
+      err: `lifeline: .backend_config.json: \`workers\` ${workersError(String(over))}\n`,
+    });
+    // Forced, the count passes the CLI's check; the cluster then refuses what it cannot run (above 1024).
+    writeFileSync(join(cwd, '.backend_config.json'), JSON.stringify({ workers: 1025 }));
+    expect(lifeline('start', 'app.mjs', '--port', String(port), '--force-workers').err).toMatch(
+      /^lifeline: .backend_config.json: `workers` must be a number of workers 1-1024 or 'auto', got 1025\n$/,
+    );
+    expect(existsSync(join(cwd, '.backend.pid'))).toBe(false);
   });
 
   it('start, status (text and --json), logs, stop: a round trip with exit codes', async () => {
@@ -225,6 +252,28 @@ describe('lifeline CLI', () => {
     expect(second.pid).not.toBe(first.pid);
     expect(isRunning(first.pid)).toBe(false);
     expect((await fetch(`http://127.0.0.1:${port}/api/ping`)).status).toBe(200);
+  });
+
+  it('reload reports the primary\'s result, not log text: a bad deploy that logs "reload complete" fails, exit 1', async () => {
+    expect(lifeline('start', 'app.mjs', '--port', String(port), '--workers', '2').code).toBe(0);
+    const ok = lifeline('reload');
+    expect(ok).toMatchObject({ code: 0, err: '' });
+    expect(ok.out).toMatch(/^reload requested: SIGHUP to pid \d+\nreload complete in \d+ ms\n$/);
+    expect(statSync(join(cwd, '.backend.reload.json')).mode & 0o777).toBe(0o600);
+    // The new code prints what a log-matching reload took for success, then fails to load.
+    writeFileSync(join(cwd, 'app.mjs'), "console.log('reload complete in 1 ms');\nthrow new Error('bad deploy');\n");
+    const bad = lifeline('reload');
+    expect(bad).toMatchObject({
+      code: 1,
+      out: expect.stringMatching(/^reload requested: SIGHUP to pid \d+\n$/),
+      err: 'reload failed: the new worker 0 exited before it was ready; the old workers keep serving\n',
+    });
+    expect(readFileSync(join(cwd, 'backend.log'), 'utf8')).toMatch(/\[worker 0 stdout\] reload complete in 1 ms/);
+    // The old workers still serve.
+    expect((await fetch(`http://127.0.0.1:${port}/pid`)).status).toBe(200);
+    expect(lifeline('stop').code).toBe(0);
+    expect(existsSync(join(cwd, '.backend.reload.json'))).toBe(false);
+    expect(lifeline('reload')).toMatchObject({ code: 1, err: 'not running: nothing to reload (lifeline start)\n' });
   });
 
   it('--reload reloads the workers when a source file changes (dev mode)', async () => {
@@ -332,6 +381,55 @@ describe('lifeline CLI', () => {
     expect(readFileSync(join(cwd, '.backend_config.json'), 'utf8')).toBe('{"port": 80,');
   });
 
+  it('config sets the server limits that serve reads; a bad value or pair is one line and saves nothing', async () => {
+    expect(
+      lifeline(
+        'config',
+        '--max-connections',
+        '50',
+        '--request-timeout',
+        '1000',
+        '--headers-timeout',
+        '800',
+        '--keep-alive-timeout',
+        '3000',
+      ),
+    ).toMatchObject({
+      code: 0,
+      out: 'saved .backend_config.json: max_connections=50, headers_timeout=800, request_timeout=1000, keep_alive_timeout=3000; restart to apply (lifeline restart)\n',
+    });
+    const file = join(cwd, '.backend_config.json');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      max_connections: 50,
+      headers_timeout: 800,
+      request_timeout: 1000,
+      keep_alive_timeout: 3000,
+    });
+    expect(lifeline('config').out).toMatch(/\n {2}keep_alive_timeout 3000 {2}\(file\)\n/);
+    for (const [args, err] of [
+      [['--max-connections', '0'], 'lifeline: --max-connections: `max_connections` must be an integer >= 1, got 0\n'],
+      [['--keep-alive-timeout', 'soon'], 'lifeline: --keep-alive-timeout: `keep_alive_timeout` must be an integer >= 1 (ms), got "soon"\n'],
+      [
+        ['--headers-timeout', '5000'],
+        'lifeline: --headers-timeout: `headers_timeout` must be at most request_timeout (1000 ms), got 5000\n',
+      ],
+    ] as const)
+      expect(lifeline('config', ...args)).toMatchObject({ code: 1, out: '', err });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ headers_timeout: 800, max_connections: 50 });
+    // serve takes them: the headers of a slow client are cut after 800 ms.
+    expect(lifeline('start', 'app.mjs', '--port', String(port))).toMatchObject({ code: 0 });
+    const started = Date.now();
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET /pid HTTP/1.1\r\nHost: x\r\n'));
+    const drip = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 100);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    socket.on('error', () => undefined);
+    await new Promise((done) => socket.on('close', done));
+    clearInterval(drip);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(answer).toMatch(/^HTTP\/1.1 408 Request Timeout/);
+  });
+
   it('logs --follow keeps printing across a rotation', async () => {
     const log = join(cwd, 'backend.log');
     writeFileSync(log, 'line 1\nline 2\n');
@@ -399,7 +497,7 @@ describe('lifeline CLI', () => {
     });
     expect(result).toMatchObject({ status: 1, stdout: '', stderr: '' });
     expect(readFileSync(join(cwd, 'backend.log'), 'utf8')).toMatch(
-      /^\S+Z warn \[primary stderr\] lifeline serve: cluster: expected `workers` to be .*2000/m,
+      /^\S+Z warn \[primary stderr\] lifeline serve: --workers expects a number of workers .*got '2000'$/m,
     );
   });
 

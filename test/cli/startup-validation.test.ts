@@ -81,7 +81,9 @@ describe('lifeline serve stops at startup with one line for an invalid variable'
   it('--workers above 4 per CPU is one line naming the bound and --force-workers', async () => {
     const result = await run([cli, 'serve', app, '--port', '1', '--workers', String(4 * availableParallelism() + 1)], {});
     expect(result.err.trimEnd().split('\n')).toHaveLength(1);
-    expect(result.err).toMatch(/^lifeline serve: cluster: expected `workers` to be a number of workers 1-\d+ \(4 per CPU.*--force-workers/);
+    expect(result.err).toMatch(
+      /^lifeline serve: --workers expects a number of workers 1-\d+ \(4 per CPU.*--force-workers.* or 'auto', got '\d+'$/m,
+    );
     expect(result.code).toBe(1);
   });
 

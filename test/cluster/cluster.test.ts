@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -203,7 +203,8 @@ describe('lifeline serve: a cluster of workers', () => {
   });
 
   it('reloads every worker on SIGHUP with zero failed requests under load', async () => {
-    const c = await startCluster(['--workers', '2']);
+    const statusFile = join(dir, `reload-${++n}.json`);
+    const c = await startCluster(['--workers', '2', '--reload-status', statusFile]);
     await c.waitForLog(/2 workers ready/);
     const oldPids = new Set((await json<Status>(`${c.url}/api/status`)).cluster.workers.map((w) => w.pid));
     let reloaded: () => void = () => undefined;
@@ -212,6 +213,14 @@ describe('lifeline serve: a cluster of workers', () => {
     await sleep(500);
     c.child.kill('SIGHUP');
     await c.waitForLog(/reload complete in \d+ ms/, 30_000);
+    // The result for lifeline reload, private to the owner like .backend.pid.
+    expect(JSON.parse(readFileSync(statusFile, 'utf8'))).toMatchObject({
+      pid: c.child.pid,
+      id: 1,
+      result: 'complete',
+      ms: expect.any(Number),
+    });
+    expect(statSync(statusFile).mode & 0o777).toBe(0o600);
     await sleep(500);
     reloaded();
     const result = await load;
@@ -225,7 +234,8 @@ describe('lifeline serve: a cluster of workers', () => {
 
   it('a bad deploy during reload is killed after readyTimeout; the old workers keep serving', async () => {
     const marker = join(dir, `bad-deploy-${++n}`);
-    const c = await startCluster(['--workers', '2', '--ready-timeout', '1500'], { BAD_DEPLOY_FILE: marker });
+    const statusFile = join(dir, `reload-${++n}.json`);
+    const c = await startCluster(['--workers', '2', '--ready-timeout', '1500', '--reload-status', statusFile], { BAD_DEPLOY_FILE: marker });
     await c.waitForLog(/2 workers ready/);
     const oldPids = (await json<Status>(`${c.url}/api/status`)).cluster.workers.map((w) => w.pid).sort();
     writeFileSync(marker, 'broken');
@@ -233,6 +243,12 @@ describe('lifeline serve: a cluster of workers', () => {
     const load = loadUntil(`${c.url}/pid`, new Promise<void>((r) => (stop = r)), { concurrency: 4 });
     c.child.kill('SIGHUP');
     await c.waitForLog(/reload failed: the new worker 0 was not ready within 1500 ms; the old workers keep serving/, 20_000);
+    expect(JSON.parse(readFileSync(statusFile, 'utf8'))).toMatchObject({
+      pid: c.child.pid,
+      id: 1,
+      result: 'failed',
+      reason: 'the new worker 0 was not ready within 1500 ms; the old workers keep serving',
+    });
     stop();
     const result = await load;
     expect(result.failed).toBe(0);

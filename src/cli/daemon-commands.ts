@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, effectiveConfig, type BackendConfig } from './config-file.js';
+import { workerCount } from './args.js';
+import { CliError, CONFIG_FILE, effectiveConfig, type BackendConfig } from './config-file.js';
 import { formatPidFile, PID_FILE, PRIVATE_MODE, readPidFile, removePidFile, writeAtomic, type PidRecord } from './pid-file.js';
 import { logFileMode } from '../logging/rotating-file.js';
 import { readEnv } from '../options.js';
 import { sleep } from '../time.js';
+import { readReloadStatus, RELOAD_STATUS_FILE, removeReloadStatus } from './reload-status.js';
 import { findListener, isAlive, isHidden, isRunning, processFacts } from './proc.js';
 
 export const LOG_FILE = 'backend.log';
@@ -82,7 +84,10 @@ export interface StartFlags {
   entry?: string;
   port?: number;
   host?: string;
-  workers?: number | 'auto';
+  /** As given on the command line, or the running one's count on restart. */
+  workers?: string | number;
+  /** Allow more than 4 workers per CPU (as WORKERS_FORCE=1 does). */
+  forceWorkers?: boolean;
   force?: boolean;
   reload?: boolean;
   startupTimeout?: number;
@@ -90,14 +95,24 @@ export interface StartFlags {
 
 /** `lifeline start`: starts the app detached, records it, waits for readiness. */
 export async function start(flags: StartFlags, io: Output): Promise<number> {
+  let forced: boolean;
+  try {
+    forced = flags.forceWorkers === true || readEnv.workersForced();
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
   const fromFlags: Partial<BackendConfig> = {
     port: flags.port,
     host: flags.host,
-    workers: flags.workers,
+    workers: flags.workers === undefined ? undefined : workerCount('--workers', flags.workers, forced),
     entry: flags.entry,
     reload: flags.reload,
   };
-  const config = effectiveConfig(fromFlags);
+  // WORKERS is read with the same bound as the flag: --force-workers lifts it for both.
+  const env = forced ? { ...process.env, WORKERS_FORCE: '1' } : process.env;
+  const config = effectiveConfig(fromFlags, CONFIG_FILE, env);
+  // The saved count is bounded like the flag: serve would refuse it, unseen, in the daemon.
+  if (fromFlags.workers === undefined && config.workers !== 'auto') workerCount(`${CONFIG_FILE}: \`workers\``, config.workers, forced);
   try {
     // The daemon has no stderr: what would stop it is said here, in one line.
     logFileMode();
@@ -139,6 +154,10 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
     const cli = fileURLToPath(new URL('./main.js', import.meta.url));
     const args = [cli, 'serve', entry, '--port', String(config.port), '--host', config.host, '--workers', String(config.workers)];
     if (config.reload) args.push('--reload');
+    if (forced) args.push('--force-workers');
+    // The primary writes each reload's result there: what lifeline reload waits on.
+    removeReloadStatus();
+    args.push('--reload-status', resolve(RELOAD_STATUS_FILE));
     // No descriptor of backend.log in the daemon: one would outlive a rotation and its
     // output would grow backend.log.1 unseen. The primary writes its own and its workers'
     // output into the log through the rotating file (--log-output).
@@ -170,6 +189,7 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
       port: config.port,
       host: config.host,
       workers: config.workers,
+      forceWorkers: forced || undefined,
       entry,
       startedAt: new Date().toISOString(),
     };
@@ -220,43 +240,48 @@ export async function stop(timeout: number, io: Output): Promise<number> {
   const started = Date.now();
   const how = await terminate(state.record.pid, timeout);
   removePidFile();
+  removeReloadStatus();
   if (how === 'killed')
     io.out(`stopped pid ${state.record.pid}: it did not exit within ${timeout} ms after SIGTERM, so it was killed (SIGKILL)`);
   else io.out(`stopped pid ${state.record.pid} (drained and exited in ${Date.now() - started} ms)`);
   return 0;
 }
 
-/** `lifeline reload`: SIGHUP to the cluster primary, then reads the outcome from backend.log. */
+/**
+ * `lifeline reload`: SIGHUP to the cluster primary, then waits for the result the primary
+ * writes to .backend.reload.json (never the log's text, which a rotation or an app's own
+ * line could hide or fake).
+ */
 export async function reload(timeout: number, io: Output): Promise<number> {
   const state = readPidFile();
   if (state.kind !== 'running') {
     io.err('not running: nothing to reload (lifeline start)');
     return 1;
   }
-  const from = existsSync(LOG_FILE) ? statSync(LOG_FILE).size : 0;
-  process.kill(state.record.pid, 'SIGHUP');
-  io.out(`reload requested: SIGHUP to pid ${state.record.pid}`);
+  const { pid } = state.record;
+  // A reload under way when the signal arrives absorbs it: its result is ours too.
+  const before = readReloadStatus();
+  const seen = before?.pid !== pid ? 0 : before.result === 'started' ? before.id - 1 : before.id;
+  process.kill(pid, 'SIGHUP');
+  io.out(`reload requested: SIGHUP to pid ${pid}`);
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
-    await sleep(200);
-    let text = '';
-    try {
-      text = readFileSync(LOG_FILE, 'utf8').slice(from);
-    } catch {
-      // rotated meanwhile; keep waiting
+    await sleep(100);
+    const status = readReloadStatus();
+    if (status?.pid === pid && status.id > seen && status.result !== 'started') {
+      if (status.result === 'complete') {
+        io.out(`reload complete in ${status.ms ?? '?'} ms`);
+        return 0;
+      }
+      io.err(`reload failed: ${status.reason ?? 'see the log'}`);
+      return 1;
     }
-    const done = /reload complete in \d+ ms/.exec(text);
-    if (done) {
-      io.out(done[0]);
-      return 0;
-    }
-    const failed = /reload failed: .*/.exec(text);
-    if (failed) {
-      io.err(failed[0]);
+    if (!isRunning(pid)) {
+      io.err(`pid ${pid} exited during the reload; see ${LOG_FILE}`);
       return 1;
     }
   }
-  io.err(`no reload result in ${LOG_FILE} after ${timeout} ms`);
+  io.err(`no reload result from pid ${pid} after ${timeout} ms (is it a cluster started by lifeline start?); see ${LOG_FILE}`);
   return 1;
 }
 

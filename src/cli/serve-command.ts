@@ -1,0 +1,125 @@
+import { appendFileSync, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { loadApp } from '../cluster/load-app.js';
+import { captureOwnOutput, STDOUT_LOGGED_ENV } from '../cluster/output.js';
+import { runCluster } from '../cluster/primary.js';
+import { serve } from '../lifecycle/serve.js';
+import { resolveServerLimits, type ServerLimitOptions } from '../lifecycle/server-limits.js';
+import { acquireLogger } from '../logging/logger.js';
+import { loadConfig, readEnv } from '../options.js';
+import { optionalInteger, workerCount } from './args.js';
+import { CliError, readConfigFile } from './config-file.js';
+import { writeReloadStatus } from './reload-status.js';
+
+/** What `lifeline serve --help` adds below the options commander lists. */
+export const SERVE_HELP_AFTER = `
+Runs the Express app exported by <entry> (a .js, .mjs, .cjs or, with tsx installed, .ts
+module whose default export is an app or a function returning one) in a cluster of
+workers sharing one port. SIGTERM/SIGINT drain every worker; SIGHUP reloads them one at
+a time with no downtime.
+
+Flags win over the environment, which wins over .backend_config.json
+(max_connections, headers_timeout, request_timeout, keep_alive_timeout).`;
+
+/** The flags as commander hands them over: strings, parsed by the shared integer(). */
+export interface ServeFlags {
+  workers?: string;
+  forceWorkers?: boolean;
+  port?: string;
+  host?: string;
+  readyTimeout?: string;
+  shutdownTimeout?: string;
+  maxConnections?: string;
+  headersTimeout?: string;
+  requestTimeout?: string;
+  keepAliveTimeout?: string;
+  single?: boolean;
+  reload?: boolean;
+  logOutput?: boolean;
+  reloadStatus?: string;
+}
+
+/** Appends one line to the log file without a logger (the one thing that failed). */
+function appendLine(line: string): void {
+  try {
+    appendFileSync(resolve(readEnv.logFile() ?? 'backend.log'), `${new Date().toISOString()} error ${line}\n`, { mode: 0o600 });
+  } catch {
+    // nowhere left to say it
+  }
+}
+
+/**
+ * The server limits: a flag, else (when its variable is unset, since serve() reads the
+ * variable itself) the .backend_config.json key; undefined leaves serve()'s default.
+ */
+function serverLimits(flags: ServeFlags): ServerLimitOptions {
+  const file = readConfigFile();
+  const pick = (flag: string, value: string | undefined, variable: () => number | undefined, saved: number | undefined) => {
+    const given = optionalInteger(flag, value);
+    if (given !== undefined) return given;
+    return variable() === undefined ? saved : undefined;
+  };
+  const limits: ServerLimitOptions = {
+    maxConnections: pick('--max-connections', flags.maxConnections, readEnv.maxConnections, file.max_connections),
+    headersTimeout: pick('--headers-timeout', flags.headersTimeout, readEnv.headersTimeout, file.headers_timeout),
+    requestTimeout: pick('--request-timeout', flags.requestTimeout, readEnv.requestTimeout, file.request_timeout),
+    keepAliveTimeout: pick('--keep-alive-timeout', flags.keepAliveTimeout, readEnv.keepAliveTimeout, file.keep_alive_timeout),
+  };
+  // Checked here too, so a bad value is one line before any worker starts.
+  try {
+    resolveServerLimits('serve', limits);
+  } catch (error) {
+    throw new CliError((error as Error).message.replace(/^serve: /, ''));
+  }
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+}
+
+/** `lifeline serve`: checks the flags and starts the primary; usage errors are one line. */
+export async function serveCommand(entry: string | undefined, flags: ServeFlags): Promise<number> {
+  let captured = false;
+  try {
+    if (entry === undefined) throw new CliError('serve needs the app module, e.g. lifeline serve ./app.js');
+    if (!existsSync(entry)) throw new CliError(`${entry} does not exist`);
+    if (flags.logOutput) {
+      // Before any logger exists: none may also write to the console, which now leads back into the log.
+      process.env[STDOUT_LOGGED_ENV] = resolve(readEnv.logFile() ?? 'backend.log');
+      captureOwnOutput(acquireLogger(undefined).logger, 'primary');
+      captured = true;
+    }
+    const forceWorkers = flags.forceWorkers === true;
+    // Every variable is checked before a worker is forked: a bad one is one line here, not a stack per worker.
+    const config = loadConfig(forceWorkers ? { ...process.env, WORKERS_FORCE: '1' } : process.env);
+    const forced = forceWorkers || readEnv.workersForced();
+    const workers = flags.workers === undefined ? undefined : workerCount('--workers', flags.workers, forced);
+    const limits = serverLimits(flags);
+    const port = optionalInteger('--port', flags.port, 0, 65535);
+    const shutdownTimeout = optionalInteger('--shutdown-timeout', flags.shutdownTimeout);
+    if (flags.single) {
+      if (workers !== undefined && workers !== 1) throw new CliError('--single runs one process: leave out --workers');
+      const { app, beforeShutdown, onShutdown } = await loadApp(entry);
+      await serve(app, { port, host: flags.host, shutdownTimeout, ...limits, beforeShutdown, onShutdown });
+      return -1;
+    }
+    const statusFile = flags.reloadStatus === undefined ? undefined : resolve(flags.reloadStatus);
+    await runCluster({
+      entry,
+      workers: workers ?? config.workers,
+      forceWorkers: forceWorkers || undefined,
+      port,
+      host: flags.host,
+      readyTimeout: optionalInteger('--ready-timeout', flags.readyTimeout),
+      shutdownTimeout,
+      watch: flags.reload ? dirname(resolve(entry)) : undefined,
+      ...limits,
+      output: flags.logOutput ? 'log' : 'inherit',
+      onReload: statusFile === undefined ? undefined : (report) => writeReloadStatus(statusFile, report),
+    });
+    return -1; // keeps running; signals end it
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n', 1)[0] : String(error);
+    // Under lifeline start, before the output went to the log (the logger could not be made), stderr is /dev/null.
+    if (flags.logOutput && !captured) appendLine(`lifeline serve: ${message}`);
+    console.error(`lifeline serve: ${message}`);
+    return 1;
+  }
+}
