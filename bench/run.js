@@ -9,6 +9,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { measureLogLine } from './log-line.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -73,6 +74,7 @@ const servers = {
   bare: await startServer('bare'),
   corsHelmet: await startServer('cors-helmet'),
   lifeline: await startServer('lifeline'),
+  lifelineAccess: await startServer('lifeline-access'),
   serve: await startServer('serve'),
   hung: await startServer('lifeline-hung'),
 };
@@ -82,6 +84,11 @@ const scenarios = [
   { name: 'lifeline(), GET /api/items', server: servers.lifeline, url: `${servers.lifeline.url}/api/items` },
   { name: 'lifeline(), GET /api/ping', server: servers.lifeline, url: `${servers.lifeline.url}/api/ping` },
   { name: 'lifeline(), GET /api/health', server: servers.lifeline, url: `${servers.lifeline.url}/api/health` },
+  {
+    name: 'lifeline() + access log to a file, GET /api/items',
+    server: servers.lifelineAccess,
+    url: `${servers.lifelineAccess.url}/api/items`,
+  },
   { name: 'serve(app), GET /api/ping (answered before Express)', server: servers.serve, url: `${servers.serve.url}/api/ping` },
   { name: 'serve(app), GET /api/health/ready (before Express)', server: servers.serve, url: `${servers.serve.url}/api/health/ready` },
   { name: 'lifeline(), GET /api/health, dependency hung', server: servers.hung, url: `${servers.hung.url}/api/health` },
@@ -127,6 +134,12 @@ if (!ping || !healthRow) throw new Error('scenarios missing');
 const healthVsPing = median(healthRow.list.map((x, i) => x.rps / (ping.list[i]?.rps ?? x.rps)));
 const healthVsPingCpu = median(healthRow.list.map((x, i) => (ping.list[i]?.cpu ?? x.cpu) / x.cpu));
 const hungRow = rows.find((r) => r.name.endsWith('dependency hung'));
+const routeRow = rows[2];
+const accessRow = rows[5];
+if (!routeRow || !accessRow) throw new Error('scenarios missing');
+// The access log's cost: the same route and stack, with and without a line per request.
+const accessVsOff = median(accessRow.list.map((x, i) => x.rps / (routeRow.list[i]?.rps ?? x.rps)));
+const accessCpu = median(accessRow.list.map((x, i) => x.cpu - (routeRow.list[i]?.cpu ?? x.cpu)));
 
 // Memory: RSS after warm-up, then after a long mixed run on the lifeline server.
 const lifelineUrl = servers.lifeline.url;
@@ -149,6 +162,7 @@ await Promise.all(
 await servers.lifeline.gc();
 const rssAfter = (await servers.lifeline.stats()).rss;
 await Promise.all(Object.values(servers).map((s) => s.stop()));
+const logLine = await measureLogLine();
 
 // Reload under load: a 2-worker cluster (`lifeline serve`), steady state, then a SIGHUP
 // reload of both workers while autocannon keeps sending. Workers use both cores here.
@@ -221,7 +235,8 @@ const summary = [
   `- /api/health vs /api/ping: ${healthVsPing.toFixed(2)}× throughput, ${healthVsPingCpu.toFixed(2)}× CPU efficiency (target ≥ 0.95×); /api/health p99 ${healthRow.p99} ms vs bare route p99 ${rows[0]?.p99} ms`,
   `- /api/health while a dependency hangs (answered from the last snapshot, refreshed in the background): p99 ${hungRow?.p99} ms, p50 ${hungRow?.p50} ms, vs p99 ${healthRow.p99} ms, p50 ${healthRow.p50} ms with every dependency answering`,
   `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
-  `- serve(app) /api/ping answered at the http.Server level: ${rows[5]?.throughput.toFixed(2)}× bare throughput, ${rows[5]?.efficiency.toFixed(2)}× CPU efficiency`,
+  `- access log on vs off (lifeline(), GET /api/items): ${accessVsOff.toFixed(2)}× throughput, +${accessCpu.toFixed(1)} µs server CPU per request; p99 ${accessRow.p99} ms vs ${routeRow.p99} ms; one line alone (bench/log-line.js): ${logLine.cpuMicros.toFixed(1)} µs CPU`,
+  `- serve(app) /api/ping answered at the http.Server level: ${rows[6]?.throughput.toFixed(2)}× bare throughput, ${rows[6]?.efficiency.toFixed(2)}× CPU efficiency`,
   `- reload under load (2 workers, ${CONNECTIONS} connections): both workers replaced in ${reload.reloadMs} ms; ${reload.sent} requests sent during the run, ${reload.answered} answered, ${reload.failed} failed (target 0); p99 ${reload.p99} ms during the reload vs ${reload.steadyP99} ms steady (${reload.rps.toFixed(0)} vs ${reload.steadyRps.toFixed(0)} req/s)`,
   `- RSS of the lifeline server: ${mb(rssBefore)} after warm-up, ${mb(rssAfter)} after ${longTotal} more requests (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %)`,
 ].join('\n');

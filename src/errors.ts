@@ -1,5 +1,8 @@
-/** An environment variable that cannot be used; its message is one line naming the variable. */
-export class ConfigError extends Error {
+/**
+ * An environment variable that cannot be used; its message is one line naming the variable.
+ * A TypeError, like the error of a bad option, so one `catch` covers both at setup.
+ */
+export class ConfigError extends TypeError {
   override readonly name = 'ConfigError';
   constructor(
     readonly variable: string,

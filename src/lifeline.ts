@@ -3,7 +3,7 @@ import { activityOf, type Activity } from './activity.js';
 import { knexCheck, type KnexLike } from './health/checks/database.js';
 import { staticFilesCheck } from './health/checks/static-files.js';
 import type { LifelineLogger } from './logging/logger.js';
-import { corsSecurity, type CorsSecurityOptions } from './middleware/cors-security.js';
+import { corsSecurity, SAME_ORIGIN_HEADERS, type CorsSecurityOptions, type SameOriginHeaders } from './middleware/cors-security.js';
 import { health, type HealthMiddleware, type HealthOptions } from './middleware/health.js';
 import { keepAlive, type KeepAliveOptions } from './middleware/keep-alive.js';
 import { fromStep, stepOf, type ClosableMiddleware, type NextFunction } from './middleware/types.js';
@@ -81,6 +81,7 @@ export function lifeline(options: Readonly<LifelineOptions> = {}): LifelineMiddl
   middleware.activity = (app: object) => activityOf(app);
   middleware.check = async () => (healthPart ? healthPart.check() : 'healthy');
   Object.defineProperty(middleware, 'health', { value: healthPart, enumerable: true });
+  if (corsPart) Object.defineProperty(middleware, SAME_ORIGIN_HEADERS, { value: (corsPart as SameOriginHeaders)[SAME_ORIGIN_HEADERS] });
   middleware.close = async () => {
     await Promise.all([keepAlivePart?.close(), corsPart?.close(), healthPart?.close()]);
   };

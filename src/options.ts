@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import os from 'node:os';
 import { inspect } from 'node:util';
 import { ConfigError } from './errors.js';
 
@@ -81,6 +83,52 @@ export function checkHttpUrl(component: string, name: string, value: unknown): s
   throw optionError(component, name, 'an absolute http(s) URL', value);
 }
 
+// A label of RFC 1123: letters, digits and inner hyphens, 1-63 characters.
+const HOST_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** An IP literal (v4 or v6, no brackets) or a hostname per RFC 1123, as `server.listen()` takes it. */
+export function isValidHost(value: string): boolean {
+  if (isIP(value) !== 0) return true;
+  const name = value.endsWith('.') ? value.slice(0, -1) : value;
+  if (name.length === 0 || name.length > 253) return false;
+  const labels = name.split('.');
+  // An all-numeric last label is a mistyped IPv4 address (256.1.1.1), not a name.
+  if (/^\d+$/.test(labels[labels.length - 1] as string)) return false;
+  return labels.every((label) => HOST_LABEL.test(label));
+}
+
+const HOST_EXPECTED = "an IP address (127.0.0.1, ::1, 0.0.0.0) or a hostname like 'localhost'";
+
+export function checkHost(component: string, name: string, value: unknown): string {
+  if (typeof value !== 'string' || !isValidHost(value)) throw optionError(component, name, HOST_EXPECTED, value);
+  return value;
+}
+
+/** Workers allowed without forcing: beyond a few per CPU they only compete for the same cores and memory. */
+export const WORKERS_PER_CPU = 4;
+/** The bound even a forced count stays under. */
+export const WORKERS_HARD_MAX = 1024;
+
+export function maxWorkers(forced: boolean): number {
+  return forced ? WORKERS_HARD_MAX : Math.min(WORKERS_HARD_MAX, WORKERS_PER_CPU * os.availableParallelism());
+}
+
+export function workersExpected(forced: boolean): string {
+  if (forced) return `a number of workers 1-${WORKERS_HARD_MAX}`;
+  const cpus = os.availableParallelism();
+  return `a number of workers 1-${maxWorkers(false)} (${WORKERS_PER_CPU} per CPU, ${cpus} CPU${cpus === 1 ? '' : 's'}; WORKERS_FORCE=1 or --force-workers allows up to ${WORKERS_HARD_MAX})`;
+}
+
+/**
+ * The one place that decides "production": every NODE_ENV other than `development` and
+ * `test` (so `staging`, `prod`, `PRODUCTION` …), because guessing development for a
+ * mistyped value would hand stack traces and health details to anonymous callers.
+ * Unset stays development.
+ */
+export function isProduction(nodeEnv: string | undefined): boolean {
+  return nodeEnv !== undefined && nodeEnv !== 'development' && nodeEnv !== 'test';
+}
+
 /**
  * Parses a browser origin (`https://app.example.com`) as the Origin header carries it:
  * scheme, host and port only, no path, no trailing slash.
@@ -122,26 +170,45 @@ function envInteger(env: Env, name: string, min: number, max: number, expected: 
 }
 
 export const readEnv = {
-  production: (env: Env = process.env): boolean => envValue(env, 'NODE_ENV') === 'production',
+  production: (env: Env = process.env): boolean => isProduction(envValue(env, 'NODE_ENV')),
   nodeEnv: (env: Env = process.env): string => envValue(env, 'NODE_ENV') ?? 'development',
+  /** The startup warning for a NODE_ENV other than development, test and production, else undefined. */
+  nodeEnvWarning: (env: Env = process.env): string | undefined => {
+    const raw = envValue(env, 'NODE_ENV');
+    if (raw === undefined || raw === 'development' || raw === 'test' || raw === 'production') return undefined;
+    return `NODE_ENV=${show(raw)} is not development, test or production: treated as production (no error details or stack traces, HSTS on)`;
+  },
   port: (env: Env = process.env): number | undefined => envInteger(env, 'PORT', 0, 65535, 'a port number 0-65535'),
-  host: (env: Env = process.env): string | undefined => envValue(env, 'HOST'),
+  host: (env: Env = process.env): string | undefined => {
+    const raw = envValue(env, 'HOST');
+    if (raw !== undefined && !isValidHost(raw)) throw envError('HOST', HOST_EXPECTED, raw);
+    return raw;
+  },
   keepAliveInterval: (env: Env = process.env): number | undefined =>
     envInteger(env, 'KEEP_ALIVE_INTERVAL', 0, 2_147_483_647, 'a whole number of milliseconds (0 turns the loop off)'),
+  workersForced: (env: Env = process.env): boolean => {
+    const raw = envValue(env, 'WORKERS_FORCE')?.toLowerCase();
+    if (raw === undefined || raw === '0' || raw === 'false') return false;
+    if (raw === '1' || raw === 'true') return true;
+    throw envError('WORKERS_FORCE', "'1' or '0'", raw);
+  },
   workers: (env: Env = process.env): number | 'auto' | undefined => {
     if (envValue(env, 'WORKERS') === 'auto') return 'auto';
-    return envInteger(env, 'WORKERS', 1, 1024, "a number of workers 1-1024 or 'auto'");
+    const forced = readEnv.workersForced(env);
+    return envInteger(env, 'WORKERS', 1, maxWorkers(forced), `${workersExpected(forced)} or 'auto'`);
   },
   frontendUrls: (env: Env = process.env): string[] | undefined => {
     const raw = envValue(env, 'FRONTEND_URL');
     if (raw === undefined) return undefined;
-    return raw.split(',').map((part) => {
+    const origins = raw.split(',').map((part) => {
       const origin = parseOrigin(part.trim());
       if (origin === undefined) {
         throw envError('FRONTEND_URL', 'comma-separated origins like http://localhost:3000 (scheme, host, port; no path)', raw);
       }
       return origin;
     });
+    if (origins.length > 1 && origins.includes('*')) throw envError('FRONTEND_URL', "either '*' alone or a list of origins", raw);
+    return origins;
   },
   logLevel: (env: Env = process.env): LogLevel | undefined => {
     const raw = envValue(env, 'LOG_LEVEL')?.toLowerCase();
@@ -155,7 +222,24 @@ export const readEnv = {
     if (raw !== 'text' && raw !== 'json') throw envError('LOG_FORMAT', "'text' or 'json'", raw);
     return raw;
   },
+  maxConnections: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'MAX_CONNECTIONS', 1, 2_147_483_647, 'a whole number of connections >= 1'),
+  headersTimeout: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'HEADERS_TIMEOUT', 1, 2_147_483_647, 'a whole number of milliseconds >= 1'),
+  requestTimeout: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'REQUEST_TIMEOUT', 0, 2_147_483_647, 'a whole number of milliseconds (0 turns it off)'),
+  keepAliveTimeout: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'KEEP_ALIVE_TIMEOUT', 1, 2_147_483_647, 'a whole number of milliseconds >= 1'),
   logFile: (env: Env = process.env): string | undefined => envValue(env, 'LOG_FILE'),
+  logMaxSize: (env: Env = process.env): number | undefined =>
+    envInteger(env, 'LOG_MAX_SIZE', 1024, Number.MAX_SAFE_INTEGER, 'a size in bytes, at least 1024'),
+  accessLog: (env: Env = process.env): boolean | undefined => {
+    const raw = envValue(env, 'ACCESS_LOG')?.toLowerCase();
+    if (raw === undefined) return undefined;
+    if (raw === 'true' || raw === '1' || raw === 'on') return true;
+    if (raw === 'false' || raw === '0' || raw === 'off') return false;
+    throw envError('ACCESS_LOG', "'true' or 'false' (also 1/0, on/off)", raw);
+  },
   healthToken: (env: Env = process.env): string | undefined => envValue(env, 'HEALTH_TOKEN'),
   databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
 };
@@ -174,6 +258,11 @@ export interface LifelineConfig {
   healthToken: string | undefined;
   keepAliveInterval: number;
   workers: number | 'auto';
+  /** undefined: serve() derives it from the descriptor limit. */
+  maxConnections: number | undefined;
+  headersTimeout: number | undefined;
+  requestTimeout: number;
+  keepAliveTimeout: number;
 }
 
 /**
@@ -194,5 +283,10 @@ export function loadConfig(env: Env = process.env): LifelineConfig {
     healthToken: readEnv.healthToken(env),
     keepAliveInterval: readEnv.keepAliveInterval(env) ?? 30_000,
     workers: readEnv.workers(env) ?? 1,
+    maxConnections: readEnv.maxConnections(env),
+    // undefined: serve() takes 20000 or requestTimeout, whichever is shorter.
+    headersTimeout: readEnv.headersTimeout(env),
+    requestTimeout: readEnv.requestTimeout(env) ?? 30_000,
+    keepAliveTimeout: readEnv.keepAliveTimeout(env) ?? 5000,
   };
 }

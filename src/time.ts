@@ -1,3 +1,5 @@
+import type { FailureLog } from './logging/failure-log.js';
+
 /** Epoch seconds with millisecond precision, the format of `timestamp` and `last_activity`. */
 export function epochSeconds(ms: number = Date.now()): number {
   return ms / 1000;
@@ -11,15 +13,18 @@ export function round3(n: number): number {
 /**
  * A background loop: runs `task` every `ms`, never two at once (the next run is
  * scheduled after the previous one settles), and never keeps the process alive.
+ * A task that throws never stops the loop; `failures` hears of it (once per kind of
+ * error) and of the recovery.
  */
-export function backgroundLoop(ms: number, task: () => Promise<void> | void): { stop(): void } {
+export function backgroundLoop(ms: number, task: () => Promise<void> | void, failures?: FailureLog): { stop(): void } {
   let stopped = false;
   const timer = setTimeout(function tick() {
     void (async () => {
       try {
         await task();
-      } catch {
-        // a task logs its own failures; the loop must keep going
+        failures?.succeeded();
+      } catch (error) {
+        failures?.failed(error);
       }
       if (!stopped) timer.refresh();
     })();

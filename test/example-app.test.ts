@@ -26,7 +26,7 @@ describe.each(['sqlite', 'postgres'] as const)('example app on %s', (kind) => {
     let databaseUrl = join(dir, 'notes.db');
     if (kind === 'postgres') {
       const url = process.env.TEST_DATABASE_URL;
-      if (!url) throw new Error('TEST_DATABASE_URL is not set: start PostgreSQL with eval "$(../shared/ci/start-postgres.sh)"');
+      if (!url) throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test` or `npx vitest run`, which start PostgreSQL');
       const db = knex({ client: 'pg', connection: url });
       await db.schema.dropTableIfExists('notes');
       await db.destroy();

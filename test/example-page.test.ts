@@ -1,19 +1,18 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath } from './helpers/chromium.js';
 import { startExampleApp, type ExampleApp } from './helpers/example-app.js';
 
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'lifeline-page-'));
 
 describe('example page in a real browser', () => {
   let app: ExampleApp;
   let browser: Browser;
   beforeAll(async () => {
-    if (!existsSync(executablePath))
-      throw new Error(`Chromium not found at ${executablePath}: install it with ../shared/ci/install-chromium.sh (as .ci/run does)`);
+    const executablePath = chromiumPath();
     app = await startExampleApp({ DATABASE_URL: join(dir, 'notes.db'), LOG_FILE: join(dir, 'backend.log') });
     browser = await chromium.launch({
       executablePath,

@@ -1,10 +1,12 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger, health, redactText } from '../src/index.js';
+import { createLogger, errorHandler, health, keepAlive, redactText, type LogFormat } from '../src/index.js';
 import { express } from './helpers/express.js';
+import { listen } from './helpers/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeline-logging-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,6 +83,32 @@ describe('backend.log', () => {
     expect(readFileSync(file, 'utf8')).not.toContain('hunter2');
   });
 
+  it('survives losing its folder: one stderr line per kind of failure, then it writes again', async () => {
+    const folder = join(dir, 'gone');
+    const file = join(folder, 'backend.log');
+    const logger = createLogger({ file, console: false });
+    const errors: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => errors.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      logger.info('before');
+      rmSync(folder, { recursive: true });
+      writeFileSync(folder, 'a file where the folder was');
+      for (let i = 0; i < 5; i++) logger.info(`lost ${i}`);
+      rmSync(folder);
+      logger.info('after');
+      await logger.closeAndFlush();
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(
+      /^lifeline: .*backend\.log: writing the log failed: .*(EEXIST|ENOTDIR).*\(logged once until it recovers\)\n$/,
+    );
+    expect(errors[1]).toMatch(/writing the log recovered after 5 failed tries/);
+    expect(readLines(file).map((l) => l.replace(/^.* info /, ''))).toEqual(['after']);
+  });
+
   it('rotates by size, keeping every line whole and none lost', async () => {
     const rotDir = mkdtempSync(join(dir, 'rot-'));
     const file = join(rotDir, 'backend.log');
@@ -119,5 +147,226 @@ describe('backend.log', () => {
     // .1 (new) and .2 (the recent old .1) stay; the two old generations went.
     expect(files).toEqual(['backend.log', 'backend.log.1', 'backend.log.2']);
     expect(readFileSync(`${file}.2`, 'utf8')).toBe('old 1\n');
+  });
+});
+
+/** Sends the head as raw bytes (latin1: one byte per char), so it carries exactly what the test wrote; the body as UTF-8. */
+function rawRequest(url: string, head: string, body = ''): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      const bytes = Buffer.from(`${head}\r\nHost: x\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`, 'latin1');
+      socket.end(Buffer.concat([bytes, Buffer.from(body)]));
+    });
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+type Req = { params: Record<string, string>; headers: Record<string, string | string[] | undefined>; body: Record<string, unknown> };
+type Res = { json(b: unknown): void };
+
+const FORGED = '2026-01-01T00:00:00.000Z error [server] forged';
+const RECORD = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (error|warn|info|debug) /;
+
+/** An app whose routes log request input every way it can reach a line; returns the log file's text. */
+async function logHostileRequests(format: LogFormat): Promise<string> {
+  const file = join(dir, `injection-${format}.log`);
+  const logger = createLogger({ file, console: false, format });
+  const app = express();
+  const ka = keepAlive({ logger, interval: 0, accessLog: true });
+  app.use(ka);
+  app.use(express.json());
+  app.get('/users/:id', (req: Req) => {
+    throw new Error(`no user ${req.params.id}`);
+  });
+  app.get('/client', (req: Req, res: Res) => {
+    logger.warn(`client ${String(req.headers['x-client'])}`, { agent: req.headers['x-client'] });
+    res.json({});
+  });
+  app.post('/items', (req: Req) => {
+    logger.info('body received', { body: req.body });
+    throw new Error(`unknown field ${Object.keys(req.body)[0]}`);
+  });
+  app.use(errorHandler({ logger, exposeStack: false }));
+  const running = await listen(app);
+  try {
+    // %0d%0a in the path: decoded into the route parameter, thrown in an error message.
+    await rawRequest(running.url, `GET /users/x%0d%0a${encodeURIComponent(FORGED)}%1b[2J HTTP/1.1`);
+    // A header value: HTAB and obs-text bytes (0x9b is CSI to some terminals) pass Node's parser.
+    await rawRequest(running.url, `GET /client HTTP/1.1\r\nX-Client: a\tb\x9b31mred`);
+    // A JSON body key with CR LF and ESC, logged in metadata and in an error message.
+    const key = `k\r\n${FORGED}\u001b[31m\u2028`;
+    await rawRequest(running.url, 'POST /items HTTP/1.1\r\nContent-Type: application/json', JSON.stringify({ [key]: 1 }));
+    // Raw control characters in the path: Node refuses the request before the app sees it.
+    expect(await rawRequest(running.url, `GET /raw\x1b[2J\x7f HTTP/1.1`)).toMatch(/^HTTP\/1.1 400 /);
+  } finally {
+    await running.close();
+    await ka.close();
+    await logger.closeAndFlush();
+  }
+  return readFileSync(file, 'utf8');
+}
+
+describe('no log injection', () => {
+  it('text lines: CR, LF and control characters from paths, headers, error messages and JSON keys are escaped', async () => {
+    const text = await logHostileRequests('text');
+    // eslint-disable-next-line no-control-regex -- no raw control character may be left
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/);
+    const lines = text.split('\n');
+    expect(lines.pop()).toBe('');
+    // Every line is a record, or a line of a stack under its record (head, then frames): none starts like a forged record.
+    const records = lines.filter((l) => RECORD.test(l));
+    const others = lines.filter((l) => !RECORD.test(l));
+    expect(others.filter((l) => !/^\s+at /.test(l))).toEqual([
+      `Error: no user x\\r\\n${FORGED}\\x1b[2J`,
+      `Error: unknown field k\\r\\n${FORGED}\\x1b[31m\\u2028`,
+    ]);
+    expect(lines.some((l) => l.startsWith(FORGED))).toBe(false);
+    // error + access, warn + access, info + error + access; the refused request logs nothing.
+    expect(records).toHaveLength(7);
+    expect(records.filter((l) => l.includes('[access]'))).toHaveLength(3);
+    // The path is logged as it came, still percent-encoded; the decoded parameter, escaped.
+    expect(text).toContain(`error [error] GET /users/x%0d%0a2026-01-01T00%3A00%3A00.000Z%20error`);
+    expect(text).toContain(`failed: no user x\\r\\n${FORGED}\\x1b[2J\n`);
+    expect(text).toContain('warn client a\\tb\\x9b31mred {"agent":"a\\tb\\x9b31mred"}');
+    expect(text).toContain(`info body received {"body":{"k\\r\\n${FORGED}\\u001b[31m\\u2028":1}}`);
+    expect(text).toContain(`failed: unknown field k\\r\\n${FORGED}\\x1b[31m\\u2028`);
+  });
+
+  it('JSON lines: one object per line, control characters escaped in values and keys', async () => {
+    const text = await logHostileRequests('json');
+    // eslint-disable-next-line no-control-regex -- no raw control character may be left
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/);
+    const lines = text.split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toHaveLength(7);
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.find((r) => r.level === 'warn')).toMatchObject({ message: 'client a\tb\u009b31mred', agent: 'a\tb\u009b31mred' });
+    expect(records.find((r) => r.message === 'body received')?.body).toEqual({ [`k\r\n${FORGED}\u001b[31m\u2028`]: 1 });
+  });
+});
+
+// Each form a secret takes in a log line: the secret must go, the rest must stay readable.
+const SECRET_FORMS: Array<{ form: string; line: string; secrets: string[]; kept: string[] }> = [
+  {
+    form: 'URL password with @',
+    line: 'connect postgres://u:SEC@RET@db.host/app failed',
+    secrets: ['SEC', 'RET'],
+    kept: ['postgres://u:***@db.host/app failed'],
+  },
+  {
+    form: 'URL password with /',
+    line: 'connect postgres://u:SEC/RET@db.host/app failed',
+    secrets: ['SEC', 'RET'],
+    kept: ['postgres://u:***@db.host/app failed'],
+  },
+  {
+    form: 'URL password, no user',
+    line: 'redis://:S3CR3T@cache:6379/0 down',
+    secrets: ['S3CR3T'],
+    kept: ['redis://:***@cache:6379/0 down'],
+  },
+  { form: 'access_token=', line: 'GET /cb?access_token=T0K3N&state=ok', secrets: ['T0K3N'], kept: ['/cb?access_token=***&state=ok'] },
+  {
+    form: 'client_secret=',
+    line: 'oauth client_id=app client_secret=CL13NT done',
+    secrets: ['CL13NT'],
+    kept: ['client_id=app client_secret=*** done'],
+  },
+  { form: 'PGPASSWORD=', line: 'env PGPASSWORD=PGS3CR3T psql -h db', secrets: ['PGS3CR3T'], kept: ['PGPASSWORD=*** psql -h db'] },
+  { form: 'DB_PASS=', line: 'DB_PASS=DBS3CR3T DB_HOST=db', secrets: ['DBS3CR3T'], kept: ['DB_PASS=*** DB_HOST=db'] },
+  {
+    form: 'sslpassword=',
+    line: 'host=db sslpassword=SSLS3CR3T port=5432',
+    secrets: ['SSLS3CR3T'],
+    kept: ['host=db sslpassword=*** port=5432'],
+  },
+  {
+    form: 'JSON password',
+    line: 'body {"user":"bob","password":"PW S3CR3T"}',
+    secrets: ['PW S3CR3T', 'S3CR3T'],
+    kept: ['"user":"bob"', '"password":"***"'],
+  },
+  {
+    form: 'JSON secret, token, api_key',
+    line: '{"secret": "SEC1", "token":"TOK2", "api_key":"KEY3", "n":1}',
+    secrets: ['SEC1', 'TOK2', 'KEY3'],
+    kept: ['"n":1', '"api_key":"***"'],
+  },
+  {
+    form: 'Authorization: Token',
+    line: 'headers Authorization: Token AUTHT0K3N accept: */*',
+    secrets: ['AUTHT0K3N'],
+    kept: ['Authorization: Token *** accept: */*'],
+  },
+  {
+    form: 'Authorization: Bearer',
+    line: 'authorization: Bearer abc.def.ghi',
+    secrets: ['abc.def.ghi'],
+    kept: ['authorization: Bearer ***'],
+  },
+  {
+    form: 'Authorization: Basic',
+    line: 'Authorization: Basic dXNlcjpwYXNz',
+    secrets: ['dXNlcjpwYXNz'],
+    kept: ['Authorization: Basic ***'],
+  },
+  { form: 'Cookie header', line: 'Cookie: theme=dark; sid=S3SS10N', secrets: ['S3SS10N'], kept: ['Cookie: ***'] },
+  {
+    form: 'no secret',
+    line: 'GET /api/users 200: tests passed: 3, token expired',
+    secrets: [],
+    kept: ['GET /api/users 200: tests passed: 3, token expired'],
+  },
+];
+
+describe('redaction', () => {
+  it.each(SECRET_FORMS)('redactText: $form', ({ line, secrets, kept }) => {
+    const out = redactText(line);
+    for (const secret of secrets) expect(out).not.toContain(secret);
+    for (const part of kept) expect(out).toContain(part);
+  });
+
+  it.each(['text', 'json'] as const)('every form is redacted in %s lines, in the message and in metadata', async (format) => {
+    const file = join(dir, `redact-${format}.log`);
+    const logger = createLogger({ file, console: false, format });
+    for (const { line } of SECRET_FORMS) logger.warn(line, { detail: line, nested: { list: [line] } });
+    await logger.closeAndFlush();
+    const text = readFileSync(file, 'utf8');
+    expect(text.split('\n').filter(Boolean)).toHaveLength(SECRET_FORMS.length);
+    for (const { secrets } of SECRET_FORMS) for (const secret of secrets) expect(text).not.toContain(secret);
+    if (format === 'text') for (const { kept } of SECRET_FORMS) for (const part of kept) expect(text).toContain(part);
+    else {
+      const records = text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { message: string; detail: string });
+      records.forEach((r, i) => {
+        for (const part of SECRET_FORMS[i]!.kept) {
+          expect(r.message).toContain(part);
+          expect(r.detail).toContain(part);
+        }
+      });
+    }
+  });
+});
+
+describe("the app's own logger", () => {
+  it('gets the package lines redacted too: an error quoting a database URL reaches it without the password', async () => {
+    const lines: Array<{ message: string; meta: unknown }> = [];
+    const record = (message: string, meta?: Record<string, unknown>) => void lines.push({ message, meta });
+    const logger = { error: record, warn: record, info: record, debug: record };
+    const app = express();
+    app.get('/boom', () => {
+      throw new Error('connect failed: postgres://app:Sup3rS3cret@db.internal/notes');
+    });
+    app.use(errorHandler({ logger }));
+    expect((await request(app).get('/boom')).status).toBe(500);
+    const text = JSON.stringify(lines);
+    expect(text).toContain('postgres://app:');
+    expect(text).not.toContain('Sup3rS3cret');
   });
 });

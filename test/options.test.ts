@@ -1,5 +1,26 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checks, ConfigError, corsSecurity, createLogger, errorHandler, health, keepAlive, lifeline, loadConfig } from '../src/index.js';
+import {
+  checks,
+  ConfigError,
+  corsSecurity,
+  createLogger,
+  errorHandler,
+  health,
+  keepAlive,
+  lifeline,
+  loadConfig,
+  runCluster,
+  serve,
+} from '../src/index.js';
+import { isProduction, readEnv } from '../src/options.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'lifeline-options-'));
+const aFile = join(scratch, 'a-file');
+writeFileSync(aFile, '');
+import { defaultMaxConnections } from '../src/lifecycle/server-limits.js';
 
 type Factory = (options: never) => unknown;
 
@@ -36,12 +57,51 @@ const invalid: Array<[string, Factory, unknown, RegExp]> = [
   ['lifeline', lifeline, { keepAlive: { interval: -1 } }, /^keepAlive: expected `interval`/],
   ['createLogger', createLogger, { level: 'loud' }, /`level` to be one of 'error'/],
   ['createLogger', createLogger, { maxSize: 10 }, /`maxSize` to be an integer >= 1024/],
+  ['createLogger', createLogger, { file: scratch, console: false }, /^createLogger: cannot write `file` .* \(EISDIR, it is a directory\)$/],
+  [
+    'createLogger',
+    createLogger,
+    { file: join(aFile, 'backend.log'), console: false },
+    /^createLogger: cannot write `file` .*a-file\/backend\.log \((ENOTDIR|EEXIST), a parent of it is not a directory\)$/,
+  ],
 ];
 
 describe('invalid factory options throw a TypeError naming the option', () => {
   it.each(invalid)('%s(%j)', (_name, factory, options, message) => {
     expect(() => factory(options as never)).toThrow(TypeError);
     expect(() => factory(options as never)).toThrow(message);
+  });
+
+  const listener = () => undefined;
+  const invalidServe: Array<[unknown, RegExp]> = [
+    [{ maxConnections: -1 }, /^serve: expected `maxConnections` to be an integer >= 1, got -1$/],
+    [{ maxConnections: 1.5 }, /`maxConnections`/],
+    [{ maxconnections: 10 }, /unknown option `maxconnections`; did you mean `maxConnections`\?/],
+    [{ headersTimeout: 0 }, /^serve: expected `headersTimeout` to be an integer >= 1 \(ms\), got 0$/],
+    [{ requestTimeout: '30s' }, /^serve: expected `requestTimeout` to be an integer >= 0 \(ms, 0 = off\), got '30s'$/],
+    [{ keepAliveTimeout: -5 }, /^serve: expected `keepAliveTimeout` to be an integer >= 1 \(ms\), got -5$/],
+    [
+      { headersTimeout: 40_000, requestTimeout: 30_000 },
+      /^serve: expected `headersTimeout` to be at most requestTimeout \(30000 ms\), got 40000$/,
+    ],
+  ];
+  it.each(invalidServe)('serve(app, %j)', async (options, message) => {
+    await expect(serve(listener, { port: 0, logger: false, ...(options as object) })).rejects.toThrow(TypeError);
+    await expect(serve(listener, { port: 0, logger: false, ...(options as object) })).rejects.toThrow(message);
+  });
+
+  it('runCluster checks the server limits before forking', async () => {
+    await expect(runCluster({ entry: 'app.js', port: 8000, logger: false, requestTimeout: -1 })).rejects.toThrow(
+      /^cluster: expected `requestTimeout` to be an integer >= 0 \(ms, 0 = off\), got -1$/,
+    );
+  });
+
+  it('the default maxConnections leaves descriptors for everything else', () => {
+    expect(defaultMaxConnections(1024)).toBe(768);
+    expect(defaultMaxConnections(256)).toBe(192);
+    expect(defaultMaxConnections(65_536)).toBe(49_152);
+    expect(defaultMaxConnections(100)).toBe(36);
+    expect(defaultMaxConnections(undefined)).toBe(768);
   });
 
   it('catches app.use(keepAlive) without the call', () => {
@@ -84,6 +144,10 @@ describe('environment variables', () => {
       healthToken: undefined,
       keepAliveInterval: 30_000,
       workers: 1,
+      maxConnections: undefined,
+      headersTimeout: undefined,
+      requestTimeout: 30_000,
+      keepAliveTimeout: 5000,
     });
   });
 
@@ -118,6 +182,30 @@ describe('environment variables', () => {
     [{ LOG_LEVEL: 'verbose!' }, 'LOG_LEVEL', /^Invalid LOG_LEVEL: expected one of error, warn, info/],
     [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT', /Invalid LOG_FORMAT/],
     [{ WORKERS: '0' }, 'WORKERS', /Invalid WORKERS/],
+    [{ MAX_CONNECTIONS: '0' }, 'MAX_CONNECTIONS', /^Invalid MAX_CONNECTIONS: expected a whole number of connections >= 1, got '0'$/],
+    [{ HEADERS_TIMEOUT: 'soon' }, 'HEADERS_TIMEOUT', /^Invalid HEADERS_TIMEOUT: expected a whole number of milliseconds >= 1/],
+    [{ REQUEST_TIMEOUT: '-1' }, 'REQUEST_TIMEOUT', /^Invalid REQUEST_TIMEOUT: expected a whole number of milliseconds \(0 turns it off\)/],
+    [{ KEEP_ALIVE_TIMEOUT: '5s' }, 'KEEP_ALIVE_TIMEOUT', /^Invalid KEEP_ALIVE_TIMEOUT/],
+    [
+      { WORKERS: '1000' },
+      'WORKERS',
+      /^Invalid WORKERS: expected a number of workers 1-\d+ \(4 per CPU, \d+ CPUs?; WORKERS_FORCE=1 or --force-workers allows up to 1024\) or 'auto', got '1000'$/,
+    ],
+    [{ WORKERS: String(4 * availableParallelism() + 1) }, 'WORKERS', /Invalid WORKERS/],
+    [{ WORKERS: '2', WORKERS_FORCE: 'yes' }, 'WORKERS_FORCE', /^Invalid WORKERS_FORCE: expected '1' or '0', got 'yes'$/],
+    [{ FRONTEND_URL: '*,http://a.example' }, 'FRONTEND_URL', /^Invalid FRONTEND_URL: expected either '\*' alone or a list of origins/],
+    [{ FRONTEND_URL: 'http://a.example, *' }, 'FRONTEND_URL', /Invalid FRONTEND_URL/],
+    [
+      { HOST: 'bad_host!' },
+      'HOST',
+      /^Invalid HOST: expected an IP address \(127\.0\.0\.1, ::1, 0\.0\.0\.0\) or a hostname like 'localhost', got 'bad_host!'$/,
+    ],
+    [{ HOST: '256.1.2.3' }, 'HOST', /Invalid HOST/],
+    [{ HOST: 'a..b' }, 'HOST', /Invalid HOST/],
+    [{ HOST: '-lead.example' }, 'HOST', /Invalid HOST/],
+    [{ HOST: '[::1]' }, 'HOST', /Invalid HOST/],
+    [{ HOST: `${'a'.repeat(64)}.example` }, 'HOST', /Invalid HOST/],
+    [{ HOST: 'http://localhost' }, 'HOST', /Invalid HOST/],
   ];
   it.each(bad)('%j stops startup with one line naming %s', (env, variable, message) => {
     try {
@@ -129,6 +217,89 @@ describe('environment variables', () => {
       expect((error as Error).message).toMatch(message);
       expect((error as Error).message).not.toContain('\n');
     }
+  });
+
+  it('loadConfig reads the server limits', () => {
+    expect(
+      loadConfig({ MAX_CONNECTIONS: '500', HEADERS_TIMEOUT: '10000', REQUEST_TIMEOUT: '15000', KEEP_ALIVE_TIMEOUT: '2000' }),
+    ).toMatchObject({ maxConnections: 500, headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 2000 });
+  });
+
+  it('serve() fails on an invalid server-limit variable', async () => {
+    process.env.REQUEST_TIMEOUT = 'forever';
+    try {
+      await expect(serve(() => undefined, { port: 0, logger: false })).rejects.toThrow(/^Invalid REQUEST_TIMEOUT/);
+    } finally {
+      delete process.env.REQUEST_TIMEOUT;
+    }
+  });
+
+  it('a mistyped NODE_ENV is production; unset, development and test are not', () => {
+    for (const value of ['production', 'PRODUCTION', 'prod', 'staging', 'Development'])
+      expect([value, readEnv.production({ NODE_ENV: value })]).toEqual([value, true]);
+    for (const value of [undefined, '', ' ', 'development', 'test'])
+      expect([value, readEnv.production({ NODE_ENV: value })]).toEqual([value, false]);
+    expect(isProduction(undefined)).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'prod' })).toMatchObject({ nodeEnv: 'prod', production: true });
+    expect(readEnv.nodeEnvWarning({ NODE_ENV: 'PRODUCTION' })).toMatch(
+      /^NODE_ENV='PRODUCTION' is not development, test or production: treated as production/,
+    );
+    for (const value of [undefined, 'development', 'test', 'production'])
+      expect(readEnv.nodeEnvWarning({ NODE_ENV: value })).toBeUndefined();
+  });
+
+  it('HOST takes IP literals and RFC 1123 hostnames', () => {
+    for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'fe80::1', 'localhost', 'api.example.com', 'my-host.local.', 'a1'])
+      expect(loadConfig({ HOST: host }).host).toBe(host);
+  });
+
+  it('WORKERS_FORCE=1 allows more than 4 workers per CPU, up to 1024', () => {
+    expect(loadConfig({ WORKERS: '1000', WORKERS_FORCE: '1' }).workers).toBe(1000);
+    expect(loadConfig({ WORKERS: String(4 * availableParallelism()) }).workers).toBe(4 * availableParallelism());
+    expect(() => loadConfig({ WORKERS: '1025', WORKERS_FORCE: '1' })).toThrow(/^Invalid WORKERS: expected a number of workers 1-1024/);
+  });
+
+  it('ConfigError is a TypeError, like a bad option', () => {
+    expect(() => loadConfig({ HOST: 'x y' })).toThrow(TypeError);
+  });
+
+  it("corsSecurity() names FRONTEND_URL when it mixes '*' with origins", () => {
+    process.env.FRONTEND_URL = '*,http://a.example';
+    try {
+      expect(() => corsSecurity({ logger: false })).toThrow(TypeError);
+      expect(() => corsSecurity({ logger: false })).toThrow(
+        /^Invalid FRONTEND_URL: expected either '\*' alone or a list of origins, got '\*,http:\/\/a\.example'$/,
+      );
+    } finally {
+      delete process.env.FRONTEND_URL;
+    }
+  });
+
+  it('createLogger() names LOG_FILE when the variable points at a directory', () => {
+    const saved = process.env.LOG_FILE;
+    process.env.LOG_FILE = scratch;
+    try {
+      expect(() => createLogger({ console: false })).toThrow(ConfigError);
+      expect(() => createLogger({ console: false })).toThrow(
+        /^Invalid LOG_FILE: cannot write the log file .* \(EISDIR, it is a directory\)$/,
+      );
+    } finally {
+      process.env.LOG_FILE = saved;
+    }
+  });
+
+  it('serve() and runCluster() reject an invalid host and too many workers at setup', async () => {
+    const app = () => undefined;
+    await expect(serve(app, { host: 'bad host', exit: false, logger: false })).rejects.toThrow(
+      /^serve: expected `host` to be an IP address .* or a hostname like 'localhost', got 'bad host'$/,
+    );
+    await expect(runCluster({ entry: 'app.js', port: 1, host: '256.0.0.1', logger: false })).rejects.toThrow(/^cluster: expected `host`/);
+    await expect(runCluster({ entry: 'app.js', port: 1, workers: 1000, logger: false })).rejects.toThrow(
+      /^cluster: expected `workers` to be a number of workers 1-\d+ \(4 per CPU/,
+    );
+    await expect(runCluster({ entry: 'app.js', port: 1, workers: 1000, forceWorkers: 'yes' as never, logger: false })).rejects.toThrow(
+      /`forceWorkers` to be a boolean/,
+    );
   });
 
   it('factories fail on an invalid variable they use', () => {

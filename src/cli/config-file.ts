@@ -12,7 +12,15 @@ export interface BackendConfig {
   reload: boolean;
   log_level: LogLevel;
   entry: string;
+  /** Server limits for `lifeline serve`; unset, serve() takes MAX_CONNECTIONS … or its defaults. */
+  max_connections?: number;
+  headers_timeout?: number;
+  request_timeout?: number;
+  keep_alive_timeout?: number;
 }
+
+/** The optional keys: no default here, serve() owns the defaults. */
+export const LIMIT_KEYS = ['max_connections', 'headers_timeout', 'request_timeout', 'keep_alive_timeout'] as const;
 
 export const DEFAULTS: BackendConfig = { host: '127.0.0.1', port: 8000, workers: 1, reload: false, log_level: 'info', entry: 'app.js' };
 
@@ -41,6 +49,15 @@ export function validateConfigValue<K extends keyof BackendConfig>(key: K, value
     case 'reload':
       if (typeof value !== 'boolean') fail('true or false');
       break;
+    case 'max_connections':
+    case 'headers_timeout':
+    case 'keep_alive_timeout':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+        fail(key === 'max_connections' ? 'an integer >= 1' : 'an integer >= 1 (ms)');
+      break;
+    case 'request_timeout':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) fail('an integer >= 0 (ms, 0 = off)');
+      break;
     case 'log_level':
       if (typeof value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(value)) fail(`one of ${LOG_LEVELS.join(', ')}`);
       break;
@@ -66,7 +83,9 @@ export function readConfigFile(path = CONFIG_FILE): Partial<BackendConfig> {
     throw new CliError(`cannot read ${path}: expected a JSON object (it was left unchanged)`);
   const out: Partial<BackendConfig> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (!(key in DEFAULTS)) throw new CliError(`${path}: unknown key \`${key}\` (known: ${Object.keys(DEFAULTS).join(', ')})`);
+    // Own keys only: `constructor`, `toString` or `__proto__` are `in` every object.
+    if (!Object.hasOwn(DEFAULTS, key) && !(LIMIT_KEYS as readonly string[]).includes(key))
+      throw new CliError(`${path}: unknown key \`${key}\` (known: ${[...Object.keys(DEFAULTS), ...LIMIT_KEYS].join(', ')})`);
     (out as Record<string, unknown>)[key] = validateConfigValue(key as keyof BackendConfig, value, path);
   }
   return out;

@@ -2,8 +2,10 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { CONFIG_FILE, effectiveConfig, readConfigFile, validateConfigValue, writeConfigFile, type BackendConfig } from './config-file.js';
 import { LOG_FILE, type Output } from './lifecycle-commands.js';
 import { PID_FILE, readPidFile } from './pid-file.js';
+import { escapeControl } from '../logging/escape.js';
 import { sleep } from '../time.js';
-import { childrenOf, cpuPercent, findListener, listeningPorts, processFacts, startedAt } from './proc.js';
+import { resolve } from 'node:path';
+import { childrenOf, cpuPercentNow, environValue, findListener, isHidden, listeningPorts, processFacts, startedAt } from './proc.js';
 
 interface StatusReport {
   state: 'RUNNING' | 'STOPPED';
@@ -17,8 +19,16 @@ interface StatusReport {
   workers?: unknown;
   port?: number;
   port_free?: boolean;
-  port_holder?: { pid: number; cmdline: string };
+  port_holder?: { pid: number; cmdline: string } | 'hidden';
+  log_file?: string;
   note?: string;
+}
+
+function portState(report: StatusReport): string {
+  const holder = report.port_holder;
+  if (holder === undefined) return 'free';
+  if (holder === 'hidden') return "in use, held by a process this user cannot see (another user's)";
+  return `in use by pid ${holder.pid} (${holder.cmdline.slice(0, 80)})`;
 }
 
 /** `lifeline status`: exit 0 only when running and healthy. */
@@ -30,23 +40,30 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
   if (state.kind !== 'running') {
     const holder = findListener(config.port);
     report = { state: 'STOPPED', port: config.port, port_free: holder === undefined };
-    if (holder) report.port_holder = { pid: holder.pid, cmdline: holder.cmdline };
+    if (holder) report.port_holder = isHidden(holder) ? 'hidden' : { pid: holder.pid, cmdline: holder.cmdline };
     if (state.kind === 'stale') report.note = `stale ${PID_FILE}: ${state.why}`;
   } else {
     const { record } = state;
     const facts = processFacts(record.pid);
-    const family = [record.pid, ...childrenOf(record.pid)].map((pid) => processFacts(pid)).filter((f) => f !== undefined);
+    const pids = [record.pid, ...childrenOf(record.pid)];
+    const family = pids.map((pid) => processFacts(pid)).filter((f) => f !== undefined);
     report = {
       state: 'RUNNING',
       pid: record.pid,
       started_at: facts ? startedAt(facts).toISOString() : record.startedAt,
-      cpu_percent: facts ? cpuPercent(facts) : undefined,
+      cpu_percent: await cpuPercentNow(pids),
       memory_bytes: family.reduce((sum, f) => sum + f.rssBytes, 0),
       ports: [...new Set(family.flatMap((f) => listeningPorts(f.pid)))],
       url: record.url,
+      log_file: record.logFile ?? resolve(LOG_FILE),
     };
+    // In production the details (the workers) are behind HEALTH_TOKEN: use this shell's, else the one the app runs with.
+    const token = process.env.HEALTH_TOKEN || environValue(record.pid, 'HEALTH_TOKEN');
     try {
-      const response = await fetch(`${record.url}/api/health`, { signal: AbortSignal.timeout(3000) });
+      const response = await fetch(`${record.url}/api/health`, {
+        signal: AbortSignal.timeout(3000),
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
       const body = (await response.json()) as { status?: string; cluster?: { workers?: unknown } };
       report.health = { status: response.status, body: body.status };
       report.workers = body.cluster?.workers;
@@ -59,19 +76,20 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
     io.out(JSON.stringify(report, null, 2));
   } else if (report.state === 'STOPPED') {
     io.out('STOPPED');
-    io.out(
-      `  port ${report.port}: ${report.port_free ? 'free' : `in use by pid ${report.port_holder?.pid} (${report.port_holder?.cmdline.slice(0, 80)})`}`,
-    );
+    io.out(`  port ${report.port}: ${portState(report)}`);
     if (report.note) io.out(`  ${report.note}`);
   } else {
     const mb = ((report.memory_bytes ?? 0) / 1024 / 1024).toFixed(1);
     io.out('RUNNING');
     io.out(`  pid         ${report.pid}`);
     io.out(`  started at  ${report.started_at}`);
-    io.out(`  cpu         ${report.cpu_percent}% (lifetime average of the primary)`);
+    io.out(
+      `  cpu         ${report.cpu_percent === undefined ? 'unknown (no /proc)' : `${report.cpu_percent}% of one core (last 0.5 s, primary and workers)`}`,
+    );
     io.out(`  memory      ${mb} MB (primary and workers)`);
     io.out(`  ports       ${report.ports?.join(', ') || '-'}`);
     io.out(`  url         ${report.url}`);
+    io.out(`  log         ${report.log_file}`);
     const h = report.health;
     io.out(`  health      ${h && 'status' in h ? `${h.status} ${String(h.body)}` : `no answer (${h?.error})`}`);
     if (Array.isArray(report.workers)) {
@@ -83,7 +101,7 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
   return report.state === 'RUNNING' && healthy ? 0 : 1;
 }
 
-function tail(file: string, lines: number): { text: string; size: number } {
+function tail(file: string, lines: number): { lines: string[]; size: number } {
   const size = statSync(file).size;
   const fd = openSync(file, 'r');
   try {
@@ -93,7 +111,7 @@ function tail(file: string, lines: number): { text: string; size: number } {
       readSync(fd, buffer, 0, read, size - read);
       const all = buffer.toString('utf8').split('\n');
       if (all.at(-1) === '') all.pop();
-      if (all.length > lines || read === size) return { text: all.slice(-lines).join('\n'), size };
+      if (all.length > lines || read === size) return { lines: all.slice(-lines), size };
       read = Math.min(size, read * 4);
     }
   } finally {
@@ -101,14 +119,18 @@ function tail(file: string, lines: number): { text: string; size: number } {
   }
 }
 
-/** `lifeline logs`: the last lines of backend.log; with follow, keeps printing across rotations. */
+/**
+ * `lifeline logs`: the last lines of backend.log; with follow, keeps printing across
+ * rotations. Control characters are printed escaped: the file also holds what the app
+ * wrote to its own stdout, and an escape sequence there must not reach the terminal.
+ */
 export async function logs(lines: number, follow: boolean, io: Output, stop?: Promise<void>): Promise<number> {
   if (!existsSync(LOG_FILE)) {
     io.err(`no ${LOG_FILE} here yet (lifeline start writes it)`);
     return 1;
   }
   const first = tail(LOG_FILE, lines);
-  if (first.text) io.out(first.text);
+  if (first.lines.length > 0) io.out(first.lines.map(escapeControl).join('\n'));
   if (!follow) return 0;
   let position = first.size;
   let inode = statSync(LOG_FILE).ino;
@@ -137,7 +159,7 @@ export async function logs(lines: number, follow: boolean, io: Output, stop?: Pr
     const text = pending + buffer.toString('utf8');
     const parts = text.split('\n');
     pending = parts.pop() ?? '';
-    for (const line of parts) io.out(line);
+    for (const line of parts) io.out(escapeControl(line));
   }
   return 0;
 }
@@ -150,7 +172,7 @@ export function config(changes: Partial<Record<keyof BackendConfig, string>>, io
     const effective = effectiveConfig({});
     io.out(`${CONFIG_FILE}${existsSync(CONFIG_FILE) ? '' : ' (not written yet)'}:`);
     for (const [key, value] of Object.entries(effective)) {
-      const from = key in saved ? 'file' : 'default or environment';
+      const from = Object.hasOwn(saved, key) ? 'file' : 'default or environment';
       io.out(`  ${key.padEnd(10)} ${JSON.stringify(value)}  (${from})`);
     }
     return 0;

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, effectiveConfig, type BackendConfig } from './config-file.js';
-import { formatPidFile, PID_FILE, readPidFile, removePidFile, writeAtomic, type PidRecord } from './pid-file.js';
+import { formatPidFile, PID_FILE, PRIVATE_MODE, readPidFile, removePidFile, writeAtomic, type PidRecord } from './pid-file.js';
+import { logFileMode } from '../logging/rotating-file.js';
+import { readEnv } from '../options.js';
 import { sleep } from '../time.js';
-import { findListener, isAlive, isRunning, processFacts } from './proc.js';
+import { findListener, isAlive, isHidden, isRunning, processFacts } from './proc.js';
 
 export const LOG_FILE = 'backend.log';
 const LOCK_FILE = `${PID_FILE}.lock`;
@@ -18,7 +20,13 @@ export interface Output {
 /** Sends SIGTERM, waits up to `timeout` ms, then SIGKILL; resolves with what it took. */
 export async function terminate(pid: number, timeout: number): Promise<'exited' | 'killed' | 'gone'> {
   if (!isRunning(pid)) return 'gone';
-  process.kill(pid, 'SIGTERM');
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EPERM')
+      throw new CliError(`cannot signal pid ${pid}: EPERM, it belongs to another user (run this as that user or as root)`);
+    throw error;
+  }
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
     if (!isRunning(pid)) return 'exited';
@@ -33,11 +41,21 @@ export async function terminate(pid: number, timeout: number): Promise<'exited' 
   return 'killed';
 }
 
+const WHY: Record<string, string> = {
+  EACCES: ' (permission denied: start from a folder this user can write, or as its owner)',
+  EPERM: ' (operation not permitted: start from a folder this user can write, or as its owner)',
+  EROFS: ' (read-only file system)',
+  ENOSPC: ' (no space left on the device)',
+};
+
 /** Takes the start lock with O_EXCL so two `lifeline start` at once start one server. */
 function takeLock(): () => void {
   try {
-    writeFileSync(LOCK_FILE, String(process.pid), { flag: 'wx' });
-  } catch {
+    writeFileSync(LOCK_FILE, String(process.pid), { flag: 'wx', mode: PRIVATE_MODE });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST')
+      throw new CliError(`cannot write in ${process.cwd()}: ${code ?? (error as Error).message}${WHY[code ?? ''] ?? ''}`);
     const holder = Number(readFileSync(LOCK_FILE, 'utf8'));
     // An empty file is a lock being written this very moment by the other start.
     if (!(holder > 0) || isAlive(holder))
@@ -80,6 +98,13 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
     reload: flags.reload,
   };
   const config = effectiveConfig(fromFlags);
+  try {
+    // The daemon has no stderr: what would stop it is said here, in one line.
+    logFileMode();
+    readEnv.logMaxSize();
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
   const entry = resolve(config.entry);
   if (!existsSync(entry)) throw new CliError(`${config.entry} does not exist (give the app module: lifeline start ./app.js)`);
   const release = takeLock();
@@ -94,6 +119,12 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
       io.out(`removed a stale ${PID_FILE}: ${state.why}`);
     }
     const holder = findListener(config.port);
+    if (isHidden(holder)) {
+      io.err(
+        `port ${config.port} is held by a process this user cannot see (another user's); pick another --port, or stop it as its owner or root`,
+      );
+      return 1;
+    }
     if (holder) {
       if (!flags.force) {
         io.err(
@@ -108,15 +139,20 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
     const cli = fileURLToPath(new URL('./main.js', import.meta.url));
     const args = [cli, 'serve', entry, '--port', String(config.port), '--host', config.host, '--workers', String(config.workers)];
     if (config.reload) args.push('--reload');
-    // The app's own output (and a crash before its logger exists) goes to backend.log too.
-    const log = openSync(LOG_FILE, 'a');
+    // No descriptor of backend.log in the daemon: one would outlive a rotation and its
+    // output would grow backend.log.1 unseen. The primary writes its own and its workers'
+    // output into the log through the rotating file (--log-output).
+    args.push('--log-output');
     const child = spawn(process.execPath, args, {
       detached: true,
-      stdio: ['ignore', log, log],
+      stdio: 'ignore',
       env: { ...process.env, LOG_FILE: resolve(LOG_FILE), LOG_LEVEL: config.log_level },
     });
-    closeSync(log);
     child.unref();
+    // Our own child: its exit event tells an early death even where /proc is missing and a
+    // zombie still answers kill(pid, 0) until this process exits.
+    let exited = false;
+    child.once('exit', () => (exited = true));
     const pid = child.pid as number;
     // Until exec completes, /proc shows the parent's command line: wait for ours.
     let facts = processFacts(pid);
@@ -129,6 +165,7 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
       pid,
       startTicks: facts?.startTicks ?? 0,
       cmdline: facts?.cmdline ?? '',
+      logFile: resolve(LOG_FILE),
       url,
       port: config.port,
       host: config.host,
@@ -141,7 +178,9 @@ export async function start(flags: StartFlags, io: Output): Promise<number> {
     const timeout = flags.startupTimeout ?? 30_000;
     const deadline = Date.now() + timeout;
     while (Date.now() < deadline) {
-      if (!isAlive(pid) || processFacts(pid)?.startTicks !== record.startTicks) {
+      // Without /proc (macOS) there are no start ticks to compare: the exit event and kill(pid, 0) tell.
+      const now = processFacts(pid);
+      if (exited || !isRunning(pid) || (facts !== undefined && now?.startTicks !== record.startTicks)) {
         removePidFile();
         io.err(`failed to start: the process exited; last lines of ${LOG_FILE}:`);
         for (const line of lastLines(LOG_FILE, 10)) io.err(`  ${line}`);
@@ -228,10 +267,16 @@ export async function killPort(port: number, io: Output): Promise<number> {
     io.out(`nothing listens on port ${port}`);
     return 0;
   }
+  if (isHidden(holder)) {
+    io.err(`port ${port} is held by a process this user cannot see (another user's); run kill-port as its owner or root`);
+    return 1;
+  }
   const how = await terminate(holder.pid, 5000);
   const still = findListener(port);
   if (still) {
-    io.err(`port ${port} is still in use, now by pid ${still.pid} (${still.cmdline.slice(0, 80)})`);
+    io.err(
+      `port ${port} is still in use, now ${isHidden(still) ? 'by a process this user cannot see' : `by pid ${still.pid} (${still.cmdline.slice(0, 80)})`}`,
+    );
     return 1;
   }
   io.out(

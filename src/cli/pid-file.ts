@@ -1,4 +1,5 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { CliError } from './config-file.js';
 import { isAlive, processFacts } from './proc.js';
 
 export const PID_FILE = '.backend.pid';
@@ -14,6 +15,8 @@ export interface PidRecord {
   workers: number | 'auto';
   entry: string;
   startedAt: string;
+  /** The log file the backend writes (absolute); absent in files of older versions. */
+  logFile?: string;
 }
 
 /** The file's text: the bare pid on the first line for systemd, the record as JSON on the second. */
@@ -21,10 +24,13 @@ export function formatPidFile(record: PidRecord): string {
   return `${record.pid}\n${JSON.stringify(record)}\n`;
 }
 
+/** lifeline's own files (PID, lock, config) are the owner's only: they steer which process gets signalled. */
+export const PRIVATE_MODE = 0o600;
+
 /** Writes through a temporary file and a rename, so a reader never sees half a file. */
 export function writeAtomic(path: string, content: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode: 0o644 });
+  writeFileSync(tmp, content, { mode: PRIVATE_MODE });
   renameSync(tmp, path);
 }
 
@@ -39,8 +45,13 @@ export function readPidFile(path = PID_FILE): PidState {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    return { kind: 'none' };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'none' };
+    // Another user's file (0600): not "not running", which would be a lie.
+    throw new CliError(
+      `cannot read ${path}: ${code ?? (error as Error).message}; the backend belongs to another user (run this as that user or as root)`,
+    );
   }
   let record: PidRecord;
   try {

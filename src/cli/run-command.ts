@@ -4,6 +4,7 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, effectiveConfig } from './config-file.js';
+import { PRIVATE_MODE } from './pid-file.js';
 import { sleep } from '../time.js';
 import type { Output } from './lifecycle-commands.js';
 
@@ -20,7 +21,7 @@ export interface RunFlags {
 
 function note(line: string, io: Output): void {
   const stamped = `${new Date().toISOString()} ${line}`;
-  appendFileSync(RESTART_LOG, `${stamped}\n`);
+  appendFileSync(RESTART_LOG, `${stamped}\n`, { mode: PRIVATE_MODE });
   io.err(`lifeline run: ${line}`);
 }
 

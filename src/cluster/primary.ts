@@ -1,17 +1,33 @@
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import os from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkInteger, checkOptionsObject, checkString, optionError, readEnv } from '../options.js';
+import {
+  checkBoolean,
+  checkHost,
+  checkInteger,
+  checkOneOf,
+  checkOptionsObject,
+  checkString,
+  maxWorkers,
+  optionError,
+  readEnv,
+  workersExpected,
+} from '../options.js';
+import { resolveServerLimits } from '../lifecycle/server-limits.js';
+import { logLines, STDOUT_LOGGED_ENV } from './output.js';
 import { watchSources } from './watch.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 
 export interface ClusterOptions {
   /** The app module: its default export is an Express app or a function returning one. */
   entry: string;
-  /** Number of workers, or 'auto' for one per CPU. Default `WORKERS` or 1. */
+  /** Number of workers, or 'auto' for one per CPU. Default `WORKERS` or 1. At most 4 per CPU unless `forceWorkers`. */
   workers?: number | 'auto';
+  /** Allow up to 1024 workers whatever the CPU count. Default `WORKERS_FORCE=1`. */
+  forceWorkers?: boolean;
   /** Default `PORT` or 8000. */
   port?: number;
   /** Default `HOST` or 127.0.0.1. */
@@ -34,7 +50,18 @@ export interface ClusterOptions {
   signals?: boolean;
   /** Dev mode: reload the workers when a source file under this folder changes. */
   watch?: string;
+  /**
+   * Where the workers' stdout and stderr go: `inherit` (default) shares the primary's;
+   * `log` pipes them into the log line by line, tagged `[worker N stdout]` (what
+   * `lifeline start` uses, so no process writes to a log file after it was rotated).
+   */
+  output?: 'inherit' | 'log';
   logger?: LifelineLogger | false;
+  /** Passed to each worker's serve() (see ServeOptions); unset, each worker reads MAX_CONNECTIONS … or takes serve()'s default. */
+  maxConnections?: number;
+  headersTimeout?: number;
+  requestTimeout?: number;
+  keepAliveTimeout?: number;
 }
 
 export interface ClusterHandle {
@@ -58,6 +85,7 @@ interface Slot {
 const KNOWN = [
   'entry',
   'workers',
+  'forceWorkers',
   'port',
   'host',
   'readyTimeout',
@@ -69,13 +97,28 @@ const KNOWN = [
   'stableAfter',
   'signals',
   'watch',
+  'output',
   'logger',
+  'maxConnections',
+  'headersTimeout',
+  'requestTimeout',
+  'keepAliveTimeout',
 ] as const;
 
-function workerCount(value: number | 'auto' | undefined): number {
+const LIMIT_VARIABLES = [
+  ['maxConnections', 'MAX_CONNECTIONS'],
+  ['headersTimeout', 'HEADERS_TIMEOUT'],
+  ['requestTimeout', 'REQUEST_TIMEOUT'],
+  ['keepAliveTimeout', 'KEEP_ALIVE_TIMEOUT'],
+] as const;
+
+function workerCount(value: number | 'auto' | undefined, forced: boolean): number {
   const raw = value ?? readEnv.workers() ?? 1;
   if (raw === 'auto') return os.availableParallelism();
-  return checkInteger('cluster', 'workers', raw, { min: 1, max: 1024 });
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > maxWorkers(forced)) {
+    throw optionError('cluster', 'workers', `${workersExpected(forced)} or 'auto'`, raw);
+  }
+  return raw;
 }
 
 /**
@@ -91,10 +134,12 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   checkOptionsObject('cluster', options, KNOWN);
   if (!cluster.isPrimary) throw new Error('runCluster() runs in the primary process');
   const entry = checkString('cluster', 'entry', options.entry);
-  const workers = workerCount(options.workers);
+  const forced =
+    options.forceWorkers === undefined ? readEnv.workersForced() : checkBoolean('cluster', 'forceWorkers', options.forceWorkers);
+  const workers = workerCount(options.workers, forced);
   const port = checkInteger('cluster', 'port', options.port ?? readEnv.port() ?? 8000, { min: 0, max: 65535 });
   if (port === 0) throw optionError('cluster', 'port', 'a fixed port (workers must share it)', port);
-  const host = options.host ?? readEnv.host() ?? '127.0.0.1';
+  const host = checkHost('cluster', 'host', options.host ?? readEnv.host() ?? '127.0.0.1');
   const ms = (name: keyof ClusterOptions, fallback: number) =>
     checkInteger('cluster', name, options[name] ?? fallback, { min: 0, unit: 'ms' });
   const readyTimeout = ms('readyTimeout', 30_000);
@@ -104,13 +149,25 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   const maxBackoff = ms('maxBackoff', 30_000);
   const stableAfter = ms('stableAfter', 30_000);
   const maxRestarts = checkInteger('cluster', 'maxRestarts', options.maxRestarts ?? 5, { min: 1 });
+  // Validated here, so a bad value stops the primary before any fork; the workers get
+  // the given ones as the variables their serve() reads (the default maxConnections
+  // depends on each worker's own descriptor limit).
+  resolveServerLimits('cluster', options);
+  const limitEnv: Record<string, string> = {};
+  for (const [option, variable] of LIMIT_VARIABLES) {
+    if (options[option] !== undefined) limitEnv[variable] = String(options[option]);
+  }
+  const output = checkOneOf('cluster', 'output', options.output ?? 'inherit', ['inherit', 'log']);
   const handle = acquireLogger(options.logger);
   const log = componentLogger(handle.logger, 'cluster');
+  // The workers' own loggers write the file; on the console too, their lines would come back through the pipe.
+  const loggedEnv = output === 'log' ? { [STDOUT_LOGGED_ENV]: resolve(readEnv.logFile() ?? 'backend.log') } : {};
 
   const typescript = /\.[mc]?tsx?$/.test(entry);
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)),
     execArgv: typescript ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
+    silent: output === 'log',
   });
 
   const slots: Slot[] = Array.from({ length: workers }, (_, index) => ({
@@ -191,13 +248,19 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
 
   function fork(slot: Slot): Worker {
     const worker = cluster.fork({
+      ...limitEnv,
       LIFELINE_ENTRY: entry,
       LIFELINE_WORKER_SLOT: String(slot.index),
       LIFELINE_READY_TIMEOUT: String(readyTimeout),
       LIFELINE_SHUTDOWN_TIMEOUT: String(shutdownTimeout),
       PORT: String(port),
       HOST: host,
+      ...loggedEnv,
     });
+    if (output === 'log') {
+      logLines(worker.process.stdout, handle.logger, 'info', `worker ${slot.index} stdout`);
+      logLines(worker.process.stderr, handle.logger, 'warn', `worker ${slot.index} stderr`);
+    }
     worker.on('message', (message: unknown) => {
       if (!isLifelineMessage<WorkerMessage>(message)) return;
       if (message.lifeline === 'stats')
@@ -374,6 +437,8 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   }
 
   log.info(`primary ${process.pid} starting ${workers} workers of ${entry} on http://${host}:${port}`);
+  const nodeEnvWarning = readEnv.nodeEnvWarning();
+  if (nodeEnvWarning) log.warn(nodeEnvWarning);
   const first = slots.map((slot) => start(slot));
   const readyAll = await Promise.all(first.map((w) => ready(w, readyTimeout)));
   const count = readyAll.filter(Boolean).length;

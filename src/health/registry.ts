@@ -1,4 +1,5 @@
 import type { HealthStatus } from '../activity.js';
+import type { FailureLog } from '../logging/failure-log.js';
 import type { LifelineLogger } from '../logging/logger.js';
 import type { SystemSample, SystemSampler } from '../system/sampler.js';
 import { epochSeconds } from '../time.js';
@@ -52,6 +53,8 @@ export interface RegistryOptions {
   thresholds: Thresholds;
   sampler: SystemSampler;
   logger: LifelineLogger;
+  /** Hears of a background refresh that failed outside the checks (each check's failure is its outcome). */
+  failures?: FailureLog;
 }
 
 function resourceWarnings(system: SystemSample, t: Thresholds): string[] {
@@ -123,8 +126,11 @@ export class HealthRegistry {
     this.inFlight = this.claimThenRun().finally(() => {
       this.inFlight = undefined;
     });
-    // run() contains every check's failure; a background promise must still never reject unhandled.
-    this.inFlight.catch(() => undefined);
+    // run() contains every check's failure; anything else is logged once per kind, never an unhandled rejection.
+    this.inFlight.then(
+      () => this.options.failures?.succeeded(),
+      (error: unknown) => this.options.failures?.failed(error),
+    );
   }
 
   /** Runs every check now, or joins the run already under way. For the server's own use, never for a request. */

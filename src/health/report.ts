@@ -169,3 +169,41 @@ export function readyReport(reason: string | undefined): Record<string, unknown>
   if (reason !== undefined) body.reason = reason;
   return body;
 }
+
+/** One named check of a Kubernetes-style `/livez` or `/readyz`: `error` is set when it fails. */
+export interface ProbeCheck {
+  name: string;
+  error?: string | undefined;
+}
+
+/**
+ * The plain-text answer of Kubernetes' `/livez` and `/readyz`, line for line as the
+ * API server writes it: `ok`; with `verbose` one `[+]name ok` / `[-]name failed: …`
+ * line per check and `livez check passed`; always the list on failure. Checks named
+ * in `exclude` do not count (`[+]name excluded: ok`). Without `reasons` a failure
+ * says `reason withheld`, as Kubernetes does for callers without permission.
+ */
+export function kubernetesReport(
+  endpoint: 'livez' | 'readyz',
+  checks: readonly ProbeCheck[],
+  options: { verbose: boolean; exclude: ReadonlySet<string>; reasons: boolean },
+): { ok: boolean; text: string } {
+  const unmatched = new Set(options.exclude);
+  let lines = '';
+  let ok = true;
+  for (const check of checks) {
+    if (unmatched.delete(check.name)) {
+      lines += `[+]${check.name} excluded: ok\n`;
+    } else if (check.error === undefined) {
+      lines += `[+]${check.name} ok\n`;
+    } else {
+      ok = false;
+      lines += `[-]${check.name} failed: ${options.reasons ? check.error.replace(/\s+/g, ' ') : 'reason withheld'}\n`;
+    }
+  }
+  if (unmatched.size > 0) {
+    lines += `warn: some health checks cannot be excluded: no matches for ${[...unmatched].map((n) => JSON.stringify(n)).join(',')}\n`;
+  }
+  if (!ok) return { ok, text: `${lines}${endpoint} check failed\n` };
+  return { ok, text: options.verbose ? `${lines}${endpoint} check passed\n` : 'ok' };
+}

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Activity } from '../activity.js';
+import type { HeaderList } from '../middleware/cors-security.js';
 import type { HealthMiddleware } from '../middleware/health.js';
+import { backendHeaders } from '../middleware/keep-alive.js';
 import { liveReport, notReadyReason, pingReport, readyReport } from '../health/report.js';
 
 type Probe = 'ping' | 'live' | 'ready';
@@ -8,10 +10,16 @@ type Probe = 'ping' | 'live' | 'ready';
 /**
  * Answers GET/HEAD of `/api/ping`, `/api/health/live` and `/api/health/ready` at the
  * http.Server level, before Express, from the same state the health() middleware
- * uses. Returns false for anything else (including other methods, query strings with
+ * uses, with the headers an Express answer of the same app carries: the security
+ * headers corsSecurity() recorded (`sameOriginHeaders`) and keepAlive()'s timing,
+ * count and status, the request counted in the app's activity. Returns false for anything else (including other methods, query strings with
  * an Accept the endpoint cannot satisfy, …), which Express then answers as usual.
  */
-export function createProbeAnswerer(health: HealthMiddleware, activity: Activity): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function createProbeAnswerer(
+  health: HealthMiddleware,
+  activity: Activity,
+  sameOriginHeaders: HeaderList,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   const paths = new Map<string, Probe>();
   for (const [suffix, probe] of [
     ['/ping', 'ping'],
@@ -21,38 +29,40 @@ export function createProbeAnswerer(health: HealthMiddleware, activity: Activity
     paths.set(health.prefix + suffix, probe);
     paths.set(`${health.prefix + suffix}/`, probe);
   }
+  // Everything but the length and the per-request headers, flattened once for writeHead().
+  const fixed: Array<string | number> = ['Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store'];
+  for (const [name, value] of sameOriginHeaders) fixed.push(name, value);
 
-  function send(req: IncomingMessage, res: ServerResponse, status: number, body: string): void {
-    res.writeHead(status, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'Content-Length': Buffer.byteLength(body),
-      'X-Backend-Request-Count': activity.requestCount,
-      'X-Backend-Status': activity.status,
-    });
+  function send(req: IncomingMessage, res: ServerResponse, started: number, count: number, status: number, body: string): void {
+    const headers = fixed.concat('Content-Length', Buffer.byteLength(body), backendHeaders(started, count, activity.status));
+    res.writeHead(status, headers as string[]);
     res.end(req.method === 'HEAD' ? undefined : body);
+    activity.inFlight -= 1;
   }
 
   return function answerProbe(req, res) {
     const probe = paths.get(req.url ?? '');
     if (probe === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-    // Browsers (Origin) go through Express for their CORS and security headers.
+    const started = performance.now();
+    // Browsers (Origin) go through Express for their CORS headers.
     if (req.headers.origin !== undefined) return false;
     const accept = req.headers.accept;
     if (accept !== undefined && accept !== '*/*' && accept !== 'application/json') return false;
-    activity.requestCount += 1;
+    // Counted as keepAlive() counts an Express request.
+    const count = ++activity.requestCount;
+    activity.inFlight += 1;
     activity.lastActivity = Date.now();
     if (probe === 'ping') {
-      send(req, res, 200, pingReport());
+      send(req, res, started, count, 200, pingReport());
     } else if (probe === 'live') {
-      send(req, res, 200, liveReport());
+      send(req, res, started, count, 200, liveReport());
     } else {
       health.readiness().then(
         ({ failing, pending }) => {
           const reason = notReadyReason(activity.draining, failing, pending);
-          send(req, res, reason === undefined ? 200 : 503, JSON.stringify(readyReport(reason)));
+          send(req, res, started, count, reason === undefined ? 200 : 503, JSON.stringify(readyReport(reason)));
         },
-        () => send(req, res, 503, JSON.stringify(readyReport('readiness unknown'))),
+        () => send(req, res, started, count, 503, JSON.stringify(readyReport('readiness unknown'))),
       );
     }
     return true;

@@ -1,15 +1,19 @@
+import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server as NetServer } from 'node:net';
 import { activityOf } from '../activity.js';
+import { ConfigError } from '../errors.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkBoolean, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
+import { checkBoolean, checkHost, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
 import { sleep } from '../time.js';
 import { ConnectionTracker } from './connections.js';
 import type { HealthMiddleware } from '../middleware/health.js';
-import { findHealth } from './find-health.js';
+import { findHealth, findSameOriginHeaders } from './find-health.js';
 import { createProbeAnswerer } from './probes.js';
+import { applyServerLimits, resolveServerLimits } from './server-limits.js';
+import { failureLog } from '../logging/failure-log.js';
 
 type Hook = () => unknown;
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -43,6 +47,17 @@ export interface ServeOptions {
   exit?: boolean;
   /** Where to log; `false` for nowhere. Default: the shared `backend.log` logger. */
   logger?: LifelineLogger | false;
+  /**
+   * Open connections beyond which new ones are closed at accept. Default `MAX_CONNECTIONS` or
+   * 3/4 of the descriptor limit (`ulimit -n`), keeping at least 64 descriptors for everything else.
+   */
+  maxConnections?: number;
+  /** ms a client gets to send the request headers. Default `HEADERS_TIMEOUT` or 20000 (at most requestTimeout). */
+  headersTimeout?: number;
+  /** ms a client gets to send the whole request, body included; answered 408. Default `REQUEST_TIMEOUT` or 30000; 0 = off. */
+  requestTimeout?: number;
+  /** ms an idle keep-alive connection stays open. Default `KEEP_ALIVE_TIMEOUT` or 5000. */
+  keepAliveTimeout?: number;
 }
 
 export interface Served {
@@ -68,6 +83,10 @@ const KNOWN = [
   'fastProbes',
   'exit',
   'logger',
+  'maxConnections',
+  'headersTimeout',
+  'requestTimeout',
+  'keepAliveTimeout',
 ] as const;
 
 function hooks(name: string, value: Hook | readonly Hook[] | undefined): Hook[] {
@@ -75,6 +94,20 @@ function hooks(name: string, value: Hook | readonly Hook[] | undefined): Hook[] 
   if (!Array.isArray(list) || list.some((h) => typeof h !== 'function'))
     throw optionError('serve', name, 'a function or an array of functions', value);
   return [...list];
+}
+
+/**
+ * Reads a variable; a bad one is the operator's mistake, not the program's, so a serve()
+ * that owns the process says it in one line and exits 1, as `lifeline serve` does.
+ */
+function fromEnv<T>(read: () => T, exit: boolean): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!exit || !(error instanceof ConfigError)) throw error;
+    console.error(`serve: ${error.message}`);
+    process.exit(1);
+  }
 }
 
 /** Runs the critical checks up to `tries` times with exponential backoff; true when they passed. */
@@ -108,8 +141,9 @@ async function waitForCriticalChecks(health: HealthMiddleware, tries: number, de
 export async function serve(app: RequestListener, options: Readonly<ServeOptions> = {}): Promise<Served> {
   checkOptionsObject('serve', options, KNOWN);
   if (typeof app !== 'function') throw optionError('serve', 'app', 'an Express app or a request listener', app);
-  const port = checkInteger('serve', 'port', options.port ?? readEnv.port() ?? 8000, { min: 0, max: 65535 });
-  const host = options.host ?? readEnv.host() ?? '127.0.0.1';
+  const exit = checkBoolean('serve', 'exit', options.exit ?? true);
+  const port = checkInteger('serve', 'port', options.port ?? fromEnv(readEnv.port, exit) ?? 8000, { min: 0, max: 65535 });
+  const host = checkHost('serve', 'host', options.host ?? fromEnv(readEnv.host, exit) ?? '127.0.0.1');
   const shutdownTimeout = checkInteger('serve', 'shutdownTimeout', options.shutdownTimeout ?? 10_000, { min: 0, unit: 'ms' });
   const shutdownDelay = checkInteger('serve', 'shutdownDelay', options.shutdownDelay ?? 0, { min: 0, unit: 'ms' });
   const idleGrace = checkInteger('serve', 'idleGrace', options.idleGrace ?? 1000, { min: 0, unit: 'ms' });
@@ -118,24 +152,51 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   const signals = options.signals === false ? [] : (options.signals ?? ['SIGTERM', 'SIGINT']);
   const handleCrashes = checkBoolean('serve', 'handleCrashes', options.handleCrashes ?? true);
   const fastProbes = checkBoolean('serve', 'fastProbes', options.fastProbes ?? true);
-  const exit = checkBoolean('serve', 'exit', options.exit ?? true);
   const startupTries = checkInteger('serve', 'startupTries', options.startupTries ?? 5, { min: 1, max: 100 });
   const startupDelay = checkInteger('serve', 'startupDelay', options.startupDelay ?? 500, { min: 0, unit: 'ms' });
+  const limits = resolveServerLimits('serve', options);
   const handle = acquireLogger(options.logger);
   const log = componentLogger(handle.logger, 'lifecycle');
 
   const activity = activityOf(app);
   const found = findHealth(app);
   if (found) await waitForCriticalChecks(found, startupTries, startupDelay, log);
-  const probe = found && fastProbes ? createProbeAnswerer(found, activity) : undefined;
-  const server = createServer((req, res) => {
-    tracker.track(req, res);
-    if (probe?.(req, res)) return;
-    app(req, res);
-  });
+  // Headers that change per request (a CSP nonce) cannot be precomputed: Express answers then.
+  const sameOrigin = found && fastProbes ? findSameOriginHeaders(app, found) : 'per-request';
+  const probe = found && sameOrigin !== 'per-request' ? createProbeAnswerer(found, activity, sameOrigin) : undefined;
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      connectionsCheckingInterval: limits.connectionsCheckingInterval,
+    },
+    (req, res) => {
+      tracker.track(req, res);
+      if (probe?.(req, res)) return;
+      app(req, res);
+    },
+  );
+  applyServerLimits(server, limits);
   const tracker = new ConnectionTracker(server);
   server.listen(port, host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(error as Error))]);
+  // Once listening, an error (accept failing with EMFILE) must not become an uncaught exception.
+  const acceptFailures = failureLog(
+    'accepting connections',
+    (m) => log.error(m),
+    (m) => log.info(m),
+  );
+  server.on('error', (error) => acceptFailures.failed(error));
+  server.on('connection', () => acceptFailures.succeeded());
+  // One warning per minute at most while the limit is hit, with the count closed since.
+  let dropped = 0;
+  let lastDropWarning = 0;
+  server.on('drop', () => {
+    dropped += 1;
+    if (Date.now() - lastDropWarning < 60_000) return;
+    lastDropWarning = Date.now();
+    log.warn(`connection limit reached (maxConnections ${limits.maxConnections}): new connections are closed (${dropped} so far)`);
+  });
   const address = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 
@@ -219,5 +280,8 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   }
 
   log.info(`listening on ${url} (${readEnv.nodeEnv()}, pid ${process.pid})`);
+  // Once per start: a cluster's primary has already said it for its workers.
+  const nodeEnvWarning = cluster.isWorker ? undefined : readEnv.nodeEnvWarning();
+  if (nodeEnvWarning) log.warn(nodeEnvWarning);
   return { server, port: address.port, url, shutdown };
 }

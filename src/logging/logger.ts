@@ -1,8 +1,10 @@
 import { fstatSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import winston from 'winston';
+import { ConfigError } from '../errors.js';
 import type { LogFormat, LogLevel } from '../options.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptionsObject, checkString, LOG_LEVELS, readEnv } from '../options.js';
+import { escapeControl, escapeJsonLine } from './escape.js';
 import { redactText, redactValue } from './redact.js';
 import { RotatingFileTransport } from './rotating-file.js';
 
@@ -31,11 +33,15 @@ export interface LoggerOptions {
   retentionDays?: number;
 }
 
+const MESSAGE = Symbol.for('message');
+
 const KNOWN = ['file', 'level', 'format', 'console', 'maxSize', 'maxFiles', 'retentionDays'] as const;
 
 /** True when stdout already is the log file (`lifeline start` sends it there): console lines would be written twice. */
 function stdoutIsFile(file: string | false): boolean {
   if (file === false) return false;
+  // Under `lifeline start` the primary writes this process's stdout into the file (LIFELINE_STDOUT_LOGGED).
+  if (process.env.LIFELINE_STDOUT_LOGGED === resolve(file)) return true;
   try {
     const out = fstatSync(1);
     const log = statSync(resolve(file));
@@ -55,14 +61,62 @@ const redact = winston.format((info) => {
   return info;
 });
 
+/**
+ * A stack as continuation lines under its record: the head (`Error: message`), then
+ * the indented frames. The message may quote request input with line breaks: the head
+ * stays one line, escaped, and so does each frame, so none can pass for a record.
+ */
+function stackLines(stack: string): string {
+  const lines = stack.split('\n');
+  let frames = lines.findIndex((l) => /^\s+at /.test(l));
+  if (frames === -1) frames = lines.length;
+  const head = frames > 0 ? [lines.slice(0, frames).join('\n')] : [];
+  return [...head, ...lines.slice(frames)].map((l) => `\n${escapeControl(l)}`).join('');
+}
+
+// One record, one line: control characters from any source (a path, a header, an
+// error message quoting input) are escaped here, once, for every text line.
 const textLine = winston.format.printf((info) => {
   const { timestamp, level, message, component, stack, ...rest } = info;
   let line = `${String(timestamp)} ${level} ${component ? `[${String(component)}] ` : ''}${String(message)}`;
   const extra = Object.keys(rest).length > 0 ? JSON.stringify(rest) : '';
   if (extra && extra !== '{}') line += ` ${extra}`;
-  if (typeof stack === 'string') line += `\n${stack}`;
+  line = escapeControl(line);
+  if (typeof stack === 'string') line += stackLines(stack);
   return line;
 });
+
+const jsonLine = winston.format.combine(
+  winston.format.json(),
+  winston.format((info) => {
+    const key = MESSAGE as unknown as string;
+    info[key] = escapeJsonLine(String(info[key]));
+    return info;
+  })(),
+);
+const FILE_PROBLEMS: Record<string, string> = {
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'a parent of it is not a directory',
+  EEXIST: 'a parent of it is not a directory',
+  ENOSPC: 'no space left on the device',
+};
+
+/** One line naming the variable (or option), the path and the reason, instead of a raw fs stack. */
+function logFileError(fromEnv: boolean, filename: string, error: unknown): TypeError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason =
+    code === undefined
+      ? error instanceof Error
+        ? error.message
+        : String(error)
+      : `${code}, ${FILE_PROBLEMS[code] ?? (error as Error).message}`;
+  // The default file (LOG_FILE unset) is named by the variable too: setting it is the fix.
+  if (fromEnv) return new ConfigError('LOG_FILE', `Invalid LOG_FILE: cannot write the log file ${filename} (${reason})`);
+  return new TypeError(`createLogger: cannot write \`file\` ${filename} (${reason})`);
+}
 
 /** A winston logger that keeps one handle on its file; `close()` flushes and releases it. */
 export type ClosableLogger = winston.Logger & { closeAndFlush(): Promise<void> };
@@ -83,22 +137,24 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
   const format =
     options.format === undefined ? (readEnv.logFormat() ?? 'text') : checkOneOf('createLogger', 'format', options.format, ['text', 'json']);
   const toConsole = options.console === undefined ? !stdoutIsFile(file) : checkBoolean('createLogger', 'console', options.console);
-  const maxSize = checkInteger('createLogger', 'maxSize', options.maxSize ?? 10 * 1024 * 1024, { min: 1024, unit: 'bytes' });
+  const maxSize = checkInteger('createLogger', 'maxSize', options.maxSize ?? readEnv.logMaxSize() ?? 10 * 1024 * 1024, {
+    min: 1024,
+    unit: 'bytes',
+  });
   const maxFiles = checkInteger('createLogger', 'maxFiles', options.maxFiles ?? 5, { min: 1, max: 1000 });
   const retentionDays = checkInteger('createLogger', 'retentionDays', options.retentionDays ?? 10, { min: 1, max: 3650 });
 
-  const line = format === 'json' ? winston.format.json() : textLine;
+  const line = format === 'json' ? jsonLine : textLine;
   const transports: winston.transport[] = [];
   if (file !== false) {
-    transports.push(
-      new RotatingFileTransport({
-        filename: resolve(file),
-        maxSize,
-        maxFiles,
-        retentionDays,
-        format: line,
-      }),
-    );
+    const filename = resolve(file);
+    try {
+      transports.push(new RotatingFileTransport({ filename, maxSize, maxFiles, retentionDays, format: line }));
+    } catch (error) {
+      const envFile = readEnv.logFile();
+      const fromEnv = options.file === undefined || (envFile !== undefined && resolve(envFile) === filename);
+      throw logFileError(fromEnv, filename, error);
+    }
   }
   if (toConsole) {
     transports.push(new winston.transports.Console({ format: line }));
@@ -110,6 +166,7 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
     format: winston.format.combine(winston.format.errors({ stack: true }), redact(), winston.format.timestamp()),
     transports,
   }) as ClosableLogger;
+  REDACTING.add(logger);
 
   logger.closeAndFlush = async () => {
     // Lines are written synchronously; ending the stream lets queued ones through first.
@@ -148,10 +205,28 @@ export interface LoggerHandle {
   release(): Promise<void>;
 }
 
-/** The logger a factory uses: the caller's, none, or the shared default for `LOG_FILE`. */
+/** Loggers made by createLogger(): they redact every line themselves. */
+const REDACTING = new WeakSet<object>();
+
+/**
+ * A caller's own logger (pino, console, …) gets the package's lines already redacted:
+ * a password in a database URL or a token in a self-ping URL must not leak through it.
+ */
+function redacting(logger: LifelineLogger): LifelineLogger {
+  if (REDACTING.has(logger)) return logger;
+  const meta = (m: Record<string, unknown> | undefined) => (m === undefined ? undefined : (redactValue(m) as Record<string, unknown>));
+  return {
+    error: (message, m) => logger.error(redactText(message), meta(m)),
+    warn: (message, m) => logger.warn(redactText(message), meta(m)),
+    info: (message, m) => logger.info(redactText(message), meta(m)),
+    debug: (message, m) => logger.debug(redactText(message), meta(m)),
+  };
+}
+
+/** The logger a factory uses: the caller's (redacted), none, or the shared default for `LOG_FILE`. */
 export function acquireLogger(option: LifelineLogger | false | undefined): LoggerHandle {
   if (option === false) return { logger: silentLogger, release: async () => undefined };
-  if (option !== undefined) return { logger: option, release: async () => undefined };
+  if (option !== undefined) return { logger: redacting(option), release: async () => undefined };
   const file = resolve(readEnv.logFile() ?? 'backend.log');
   let entry = shared.get(file);
   if (!entry) {

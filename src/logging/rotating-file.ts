@@ -1,6 +1,7 @@
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Transport from 'winston-transport';
+import { failureLog, type FailureLog } from './failure-log.js';
 
 export interface RotatingFileOptions {
   filename: string;
@@ -10,6 +11,34 @@ export interface RotatingFileOptions {
   maxFiles: number;
   /** Rotated files older than this many days are removed at the next rotation. */
   retentionDays: number;
+  /** Permissions of the log files: 0o600 (default, `LOG_FILE_MODE`) or 0o640 for a log reader in the group. */
+  mode?: number;
+}
+
+/** The modes a log file may have: never readable by others, since it can hold what the app prints. */
+const FILE_MODES: Record<string, number> = { '0600': 0o600, '600': 0o600, '0640': 0o640, '640': 0o640 };
+
+/** `LOG_FILE_MODE` (0600 or 0640); 0600 when unset. */
+export function logFileMode(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.LOG_FILE_MODE?.trim();
+  if (raw === undefined || raw === '') return 0o600;
+  const mode = FILE_MODES[raw];
+  if (mode === undefined) throw new TypeError(`LOG_FILE_MODE: expected 0600 or 0640, got \`${raw}\``);
+  return mode;
+}
+
+/**
+ * Opens a log file for appending with the given mode; a file left more open by an older
+ * version (0644) is narrowed, a narrower one is left as its owner made it.
+ */
+export function openLogFile(path: string, mode: number): number {
+  const fd = openSync(path, 'a', mode);
+  try {
+    if ((fstatSync(fd).mode & 0o777 & ~mode) !== 0) fchmodSync(fd, mode);
+  } catch {
+    // not ours to change (another user's file we may append to): leave it
+  }
+  return fd;
 }
 
 const MESSAGE = Symbol.for('message');
@@ -23,27 +52,58 @@ const MESSAGE = Symbol.for('message');
  * across a rotation, which is why this one exists.
  */
 export class RotatingFileTransport extends Transport {
-  private fd: number;
+  /** undefined after a failed reopen (EMFILE, folder removed): the next line tries again. */
+  private fd: number | undefined;
   private size: number;
+  // The file itself cannot carry news of its own failure: stderr does, once per kind.
+  private readonly failures: FailureLog;
+  private readonly mode: number;
+  /** The inode of the file `fd` is open on: it never changes while open, so no fstat per line. */
+  private ino: number;
 
   constructor(private readonly options: RotatingFileOptions & Transport.TransportStreamOptions) {
     super(options);
+    this.mode = options.mode ?? logFileMode();
     mkdirSync(dirname(options.filename), { recursive: true });
-    this.fd = openSync(options.filename, 'a');
-    this.size = fstatSync(this.fd).size;
+    this.fd = openLogFile(options.filename, this.mode);
+    const opened = fstatSync(this.fd);
+    this.size = opened.size;
+    this.ino = opened.ino;
+    const say = (message: string) => process.stderr.write(`lifeline: ${options.filename}: ${message}\n`);
+    this.failures = failureLog('writing the log', say, say);
   }
 
   override log(info: Record<string | symbol, unknown>, callback: () => void): void {
     const line = Buffer.from(`${String(info[MESSAGE])}\n`);
     try {
-      this.followOtherWriters();
+      const fd = this.followOtherWriters();
       if (this.size > 0 && this.size + line.length > this.options.maxSize) this.rotate();
-      writeSync(this.fd, line);
+      writeSync(this.fd ?? fd, line);
       this.size += line.length;
+      this.failures.succeeded();
     } catch (error) {
-      this.emit('warn', error);
+      this.failures.failed(error);
     }
     callback();
+  }
+
+  private reopen(): number {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+    }
+    // Cleared first: a failed open must not leave a closed number the OS may hand to someone else.
+    this.fd = undefined;
+    mkdirSync(dirname(this.options.filename), { recursive: true });
+    const fd = openLogFile(this.options.filename, this.mode);
+    this.fd = fd;
+    const opened = fstatSync(fd);
+    this.size = opened.size;
+    this.ino = opened.ino;
+    return fd;
   }
 
   /**
@@ -51,26 +111,20 @@ export class RotatingFileTransport extends Transport {
    * rotated it, reopen the new file instead of writing on into backend.log.1; and count
    * everyone's lines, not only ours, toward the size limit.
    */
-  private followOtherWriters(): void {
-    let onDisk;
-    try {
-      onDisk = statSync(this.options.filename);
-    } catch {
-      onDisk = undefined;
-    }
-    const mine = fstatSync(this.fd);
-    if (onDisk === undefined || onDisk.ino !== mine.ino) {
-      closeSync(this.fd);
-      this.fd = openSync(this.options.filename, 'a');
-      this.size = fstatSync(this.fd).size;
-    } else {
-      this.size = onDisk.size;
-    }
+  private followOtherWriters(): number {
+    if (this.fd === undefined) return this.reopen();
+    const onDisk = statSync(this.options.filename, { throwIfNoEntry: false });
+    if (onDisk === undefined || onDisk.ino !== this.ino) return this.reopen();
+    this.size = onDisk.size;
+    return this.fd;
   }
 
   private rotate(): void {
     const { filename, maxFiles } = this.options;
-    closeSync(this.fd);
+    // Closed before the renames (Windows cannot rename an open file); reopened at the end,
+    // or by the next line when a rename failed.
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
     rmSync(`${filename}.${maxFiles}`, { force: true });
     for (let n = maxFiles - 1; n >= 1; n--) {
       try {
@@ -80,8 +134,7 @@ export class RotatingFileTransport extends Transport {
       }
     }
     renameSync(filename, `${filename}.1`);
-    this.fd = openSync(filename, 'a');
-    this.size = 0;
+    this.reopen();
     const oldest = Date.now() - this.options.retentionDays * 86_400_000;
     for (let n = 2; n <= maxFiles; n++) {
       try {
@@ -93,10 +146,12 @@ export class RotatingFileTransport extends Transport {
   }
 
   override close(): void {
+    if (this.fd === undefined) return;
     try {
       closeSync(this.fd);
     } catch {
       // already closed
     }
+    this.fd = undefined;
   }
 }

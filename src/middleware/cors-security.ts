@@ -29,7 +29,15 @@ const KNOWN = ['frontendUrl', 'credentials', 'methods', 'allowedHeaders', 'expos
 const EXPOSED = ['X-Backend-Processing-Time', 'X-Backend-Request-Count', 'X-Backend-Status', 'Server-Timing'];
 const METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'];
 
-type HeaderList = ReadonlyArray<readonly [string, string]>;
+export type HeaderList = ReadonlyArray<readonly [string, string]>;
+
+/**
+ * On a corsSecurity() middleware (and a lifeline() with one): the headers it sets on a
+ * request without Origin, recorded once, so serve()'s probes answered before Express
+ * carry exactly the same ones; undefined when they change per request (a CSP nonce).
+ */
+export const SAME_ORIGIN_HEADERS: unique symbol = Symbol('express-lifeline.same-origin-headers');
+export type SameOriginHeaders = { [SAME_ORIGIN_HEADERS]?: HeaderList | undefined };
 
 /** Records what a middleware sets on a response, to replay it later with no per-request work. */
 function recordHeaders(
@@ -220,7 +228,8 @@ export function corsSecurity(options: Readonly<CorsSecurityOptions> = {}): Closa
     return false;
   }
 
-  const middleware = fromStep<ClosableMiddleware>('corsSecurityMiddleware', corsSecurityStep);
+  const middleware = fromStep<ClosableMiddleware & SameOriginHeaders>('corsSecurityMiddleware', corsSecurityStep);
+  middleware[SAME_ORIGIN_HEADERS] = dynamicHelmet ? undefined : recordHeaders(middleware, {}).headers;
   middleware.close = () => handle.release();
   return middleware;
 }

@@ -6,19 +6,24 @@ import { HealthRegistry, type SharedSnapshot, type SnapshotExchange, type Thresh
 import {
   detailedReport,
   healthJsonReport,
+  kubernetesReport,
   liveReport,
   minimalReport,
   notReadyReason,
   pingReport,
   readyReport,
+  type ProbeCheck,
   type ReportContext,
 } from '../health/report.js';
 import type { HealthCheck, HealthCheckFn } from '../health/types.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
+import { ConfigError } from '../errors.js';
 import { checkInteger, checkOneOf, checkOptionsObject, checkString, optionError, readEnv, type DetailsMode } from '../options.js';
 import { SystemSampler } from '../system/sampler.js';
+import { failureLog } from '../logging/failure-log.js';
 import { serverFacts } from '../system/facts.js';
 import { backgroundLoop, epochSeconds, round3 } from '../time.js';
+import { readKeepAliveBody } from './keep-alive-body.js';
 import { errorBody, sendError, sendJson } from './respond.js';
 import { appOf, fromStep, type ClosableMiddleware, type NextFunction } from './types.js';
 
@@ -50,6 +55,20 @@ export interface HealthOptions {
   sampleInterval?: number;
   /** Where to log; `false` for nowhere. Default: the shared `backend.log` logger. */
   logger?: LifelineLogger | false;
+  /**
+   * Extra mount points at the root, beside the prefixed endpoints; all off by default
+   * (`HEALTH_MOUNTS=health,kubernetes` turns them on from the environment).
+   * `health`: `/health`, the same answer as `/api/health`. `kubernetes`: `/livez` and
+   * `/readyz` in Kubernetes' plain-text format (`?verbose`, `?exclude=<check>`).
+   */
+  mounts?: Readonly<HealthMounts>;
+}
+
+export interface HealthMounts {
+  /** `/health`: the detailed report, as `/api/health`. Default false. */
+  health?: boolean;
+  /** `/livez` and `/readyz` (and `/livez/<check>`, `/readyz/<check>`), plain text like Kubernetes. Default false. */
+  kubernetes?: boolean;
 }
 
 export interface Readiness {
@@ -95,11 +114,13 @@ const KNOWN = [
   'diskPath',
   'sampleInterval',
   'logger',
+  'mounts',
 ] as const;
+const MOUNTS = ['health', 'kubernetes'] as const;
 const DEFAULT_THRESHOLDS: Thresholds = { memory: 95, disk: 95, eventLoopDelay: 500 };
 const KEEP_ALIVE_BODY_LIMIT = 64 * 1024;
 
-type Route = 'ping' | 'status' | 'keepAlive' | 'health' | 'live' | 'ready';
+type Route = 'ping' | 'status' | 'keepAlive' | 'health' | 'live' | 'ready' | 'livez' | 'readyz';
 const ROUTE_PATHS: ReadonlyArray<[string, Route]> = [
   ['/ping', 'ping'],
   ['/status', 'status'],
@@ -110,8 +131,11 @@ const ROUTE_PATHS: ReadonlyArray<[string, Route]> = [
 ];
 const JSON_TYPE = 'application/json; charset=utf-8';
 const HEALTH_JSON_TYPE = 'application/health+json; charset=utf-8';
-const JSON_ONLY = ['application/json'];
+const TEXT_TYPE = 'text/plain; charset=utf-8';
 const JSON_OR_HEALTH = ['application/json', 'application/health+json'];
+// Offered with their charset: negotiator matches a range's parameters against the offer's,
+// so `application/json; charset=utf-8` (what load balancers send) matches these and not bare types.
+const OFFERED = JSON_OR_HEALTH.map((type) => `${type}; charset=utf-8`);
 
 function normaliseChecks(checks: HealthOptions['checks']): Map<string, HealthCheck> {
   const out = new Map<string, HealthCheck>();
@@ -140,6 +164,43 @@ function checkPrefix(prefix: unknown): string {
     throw optionError('health', 'prefix', "a path like '/api' (leading slash, no trailing slash) or ''", prefix);
   }
   return prefix;
+}
+
+function checkMounts(mounts: unknown): Required<HealthMounts> {
+  const out = { health: false, kubernetes: false };
+  if (mounts === undefined) {
+    const raw = process.env.HEALTH_MOUNTS?.trim();
+    if (!raw) return out;
+    for (const part of raw.split(',')) {
+      const name = part.trim();
+      if (!(MOUNTS as readonly string[]).includes(name)) {
+        throw new ConfigError(
+          'HEALTH_MOUNTS',
+          `Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got '${raw}'`,
+        );
+      }
+      out[name as keyof HealthMounts] = true;
+    }
+    return out;
+  }
+  checkOptionsObject('health: mounts', mounts, MOUNTS);
+  for (const name of MOUNTS) {
+    const value = (mounts as HealthMounts)[name];
+    if (value !== undefined && typeof value !== 'boolean') throw optionError('health', `mounts.${name}`, 'a boolean', value);
+    out[name] = value === true;
+  }
+  return out;
+}
+
+/** The request's query parameters (`?verbose&exclude=a&exclude=b`); parsed only on the Kubernetes endpoints. */
+function queryOf(url: string): URLSearchParams {
+  const q = url.indexOf('?');
+  return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+}
+
+function sendText(req: IncomingMessage, res: ServerResponse, status: number, text: string): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  sendJson(req, res, status, text, TEXT_TYPE);
 }
 
 function digest(value: string): Buffer {
@@ -184,6 +245,10 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     throw optionError('health', 'logger', 'a logger with error/warn/info/debug methods, or false', options.logger);
   }
 
+  const mounts = checkMounts(options.mounts);
+  // "Clients in the last interval": the period clients are asked to ping at, 30 s when the loop is off.
+  const clientWindow = interval > 0 ? interval : 30_000;
+
   const handle = acquireLogger(options.logger);
   const log = componentLogger(handle.logger, 'health');
   if (details === 'authorized' && token === undefined) {
@@ -191,9 +256,23 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   }
   const tokenDigest = token === undefined ? undefined : digest(token);
 
-  const sampler = new SystemSampler(diskPath, sampleInterval);
+  const sampler = new SystemSampler(diskPath, sampleInterval, { logger: componentLogger(handle.logger, 'system') });
   sampler.start();
-  const registry = new HealthRegistry({ checks, timeout, maxAge, initialWait, thresholds, sampler, logger: log });
+  const refreshFailures = failureLog(
+    'health refresh',
+    (m) => log.error(m),
+    (m) => log.info(m),
+  );
+  const registry = new HealthRegistry({
+    checks,
+    timeout,
+    maxAge,
+    initialWait,
+    thresholds,
+    sampler,
+    logger: log,
+    failures: refreshFailures,
+  });
   const loop = interval > 0 ? backgroundLoop(interval, () => registry.refreshInBackground()) : undefined;
   void registry.refresh();
 
@@ -205,6 +284,15 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     routes.set(prefix + path, route);
     routes.set(`${prefix + path}/`, route);
   }
+  const extraRoutes: Array<[string, Route]> = [];
+  if (mounts.health) extraRoutes.push(['/health', 'health']);
+  if (mounts.kubernetes) extraRoutes.push(['/livez', 'livez'], ['/readyz', 'readyz']);
+  for (const [path, route] of extraRoutes) {
+    // The prefixed endpoints win where the two meet (prefix '' and /health).
+    if (!routes.has(path)) routes.set(path, route);
+    if (!routes.has(`${path}/`)) routes.set(`${path}/`, route);
+  }
+  const anyMount = extraRoutes.length > 0;
   const healthSubtree = `${prefix}/health/`;
   const ownApp = {};
   let lastApp: object | undefined;
@@ -230,15 +318,96 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     if (details === 'always') return true;
     if (details === 'never' || tokenDigest === undefined) return false;
     const header = req.headers.authorization;
-    if (header === undefined || !header.startsWith('Bearer ')) return false;
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are Bearer too.
+    if (header === undefined || !/^bearer /i.test(header)) return false;
     return timingSafeEqual(digest(header.slice(7).trim()), tokenDigest);
   }
 
   /** The media type to answer with, or undefined when the client accepts none of ours. */
-  function negotiate(req: IncomingMessage, offered: string[]): string | undefined {
+  function negotiate(req: IncomingMessage): string | undefined {
     const accept = req.headers.accept;
     if (accept === undefined || accept === '*/*' || accept === 'application/json') return 'application/json';
-    return new Negotiator(req).mediaType(offered);
+    const offer = new Negotiator(req).mediaType(OFFERED);
+    return offer === undefined ? undefined : JSON_OR_HEALTH[OFFERED.indexOf(offer)];
+  }
+
+  /** `"last_client_activity":…,"clients_last_interval":…` for the status and keep-alive bodies. */
+  function clientsJson(activity: Activity): string {
+    const last = activity.lastClientPing === undefined ? 'null' : String(epochSeconds(activity.lastClientPing));
+    return `"last_client_activity":${last},"clients_last_interval":${activity.clients.countSince(Date.now() - clientWindow)}`;
+  }
+
+  /** Who sent a keep-alive: its `client_id`, else its address (Express's `req.ip` honours `trust proxy`). */
+  function clientKey(req: IncomingMessage, clientId: string | undefined): string {
+    if (clientId !== undefined) return `id:${clientId}`;
+    return `ip:${(req as IncomingMessage & { ip?: string }).ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+  }
+
+  function answerKeepAlive(req: IncomingMessage, res: ServerResponse, activity: Activity): void {
+    sendJson(
+      req,
+      res,
+      200,
+      `{"status":"alive","timestamp":${epochSeconds()},"request_count":${activity.requestCount},"last_activity":${epochSeconds(activity.lastActivity)},"uptime":${round3(process.uptime())},${clientsJson(activity)}}`,
+    );
+  }
+
+  function postKeepAlive(req: IncomingMessage, res: ServerResponse, activity: Activity): void {
+    readKeepAliveBody(req, KEEP_ALIVE_BODY_LIMIT, (result) => {
+      if (result.tooLarge) {
+        // The rest of the body is never read: closing the connection is the only way to stop it.
+        res.setHeader('Connection', 'close');
+        sendError(req, res, 413, `Payload Too Large: keep-alive accepts at most ${KEEP_ALIVE_BODY_LIMIT} bytes`);
+        return;
+      }
+      const now = Date.now();
+      activity.lastClientPing = now;
+      activity.clients.record(clientKey(req, result.clientId), now);
+      answerKeepAlive(req, res, activity);
+    });
+  }
+
+  /** The checks behind /livez or /readyz: liveness has only `ping`; readiness adds draining and each critical check. */
+  async function probeChecks(route: 'livez' | 'readyz', activity: Activity): Promise<ProbeCheck[]> {
+    const list: ProbeCheck[] = [{ name: 'ping' }];
+    if (route === 'livez') return list;
+    list.push({ name: 'shutdown', error: activity.draining ? 'draining' : undefined });
+    const snapshot = await registry.get();
+    for (const [name, outcome] of Object.entries(snapshot.checks)) {
+      if (!outcome.critical) continue;
+      list.push({ name, error: outcome.status === 'fail' ? (outcome.error ?? 'failed') : undefined });
+    }
+    return list;
+  }
+
+  async function answerKubernetes(
+    route: 'livez' | 'readyz',
+    only: string | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+    activity: Activity,
+  ): Promise<void> {
+    const checks = await probeChecks(route, activity);
+    const reasons = showDetails(req);
+    if (only !== undefined) {
+      // /readyz/<check>: that one check, as Kubernetes answers it.
+      const check = checks.find((c) => c.name === only);
+      if (check === undefined) {
+        sendError(req, res, 404, `Not Found: no ${route} check named ${JSON.stringify(only.slice(0, 64))}`);
+      } else if (check.error === undefined) {
+        sendText(req, res, 200, 'ok');
+      } else {
+        sendText(req, res, 503, `internal server error: ${reasons ? check.error.replace(/\s+/g, ' ') : 'reason withheld'}\n`);
+      }
+      return;
+    }
+    const query = queryOf(req.url ?? '/');
+    const report = kubernetesReport(route, checks, {
+      verbose: query.has('verbose'),
+      exclude: new Set(query.getAll('exclude')),
+      reasons,
+    });
+    sendText(req, res, report.ok ? 200 : 503, report.text);
   }
 
   function reportContext(activity: Activity): ReportContext {
@@ -281,7 +450,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   }
 
   async function answerStatus(req: IncomingMessage, res: ServerResponse, activity: Activity): Promise<void> {
-    const body = `{"status":"${activity.draining ? 'draining' : 'running'}","uptime":${round3(process.uptime())},"request_count":${activity.requestCount},"last_activity":${epochSeconds(activity.lastActivity)},"timestamp":${epochSeconds()}}`;
+    const body = `{"status":"${activity.draining ? 'draining' : 'running'}","uptime":${round3(process.uptime())},"request_count":${activity.requestCount},"last_activity":${epochSeconds(activity.lastActivity)},${clientsJson(activity)},"timestamp":${epochSeconds()}}`;
     sendJson(req, res, 200, sections.size === 0 ? body : withSections(body, await sectionsJson(req)));
   }
 
@@ -306,7 +475,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     sendJson(req, res, code, JSON.stringify(body));
   }
 
-  function answer(route: Route, req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+  function answer(route: Route, req: IncomingMessage, res: ServerResponse, next: NextFunction, only?: string): void {
     const method = req.method;
     const allowed = method === 'GET' || method === 'HEAD' || (route === 'keepAlive' && method === 'POST');
     if (!allowed) {
@@ -314,10 +483,15 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
       sendError(req, res, 405);
       return;
     }
-    const offered = route === 'health' || route === 'live' || route === 'ready' ? JSON_OR_HEALTH : JSON_ONLY;
-    const type = negotiate(req, offered);
+    if (route === 'livez' || route === 'readyz') {
+      // Kubernetes' endpoints answer plain text whatever the Accept, as the API server does.
+      answerKubernetes(route, only, req, res, activityFor(req)).catch(next);
+      return;
+    }
+    // Endpoints without a health+json format still take a client asking for it: they answer their JSON.
+    const type = negotiate(req);
     if (type === undefined) {
-      sendJson(req, res, 406, errorBody(406, `Not Acceptable: this endpoint answers ${offered.join(' or ')}`));
+      sendJson(req, res, 406, errorBody(406, `Not Acceptable: this endpoint answers ${JSON_OR_HEALTH.join(' or ')}`));
       return;
     }
     const activity = activityFor(req);
@@ -328,26 +502,10 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
       case 'status':
         answerStatus(req, res, activity).catch(next);
         return;
-      case 'keepAlive': {
-        if (method === 'POST') {
-          const length = Number(req.headers['content-length'] ?? 0);
-          if (!(length <= KEEP_ALIVE_BODY_LIMIT)) {
-            res.setHeader('Connection', 'close');
-            sendError(req, res, 413, `Payload Too Large: keep-alive accepts at most ${KEEP_ALIVE_BODY_LIMIT} bytes`);
-            return;
-          }
-          activity.lastClientPing = Date.now();
-          // The body carries nothing we need; read and drop it so the connection can be reused.
-          req.resume();
-        }
-        sendJson(
-          req,
-          res,
-          200,
-          `{"status":"alive","timestamp":${epochSeconds()},"request_count":${activity.requestCount},"last_activity":${epochSeconds(activity.lastActivity)},"uptime":${round3(process.uptime())}}`,
-        );
+      case 'keepAlive':
+        if (method === 'POST') postKeepAlive(req, res, activity);
+        else answerKeepAlive(req, res, activity);
         return;
-      }
       case 'live':
         if (type === 'application/health+json') sendJson(req, res, 200, '{"status":"pass"}', HEALTH_JSON_TYPE);
         else sendJson(req, res, 200, liveReport());
@@ -363,13 +521,23 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
 
   function healthStep(req: IncomingMessage, res: ServerResponse, next: NextFunction): boolean {
     const url = req.url ?? '/';
-    if (!url.startsWith(prefix)) return false;
+    if (!anyMount && !url.startsWith(prefix)) return false;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const route = routes.get(path);
     if (route !== undefined) answer(route, req, res, next);
     else if (path.startsWith(healthSubtree)) sendError(req, res, 404);
-    else return false;
+    else if (mounts.kubernetes && (path.startsWith('/livez/') || path.startsWith('/readyz/'))) {
+      const slash = path.indexOf('/', 1);
+      let name: string;
+      try {
+        name = decodeURIComponent(path.slice(slash + 1, path.endsWith('/') ? -1 : undefined));
+      } catch {
+        sendError(req, res, 404);
+        return true;
+      }
+      answer(path.startsWith('/livez/') ? 'livez' : 'readyz', req, res, next, name);
+    } else return false;
     return true;
   }
 

@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import onHeaders from 'on-headers';
-import { activityOf, type Activity } from '../activity.js';
+import { activityOf, type Activity, type BackendStatus } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
+import { redactUrl } from '../logging/redact.js';
+import { checkBoolean, checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
 import { backgroundLoop } from '../time.js';
+import { failureLog } from '../logging/failure-log.js';
 import { appOf, fromStep, requestPath, type ClosableMiddleware } from './types.js';
 
 export interface KeepAliveOptions {
@@ -13,6 +15,11 @@ export interface KeepAliveOptions {
   selfPingUrl?: string;
   /** Requests slower than this (ms) are logged as warnings. Default 1000; 0 turns it off. */
   slowRequestMs?: number;
+  /**
+   * An access line per request (`GET /api/items 200 3.1 ms 1532 bytes`), written after the
+   * response has finished. Default `ACCESS_LOG`, else on outside production, off in it.
+   */
+  accessLog?: boolean;
   /** Where to log; `false` for nowhere. Default: the shared `backend.log` logger. */
   logger?: LifelineLogger | false;
 }
@@ -22,7 +29,7 @@ export type KeepAliveMiddleware = ClosableMiddleware & {
   activity(app: object): Readonly<Activity>;
 };
 
-const KNOWN = ['interval', 'selfPingUrl', 'slowRequestMs', 'logger'] as const;
+const KNOWN = ['interval', 'selfPingUrl', 'slowRequestMs', 'accessLog', 'logger'] as const;
 
 const REQUEST = Symbol('express-lifeline.request');
 interface RequestTiming {
@@ -30,18 +37,35 @@ interface RequestTiming {
   count: number;
   started: number;
   req: IncomingMessage;
+  /** The connection's byte count when the request came, for the access line. */
+  bytesBefore: number;
 }
 type Tracked = ServerResponse & { [REQUEST]?: RequestTiming };
+
+/**
+ * The X-Backend-* and Server-Timing headers of a request that started at `started`
+ * (performance.now()), as a flat name, value, … list: keepAlive sets them, serve()'s
+ * probes write them with the rest of their answer. `timing` is a Server-Timing already set.
+ */
+export function backendHeaders(started: number, count: number, status: BackendStatus, timing?: unknown): Array<string | number> {
+  const duration = (performance.now() - started).toFixed(3);
+  return [
+    'X-Backend-Processing-Time',
+    `${duration}ms`,
+    'X-Backend-Request-Count',
+    count,
+    'X-Backend-Status',
+    status,
+    'Server-Timing',
+    timing === undefined ? `app;dur=${duration}` : `${String(timing)}, app;dur=${duration}`,
+  ];
+}
 
 function setBackendHeaders(this: Tracked): void {
   const r = this[REQUEST];
   if (r === undefined) return;
-  const duration = (performance.now() - r.started).toFixed(3);
-  this.setHeader('X-Backend-Processing-Time', `${duration}ms`);
-  this.setHeader('X-Backend-Request-Count', r.count);
-  this.setHeader('X-Backend-Status', r.activity.status);
-  const timing = this.getHeader('Server-Timing');
-  this.setHeader('Server-Timing', timing === undefined ? `app;dur=${duration}` : `${String(timing)}, app;dur=${duration}`);
+  const headers = backendHeaders(r.started, r.count, r.activity.status, this.getHeader('Server-Timing'));
+  for (let i = 0; i < headers.length; i += 2) this.setHeader(headers[i] as string, headers[i + 1] as string | number);
 }
 
 /**
@@ -60,33 +84,58 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
   });
   const slowRequestMs = checkInteger('keepAlive', 'slowRequestMs', options.slowRequestMs ?? 1000, { min: 0, unit: 'ms, 0 = off' });
   const selfPingUrl = options.selfPingUrl === undefined ? undefined : checkHttpUrl('keepAlive', 'selfPingUrl', options.selfPingUrl);
+  // A token in the URL's userinfo or query must not reach the log, whatever the logger.
+  const shownPingUrl = selfPingUrl === undefined ? '' : redactUrl(selfPingUrl);
+  const accessLogOption =
+    options.accessLog === undefined
+      ? (readEnv.accessLog() ?? !readEnv.production())
+      : checkBoolean('keepAlive', 'accessLog', options.accessLog);
+  // With nowhere to log, no line is formatted per request.
+  const accessLog = accessLogOption && options.logger !== false;
   if (options.logger !== undefined && options.logger !== false && typeof options.logger?.warn !== 'function') {
     throw optionError('keepAlive', 'logger', 'a logger with error/warn/info/debug methods, or false', options.logger);
   }
   const handle = acquireLogger(options.logger);
   const log = componentLogger(handle.logger, 'keep-alive');
+  const access = componentLogger(handle.logger, 'access');
 
   const ownApp = {};
   const served = new Set<Activity>();
   let lastApp: object | undefined;
   let lastActivity: Activity | undefined;
 
+  // A host that is down stays down for many ticks: one line per kind of failure, then one on recovery.
+  const pingFailures = failureLog(
+    `self-ping ${shownPingUrl}`,
+    (m) => log.warn(m),
+    (m) => log.info(m),
+  );
+  const loopFailures = failureLog(
+    'keep-alive loop',
+    (m) => log.error(m),
+    (m) => log.info(m),
+  );
   const loop =
     interval > 0
-      ? backgroundLoop(interval, async () => {
-          for (const a of served) {
-            log.debug(`heartbeat: ${a.requestCount} requests, ${a.inFlight} in flight, status ${a.status}`);
-          }
-          if (selfPingUrl) {
-            try {
-              const response = await fetch(selfPingUrl, { signal: AbortSignal.timeout(Math.min(interval, 10_000)) });
-              await response.arrayBuffer();
-              if (!response.ok) log.warn(`self-ping ${selfPingUrl} answered ${response.status}`);
-            } catch (error) {
-              log.warn(`self-ping ${selfPingUrl} failed: ${error instanceof Error ? error.message : String(error)}`);
+      ? backgroundLoop(
+          interval,
+          async () => {
+            for (const a of served) {
+              log.info(`heartbeat: ${a.requestCount} requests, ${a.inFlight} in flight, status ${a.status}`);
             }
-          }
-        })
+            if (selfPingUrl) {
+              try {
+                const response = await fetch(selfPingUrl, { signal: AbortSignal.timeout(Math.min(interval, 10_000)) });
+                await response.arrayBuffer();
+                if (!response.ok) throw Object.assign(new Error(`answered ${response.status}`), { code: `HTTP ${response.status}` });
+                pingFailures.succeeded();
+              } catch (error) {
+                pingFailures.failed(error);
+              }
+            }
+          },
+          loopFailures,
+        )
       : undefined;
 
   function keepAliveStep(req: IncomingMessage, res: ServerResponse): boolean {
@@ -99,7 +148,13 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
       lastActivity = activity;
     }
     const tracked = res as Tracked;
-    tracked[REQUEST] = { activity, count: ++activity.requestCount, started: performance.now(), req };
+    tracked[REQUEST] = {
+      activity,
+      count: ++activity.requestCount,
+      started: performance.now(),
+      req,
+      bytesBefore: accessLog ? req.socket.bytesWritten : 0,
+    };
     activity.inFlight += 1;
     activity.lastActivity = Date.now();
     onHeaders(res, setBackendHeaders);
@@ -112,13 +167,21 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
     const r = this[REQUEST];
     if (r === undefined) return;
     r.activity.inFlight -= 1;
-    if (slowRequestMs > 0) {
-      const ms = performance.now() - r.started;
-      if (ms >= slowRequestMs) {
-        log.warn(
-          `slow request: ${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
-        );
-      }
+    if (slowRequestMs === 0 && !accessLog) return;
+    const ms = performance.now() - r.started;
+    if (slowRequestMs > 0 && ms >= slowRequestMs) {
+      log.warn(
+        `slow request: ${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
+      );
+    }
+    if (accessLog) {
+      // On 'close' the answer has left: the line costs the event loop, never the caller.
+      // Bytes are what went on the connection for this answer, headers included; no
+      // status when the client left before any was sent.
+      const bytes = r.req.socket.bytesWritten - r.bytesBefore;
+      access.info(
+        `${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.headersSent ? this.statusCode : '-'} ${ms.toFixed(1)} ms ${bytes} bytes${this.writableFinished ? '' : ' (aborted)'}`,
+      );
     }
   }
 

@@ -1,6 +1,22 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/load.js';
@@ -28,14 +44,65 @@ afterEach(() => {
 });
 
 function lifeline(...args: string[]) {
+  return lifelineWith({}, ...args);
+}
+
+function lifelineWith(env: Record<string, string>, ...args: string[]) {
   const result = spawnSync(process.execPath, [cli, ...args], {
     cwd,
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, PORT: '', LOG_FILE: '' },
+    env: { ...process.env, PORT: '', LOG_FILE: '', ...env },
   });
   return { code: result.status, out: result.stdout, err: result.stderr };
 }
+
+/** GET on a fresh connection (no keep-alive pool): a stopped backend leaves no socket behind for the next request. */
+function get(path: string): Promise<number> {
+  return new Promise((done, fail) => {
+    httpGet(`http://127.0.0.1:${port}${path}`, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => done(res.statusCode ?? 0));
+    }).on('error', fail);
+  });
+}
+
+function pidRecord(): { pid: number } {
+  return JSON.parse(readFileSync(join(cwd, '.backend.pid'), 'utf8').split('\n')[1]!) as { pid: number };
+}
+
+/** The log files oldest first: backend.log.N … backend.log.1, backend.log. */
+function logFiles(): string[] {
+  const rotated = readdirSync(cwd)
+    .filter((f) => /^backend\.log\.\d+$/.test(f))
+    .sort((a, b) => Number(b.split('.').pop()) - Number(a.split('.').pop()));
+  return [...rotated, 'backend.log'];
+}
+
+// An app that prints numbered lines on demand: even ones on stdout, odd ones on stderr.
+const CHATTY_APP = `import express from 'express';
+import { createLogger, lifeline } from 'express-lifeline';
+const life = lifeline({ keepAlive: { interval: 0 }, health: { interval: 0 } });
+// Its own logger lines between the printed ones rotate the file while the app prints.
+const logger = createLogger({ console: false });
+const app = express();
+app.use(life);
+app.get('/print', (req, res) => {
+  const from = Number(req.query.from);
+  for (let i = from; i < from + Number(req.query.n); i++) {
+    (i % 2 ? process.stderr : process.stdout).write('app line ' + i + ' ' + 'x'.repeat(60) + '\\n');
+    if (i % 10 === 9) logger.info('marker ' + i);
+  }
+  res.json({ ok: true });
+});
+app.get('/spin', (req, res) => {
+  const until = Date.now() + Number(req.query.ms);
+  while (Date.now() < until);
+  res.json({ ok: true });
+});
+export default app;
+export const onShutdown = () => life.close();
+`;
 
 describe('lifeline CLI', () => {
   it('prints its version and help, exit 0', () => {
@@ -58,6 +125,10 @@ describe('lifeline CLI', () => {
       ['serve'],
       ['serve', 'missing.js'],
       ['start', 'missing.mjs'],
+      ['serve', 'app.mjs', '--max-connections', '0'],
+      ['serve', 'app.mjs', '--headers-timeout', '5000', '--request-timeout', '1000'],
+      ['serve', 'app.mjs', '--workers', '-1'],
+      ['serve', 'app.mjs', '-w', '-1'],
     ]) {
       const result = lifeline(...args);
       expect(result.code, args.join(' ')).toBe(1);
@@ -65,6 +136,14 @@ describe('lifeline CLI', () => {
       expect(result.err.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(result.err).toMatch(/^lifeline( serve)?: /);
     }
+  });
+
+  it('serve --workers -1 gets the same one-line error as any bad number', () => {
+    for (const value of ['-1', 'abc'])
+      expect(lifeline('serve', 'app.mjs', '--workers', value)).toMatchObject({
+        code: 1,
+        err: `lifeline serve: --workers expects a whole number, got '${value}'\n`,
+      });
   });
 
   it('start, status (text and --json), logs, stop: a round trip with exit codes', async () => {
@@ -113,6 +192,28 @@ describe('lifeline CLI', () => {
     expect(after.code).toBe(1);
     expect(after.out).toBe(`STOPPED\n  port ${port}: free\n`);
     expect(lifeline('stop')).toMatchObject({ code: 0, out: 'not running (no .backend.pid)\n' });
+  });
+
+  it('serve takes the server limits from .backend_config.json and passes them to the workers', async () => {
+    writeFileSync(join(cwd, '.backend_config.json'), JSON.stringify({ request_timeout: 1000, max_connections: 50 }));
+    expect(lifeline('start', 'app.mjs', '--port', String(port))).toMatchObject({ code: 0 });
+    // Headers trickling in: headersTimeout defaults to requestTimeout when that is shorter.
+    const started = Date.now();
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET /pid HTTP/1.1\r\nHost: x\r\n'));
+    const drip = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 200);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    socket.on('error', () => undefined);
+    await new Promise((done) => socket.on('close', done));
+    clearInterval(drip);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(answer).toMatch(/^HTTP\/1.1 408 Request Timeout/);
+
+    lifeline('stop');
+    writeFileSync(join(cwd, '.backend_config.json'), JSON.stringify({ max_connections: 0 }));
+    const bad = lifeline('serve', 'app.mjs', '--port', String(port));
+    expect(bad).toMatchObject({ code: 1, out: '' });
+    expect(bad.err).toBe('lifeline serve: .backend_config.json: `max_connections` must be an integer >= 1, got 0\n');
   });
 
   it('restart and reload keep serving on the same port', async () => {
@@ -247,6 +348,239 @@ describe('lifeline CLI', () => {
     await sleep(600);
     child.kill('SIGINT');
     expect(out).toBe('line 2\nline 3\nline 4 after rotation\nline 5\n');
+  });
+
+  it('app output under start goes through the rotating log: every line, in order, never into a rotated file', async () => {
+    writeFileSync(join(cwd, 'chatty.mjs'), CHATTY_APP);
+    const env = { LOG_MAX_SIZE: '8192' };
+    expect(lifelineWith(env, 'start', 'chatty.mjs', '--port', String(port), '--workers', '2')).toMatchObject({ code: 0 });
+    const primary = pidRecord().pid;
+    const sizes = new Map<number, number>();
+    const batch = 60;
+    for (let from = 0; from < 4 * batch; from += batch) {
+      // Rotated files seen so far must never grow again.
+      for (const file of logFiles().slice(0, -1)) sizes.set(statSync(join(cwd, file)).ino, statSync(join(cwd, file)).size);
+      expect(await get(`/print?from=${from}&n=${batch}`)).toBe(200);
+      const last = `app line ${from + batch - 1} `;
+      const all = () =>
+        logFiles()
+          .map((file) => readFileSync(join(cwd, file), 'utf8'))
+          .join('');
+      for (let i = 0; i < 100 && !all().includes(last); i++) await sleep(50);
+      expect(all()).toContain(last);
+    }
+    expect(existsSync(join(cwd, 'backend.log.2'))).toBe(true);
+    for (const file of logFiles().slice(0, -1)) {
+      const info = statSync(join(cwd, file));
+      if (sizes.has(info.ino)) expect(info.size, `${file} grew after it was rotated`).toBe(sizes.get(info.ino));
+    }
+    const text = logFiles()
+      .map((file) => readFileSync(join(cwd, file), 'utf8'))
+      .join('');
+    const seen = (stream: string) =>
+      [...text.matchAll(new RegExp(`\\[worker \\d ${stream}\\] app line (\\d+) x{60}$`, 'gm'))].map((m) => Number(m[1]));
+    const evens = Array.from({ length: 2 * batch }, (_, i) => 2 * i);
+    expect(seen('stdout')).toEqual(evens);
+    expect(seen('stderr')).toEqual(evens.map((i) => i + 1));
+    // No process of the backend writes the log through its stdout or stderr.
+    const workers = readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8').split(' ').filter(Boolean);
+    expect(workers).toHaveLength(2);
+    for (const pid of [primary, ...workers])
+      for (const fd of [1, 2]) expect(readlinkSync(`/proc/${pid}/fd/${fd}`), `pid ${pid} fd ${fd}`).not.toMatch(/backend\.log/);
+    expect(lifeline('stop').code).toBe(0);
+  }, 60_000);
+
+  it("serve --log-output writes the primary's own stderr into the log, none to its file descriptors", () => {
+    const result = spawnSync(process.execPath, [cli, 'serve', 'app.mjs', '--log-output', '--workers', '2000', '--port', String(port)], {
+      cwd,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, PORT: '', LOG_FILE: '' },
+    });
+    expect(result).toMatchObject({ status: 1, stdout: '', stderr: '' });
+    expect(readFileSync(join(cwd, 'backend.log'), 'utf8')).toMatch(
+      /^\S+Z warn \[primary stderr\] lifeline serve: cluster: expected `workers` to be .*2000/m,
+    );
+  });
+
+  it('a crash of the primary under --log-output is written into the log', () => {
+    const boom = `data:text/javascript,setTimeout(() => { throw new Error('primary boom'); }, 1500)`;
+    const result = spawnSync(process.execPath, ['--import', boom, cli, 'serve', 'app.mjs', '--log-output', '--port', String(port)], {
+      cwd,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, PORT: '', LOG_FILE: '' },
+    });
+    expect(result).toMatchObject({ status: 1, stdout: '', stderr: '' });
+    expect(readFileSync(join(cwd, 'backend.log'), 'utf8')).toMatch(
+      /^\S+Z error \[primary\] uncaught exception, exiting: Error: primary boom$/m,
+    );
+  });
+
+  it('creates backend.log, its rotations, .backend.pid and .backend_config.json 0600; LOG_FILE_MODE=0640 opens the logs to the group', async () => {
+    const mode = (file: string) => statSync(join(cwd, file)).mode & 0o777;
+    writeFileSync(join(cwd, 'chatty.mjs'), CHATTY_APP);
+    expect(lifeline('config', '--port', String(port)).code).toBe(0);
+    expect(mode('.backend_config.json')).toBe(0o600);
+    expect(lifelineWith({ LOG_MAX_SIZE: '2048' }, 'start', 'chatty.mjs').code).toBe(0);
+    await get('/print?from=0&n=40');
+    // A rotation renames backend.log, then opens a new one: wait until both are there.
+    for (let i = 0; i < 100 && !(existsSync(join(cwd, 'backend.log.1')) && existsSync(join(cwd, 'backend.log'))); i++) await sleep(50);
+    expect({ log: mode('backend.log'), rotated: mode('backend.log.1'), pid: mode('.backend.pid') }).toEqual({
+      log: 0o600,
+      rotated: 0o600,
+      pid: 0o600,
+    });
+    expect(lifeline('stop').code).toBe(0);
+    rmSync(join(cwd, 'backend.log'));
+    rmSync(join(cwd, 'backend.log.1'));
+    expect(lifelineWith({ LOG_MAX_SIZE: '2048', LOG_FILE_MODE: '0640' }, 'start', 'chatty.mjs').code).toBe(0);
+    await get('/print?from=0&n=40');
+    // A rotation renames backend.log, then opens a new one: wait until both are there.
+    for (let i = 0; i < 100 && !(existsSync(join(cwd, 'backend.log.1')) && existsSync(join(cwd, 'backend.log'))); i++) await sleep(50);
+    expect({ log: mode('backend.log'), rotated: mode('backend.log.1') }).toEqual({ log: 0o640, rotated: 0o640 });
+    expect(lifeline('stop').code).toBe(0);
+    expect(lifelineWith({ LOG_FILE_MODE: '0644' }, 'start', 'chatty.mjs')).toMatchObject({
+      code: 1,
+      err: 'lifeline: LOG_FILE_MODE: expected 0600 or 0640, got `0644`\n',
+    });
+  }, 60_000);
+
+  it('.backend_config.json refuses keys inherited from Object.prototype', () => {
+    for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      writeFileSync(join(cwd, '.backend_config.json'), `{"${key}": {"port": 1}}`);
+      const result = lifeline('config');
+      expect(result, key).toMatchObject({ code: 1, out: '' });
+      expect(result.err, key).toMatch(new RegExp(`^lifeline: .backend_config.json: unknown key \`${key}\` \\(known: host, port`));
+    }
+  });
+
+  it('start, status and stop work where /proc is missing (macOS): the PID file stays while the server runs', async () => {
+    const noProc = mkdtempSync(join(root, 'no-proc-'));
+    const env = { LIFELINE_PROC_ROOT: noProc };
+    const started = lifelineWith(env, 'start', 'app.mjs', '--port', String(port));
+    expect(started.err).toBe('');
+    expect(started.code).toBe(0);
+    const { pid } = pidRecord();
+    expect(isRunning(pid)).toBe(true);
+    const status = lifelineWith(env, 'status');
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(new RegExp(`^RUNNING\\n  pid         ${pid}\\n[\\s\\S]*cpu         unknown \\(no /proc\\)`));
+    expect(lifelineWith(env, 'stop')).toMatchObject({ code: 0, out: expect.stringMatching(new RegExp(`^stopped pid ${pid} `)) });
+    expect(isRunning(pid)).toBe(false);
+  }, 60_000);
+
+  it('status shows the log file and the CPU use of the last moment, not the lifetime average', async () => {
+    writeFileSync(join(cwd, 'chatty.mjs'), CHATTY_APP);
+    expect(lifeline('start', 'chatty.mjs', '--port', String(port)).code).toBe(0);
+    await sleep(3000); // idle: a lifetime average would stay low under the spin below
+    const spinning = get('/spin?ms=4000');
+    await sleep(800);
+    const json = JSON.parse(lifeline('status', '--json').out) as { cpu_percent: number; log_file: string };
+    await spinning;
+    expect(json.log_file).toBe(join(cwd, 'backend.log'));
+    expect(json.cpu_percent).toBeGreaterThan(25);
+    const text = lifeline('status').out;
+    expect(text).toMatch(/\n {2}cpu {9}\d+(\.\d)?% of one core \(last 0\.5 s, primary and workers\)\n/);
+    expect(text).toContain(`\n  log         ${join(cwd, 'backend.log')}\n`);
+  }, 60_000);
+
+  it('status in production shows the workers, with the HEALTH_TOKEN the app runs with; the token scheme is case-insensitive', async () => {
+    const env = { NODE_ENV: 'production', HEALTH_TOKEN: 'status-secret', FRONTEND_URL: 'http://localhost:3000' };
+    expect(lifelineWith(env, 'start', 'app.mjs', '--port', String(port), '--workers', '2').code).toBe(0);
+    // This shell has no token: status reads the one of the running app.
+    const status = lifelineWith({ NODE_ENV: 'production', HEALTH_TOKEN: '' }, 'status');
+    expect(status.code).toBe(0);
+    expect(status.out.match(/ {2}worker \d {4}pid \d+, active/g)).toHaveLength(2);
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+      const body = (await (
+        await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { authorization: `${scheme} status-secret` } })
+      ).json()) as Record<string, unknown>;
+      expect(body, scheme).toHaveProperty('cluster');
+    }
+  }, 60_000);
+
+  describe('as a user who is not root (nobody)', () => {
+    /** Runs the CLI as `nobody` in the test's folder. */
+    function asNobody(...args: string[]) {
+      const result = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, cli, ...args], {
+        cwd,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, PORT: '', LOG_FILE: '' },
+      });
+      return { code: result.status, out: result.stdout, err: result.stderr };
+    }
+    beforeEach(() => {
+      // nobody may enter and read the folders, as in a shared checkout; not write them.
+      chmodSync(root, 0o755);
+      chmodSync(cwd, 0o755);
+    });
+
+    it('status and kill-port say a root-owned listener is held by a process they cannot see, never "free"', async () => {
+      const holder = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>s.end()).listen(${port},'127.0.0.1')`], {
+        stdio: 'ignore',
+      });
+      await sleep(400);
+      try {
+        expect(asNobody('status', '--port', String(port))).toMatchObject({
+          code: 1,
+          out: `STOPPED\n  port ${port}: in use, held by a process this user cannot see (another user's)\n`,
+        });
+        expect(asNobody('kill-port', '--port', String(port))).toMatchObject({
+          code: 1,
+          err: `port ${port} is held by a process this user cannot see (another user's); run kill-port as its owner or root\n`,
+        });
+        expect(isRunning(holder.pid!)).toBe(true);
+      } finally {
+        holder.kill();
+      }
+    });
+
+    it('start in a folder it cannot write names EACCES and the folder in one line', () => {
+      chmodSync(cwd, 0o555);
+      expect(asNobody('start', 'app.mjs', '--port', String(port))).toMatchObject({
+        code: 1,
+        out: '',
+        err: `lifeline: cannot write in ${cwd}: EACCES (permission denied: start from a folder this user can write, or as its owner)\n`,
+      });
+    });
+
+    it("stop on root's backend explains it in one line and signals nothing", () => {
+      expect(lifeline('start', 'app.mjs', '--port', String(port)).code).toBe(0);
+      const { pid } = pidRecord();
+      expect(asNobody('stop')).toMatchObject({
+        code: 1,
+        err: 'lifeline: cannot read .backend.pid: EACCES; the backend belongs to another user (run this as that user or as root)\n',
+      });
+      chmodSync(join(cwd, '.backend.pid'), 0o644); // as an older version wrote it
+      expect(asNobody('stop')).toMatchObject({
+        code: 1,
+        err: `lifeline: cannot signal pid ${pid}: EPERM, it belongs to another user (run this as that user or as root)\n`,
+      });
+      expect(isRunning(pid)).toBe(true);
+      expect(existsSync(join(cwd, '.backend.pid'))).toBe(true);
+    });
+  });
+
+  it('logs prints escape sequences and control characters escaped, never raw', async () => {
+    const log = join(cwd, 'backend.log');
+    // As an app's own console.log would write them into backend.log.
+    writeFileSync(log, 'plain line\n\x1b[2J\x1b[31mred\x1b[0m\rover\x07bell\x9b31m\n');
+    const printed = lifeline('logs');
+    expect(printed.code).toBe(0);
+    expect(printed.out).toBe('plain line\n\\x1b[2J\\x1b[31mred\\x1b[0m\\rover\\x07bell\\x9b31m\n');
+
+    const child = spawn(process.execPath, [cli, 'logs', '--follow', '--lines', '1'], { cwd });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await sleep(500);
+    appendFileSync(log, 'next \x1b]0;title\x07 line\n');
+    await sleep(600);
+    child.kill('SIGINT');
+    expect(out).toBe('\\x1b[2J\\x1b[31mred\\x1b[0m\\rover\\x07bell\\x9b31m\nnext \\x1b]0;title\\x07 line\n');
+    // eslint-disable-next-line no-control-regex -- no raw control character may be left
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
   });
 
   it('run restarts a crashing app up to --max-restarts and records it in auto_restart.log', () => {

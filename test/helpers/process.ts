@@ -10,9 +10,21 @@ export interface Child {
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns `node script` with extra environment, collecting stdout and stderr. */
-export function runNode(script: string, env: Record<string, string> = {}, args: string[] = []): Child {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns `node script` with extra environment, collecting stdout and stderr. With
+ * `fileLimit`, node runs under `ulimit -n <fileLimit>` (soft and hard), through bash.
+ */
+export function runNode(
+  script: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+  { fileLimit }: { fileLimit?: number } = {},
+): Child {
+  const [command, argv] =
+    fileLimit === undefined
+      ? [process.execPath, [script, ...args]]
+      : ['bash', ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, script, ...args]];
+  const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

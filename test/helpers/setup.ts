@@ -8,3 +8,4 @@ delete process.env.NODE_ENV;
 delete process.env.FRONTEND_URL;
 delete process.env.HEALTH_TOKEN;
 delete process.env.KEEP_ALIVE_INTERVAL;
+delete process.env.ACCESS_LOG;

@@ -1,19 +1,19 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runNode, sleep } from '../helpers/process.js';
+import { isRunning, runNode, sleep } from '../helpers/process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeline-serve-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const fixture = resolve('test/fixtures/serve-app.mjs');
 let n = 0;
 
-async function start(env: Record<string, string> = {}) {
+async function start(env: Record<string, string> = {}, fileLimit?: number) {
   const logFile = join(dir, `backend-${++n}.log`);
-  const app = runNode(fixture, { LOG_FILE: logFile, ...env });
+  const app = runNode(fixture, { LOG_FILE: logFile, ...env }, [], { fileLimit });
   const { url } = await app.firstJson<{ url: string }>();
   return { ...app, url, log: () => readFileSync(logFile, 'utf8') };
 }
@@ -120,5 +120,81 @@ describe('serve(): graceful shutdown', () => {
     expect(await app.exited()).toEqual({ code: 1, signal: null });
     expect(app.log()).toMatch(/error \[lifecycle\] uncaught exception: async boom\nError: async boom\n\s+at /);
     expect(app.log()).toMatch(/stopped \(exit code 1\)/);
+  });
+});
+
+/** Opens `count` idle TCP connections to the server; resolves once each connected or failed. */
+async function idleSockets(url: string, count: number): Promise<Socket[]> {
+  const { port } = new URL(url);
+  const sockets: Socket[] = [];
+  await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<void>((done) => {
+          const socket = connect(Number(port), '127.0.0.1');
+          sockets.push(socket);
+          socket.on('connect', () => done());
+          socket.on('error', () => done());
+          socket.on('close', () => done());
+        }),
+    ),
+  );
+  return sockets;
+}
+
+describe('serve(): connection limits and timeouts', () => {
+  it('survives more idle sockets than its descriptor limit (ulimit -n 256) and answers once they close', async () => {
+    const app = await start({ SAMPLE_INTERVAL: '200' }, 256);
+    const pid = app.child.pid as number;
+    const sockets = await idleSockets(app.url, 320);
+    await sleep(1500); // several sampler ticks while the sockets are held
+    expect(isRunning(pid)).toBe(true);
+    for (const socket of sockets) socket.destroy();
+    await sleep(500);
+    expect(await get(`${app.url}/api/ping`)).toMatchObject({ status: 200 });
+    expect(await get(`${app.url}/api/health`)).toMatchObject({ status: 200 });
+    expect(app.log()).toMatch(/warn \[lifecycle\] connection limit reached \(maxConnections 192\): new connections are closed/);
+    app.child.kill('SIGTERM');
+    expect(await app.exited()).toEqual({ code: 0, signal: null });
+  });
+
+  it('survives running out of descriptors (maxConnections above the limit): the sampler logs its error once', async () => {
+    const app = await start({ SAMPLE_INTERVAL: '100', MAX_CONNECTIONS: '100000' }, 256);
+    const pid = app.child.pid as number;
+    const sockets = await idleSockets(app.url, 320);
+    await sleep(1500);
+    expect(isRunning(pid)).toBe(true);
+    for (const socket of sockets) socket.destroy();
+    await sleep(800);
+    expect(await get(`${app.url}/api/ping`)).toMatchObject({ status: 200 });
+    expect(await get(`${app.url}/api/health`)).toMatchObject({ status: 200 });
+    const log = app.log();
+    expect(log.match(/error \[system\] sampling failed: .*EMFILE/g)).toHaveLength(1);
+    expect(log).toMatch(/info \[system\] sampling recovered/);
+    expect(log).not.toMatch(/uncaught exception/);
+    app.child.kill('SIGTERM');
+    expect(await app.exited()).toEqual({ code: 0, signal: null });
+  });
+
+  it('cuts a request whose body trickles in slower than requestTimeout', async () => {
+    const app = await start({ REQUEST_TIMEOUT: '1000', HEADERS_TIMEOUT: '500' });
+    const { port } = new URL(app.url);
+    const started = Date.now();
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n');
+    });
+    const drip = setInterval(() => socket.writable && socket.write('x'), 200);
+    let answer = '';
+    socket.on('error', () => undefined); // the server resets after its 408
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    await new Promise((done) => socket.on('close', done));
+    clearInterval(drip);
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(900);
+    expect(took).toBeLessThan(5000); // the body alone would take 20 s
+    expect(answer).toMatch(/^HTTP\/1.1 408 Request Timeout/);
+    app.child.kill('SIGTERM');
+    expect(await app.exited()).toEqual({ code: 0, signal: null });
   });
 });

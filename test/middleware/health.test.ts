@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { activityOf } from '../../src/activity.js';
 import { errorHandler, health, keepAlive, type HealthOptions } from '../../src/index.js';
 import { express } from '../helpers/express.js';
 import { memoryLogger } from '../helpers/logger.js';
@@ -83,6 +84,8 @@ describe('health endpoints', () => {
       uptime: expect.any(Number),
       request_count: 2,
       last_activity: expect.any(Number),
+      last_client_activity: null,
+      clients_last_interval: 0,
       timestamp: expect.any(Number),
     });
     const alive = await request(app).post('/api/keep-alive').send({ client: 'web' });
@@ -92,6 +95,8 @@ describe('health endpoints', () => {
       request_count: 3,
       last_activity: expect.any(Number),
       uptime: expect.any(Number),
+      last_client_activity: expect.any(Number),
+      clients_last_interval: 1,
     });
     expect(alive.body.last_activity).toBeLessThanOrEqual(alive.body.timestamp);
   });
@@ -152,6 +157,38 @@ describe('health endpoints', () => {
       expect(res.body.error.status).toBe(406);
     }
     expect((await request(app).get('/api/ping').set('Accept', ';;;,,,=')).status).toBeLessThan(500);
+  });
+
+  const PARAMETERISED_ACCEPTS = [
+    'application/json; charset=utf-8',
+    'application/json;charset=UTF-8',
+    'application/health+json; q=0.9',
+    'application/json; charset=utf-8; q=0.8, text/html;q=0.1',
+  ];
+  it.each(ENDPOINTS.flatMap((path) => PARAMETERISED_ACCEPTS.map((accept) => [path, accept] as const)))(
+    'Accept with parameters is not a 406: %s with %s',
+    async (path, accept) => {
+      const app = appWith();
+      const res = await request(app).get(path).set('Accept', accept);
+      expect(res.status).toBe(200);
+      // Endpoints with an IETF format answer it when the client prefers it; the others answer their JSON.
+      const ietf = accept.startsWith('application/health+json') && /health/.test(path);
+      expect(res.headers['content-type']).toBe(ietf ? 'application/health+json; charset=utf-8' : 'application/json; charset=utf-8');
+      if (path === '/api/keep-alive') {
+        expect((await request(app).post(path).set('Accept', accept).send({ client_id: 'lb' })).status).toBe(200);
+      }
+    },
+  );
+
+  it.each(
+    ENDPOINTS.flatMap((path) =>
+      ['text/html', 'application/json;q=0', 'application/json; charset=utf-8; q=0'].map((a) => [path, a] as const),
+    ),
+  )('a truly unacceptable Accept still gets 406 JSON: %s with %s', async (path, accept) => {
+    const res = await request(appWith()).get(path).set('Accept', accept);
+    expect(res.status).toBe(406);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.body.error.status).toBe(406);
   });
 
   it('answers odd paths under the health prefix with a JSON 4xx, never 5xx', async () => {
@@ -241,5 +278,139 @@ describe('detail gating', () => {
     const h = health({ details: 'authorized', logger, interval: 0 });
     closers.push(h.close);
     expect(logger.text()).toMatch(/no HEALTH_TOKEN/);
+  });
+});
+
+describe('extra mount points', () => {
+  const dbDown = { db: () => Promise.reject(new Error('connection refused to postgres://app:hunter2@db/x')) };
+  const text = (res: { text: string }) => res.text;
+
+  it('are off by default: /health, /livez and /readyz belong to the app', async () => {
+    const app = appWith();
+    for (const path of ['/health', '/livez', '/readyz', '/readyz/ping']) expect((await request(app).get(path)).status, path).toBe(404);
+  });
+
+  it('mounts.health answers /health with the same report as /api/health', async () => {
+    const app = appWith({ mounts: { health: true }, checks: { queue: async () => undefined } });
+    for (const path of ['/health', '/health/']) {
+      const res = await request(app).get(path);
+      expect(res.status).toBe(200);
+      expect(res.body.server_info.pid).toBe(process.pid);
+      expect(res.body.checks.queue.status).toBe('pass');
+    }
+    const ietf = await request(app).get('/health').set('Accept', 'application/health+json');
+    expect(ietf.headers['content-type']).toBe('application/health+json; charset=utf-8');
+    expect((await request(app).post('/health')).status).toBe(405);
+    expect((await request(app).get('/livez')).status).toBe(404);
+  });
+
+  it('mounts.kubernetes answers /livez and /readyz in plain text, verbose on request', async () => {
+    const app = appWith({ mounts: { kubernetes: true }, checks: { queue: async () => undefined } });
+    for (const path of ['/livez', '/readyz', '/livez/', '/readyz?x=1']) {
+      const res = await request(app).get(path).set('Accept', 'application/json');
+      expect(res.status, path).toBe(200);
+      expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(text(res)).toBe('ok');
+    }
+    expect(text(await request(app).get('/livez?verbose'))).toBe('[+]ping ok\nlivez check passed\n');
+    expect(text(await request(app).get('/readyz?verbose=1'))).toBe('[+]ping ok\n[+]shutdown ok\n[+]queue ok\nreadyz check passed\n');
+    expect(text(await request(app).get('/readyz/queue'))).toBe('ok');
+    expect(text(await request(app).get('/livez/ping/'))).toBe('ok');
+    expect((await request(app).get('/readyz/%ff')).status).toBe(404);
+    expect((await request(app).get('/readyz/nope')).status).toBe(404);
+    expect((await request(app).head('/readyz')).status).toBe(200);
+    const post = await request(app).post('/readyz');
+    expect(post.status).toBe(405);
+    expect(post.body.error.status).toBe(405);
+    expect((await request(app).get('/health')).status).toBe(404);
+  });
+
+  it('/readyz fails with the per-check list, and ?exclude= leaves a check out of the verdict', async () => {
+    const app = appWith({
+      mounts: { kubernetes: true },
+      checks: { ...dbDown, cache: { check: () => Promise.reject(new Error('x')), critical: false } },
+    });
+    await request(app).get('/api/health');
+    const failed = await request(app).get('/readyz');
+    expect(failed.status).toBe(503);
+    expect(text(failed)).toBe(
+      '[+]ping ok\n[+]shutdown ok\n[-]db failed: connection refused to postgres://app:***@db/x\nreadyz check failed\n',
+    );
+    expect((await request(app).get('/livez')).status).toBe(200);
+    const excluded = await request(app).get('/readyz?exclude=db&verbose');
+    expect(excluded.status).toBe(200);
+    expect(text(excluded)).toBe('[+]ping ok\n[+]shutdown ok\n[+]db excluded: ok\nreadyz check passed\n');
+    expect(text(await request(app).get('/readyz?exclude=db'))).toBe('ok');
+    const unknown = await request(app).get('/readyz?exclude=db&exclude=nope&verbose');
+    expect(text(unknown)).toContain('warn: some health checks cannot be excluded: no matches for "nope"\n');
+    const single = await request(app).get('/readyz/db');
+    expect(single.status).toBe(503);
+    expect(text(single)).toMatch(/^internal server error: connection refused/);
+  });
+
+  it('/readyz fails while draining', async () => {
+    const app = appWith({ mounts: { kubernetes: true } });
+    activityOf(app).draining = true;
+    const res = await request(app).get('/readyz');
+    expect(res.status).toBe(503);
+    expect(text(res)).toBe('[+]ping ok\n[-]shutdown failed: draining\nreadyz check failed\n');
+    expect((await request(app).get('/livez')).status).toBe(200);
+  });
+
+  it('withholds failure reasons from callers who may not see details', async () => {
+    const app = appWith({ mounts: { kubernetes: true }, details: 'authorized', token: 'k8s-token', checks: dbDown });
+    await request(app).get('/api/health');
+    const anonymous = await request(app).get('/readyz?verbose');
+    expect(text(anonymous)).toBe('[+]ping ok\n[+]shutdown ok\n[-]db failed: reason withheld\nreadyz check failed\n');
+    expect(text(await request(app).get('/readyz/db'))).toBe('internal server error: reason withheld\n');
+    const authorized = await request(app).get('/readyz').set('Authorization', 'Bearer k8s-token');
+    expect(text(authorized)).toContain('[-]db failed: connection refused');
+    const never = appWith({ mounts: { kubernetes: true }, details: 'never', checks: dbDown });
+    await request(never).get('/api/health');
+    expect(text(await request(never).get('/readyz'))).toContain('[-]db failed: reason withheld');
+  });
+
+  it('production hides reasons from anonymous callers by default', async () => {
+    process.env.NODE_ENV = 'production';
+    try {
+      const app = appWith({ mounts: { kubernetes: true, health: true }, checks: dbDown });
+      await request(app).get('/api/health');
+      expect(text(await request(app).get('/readyz'))).toContain('[-]db failed: reason withheld');
+      const report = await request(app).get('/health');
+      expect(report.body.server_info).toBeUndefined();
+      expect(JSON.stringify(report.body)).not.toMatch(/refused|hunter2/);
+    } finally {
+      delete process.env.NODE_ENV;
+    }
+  });
+
+  it('HEALTH_MOUNTS turns them on from the environment', async () => {
+    process.env.HEALTH_MOUNTS = 'health, kubernetes';
+    try {
+      const app = appWith();
+      expect((await request(app).get('/health')).status).toBe(200);
+      expect(text(await request(app).get('/livez'))).toBe('ok');
+      // An explicit option wins over the environment.
+      expect((await request(appWith({ mounts: {} })).get('/livez')).status).toBe(404);
+      process.env.HEALTH_MOUNTS = 'health,k8s';
+      expect(() => health({ logger: false, interval: 0 })).toThrow(
+        "Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got 'health,k8s'",
+      );
+    } finally {
+      delete process.env.HEALTH_MOUNTS;
+    }
+  });
+
+  it('rejects invalid mounts at setup, naming the option', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [true, /health: mounts: expected options to be an object, got true/],
+      [{ healthz: true }, /healthz/],
+      [{ health: 'yes' }, /health: expected `mounts.health` to be a boolean, got 'yes'/],
+      [{ kubernetes: 1 }, /health: expected `mounts.kubernetes` to be a boolean, got 1/],
+    ];
+    for (const [mounts, message] of cases) {
+      expect(() => health({ logger: false, interval: 0, mounts: mounts as HealthOptions['mounts'] })).toThrow(message);
+    }
   });
 });

@@ -1,7 +1,12 @@
-import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorHandler, health, keepAlive, notFound } from '../../src/index.js';
+import { RecentClients } from '../../src/activity.js';
+import { createLogger, errorHandler, health, keepAlive, notFound } from '../../src/index.js';
 import { express } from '../helpers/express.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { listen } from '../helpers/server.js';
@@ -179,16 +184,315 @@ describe('keepAlive logging and loop', () => {
     await ka.close();
     await target.close();
     expect(pings).toBeGreaterThanOrEqual(3);
-    expect(logger.lines.some((l) => l.level === 'debug' && /^heartbeat: 1 requests, 0 in flight, status active$/.test(l.message))).toBe(
-      true,
-    );
+    const heartbeats = logger.lines.filter((l) => l.message.startsWith('heartbeat'));
+    expect(heartbeats.length).toBeGreaterThanOrEqual(3);
+    // At info, so backend.log shows the server alive at the default level.
+    for (const h of heartbeats) {
+      expect(h.level).toBe('info');
+      expect(h.message).toBe('heartbeat: 1 requests, 0 in flight, status active');
+    }
   });
 
-  it('warns when the self-ping fails', async () => {
+  it('never logs the token in a selfPingUrl, in its userinfo or its query', async () => {
+    const logger = memoryLogger();
+    const ka = keepAlive({ logger, interval: 30, selfPingUrl: 'http://ping:S3CR3T@127.0.0.1:1/api/ping?token=T0K3N&x=1' });
+    closers.push(ka.close);
+    for (let i = 0; i < 100 && !logger.lines.some((l) => l.level === 'warn'); i++) await new Promise((r) => setTimeout(r, 20));
+    await ka.close();
+    const warning = logger.lines.find((l) => l.level === 'warn');
+    expect(warning?.message).toMatch(/^self-ping http:\/\/ping:\*\*\*@127\.0\.0\.1:1\/api\/ping\?token=\*\*\*&x=\*\*\* failed: /);
+    expect(logger.text()).not.toMatch(/S3CR3T|T0K3N/);
+  });
+
+  it('warns once, not every tick, while the self-ping keeps failing', async () => {
     const logger = memoryLogger();
     const ka = keepAlive({ logger, interval: 30, selfPingUrl: 'http://127.0.0.1:1/api/ping' });
     closers.push(ka.close);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(logger.lines.some((l) => l.level === 'warn' && l.message.startsWith('self-ping http://127.0.0.1:1/api/ping failed'))).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    const warnings = logger.lines.filter((l) => l.level === 'warn' && l.message.startsWith('self-ping http://127.0.0.1:1/api/ping failed'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.message).toMatch(/failed: fetch failed \(bad port\) \(logged once until it recovers\)$/);
+  });
+});
+
+interface ChunkedOutcome {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+  /** Bytes the client had written when the answer arrived. */
+  sentBeforeAnswer: number;
+  elapsedMs: number;
+}
+
+/**
+ * POSTs `total` bytes with Transfer-Encoding: chunked (no Content-Length), in 16 KiB
+ * chunks that wait for the socket to drain, and stops writing once the answer arrives.
+ */
+function postChunked(url: string, total: number, contentType = 'application/octet-stream'): Promise<ChunkedOutcome> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let sent = 0;
+    let answered = false;
+    const req = httpRequest(`${url}/api/keep-alive`, {
+      method: 'POST',
+      headers: { 'Content-Type': contentType, 'Transfer-Encoding': 'chunked' },
+    });
+    req.on('response', (res) => {
+      answered = true;
+      const sentBeforeAnswer = sent;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, sentBeforeAnswer, elapsedMs: performance.now() - started }),
+      );
+      res.on('error', reject);
+    });
+    // The server closing mid-upload is expected once it has answered.
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    const chunk = Buffer.alloc(16 * 1024, 0x61);
+    const pump = (): void => {
+      while (!answered && sent < total) {
+        const piece = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
+        sent += piece.length;
+        if (!req.write(piece)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      if (!answered) req.end();
+    };
+    pump();
+  });
+}
+
+describe('POST /api/keep-alive', () => {
+  function appWithHealth() {
+    const app = express();
+    const ka = keepAlive({ logger: false, interval: 0 });
+    const h = health({ logger: false, interval: 0 });
+    closers.push(ka.close, h.close);
+    app.use(ka);
+    app.use(h);
+    app.use(notFound());
+    app.use(errorHandler({ logger: false }));
+    return app;
+  }
+
+  it('refuses a 200 KiB chunked body with 413 JSON and Connection: close (the 64 KiB limit holds without Content-Length)', async () => {
+    const running = await listen(appWithHealth());
+    try {
+      const res = await postChunked(running.url, 200 * 1024);
+      expect(res.status).toBe(413);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.headers.connection).toBe('close');
+      expect(JSON.parse(res.body)).toEqual({
+        error: { status: 413, message: 'Payload Too Large: keep-alive accepts at most 65536 bytes' },
+      });
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('cuts a 50 MiB chunked stream early: 413 before the client finished sending, in bounded time', async () => {
+    const running = await listen(appWithHealth());
+    try {
+      const total = 50 * 1024 * 1024;
+      const res = await postChunked(running.url, total);
+      expect(res.status).toBe(413);
+      expect(res.headers.connection).toBe('close');
+      // The answer came after a few socket buffers, not after the 50 MiB.
+      expect(res.sentBeforeAnswer).toBeLessThan(8 * 1024 * 1024);
+      expect(res.elapsedMs).toBeLessThan(5000);
+      // The server is still fine afterwards.
+      expect((await fetch(`${running.url}/api/ping`)).status).toBe(200);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('accepts chunked and sized bodies up to 64 KiB', async () => {
+    const running = await listen(appWithHealth());
+    try {
+      for (const size of [0, 1, 64 * 1024]) {
+        const res = await postChunked(running.url, size);
+        expect(res.status, String(size)).toBe(200);
+        expect(JSON.parse(res.body).status).toBe('alive');
+      }
+      const sized = await fetch(`${running.url}/api/keep-alive`, { method: 'POST', body: Buffer.alloc(64 * 1024) });
+      expect(sized.status).toBe(200);
+      const over = await fetch(`${running.url}/api/keep-alive`, { method: 'POST', body: Buffer.alloc(64 * 1024 + 1) });
+      expect(over.status).toBe(413);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('reports the last client activity and the distinct clients of the last interval in status and keep-alive', async () => {
+    const app = appWithHealth();
+    const before = await request(app).get('/api/status');
+    expect(before.body).toMatchObject({ last_client_activity: null, clients_last_interval: 0 });
+    expect((await request(app).get('/api/keep-alive')).body).toMatchObject({ last_client_activity: null, clients_last_interval: 0 });
+
+    const t0 = Date.now() / 1000;
+    await request(app).post('/api/keep-alive').send({ client_id: 'tab-1' });
+    await request(app).post('/api/keep-alive').send({ client_id: 'tab-2' });
+    const third = await request(app).post('/api/keep-alive').send({ client_id: 'tab-1' });
+    expect(third.body.clients_last_interval).toBe(2);
+    expect(third.body.last_client_activity).toBeGreaterThanOrEqual(t0 - 0.001);
+    // Without a client_id (or with one that is not a short string) the client is its address.
+    await request(app).post('/api/keep-alive');
+    await request(app)
+      .post('/api/keep-alive')
+      .send({ client_id: { nested: true } });
+    await request(app).post('/api/keep-alive').set('Content-Type', 'application/json').send('{"client_id":');
+    const status = await request(app).get('/api/status');
+    expect(status.body.clients_last_interval).toBe(3);
+    expect(status.body.last_client_activity).toBeGreaterThanOrEqual(third.body.last_client_activity);
+    // A GET does not count as a client keep-alive.
+    await request(app).get('/api/keep-alive');
+    expect((await request(app).get('/api/status')).body.clients_last_interval).toBe(3);
+  });
+
+  it('reads client_id from a body express.json() already parsed', async () => {
+    const app = express();
+    const h = health({ logger: false, interval: 0 });
+    closers.push(h.close);
+    app.use(express.json());
+    app.use(h);
+    for (const id of ['a', 'b', 'c']) await request(app).post('/api/keep-alive').send({ client_id: id });
+    expect((await request(app).get('/api/status')).body.clients_last_interval).toBe(3);
+  });
+
+  it('counts only the clients seen within the interval', async () => {
+    const app = express();
+    const h = health({ logger: false, interval: 150 });
+    closers.push(h.close);
+    app.use(h);
+    await request(app).post('/api/keep-alive').send({ client_id: 'old' });
+    await new Promise((r) => setTimeout(r, 250));
+    const res = await request(app).post('/api/keep-alive').send({ client_id: 'new' });
+    expect(res.body.clients_last_interval).toBe(1);
+  });
+
+  it('remembers a bounded number of clients', () => {
+    const clients = new RecentClients(3);
+    for (let i = 0; i < 1000; i++) clients.record(`c${i}`, 1000 + i);
+    expect(clients.countSince(0)).toBe(3);
+    expect(clients.countSince(1998)).toBe(2);
+    clients.record('c998', 3000);
+    expect(clients.countSince(2000)).toBe(1);
+  });
+});
+
+describe('keepAlive access log', () => {
+  const env = { NODE_ENV: process.env.NODE_ENV, ACCESS_LOG: process.env.ACCESS_LOG };
+  afterEach(() => {
+    for (const [name, value] of Object.entries(env)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  async function accessLines(options: { accessLog?: boolean } = {}) {
+    const logger = memoryLogger();
+    const ka = keepAlive({ logger, interval: 0, ...options });
+    closers.push(ka.close);
+    const app = express();
+    app.use(ka);
+    app.get('/ok', (_req: unknown, res: Res) => res.json({ ok: true }));
+    await request(app).get('/ok?q=1');
+    return logger.lines.filter((l) => l.meta?.component === 'access');
+  }
+
+  it('writes one line per request after the answer: method, path without query, status, ms, bytes sent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-access-'));
+    const file = join(dir, 'backend.log');
+    const logger = createLogger({ file, console: false });
+    const ka = keepAlive({ logger, interval: 0, accessLog: true });
+    const app = express();
+    app.use(ka);
+    app.get('/items', (_req: unknown, res: Res) => res.json({ items: [1, 2, 3] }));
+    app.use(notFound());
+    const running = await listen(app);
+    let received = 0;
+    try {
+      // A raw socket, to count the bytes that really arrived.
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(Number(new URL(running.url).port), '127.0.0.1', () =>
+          socket.end('GET /items?token=abc123&page=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        );
+        socket.on('data', (chunk: Buffer) => (received += chunk.length));
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      await request(running.url).post('/nowhere').send('x');
+    } finally {
+      await running.close();
+      await ka.close();
+      await logger.closeAndFlush();
+    }
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    rmSync(dir, { recursive: true, force: true });
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^\\S+Z info \\[access\\] GET /items 200 \\d+\\.\\d ms ${received} bytes$`));
+    expect(lines[1]).toMatch(/^\S+Z info \[access\] POST \/nowhere 404 \d+\.\d ms \d+ bytes$/);
+    expect(lines.join('\n')).not.toContain('abc123');
+  });
+
+  it('marks a request the client gave up on as aborted', async () => {
+    const logger = memoryLogger();
+    const ka = keepAlive({ logger, interval: 0, accessLog: true });
+    closers.push(ka.close);
+    const app = express();
+    app.use(ka);
+    let arrived!: () => void;
+    const inHandler = new Promise<void>((resolve) => (arrived = resolve));
+    app.get('/never', () => arrived()); // never answers
+    const running = await listen(app);
+    try {
+      const controller = new AbortController();
+      const pending = fetch(`${running.url}/never`, { signal: controller.signal }).catch(() => undefined);
+      await inHandler;
+      controller.abort();
+      await pending;
+      for (let i = 0; i < 100 && !logger.lines.some((l) => l.meta?.component === 'access'); i++)
+        await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      await running.close();
+    }
+    const line = logger.lines.find((l) => l.meta?.component === 'access');
+    expect(line?.message).toMatch(/^GET \/never - \d+\.\d ms 0 bytes \(aborted\)$/);
+  });
+
+  it('is on by default outside production', async () => {
+    delete process.env.NODE_ENV;
+    const lines = await accessLines();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'info' });
+    expect(lines[0]!.message).toMatch(/^GET \/ok 200 \d+\.\d ms \d+ bytes$/);
+  });
+
+  it('is off by default in production, on with ACCESS_LOG=true or accessLog: true', async () => {
+    process.env.NODE_ENV = 'production';
+    expect(await accessLines()).toHaveLength(0);
+    expect(await accessLines({ accessLog: true })).toHaveLength(1);
+    process.env.ACCESS_LOG = 'true';
+    expect(await accessLines()).toHaveLength(1);
+    delete process.env.NODE_ENV;
+    process.env.ACCESS_LOG = '0';
+    expect(await accessLines()).toHaveLength(0);
+  });
+
+  it('rejects a non-boolean accessLog and an invalid ACCESS_LOG at setup', () => {
+    expect(() => keepAlive({ logger: false, accessLog: 'yes' as unknown as boolean })).toThrow(
+      new TypeError("keepAlive: expected `accessLog` to be a boolean, got 'yes'"),
+    );
+    process.env.ACCESS_LOG = 'maybe';
+    expect(() => keepAlive({ logger: false })).toThrow(
+      /^Invalid ACCESS_LOG: expected 'true' or 'false' \(also 1\/0, on\/off\), got 'maybe'$/,
+    );
   });
 });
