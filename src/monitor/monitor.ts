@@ -150,7 +150,14 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
   const events = options.events ?? new MonitorEvents();
   events.onListenerError = (error, event) => logger.error('monitor: an event listener failed', { event, error: String(error) });
 
-  const store = await openStore({ database: options.database ?? (process.env.DATABASE_URL || 'monitor.db'), events });
+  // knex's warnings (a failed connection, with its stack) repeat what the monitor reports in its own lines.
+  const log = {
+    warn: (message: unknown) => logger.debug(`knex: ${String(message)}`),
+    error: (message: unknown) => logger.error(`knex: ${String(message)}`),
+    deprecate: (message: unknown) => logger.warn(`knex: ${String(message)}`),
+    debug: (message: unknown) => logger.debug(`knex: ${String(message)}`),
+  };
+  const store = await openStore({ database: options.database ?? (process.env.DATABASE_URL || 'monitor.db'), events, log });
   try {
     return await startMonitor(store, {
       concurrency,
