@@ -3,11 +3,12 @@
 // local HTTP and TCP targets.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import knex from 'knex';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -420,13 +421,15 @@ describe('lifeline monitor misuse', () => {
     );
   });
 
-  it('an unreachable PostgreSQL is one line without its password', async () => {
-    const run = await monitor('list', '--database', `postgres://lifeline:hunter2@127.0.0.1:${downPort}/monitor`);
-    expectOneLineError(
-      run,
-      new RegExp(`cannot open the database postgres://lifeline:\\*\\*\\*@127\\.0\\.0\\.1:${downPort}/monitor: .*ECONNREFUSED`),
-    );
-    expect(run.err).not.toContain('hunter2');
+  it('an unreachable PostgreSQL is one line without its password (and knex prints nothing on stdout)', async () => {
+    for (const command of ['list', 'check', 'migrate']) {
+      const run = await monitor(command, '--database', `postgres://lifeline:hunter2@127.0.0.1:${downPort}/monitor`);
+      expectOneLineError(
+        run,
+        new RegExp(`cannot open the database postgres://lifeline:\\*\\*\\*@127\\.0\\.0\\.1:${downPort}/monitor: .*ECONNREFUSED`),
+      );
+      expect(run.err).not.toContain('hunter2');
+    }
   });
 
   it('without better-sqlite3, says what to install', async () => {
@@ -443,18 +446,36 @@ describe('lifeline monitor misuse', () => {
     expectOneLineError(run, /npm install better-sqlite3/);
   });
 
-  it('other lifeline commands do not load knex (the monitor is imported only by its commands)', async () => {
+  it('other lifeline commands load neither the monitor nor knex (imported only by the monitor commands)', async () => {
+    // A module hook records every module of the package's monitor folder that gets resolved, and knex shows up in require's cache.
+    const hooks = join(cwd, 'hooks.mjs');
     const probe = join(cwd, 'probe.mjs');
+    const loaded = join(cwd, 'loaded.txt');
+    writeFileSync(
+      hooks,
+      "import { appendFileSync } from 'node:fs';\n" +
+        'export async function resolve(specifier, context, next) {\n' +
+        '  const result = await next(specifier, context);\n' +
+        `  if (result.url.includes('/dist/monitor/')) appendFileSync(${JSON.stringify(loaded)}, result.url + '\\n');\n` +
+        '  return result;\n}\n',
+    );
     writeFileSync(
       probe,
-      "import { createRequire } from 'node:module';\nconst cache = createRequire(import.meta.url).cache;\n" +
+      "import { createRequire, register } from 'node:module';\n" +
+        `register(${JSON.stringify(pathToFileURL(hooks).href)});\n` +
+        'const cache = createRequire(import.meta.url).cache;\n' +
         "process.on('exit', () => process.stderr.write(`knex loaded: ${Object.keys(cache).some((f) => f.includes('/node_modules/knex/'))}\\n`));\n",
     );
-    const other = await lifeline(['--version'], { env: { NODE_OPTIONS: `--import=${probe}` } });
+    const env = { NODE_OPTIONS: `--import=${pathToFileURL(probe).href}` };
+    const other = await lifeline(['--version'], { env });
+    expect(other.code, other.err).toBe(0);
     expect(other.err).toContain('knex loaded: false');
-    const list = await lifeline(['monitor', 'list'], { env: { NODE_OPTIONS: `--import=${probe}` } });
+    expect(existsSync(loaded) ? readFileSync(loaded, 'utf8') : '').toBe('');
+
+    const list = await lifeline(['monitor', 'list'], { env });
     expect(list.code, list.err).toBe(0);
     expect(list.err).toContain('knex loaded: true');
+    expect(readFileSync(loaded, 'utf8')).toContain('/dist/monitor/index.js');
   });
 });
 
