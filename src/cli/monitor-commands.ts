@@ -175,11 +175,11 @@ async function userAddCommand(name: string, o: { admin?: boolean; database?: str
   if (!USER_NAME.test(name)) {
     throw new CliError(`user add: a user name is 1-150 letters, digits and @ . + - _, got ${JSON.stringify(name.slice(0, 160))}`);
   }
-  const db = chooseDatabase(o.database); // a bad --database is reported before the password is asked for
-  const password = await readPassword(name);
   const { hashPassword } = await import('../monitor/auth/password.js');
-  return withStore(db, async (store) => {
+  // The database and the name are checked before anyone types a password.
+  return withStore(chooseDatabase(o.database), async (store) => {
     if (await store.users.byUsername(name)) throw new CliError(`user ${name} already exists`);
+    const password = await readPassword(name);
     try {
       await store.users.create({ username: name, password_hash: await hashPassword(password), is_admin: Boolean(o.admin) });
     } catch (error) {

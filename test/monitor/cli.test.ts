@@ -326,9 +326,9 @@ describe('lifeline monitor user add', () => {
     expect(existsSync(join(cwd, 'monitor.db')) ? await rows(join(cwd, 'monitor.db'), 'select * from monitor_users') : []).toEqual([]);
   });
 
-  it('on a terminal, prompts twice without echoing the password', async () => {
-    // `script` gives the command a real pseudo-terminal; what it prints is what the user would see.
-    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} monitor user add dave --admin`;
+  /** The CLI on a real pseudo-terminal (through `script`): what it prints is what the user would see. */
+  function inTerminal(...args: string[]) {
+    const command = [process.execPath, cli, ...args].map((a) => JSON.stringify(a)).join(' ');
     const child = spawn('script', ['-qec', command, '/dev/null'], {
       cwd,
       env: { ...process.env, DATABASE_URL: '' },
@@ -337,24 +337,51 @@ describe('lifeline monitor user add', () => {
     let seen = '';
     child.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (seen += chunk.toString()));
-    const waitFor = async (text: string, from: number) => {
-      const end = Date.now() + 15_000;
-      while (seen.indexOf(text, from) < 0) {
-        if (Date.now() > end) throw new Error(`no ${JSON.stringify(text)} in ${JSON.stringify(seen)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return seen.indexOf(text, from) + text.length;
+    const closed = once(child, 'close').then(([code]) => code as number | null);
+    return {
+      seen: () => seen,
+      type: (text: string) => child.stdin.write(text),
+      closed,
+      /** Resolves with the offset after `text`, once it appears after `from`. */
+      async waitFor(text: string, from = 0): Promise<number> {
+        const end = Date.now() + 15_000;
+        while (seen.indexOf(text, from) < 0) {
+          if (Date.now() > end) throw new Error(`no ${JSON.stringify(text)} in ${JSON.stringify(seen)}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return seen.indexOf(text, from) + text.length;
+      },
     };
-    const afterFirst = await waitFor('Password for dave: ', 0);
-    child.stdin.write('tty-secret-1\r');
-    await waitFor('Again: ', afterFirst);
-    child.stdin.write('tty-secret-1\r');
-    const [code] = (await once(child, 'close')) as [number | null];
-    expect(code, seen).toBe(0);
-    expect(seen).toContain('created user dave (admin)');
-    expect(seen).not.toContain('tty-secret');
+  }
+
+  it('on a terminal, prompts twice without echoing the password', async () => {
+    const term = inTerminal('monitor', 'user', 'add', 'dave', '--admin');
+    const afterFirst = await term.waitFor('Password for dave: ');
+    term.type('tty-secret-1\r');
+    await term.waitFor('Again: ', afterFirst);
+    term.type('tty-secret-1\r');
+    expect(await term.closed, term.seen()).toBe(0);
+    expect(term.seen()).toContain('created user dave (admin)');
+    expect(term.seen()).not.toContain('tty-secret');
     const [user] = (await rows(join(cwd, 'monitor.db'), 'select password_hash from monitor_users')) as Array<{ password_hash: string }>;
     expect(await verifyPassword('tty-secret-1', user!.password_hash)).toBe(true);
+
+    // An existing name is refused before anyone types a password.
+    const again = inTerminal('monitor', 'user', 'add', 'dave');
+    expect(await again.closed).toBe(1);
+    expect(again.seen()).toContain('lifeline: user dave already exists');
+    expect(again.seen()).not.toContain('Password');
+  });
+
+  it('on a terminal, two different passwords create nobody', async () => {
+    const term = inTerminal('monitor', 'user', 'add', 'frank');
+    const afterFirst = await term.waitFor('Password for frank: ');
+    term.type('first-password\r');
+    await term.waitFor('Again: ', afterFirst);
+    term.type('other-password\r');
+    expect(await term.closed, term.seen()).toBe(1);
+    expect(term.seen()).toContain('lifeline: the passwords do not match');
+    expect(await rows(join(cwd, 'monitor.db'), 'select * from monitor_users')).toEqual([]);
   });
 });
 
