@@ -440,6 +440,11 @@ describe('lifeline monitor misuse', () => {
     expect(JSON.parse((await monitor('list', '--json')).out)).toHaveLength(1);
   });
 
+  it('a bad MONITOR_CONCURRENCY stops check with one line naming it', async () => {
+    const run = await lifeline(['monitor', 'check'], { env: { MONITOR_CONCURRENCY: 'lots' } });
+    expectOneLineError(run, /^lifeline: MONITOR_CONCURRENCY must be an integer 1-10000, got "lots"$/m);
+  });
+
   it('a bad DATABASE_URL is named, with its password hidden', async () => {
     const run = await lifeline(['monitor', 'list'], { env: { DATABASE_URL: 'mysql://root:hunter2@db.example/app' } });
     expectOneLineError(
