@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
 import type { LifelineLogger } from '../logging/logger.js';
@@ -194,6 +195,8 @@ interface Settings {
 async function startMonitor(store: MonitorStore, settings: Settings): Promise<Monitor> {
   const { concurrency, retentionDays, rollupRetentionDays, flushInterval, maintenanceInterval, logger, events, ca } = settings;
   const closing = new AbortController();
+  // Each running check listens for the close: up to `concurrency` at once, past Node's warning at 10.
+  setMaxListeners(concurrency + 8, closing.signal);
   const tracked = new Map<number, Tracked>();
 
   // Runs of the monitor (all instances): uptime leaves out the time outside them.

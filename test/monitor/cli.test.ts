@@ -14,6 +14,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/monitor/auth/password.js';
 import { migrationSource } from '../../src/monitor/migrations/index.js';
+import { openStore } from '../../src/monitor/store/index.js';
+import { validateServer } from '../../src/monitor/validate.js';
 import { postgresDatabase, type TestDatabase } from './helpers.js';
 
 const cli = resolve('dist/cli/main.js');
@@ -259,6 +261,24 @@ describe('lifeline monitor check', () => {
     const clean = await monitor('check');
     expect(clean.code, clean.out + clean.err).toBe(0);
     expect(clean.out).toMatch(/checked 1 server in \d+ ms: 1 up\n$/);
+  });
+
+  it('checks many servers at once without a listener warning on stderr', async () => {
+    // Regression: every running check listened on one AbortSignal, and Node warned past 10.
+    const store = await openStore({ database: join(cwd, 'monitor.db') });
+    try {
+      for (let i = 0; i < 40; i++) {
+        const checked = validateServer({ name: `s${i}`, protocol: 'http', host: '127.0.0.1', port: upPort, path: `/s${i}` });
+        if (!checked.ok) throw new Error(JSON.stringify(checked.errors));
+        await store.servers.create(checked.value);
+      }
+    } finally {
+      await store.close();
+    }
+    const run = await monitor('check');
+    expect(run.code, run.err).toBe(0);
+    expect(run.out).toMatch(/checked 40 servers in \d+ ms: 40 up\n$/);
+    expect(run.err).toBe('');
   });
 
   it('with no servers, says so and exits 0', async () => {
