@@ -7,6 +7,7 @@ import { integerFlag as integer } from './args.js';
 import { CliError } from './config-file.js';
 import { config, logs, status } from './info-commands.js';
 import { killPort, reload, start, stop, type Output } from './daemon-commands.js';
+import { registerMonitorCommands } from './monitor-commands.js';
 import { readPidFile } from './pid-file.js';
 import { run } from './run-command.js';
 import { SERVE_HELP_AFTER, serveCommand, type ServeFlags } from './serve-command.js';
@@ -221,6 +222,9 @@ program
     const code = await serveCommand(entry, flags);
     if (code >= 0) process.exitCode = code;
   });
+
+const monitorCmd = program.command('monitor').description('watch other services: checks, history, API, dashboard');
+registerMonitorCommands(monitorCmd);
 
 try {
   await program.parseAsync(process.argv);

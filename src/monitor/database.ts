@@ -56,11 +56,14 @@ export interface OpenedDatabase {
 /** SQLite settings for a file several parts of the monitor write to: WAL, a busy wait, enforced foreign keys. */
 const SQLITE_PRAGMAS = ['journal_mode = WAL', 'busy_timeout = 5000', 'foreign_keys = ON', 'synchronous = NORMAL'];
 
+/** Where knex's own messages go; knex writes them to stdout otherwise (e.g. `Acquire connection error` with a stack). */
+export type KnexLog = NonNullable<Knex.Config['log']>;
+
 /**
  * Opens the monitor's database: `postgres://…` through pg, anything else as a SQLite
  * file (default `monitor.db` in the working directory) through better-sqlite3.
  */
-export async function openDatabase(database: DatabaseOption = 'monitor.db'): Promise<OpenedDatabase> {
+export async function openDatabase(database: DatabaseOption = 'monitor.db', { log }: { log?: KnexLog } = {}): Promise<OpenedDatabase> {
   if (typeof database !== 'string') {
     if (typeof database !== 'function' || typeof (database as { raw?: unknown }).raw !== 'function') {
       throw new TypeError(`monitor: expected \`database\` to be a URL, a SQLite file name or a knex instance, got ${typeof database}`);
@@ -72,7 +75,13 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db'): Pro
   const { default: knex } = await load('knex', 'express-lifeline/monitor', () => import('knex'));
   if (isPostgresUrl(database)) {
     await load('pg', 'a PostgreSQL database', () => importByName('pg'));
-    const db = knex({ client: 'pg', connection: database, pool: { min: 0, max: 10 }, acquireConnectionTimeout: 10_000 });
+    const db = knex({
+      client: 'pg',
+      connection: database,
+      pool: { min: 0, max: 10 },
+      acquireConnectionTimeout: 10_000,
+      ...(log ? { log } : {}),
+    });
     return { db, dialect: 'postgres', owned: true };
   }
   await load('better-sqlite3', 'a SQLite database', () => importByName('better-sqlite3'));
@@ -81,6 +90,7 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db'): Pro
     client: 'better-sqlite3',
     connection: { filename },
     useNullAsDefault: true,
+    ...(log ? { log } : {}),
     pool: {
       min: 1,
       max: 1,

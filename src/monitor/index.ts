@@ -15,7 +15,7 @@ export type { ServerListOptions, ServerWithStatus } from './store/servers.js';
 export type { CheckRecord, RecordHook, ResultFilter, StatusFilter } from './store/results.js';
 export type { RunInterval, StateChange } from './store/history.js';
 export type { UserWithHash } from './store/admin.js';
-export { MissingDependencyError, openDatabase, type DatabaseOption, type Dialect } from './database.js';
+export { MissingDependencyError, openDatabase, type DatabaseOption, type Dialect, type KnexLog } from './database.js';
 export { migrate, migrationSource, MIGRATION_CONFIG } from './migrations/index.js';
 export {
   parseStatusRanges,

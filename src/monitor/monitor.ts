@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
 import type { LifelineLogger } from '../logging/logger.js';
@@ -150,7 +151,14 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
   const events = options.events ?? new MonitorEvents();
   events.onListenerError = (error, event) => logger.error('monitor: an event listener failed', { event, error: String(error) });
 
-  const store = await openStore({ database: options.database ?? (process.env.DATABASE_URL || 'monitor.db'), events });
+  // knex's warnings (a failed connection, with its stack) repeat what the monitor reports in its own lines.
+  const log = {
+    warn: (message: unknown) => logger.debug(`knex: ${String(message)}`),
+    error: (message: unknown) => logger.error(`knex: ${String(message)}`),
+    deprecate: (message: unknown) => logger.warn(`knex: ${String(message)}`),
+    debug: (message: unknown) => logger.debug(`knex: ${String(message)}`),
+  };
+  const store = await openStore({ database: options.database ?? (process.env.DATABASE_URL || 'monitor.db'), events, log });
   try {
     return await startMonitor(store, {
       concurrency,
@@ -187,6 +195,8 @@ interface Settings {
 async function startMonitor(store: MonitorStore, settings: Settings): Promise<Monitor> {
   const { concurrency, retentionDays, rollupRetentionDays, flushInterval, maintenanceInterval, logger, events, ca } = settings;
   const closing = new AbortController();
+  // Each running check listens for the close: up to `concurrency` at once, past Node's warning at 10.
+  setMaxListeners(concurrency + 8, closing.signal);
   const tracked = new Map<number, Tracked>();
 
   // Runs of the monitor (all instances): uptime leaves out the time outside them.

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { openDatabase, type DatabaseOption, type Dialect } from '../database.js';
+import { openDatabase, type DatabaseOption, type Dialect, type KnexLog } from '../database.js';
 import { MonitorEvents } from '../events.js';
 import { migrate } from '../migrations/index.js';
 import { NotificationQueries, SettingQueries, UserQueries } from './admin.js';
@@ -14,6 +14,8 @@ export interface OpenStoreOptions {
   migrate?: boolean;
   /** The hub that server changes are announced on. Default: a new one. */
   events?: MonitorEvents;
+  /** Where knex's own warnings go, when the store opens the database. Default: knex's (stdout). */
+  log?: KnexLog;
 }
 
 /** The monitor's storage: named queries per resource over one knex instance. */
@@ -58,7 +60,7 @@ export class MonitorStore {
  * const page = await store.servers.list({ limit: 50 });
  */
 export async function openStore(options: OpenStoreOptions = {}): Promise<MonitorStore> {
-  const { db, dialect, owned } = await openDatabase(options.database);
+  const { db, dialect, owned } = await openDatabase(options.database, options.log ? { log: options.log } : {});
   const store = new MonitorStore(db, dialect, options.events ?? new MonitorEvents(), owned);
   if (options.migrate !== false) {
     try {
