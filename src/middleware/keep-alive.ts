@@ -150,13 +150,11 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
     const tracked = res as Tracked;
     tracked[REQUEST] = {
       activity,
-      count: ++activity.requestCount,
+      count: activity.begin(),
       started: performance.now(),
       req,
       bytesBefore: accessLog ? req.socket.bytesWritten : 0,
     };
-    activity.inFlight += 1;
-    activity.lastActivity = Date.now();
     onHeaders(res, setBackendHeaders);
     res.on('close', requestDone);
     return false;
@@ -166,7 +164,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
   function requestDone(this: Tracked): void {
     const r = this[REQUEST];
     if (r === undefined) return;
-    r.activity.inFlight -= 1;
+    r.activity.end();
     if (slowRequestMs === 0 && !accessLog) return;
     const ms = performance.now() - r.started;
     if (slowRequestMs > 0 && ms >= slowRequestMs) {
