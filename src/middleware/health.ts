@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { activityOf, type Activity } from '../activity.js';
+import type { Activity } from '../activity.js';
 import { HealthRegistry, type SharedSnapshot, type SnapshotExchange } from '../health/registry.js';
 import {
   detailedReport,
@@ -19,6 +19,7 @@ import { SystemSampler } from '../system/sampler.js';
 import { failureLog } from '../logging/failure-log.js';
 import { serverFacts } from '../system/facts.js';
 import { backgroundLoop } from '../time.js';
+import { activityLookup } from './app-activity.js';
 import { detailsGate } from './health/details-gate.js';
 import { postKeepAlive } from './health/keep-alive-body.js';
 import { checkPath, KUBERNETES_PATHS, kubernetesAnswerer, type KubernetesRoute } from './health/kubernetes.js';
@@ -26,7 +27,7 @@ import { HEALTH_JSON_TYPE, JSON_TYPE, negotiate, NOT_ACCEPTABLE, type MediaType 
 import { healthSettings, type HealthOptions } from './health/options.js';
 import { ReportSections, type ReportSection } from './health/report-sections.js';
 import { errorBody, sendError, sendJson } from './respond.js';
-import { appOf, fromStep, type ClosableMiddleware, type NextFunction } from './types.js';
+import { fromStep, type ClosableMiddleware, type NextFunction } from './types.js';
 
 export type { HealthMounts, HealthOptions } from './health/options.js';
 export type { ReportSection } from './health/report-sections.js';
@@ -131,26 +132,12 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   const anyMount = extraRoutes.length > 0;
   const healthSubtree = `${prefix}/health/`;
 
-  const ownApp = {};
-  let lastApp: object | undefined;
-  let lastActivity: Activity | undefined;
-  const linked = new WeakSet<Activity>();
-
   /** The app's Activity, its health status kept up to date by this registry. */
-  function activityFor(req: IncomingMessage): Activity {
-    const app = appOf(req) ?? ownApp;
-    if (app === lastApp && lastActivity) return lastActivity;
-    const activity = activityOf(app);
-    if (!linked.has(activity)) {
-      linked.add(activity);
-      registry.onStatus((status) => {
-        activity.health = status;
-      });
-    }
-    lastApp = app;
-    lastActivity = activity;
-    return activity;
-  }
+  const activityFor = activityLookup((activity) => {
+    registry.onStatus((status) => {
+      activity.health = status;
+    });
+  });
 
   function reportContext(activity: Activity): ReportContext {
     return { facts, activity, componentTypes };
