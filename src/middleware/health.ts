@@ -22,10 +22,11 @@ import { backgroundLoop } from '../time.js';
 import { activityLookup } from './app-activity.js';
 import { detailsGate } from './health/details-gate.js';
 import { postKeepAlive } from './health/keep-alive-body.js';
-import { checkPath, KUBERNETES_PATHS, kubernetesAnswerer, type KubernetesRoute } from './health/kubernetes.js';
+import { kubernetesAnswerer } from './health/kubernetes.js';
 import { HEALTH_JSON_TYPE, JSON_TYPE, negotiate, NOT_ACCEPTABLE, type MediaType } from './health/negotiate.js';
 import { healthSettings, type HealthOptions } from './health/options.js';
 import { ReportSections, type ReportSection } from './health/report-sections.js';
+import { routeMatcher, type Route } from './health/routes.js';
 import { errorBody, sendError, sendJson } from './respond.js';
 import { fromStep, type ClosableMiddleware, type NextFunction } from './types.js';
 
@@ -59,29 +60,19 @@ export type HealthMiddleware = ClosableMiddleware & {
   adoptSnapshot(snapshot: SharedSnapshot): void;
 };
 
-type Route = 'ping' | 'status' | 'keepAlive' | 'health' | 'live' | 'ready' | KubernetesRoute;
-const ROUTE_PATHS: ReadonlyArray<[string, Route]> = [
-  ['/ping', 'ping'],
-  ['/status', 'status'],
-  ['/keep-alive', 'keepAlive'],
-  ['/health', 'health'],
-  ['/health/live', 'live'],
-  ['/health/ready', 'ready'],
-];
-
 /**
  * Answers `/api/ping`, `/api/status`, `/api/keep-alive`, `/api/health`,
  * `/api/health/live` and `/api/health/ready` before the app's own routes, from a
  * snapshot of the checks that is refreshed in the background. The parts live in
  * `./health/`: options, the details gate, content negotiation, report sections,
- * the keep-alive POST and the Kubernetes mounts; the bodies in `../health/report.ts`.
+ * the route table, the keep-alive POST and the Kubernetes mounts; the bodies in `../health/report.ts`.
  *
  * @example
  * app.use(health({ checks: { database: checks.knex(db), queue: async () => { await queue.ping(); } } }));
  */
 export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware {
   const settings = healthSettings(options);
-  const { prefix, mounts, clientWindow } = settings;
+  const { prefix, clientWindow } = settings;
 
   const handle = acquireLogger(settings.logger);
   const log = componentLogger(handle.logger, 'health');
@@ -116,21 +107,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   const sections = new ReportSections();
   const answerKubernetes = kubernetesAnswerer(registry, showDetails);
 
-  const routes = new Map<string, Route>();
-  for (const [path, route] of ROUTE_PATHS) {
-    routes.set(prefix + path, route);
-    routes.set(`${prefix + path}/`, route);
-  }
-  const extraRoutes: Array<[string, Route]> = [];
-  if (mounts.health) extraRoutes.push(['/health', 'health']);
-  if (mounts.kubernetes) extraRoutes.push(...KUBERNETES_PATHS);
-  for (const [path, route] of extraRoutes) {
-    // The prefixed endpoints win where the two meet (prefix '' and /health).
-    if (!routes.has(path)) routes.set(path, route);
-    if (!routes.has(`${path}/`)) routes.set(`${path}/`, route);
-  }
-  const anyMount = extraRoutes.length > 0;
-  const healthSubtree = `${prefix}/health/`;
+  const match = routeMatcher(prefix, settings.mounts);
 
   /** The app's Activity, its health status kept up to date by this registry. */
   const activityFor = activityLookup((activity) => {
@@ -227,23 +204,10 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   }
 
   function healthStep(req: IncomingMessage, res: ServerResponse, next: NextFunction): boolean {
-    const url = req.url ?? '/';
-    if (!anyMount && !url.startsWith(prefix)) return false;
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const route = routes.get(path);
-    if (route !== undefined) {
-      answer(route, req, res, next);
-      return true;
-    }
-    if (path.startsWith(healthSubtree)) {
-      sendError(req, res, 404);
-      return true;
-    }
-    const one = mounts.kubernetes ? checkPath(path) : undefined;
-    if (one === undefined) return false;
-    if (one === null) sendError(req, res, 404);
-    else answer(one.route, req, res, next, one.name);
+    const found = match(req.url ?? '/');
+    if (found === undefined) return false;
+    if (found === 'not found') sendError(req, res, 404);
+    else answer(found.route, req, res, next, found.only);
     return true;
   }
 
