@@ -13,7 +13,7 @@ const OFFERED = JSON_OR_HEALTH.map((type) => `${type}; charset=utf-8`);
 /** The message of the 406 answer when the client accepts none of our types. */
 export const NOT_ACCEPTABLE = `Not Acceptable: this endpoint answers ${JSON_OR_HEALTH.join(' or ')}`;
 
-/** True for the Accept headers probes send (none, `*` `/` `*`, `application/json`): plain JSON without parsing. */
+/** True for the Accept headers probes send (none, any type, `application/json`): plain JSON without parsing. */
 export function plainJsonAccepted(req: IncomingMessage): boolean {
   const accept = req.headers.accept;
   return accept === undefined || accept === '*/*' || accept === 'application/json';
