@@ -19,6 +19,22 @@ export class Activity {
   /** Set when a graceful shutdown begins: readiness fails and headers say `draining`. */
   draining = false;
 
+  /**
+   * Counts a request that starts now: the one place requests are counted, for keepAlive()
+   * and serve()'s server-level probes alike. Returns its number (`X-Backend-Request-Count`);
+   * pair it with end() when its answer is done.
+   */
+  begin(): number {
+    this.inFlight += 1;
+    this.lastActivity = Date.now();
+    return ++this.requestCount;
+  }
+
+  /** The request counted by begin() has been answered (or its client left). */
+  end(): void {
+    this.inFlight -= 1;
+  }
+
   get status(): BackendStatus {
     if (this.draining) return 'draining';
     return this.health === 'healthy' ? 'active' : 'degraded';

@@ -152,6 +152,27 @@ export function liveReport(): string {
   return `{"status":"alive","timestamp":${epochSeconds()},"uptime":${round3(process.uptime())}}`;
 }
 
+/** `"last_client_activity":…,"clients_last_interval":…`: the clients that POSTed a keep-alive within `clientWindow` ms. */
+function clientsJson(activity: Activity, clientWindow: number): string {
+  const last = activity.lastClientPing === undefined ? 'null' : String(epochSeconds(activity.lastClientPing));
+  return `"last_client_activity":${last},"clients_last_interval":${activity.clients.countSince(Date.now() - clientWindow)}`;
+}
+
+/** `/api/status`: running or draining, and the app's counters. */
+export function statusReport(activity: Activity, clientWindow: number): string {
+  return `{"status":"${activity.draining ? 'draining' : 'running'}","uptime":${round3(process.uptime())},"request_count":${activity.requestCount},"last_activity":${epochSeconds(activity.lastActivity)},${clientsJson(activity, clientWindow)},"timestamp":${epochSeconds()}}`;
+}
+
+/** `/api/keep-alive` (GET, and POST once the client is recorded). */
+export function keepAliveReport(activity: Activity, clientWindow: number): string {
+  return `{"status":"alive","timestamp":${epochSeconds()},"request_count":${activity.requestCount},"last_activity":${epochSeconds(activity.lastActivity)},"uptime":${round3(process.uptime())},${clientsJson(activity, clientWindow)}}`;
+}
+
+/** `/api/health/live` and `/api/health/ready` in `application/health+json`: only pass or fail. */
+export function probeHealthJson(ok: boolean): string {
+  return ok ? '{"status":"pass"}' : '{"status":"fail"}';
+}
+
 /** Why an app is not ready: draining first, then checks not run yet, then failing critical checks; undefined when ready. */
 export function notReadyReason(
   draining: boolean,

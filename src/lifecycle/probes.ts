@@ -4,6 +4,7 @@ import type { HeaderList } from '../middleware/cors-security.js';
 import type { HealthMiddleware } from '../middleware/health.js';
 import { backendHeaders } from '../middleware/keep-alive.js';
 import { liveReport, notReadyReason, pingReport, readyReport } from '../health/report.js';
+import { plainJsonAccepted } from '../middleware/health/negotiate.js';
 
 type Probe = 'ping' | 'live' | 'ready';
 
@@ -12,8 +13,8 @@ type Probe = 'ping' | 'live' | 'ready';
  * http.Server level, before Express, from the same state the health() middleware
  * uses, with the headers an Express answer of the same app carries: the security
  * headers corsSecurity() recorded (`sameOriginHeaders`) and keepAlive()'s timing,
- * count and status, the request counted in the app's activity. Returns false for anything else (including other methods, query strings with
- * an Accept the endpoint cannot satisfy, …), which Express then answers as usual.
+ * count and status, the request counted in the app's activity. Returns false for anything else
+ * (other methods, query strings, an Accept other than plain JSON, …), which Express then answers as usual.
  */
 export function createProbeAnswerer(
   health: HealthMiddleware,
@@ -37,7 +38,7 @@ export function createProbeAnswerer(
     const headers = fixed.concat('Content-Length', Buffer.byteLength(body), backendHeaders(started, count, activity.status));
     res.writeHead(status, headers as string[]);
     res.end(req.method === 'HEAD' ? undefined : body);
-    activity.inFlight -= 1;
+    activity.end();
   }
 
   return function answerProbe(req, res) {
@@ -46,12 +47,9 @@ export function createProbeAnswerer(
     const started = performance.now();
     // Browsers (Origin) go through Express for their CORS headers.
     if (req.headers.origin !== undefined) return false;
-    const accept = req.headers.accept;
-    if (accept !== undefined && accept !== '*/*' && accept !== 'application/json') return false;
+    if (!plainJsonAccepted(req)) return false;
     // Counted as keepAlive() counts an Express request.
-    const count = ++activity.requestCount;
-    activity.inFlight += 1;
-    activity.lastActivity = Date.now();
+    const count = activity.begin();
     if (probe === 'ping') {
       send(req, res, started, count, 200, pingReport());
     } else if (probe === 'live') {

@@ -6,7 +6,8 @@ import { redactUrl } from '../logging/redact.js';
 import { checkBoolean, checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
 import { backgroundLoop } from '../time.js';
 import { failureLog } from '../logging/failure-log.js';
-import { appOf, fromStep, requestPath, type ClosableMiddleware } from './types.js';
+import { activityLookup } from './app-activity.js';
+import { fromStep, requestPath, type ClosableMiddleware } from './types.js';
 
 export interface KeepAliveOptions {
   /** Background loop period in ms (heartbeat, self-ping); 0 turns it off. Default `KEEP_ALIVE_INTERVAL` or 30000. */
@@ -99,10 +100,8 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
   const log = componentLogger(handle.logger, 'keep-alive');
   const access = componentLogger(handle.logger, 'access');
 
-  const ownApp = {};
   const served = new Set<Activity>();
-  let lastApp: object | undefined;
-  let lastActivity: Activity | undefined;
+  const activityFor = activityLookup((activity) => served.add(activity));
 
   // A host that is down stays down for many ticks: one line per kind of failure, then one on recovery.
   const pingFailures = failureLog(
@@ -139,24 +138,15 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
       : undefined;
 
   function keepAliveStep(req: IncomingMessage, res: ServerResponse): boolean {
-    const app = appOf(req) ?? ownApp;
-    let activity = lastActivity;
-    if (app !== lastApp || activity === undefined) {
-      activity = activityOf(app);
-      served.add(activity);
-      lastApp = app;
-      lastActivity = activity;
-    }
+    const activity = activityFor(req);
     const tracked = res as Tracked;
     tracked[REQUEST] = {
       activity,
-      count: ++activity.requestCount,
+      count: activity.begin(),
       started: performance.now(),
       req,
       bytesBefore: accessLog ? req.socket.bytesWritten : 0,
     };
-    activity.inFlight += 1;
-    activity.lastActivity = Date.now();
     onHeaders(res, setBackendHeaders);
     res.on('close', requestDone);
     return false;
@@ -166,7 +156,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
   function requestDone(this: Tracked): void {
     const r = this[REQUEST];
     if (r === undefined) return;
-    r.activity.inFlight -= 1;
+    r.activity.end();
     if (slowRequestMs === 0 && !accessLog) return;
     const ms = performance.now() - r.started;
     if (slowRequestMs > 0 && ms >= slowRequestMs) {

@@ -1,4 +1,7 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Activity } from '../../activity.js';
+import { keepAliveReport } from '../../health/report.js';
+import { sendError, sendJson } from '../respond.js';
 
 export type BodyResult = { tooLarge: true } | { tooLarge: false; clientId: string | undefined };
 
@@ -69,4 +72,29 @@ export function readKeepAliveBody(req: IncomingMessage, limit: number, done: (re
   req.on('data', onData);
   req.on('end', onEnd);
   req.on('error', cleanup);
+}
+
+/** The largest POST /api/keep-alive body read, in bytes. */
+export const KEEP_ALIVE_BODY_LIMIT = 64 * 1024;
+
+/** Who sent a keep-alive: its `client_id`, else its address (Express's `req.ip` honours `trust proxy`). */
+function clientKey(req: IncomingMessage, clientId: string | undefined): string {
+  if (clientId !== undefined) return `id:${clientId}`;
+  return `ip:${(req as IncomingMessage & { ip?: string }).ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+}
+
+/** POST /api/keep-alive: records the client in `activity`, then answers as GET does; 413 past the limit. */
+export function postKeepAlive(req: IncomingMessage, res: ServerResponse, activity: Activity, clientWindow: number): void {
+  readKeepAliveBody(req, KEEP_ALIVE_BODY_LIMIT, (result) => {
+    if (result.tooLarge) {
+      // The rest of the body is never read: closing the connection is the only way to stop it.
+      res.setHeader('Connection', 'close');
+      sendError(req, res, 413, `Payload Too Large: keep-alive accepts at most ${KEEP_ALIVE_BODY_LIMIT} bytes`);
+      return;
+    }
+    const now = Date.now();
+    activity.lastClientPing = now;
+    activity.clients.record(clientKey(req, result.clientId), now);
+    sendJson(req, res, 200, keepAliveReport(activity, clientWindow));
+  });
 }
