@@ -25,7 +25,15 @@ async function prepare(db: TestDatabase, url: string): Promise<{ configId: numbe
   cleanups.push(() => target.close());
   target.failing.add('/down');
   const store = await openStore({ database: db.url });
-  const server = validateServer({ name: 'Checkout', protocol: 'http', host: '127.0.0.1', port: target.port, path: '/down', check_interval: 1, failure_threshold: 1 });
+  const server = validateServer({
+    name: 'Checkout',
+    protocol: 'http',
+    host: '127.0.0.1',
+    port: target.port,
+    path: '/down',
+    check_interval: 1,
+    failure_threshold: 1,
+  });
   if (!server.ok) throw new Error('invalid server');
   const { id } = await store.servers.create(server.value);
   const config = validateNotificationConfig({ server: id, notification_type: 'webhook', recipient: url, secret: SECRET });

@@ -34,7 +34,15 @@ describe('notifications with several instances on one PostgreSQL', () => {
     const store = await openStore({ database: db.url });
     const paths = ['/a', '/b', '/c', '/d'];
     for (const path of paths) {
-      const checked = validateServer({ name: path, protocol: 'http', host: '127.0.0.1', port: target.port, path, check_interval: 1, failure_threshold: 2 });
+      const checked = validateServer({
+        name: path,
+        protocol: 'http',
+        host: '127.0.0.1',
+        port: target.port,
+        path,
+        check_interval: 1,
+        failure_threshold: 2,
+      });
       if (!checked.ok) throw new Error('invalid');
       const { id } = await store.servers.create(checked.value);
       await store.notifications.create(config(id, `${hook.url}?${path}`));
@@ -83,7 +91,14 @@ describe('notifications with several instances on one PostgreSQL', () => {
     const at = Date.now();
     await store.outbox.enqueue(
       store.db,
-      ids.map((id) => ({ config: id, server: server.id, message_id: newMessageId(), event: 'server.down' as const, payload: { type: 'server.down' }, at })),
+      ids.map((id) => ({
+        config: id,
+        server: server.id,
+        message_id: newMessageId(),
+        event: 'server.down' as const,
+        payload: { type: 'server.down' },
+        at,
+      })),
     );
     await waitFor(() => hook.processed.size === count, 15_000, 'every message');
     await sleep(1000);
@@ -117,7 +132,9 @@ describe('notifications with several instances on one PostgreSQL', () => {
     const seen = new Map<number, string>();
     for (let round = 0; round < 10 && seen.size < configs.length; round++) {
       const claims = await Promise.all(
-        Array.from({ length: 8 }, (_, i) => store.outbox.claim(`sender-${round}-${i}`, { limit: 5, lease: 60_000 }).then((rows) => ({ who: `sender-${round}-${i}`, rows }))),
+        Array.from({ length: 8 }, (_, i) =>
+          store.outbox.claim(`sender-${round}-${i}`, { limit: 5, lease: 60_000 }).then((rows) => ({ who: `sender-${round}-${i}`, rows })),
+        ),
       );
       for (const { who, rows } of claims) {
         for (const row of rows) {

@@ -87,7 +87,11 @@ describe('notifications', () => {
     expect(hook.requests.map((r) => r.body.type)).toEqual(['server.down', 'server.up']);
     expect(hook.requests.every((r) => r.verified)).toBe(true);
     const [down, up] = hook.requests.map((r) => r.body);
-    expect(down).toMatchObject({ server: { id: server.id, name: 'Billing API' }, status: { status: 'down' }, ping: { status: 'failure', status_code: 503 } });
+    expect(down).toMatchObject({
+      server: { id: server.id, name: 'Billing API' },
+      status: { status: 'down' },
+      ping: { status: 'failure', status_code: 503 },
+    });
     expect(up).toMatchObject({ status: { status: 'up' }, ping: { status: 'success', status_code: 200 } });
     expect(Date.parse(String(up!.timestamp))).toBeGreaterThan(Date.parse(String(down!.timestamp)));
     expect(up!.downtime_seconds).toBeGreaterThanOrEqual(1);
@@ -123,7 +127,12 @@ describe('notifications', () => {
 
     await check(monitor, target, server.id, 1, true);
     await waitFor(async () => (await monitor.store.notifications.lastDelivery(config.id))?.ok === false, 5000, 'a failed attempt');
-    expect(await monitor.store.notifications.lastDelivery(config.id)).toMatchObject({ ok: false, status_code: 500, error: 'HTTP 500', attempt: 1 });
+    expect(await monitor.store.notifications.lastDelivery(config.id)).toMatchObject({
+      ok: false,
+      status_code: 500,
+      error: 'HTTP 500',
+      attempt: 1,
+    });
     await waitFor(() => hook.processed.size === 1, 5000, 'the delivery');
     await sleep(400);
 
@@ -200,8 +209,7 @@ describe('notifications', () => {
     await check(monitor, target, server.id, 1, false);
     await waitFor(() => hook.requests.filter((r) => r.body.type === 'server.up').length === 2, 5000, 'the up notices');
     await sleep(300);
-    const seen = (query: string) =>
-      hook.requests.filter((r) => r.url.endsWith(query));
+    const seen = (query: string) => hook.requests.filter((r) => r.url.endsWith(query));
     const kinds = (query: string) => seen(query).map((r) => `${r.body.type}${r.body.reminder ? ' (reminder)' : ''}`);
     // Down at once to the configs that want failures, reminders while it stays down, the recovery to those that want it.
     expect(kinds('?recovery')).toEqual(['server.up']);
@@ -209,7 +217,10 @@ describe('notifications', () => {
       const list = kinds(query);
       expect(list[0], query).toBe('server.down');
       expect(list.filter((k) => k === 'server.down (reminder)').length, query).toBeGreaterThanOrEqual(2);
-      expect(list.slice(1, -1).every((k) => k === 'server.down (reminder)'), query).toBe(true);
+      expect(
+        list.slice(1, -1).every((k) => k === 'server.down (reminder)'),
+        query,
+      ).toBe(true);
       // Never more often than the interval (the payload's timestamp is when each was written).
       const times = seen(query)
         .filter((r) => r.body.type === 'server.down')
@@ -226,7 +237,10 @@ describe('notifications', () => {
     const config = await addConfig(monitor, { server: server.id, notification_type: 'sms', recipient: '+14155550123' });
     await check(monitor, target, server.id, 1, true);
     await waitFor(async () => (await monitor.store.notifications.lastDelivery(config.id)) !== undefined, 5000, 'an attempt');
-    expect(await monitor.store.notifications.lastDelivery(config.id)).toMatchObject({ ok: false, error: 'SMS is not configured (SMS_API_URL)' });
+    expect(await monitor.store.notifications.lastDelivery(config.id)).toMatchObject({
+      ok: false,
+      error: 'SMS is not configured (SMS_API_URL)',
+    });
     expect((await monitor.store.outbox.list({ config: config.id }))[0]).toMatchObject({ state: 'pending', attempts: 1 });
   });
 
@@ -251,7 +265,10 @@ describe('notification options', () => {
       [{ timeout: 5000, lease: 5000 }, /expected `lease` to be an integer > timeout \(5000 ms\)/],
       [{ smtpUrl: 'http://mail' }, /expected `smtpUrl` to be an smtp:\/\/ or smtps:\/\/ URL/],
       [{ sms: { url: 'ftp://x', accountSid: 'a', authToken: 'b', from: 'c' } }, /expected `sms.url` to be an http\(s\) URL/],
-      [{ sms: { url: 'http://x', accountSid: 'a', authToken: '', from: 'c' } }, /expected `sms.authToken` to be a non-empty string, got '\(hidden\)'/],
+      [
+        { sms: { url: 'http://x', accountSid: 'a', authToken: '', from: 'c' } },
+        /expected `sms.authToken` to be a non-empty string, got '\(hidden\)'/,
+      ],
       [{ retries: 3 }, /unknown option `retries`/],
     ];
     for (const [options, message] of bad) expect(() => notifySettings(options as never, {}), JSON.stringify(options)).toThrow(message);

@@ -104,7 +104,11 @@ export interface Mail {
 }
 
 /** A real SMTP server (smtp-server) with a login; STARTTLS is off, as on a local relay. */
-export async function startSmtp({ user = 'monitor', pass = 's3cret' } = {}): Promise<{ url: string; mails: Mail[]; close(): Promise<void> }> {
+export async function startSmtp({ user = 'monitor', pass = 's3cret' } = {}): Promise<{
+  url: string;
+  mails: Mail[];
+  close(): Promise<void>;
+}> {
   const mails: Mail[] = [];
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
@@ -126,7 +130,10 @@ export async function startSmtp({ user = 'monitor', pass = 's3cret' } = {}): Pro
           to: session.envelope.rcptTo.map((r) => r.address),
           user: session.user as string | undefined,
           subject,
-          text: rest.join('\r\n\r\n').replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+          text: rest
+            .join('\r\n\r\n')
+            .replace(/=\r\n/g, '')
+            .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
         });
         callback();
       });
@@ -153,20 +160,26 @@ export interface Sms {
  * basic auth sid:token, form-encoded To, From, Body; answers 201 with the message as JSON, 401 on
  * bad credentials and 400 on a missing field, as Twilio does.
  */
-export async function startSmsApi(sid: string, token: string): Promise<{ url: string; messages: Sms[]; rejected: number; close(): Promise<void> }> {
+export async function startSmsApi(
+  sid: string,
+  token: string,
+): Promise<{ url: string; messages: Sms[]; rejected: number; close(): Promise<void> }> {
   const api = { messages: [] as Sms[], rejected: 0 } as { url: string; messages: Sms[]; rejected: number; close(): Promise<void> };
   const srv = http.createServer((req, res) => {
     let text = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (text += chunk));
     req.on('end', () => {
-      const reply = (status: number, body: object) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (req.method !== 'POST' || req.url !== `/2010-04-01/Accounts/${sid}/Messages.json`) return reply(404, { code: 20404, message: 'Not found' });
+      const reply = (status: number, body: object) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.method !== 'POST' || req.url !== `/2010-04-01/Accounts/${sid}/Messages.json`)
+        return reply(404, { code: 20404, message: 'Not found' });
       if (req.headers.authorization !== `Basic ${Buffer.from(`${sid}:${token}`).toString('base64')}`) {
         api.rejected++;
         return reply(401, { code: 20003, message: 'Authenticate' });
       }
-      if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) return reply(400, { message: 'form expected' });
+      if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded'))
+        return reply(400, { message: 'form expected' });
       const form = new URLSearchParams(text);
       const [to, from, body] = [form.get('To'), form.get('From'), form.get('Body')];
       if (!to || !from || !body) return reply(400, { code: 21604, message: "A 'To' phone number is required." });

@@ -96,7 +96,14 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
         }
         for (const config of forServer) {
           if (!config[flag]) continue;
-          messages.push({ config: num(config.id), server: ping.server, message_id: newMessageId(), event: payload.type, payload: { ...payload }, at: change.at });
+          messages.push({
+            config: num(config.id),
+            server: ping.server,
+            message_id: newMessageId(),
+            event: payload.type,
+            payload: { ...payload },
+            at: change.at,
+          });
         }
         continue;
       }
@@ -110,7 +117,15 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
         if (!last || last.event !== 'server.down' || num(last.created_at) + reminderInterval > now) continue;
         if (messages.some((m) => m.config === num(config.id) && m.server === ping.server)) continue;
         const payload: NotificationPayload = { type: 'server.down', ...base, timestamp: iso(now), reminder: true };
-        messages.push({ config: num(config.id), server: ping.server, message_id: newMessageId(), event: 'server.down', reminder: true, payload: { ...payload }, at: now });
+        messages.push({
+          config: num(config.id),
+          server: ping.server,
+          message_id: newMessageId(),
+          event: 'server.down',
+          reminder: true,
+          payload: { ...payload },
+          at: now,
+        });
       }
     }
     await outbox.enqueue(trx, messages);

@@ -55,18 +55,7 @@ export interface NotifySettings {
   sms: SmsOptions | undefined;
 }
 
-const KNOWN = [
-  'send',
-  'retrySchedule',
-  'retryFor',
-  'reminderInterval',
-  'timeout',
-  'lease',
-  'pollInterval',
-  'smtpUrl',
-  'mailFrom',
-  'sms',
-];
+const KNOWN = ['send', 'retrySchedule', 'retryFor', 'reminderInterval', 'timeout', 'lease', 'pollInterval', 'smtpUrl', 'mailFrom', 'sms'];
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 export const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5000, 30_000, 2 * MINUTE, 10 * MINUTE, HOUR];
@@ -119,13 +108,16 @@ export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env =
   let smtpUrl: string | undefined;
   if (options.smtpUrl !== undefined) {
     smtpUrl = checkString(C, 'smtpUrl', options.smtpUrl);
-    if (!isUrl(smtpUrl, ['smtp:', 'smtps:'])) throw optionError(C, 'smtpUrl', 'an smtp:// or smtps:// URL', '(hidden: may hold a password)');
+    if (!isUrl(smtpUrl, ['smtp:', 'smtps:']))
+      throw optionError(C, 'smtpUrl', 'an smtp:// or smtps:// URL', '(hidden: may hold a password)');
   } else if (env.SMTP_URL) {
     smtpUrl = env.SMTP_URL;
     if (!isUrl(smtpUrl, ['smtp:', 'smtps:'])) throw new ConfigError('SMTP_URL', 'SMTP_URL must be an smtp:// or smtps:// URL');
   }
   const mailFrom =
-    options.mailFrom !== undefined ? checkString(C, 'mailFrom', options.mailFrom) : env.MONITOR_MAIL_FROM || 'express-lifeline monitor <monitor@localhost>';
+    options.mailFrom !== undefined
+      ? checkString(C, 'mailFrom', options.mailFrom)
+      : env.MONITOR_MAIL_FROM || 'express-lifeline monitor <monitor@localhost>';
 
   let sms: SmsOptions | undefined;
   if (options.sms !== undefined) {

@@ -134,7 +134,10 @@ export class OutboxQueries {
    * the same row. A config's messages go out in order: a message waits while an
    * older one of its config is pending.
    */
-  async claim(instance: string, { limit, lease, now = Date.now() }: { limit: number; lease: number; now?: number }): Promise<OutboxMessage[]> {
+  async claim(
+    instance: string,
+    { limit, lease, now = Date.now() }: { limit: number; lease: number; now?: number },
+  ): Promise<OutboxMessage[]> {
     const due = this.db(`${TABLE} as o`)
       .select('o.id')
       .where('o.state', 'pending')
