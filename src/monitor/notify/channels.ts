@@ -1,4 +1,3 @@
-import type { Transporter } from 'nodemailer';
 import { describeError } from '../checks/errors.js';
 import type { NotificationPayload } from './message.js';
 import { summaryOf, textOf } from './message.js';
@@ -103,8 +102,13 @@ export async function sendSms(
   }
 }
 
+/** What `sendEmail` needs of a nodemailer transport (structural, so the public types do not need @types/nodemailer). */
+export interface MailTransport {
+  sendMail(mail: { from: string; to: string; subject: string; text: string }): Promise<unknown>;
+}
+
 /** Sends an email through the SMTP transport; accepted by the server is sent. */
-export async function sendEmail(transport: Transporter, from: string, to: string, payload: NotificationPayload): Promise<AttemptOutcome> {
+export async function sendEmail(transport: MailTransport, from: string, to: string, payload: NotificationPayload): Promise<AttemptOutcome> {
   try {
     await transport.sendMail({ from, to, subject: summaryOf(payload), text: textOf(payload) });
     return { ok: true, status_code: null, error: null };
