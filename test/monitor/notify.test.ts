@@ -232,6 +232,49 @@ describe('notifications', () => {
     expect(hook.requests.every((r) => r.verified)).toBe(true);
   });
 
+  it('logs every attempt and gives up once retryFor has passed since the event', async () => {
+    const hook = await startWebhookReceiver(SECRET, { answers: [503] });
+    cleanups.push(() => hook.close());
+    const lines: Array<[string, string, Record<string, unknown>]> = [];
+    const record = (level: string) => (message: string, meta?: Record<string, unknown>) => void lines.push([level, message, meta ?? {}]);
+    const logger = { error: record('error'), warn: record('warn'), info: record('info'), debug: () => {} };
+    const { monitor, target, server } = await setup(
+      { logger, notifications: { ...FAST, retrySchedule: [100, 200], retryFor: 1000 } },
+      { failure_threshold: 1 },
+    );
+    const config = await addConfig(monitor, { server: server.id, notification_type: 'webhook', recipient: hook.url, secret: SECRET });
+    await check(monitor, target, server.id, 1, true);
+    await waitFor(async () => (await monitor.store.outbox.list({ config: config.id }))[0]?.state === 'failed', 5000, 'giving up');
+    await sleep(300);
+
+    const attempts = lines.filter(([, message]) => message.startsWith('monitor: notification'));
+    const n = attempts.length;
+    expect(n).toBeGreaterThanOrEqual(3);
+    expect(hook.requests).toHaveLength(n);
+    expect(attempts.map(([level, message]) => `${level} ${message}`)).toEqual([
+      ...Array.from({ length: n - 1 }, () => 'warn monitor: notification attempt failed, will retry'),
+      'error monitor: notification not delivered, retries exhausted, giving up',
+    ]);
+    expect(attempts.map(([, , meta]) => meta.attempt)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    // Waits of 100 then 200 ms (the last repeats); the last attempt is the one whose next would pass retryFor.
+    const [message] = await monitor.store.outbox.list({ config: config.id });
+    const times = (await monitor.store.notifications.deliveries(config.id, { limit: 50 })).map((d) => Date.parse(d.at)).reverse();
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(100);
+    for (let i = 2; i < n; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(200);
+    expect(times[n - 2]! + 200 - message!.created_at).toBeLessThanOrEqual(1000);
+    expect(times[n - 1]! + 200 - message!.created_at).toBeGreaterThan(1000);
+    expect(attempts[0]![2]).toMatchObject({
+      config: config.id,
+      type: 'webhook',
+      event: 'server.down',
+      status_code: 503,
+      error: 'HTTP 503',
+    });
+    expect(JSON.stringify(lines)).not.toContain(SECRET.slice(6, 20));
+    expect(JSON.stringify(lines)).not.toContain(hook.url);
+    expect(monitor.stats().notifications).toMatchObject({ attempts: n, delivered: 0, failed: 1 });
+  });
+
   it('keeps a message pending while a channel is not configured, with the reason as the last error', async () => {
     const { monitor, target, server } = await setup({ notifications: { ...FAST, retrySchedule: [60_000] } }, { failure_threshold: 1 });
     const config = await addConfig(monitor, { server: server.id, notification_type: 'sms', recipient: '+14155550123' });
