@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMonitor, type Monitor, type MonitorOptions } from '../../src/monitor/monitor.js';
 import { notifySettings } from '../../src/monitor/notify/options.js';
+import { openStore } from '../../src/monitor/store/index.js';
 import { formatDuration } from '../../src/monitor/notify/message.js';
 import { validateNotificationConfig, validateServer } from '../../src/monitor/validate.js';
 import type { NotificationConfigInput } from '../../src/monitor/types.js';
@@ -35,7 +36,7 @@ async function setup(options: Partial<MonitorOptions> = {}, server: Record<strin
   });
   if (!checked.ok) throw new Error(JSON.stringify(checked.errors));
   const created = await monitor.store.servers.create(checked.value);
-  return { monitor, target, server: created };
+  return { monitor, target, server: created, db };
 }
 
 async function addConfig(monitor: Monitor, body: Record<string, unknown>) {
@@ -273,6 +274,28 @@ describe('notifications', () => {
     expect(JSON.stringify(lines)).not.toContain(SECRET.slice(6, 20));
     expect(JSON.stringify(lines)).not.toContain(hook.url);
     expect(monitor.stats().notifications).toMatchObject({ attempts: n, delivered: 0, failed: 1 });
+  });
+
+  it('close() cancels an attempt in flight at once and hands the message back, due again for the next sender', async () => {
+    const hook = await startWebhookReceiver(SECRET, { answers: ['hold'] });
+    cleanups.push(() => hook.close());
+    const { monitor, target, server, db } = await setup(
+      { notifications: { ...FAST, timeout: 10_000, lease: 20_000 } },
+      { failure_threshold: 1 },
+    );
+    const config = await addConfig(monitor, { server: server.id, notification_type: 'webhook', recipient: hook.url, secret: SECRET });
+    await check(monitor, target, server.id, 1, true);
+    await waitFor(() => hook.requests.length === 1, 5000, 'the attempt');
+    expect(await monitor.store.outbox.list()).toMatchObject([{ state: 'pending', attempts: 0 }]);
+    const started = Date.now();
+    await monitor.close();
+    expect(Date.now() - started).toBeLessThan(2000);
+    const reopened = await openStore({ database: db.url });
+    cleanups.push(() => reopened.close());
+    expect(await reopened.db('monitor_notification_outbox').select('state', 'attempts', 'claimed_until')).toEqual([
+      { state: 'pending', attempts: 0, claimed_until: null },
+    ]);
+    expect(await reopened.notifications.lastDelivery(config.id)).toBeUndefined();
   });
 
   it('keeps a message pending while a channel is not configured, with the reason as the last error', async () => {
