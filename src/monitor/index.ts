@@ -15,6 +15,17 @@ export type { ServerListOptions, ServerWithStatus } from './store/servers.js';
 export type { CheckRecord, RecordHook, ResultFilter, StatusFilter } from './store/results.js';
 export type { RunInterval, StateChange } from './store/history.js';
 export type { UserWithHash } from './store/admin.js';
+export type { Delivery, NotificationEvent, OutboxMessage, OutboxState } from './store/outbox.js';
+export {
+  DEFAULT_RETRY_SCHEDULE,
+  formatDuration,
+  signWebhook,
+  webhookKey,
+  type NotificationPayload,
+  type NotifyOptions,
+  type SenderStats,
+  type SmsOptions,
+} from './notify/index.js';
 export { MissingDependencyError, openDatabase, type DatabaseOption, type Dialect, type KnexLog } from './database.js';
 export { migrate, migrationSource, MIGRATION_CONFIG } from './migrations/index.js';
 export {

@@ -9,6 +9,9 @@ import { checkServer, type CheckOutcome } from './checks/index.js';
 import type { DatabaseOption } from './database.js';
 import { MonitorEvents } from './events.js';
 import { maintain, type MaintenanceReport } from './maintenance.js';
+import { notificationHook } from './notify/enqueue.js';
+import { notifySettings, type NotifyOptions, type NotifySettings } from './notify/options.js';
+import { NotificationSender, type SenderStats } from './notify/sender.js';
 import { Scheduler, type SchedulerStats } from './scheduler.js';
 import { nextState } from './state.js';
 import { openStore, type MonitorStore } from './store/index.js';
@@ -46,6 +49,14 @@ export interface MonitorOptions {
    * PostgreSQL, false on SQLite.
    */
   shared?: boolean;
+  /**
+   * Notifications on state changes: the outbox is written with every change, and
+   * this process sends it (retries, reminders, SMTP and SMS settings: see
+   * `NotifyOptions`; SMTP and SMS default to `SMTP_URL`, `MONITOR_MAIL_FROM`,
+   * `SMS_*`). `false`: this process does not send (another instance does); the
+   * outbox is still written.
+   */
+  notifications?: NotifyOptions | false;
 }
 
 /** A finished check, as `check()` and `runNow()` give it back. */
@@ -61,7 +72,7 @@ export interface Monitor {
   /** Checks the given servers (default: every enabled one) now; resolves when their results are stored. */
   runNow(serverIds?: readonly number[]): Promise<CheckReport[]>;
   /** Scheduler figures, for benchmarks and diagnostics. */
-  stats(): SchedulerStats & { batches: number; servers: number; claimsLost: number };
+  stats(): SchedulerStats & { batches: number; servers: number; claimsLost: number; notifications: SenderStats };
   /** Rolls up finished hours and prunes old rows now (also runs in the background). */
   maintain(): Promise<MaintenanceReport>;
   /** Stops the checks (running ones are cancelled), stores what is pending, closes the database it opened. */
@@ -91,6 +102,7 @@ const KNOWN = [
   'events',
   'maintenanceInterval',
   'shared',
+  'notifications',
 ];
 const RUN_HEARTBEAT = 30_000;
 const SYNC_INTERVAL = 60_000;
@@ -147,6 +159,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
   if (options.ca !== undefined && (!Array.isArray(options.ca) || options.ca.some((c) => typeof c !== 'string'))) {
     throw optionError('monitor', 'ca', 'an array of PEM strings', options.ca);
   }
+  const notify = notifySettings(options.notifications === false ? { send: false } : options.notifications);
   const logger = options.logger === false ? silent : (options.logger ?? consoleLogger);
   const events = options.events ?? new MonitorEvents();
   events.onListenerError = (error, event) => logger.error('monitor: an event listener failed', { event, error: String(error) });
@@ -171,6 +184,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
       ca: options.ca ? [...options.ca] : undefined,
       schedule: options.schedule !== false,
       shared: options.shared === undefined ? store.dialect === 'postgres' : checkBoolean('monitor', 'shared', options.shared),
+      notify,
     });
   } catch (error) {
     await store.close();
@@ -189,6 +203,7 @@ interface Settings {
   ca: string[] | undefined;
   schedule: boolean;
   shared: boolean;
+  notify: NotifySettings;
 }
 
 /** Loads the servers and starts the checks on an open store. */
@@ -206,6 +221,10 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
   const runId = await store.history.startRun(instance, start);
   let pastRuns: Interval[] = mergeIntervals(await store.history.runsSince(since));
   const coverage = (now: number) => mergeIntervals([...pastRuns, { start, end: now }]);
+
+  // Notifications: the outbox row commits with the state change; the sender reads it in the background.
+  const removeHook = store.results.addRecordHook(notificationHook(store.outbox, settings.notify));
+  const sender = settings.notify.send ? new NotificationSender(store, settings.notify, logger, instance) : undefined;
 
   const writer = new BatchWriter<PendingRecord>({
     results: store.results,
@@ -298,7 +317,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       status: entry.status,
       server: entry.server,
       previous,
-      ...(changed ? { change: { status: next.status, at: now } } : {}),
+      ...(changed ? { change: { status: next.status, at: now, from: previous } } : {}),
     };
     return { committed: writer.add(record).then((ping) => (ping ? { server: record.server, ping, status: record.status } : undefined)) };
   }
@@ -356,6 +375,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
   }
   for (const server of servers) track(server, statusOf.get(server.id), changesOf.get(server.id) ?? []);
 
+  const offStatus = sender ? events.on('status', () => sender.wake()) : () => {};
   const offServer = events.on('server', (event) => {
     if (event.action === 'deleted') untrack(event.id);
     else follow(event.server, event.action === 'created' ? event.status : undefined);
@@ -405,6 +425,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     ),
   );
   if (settings.schedule) scheduler.start();
+  sender?.start();
 
   let closed: Promise<void> | undefined;
   return {
@@ -422,15 +443,19 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       batches: writer.batches,
       servers: tracked.size,
       claimsLost,
+      notifications: sender ? { ...sender.stats } : { attempts: 0, delivered: 0, failed: 0 },
     }),
     maintain: () => maintain(store, maintenanceOptions),
     close() {
       closed ??= (async () => {
         for (const loop of loops) loop.stop();
         offServer();
+        offStatus();
         closing.abort();
         await scheduler.stop();
         await writer.close();
+        removeHook();
+        await sender?.close();
         await store.history.touchRun(runId).catch(() => {});
         await store.close();
       })();

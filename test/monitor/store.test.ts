@@ -68,6 +68,8 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       'monitor_notification_configs',
       'monitor_users',
       'monitor_settings',
+      'monitor_notification_outbox',
+      'monitor_notification_deliveries',
       'monitor_knex_migrations',
     ]) {
       expect(await store.db.schema.hasTable(table), table).toBe(true);
@@ -78,6 +80,7 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
     expect((await store.db('monitor_knex_migrations').orderBy('id')).map((m: { name: string }) => m.name)).toEqual([
       '0001_initial',
       '0002_claims',
+      '0003_notifications',
     ]);
   });
 

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { NotificationConfig, NotificationConfigInput, User } from '../types.js';
+import { toDelivery, type Delivery } from './outbox.js';
 import { num, toNotificationConfig, toUser, type Row } from './rows.js';
 
 /** Notification configs. The webhook secret is written here and read only through `secretOf`. */
@@ -43,6 +44,26 @@ export class NotificationQueries {
 
   async remove(id: number): Promise<boolean> {
     return (await this.db('monitor_notification_configs').where({ id }).del()) > 0;
+  }
+
+  /**
+   * The last delivery attempt of a config (with its error when it failed), for
+   * `GET /api/notification-configs/:id/` and the dashboard; undefined before the first.
+   */
+  async lastDelivery(id: number): Promise<Delivery | undefined> {
+    const [last] = await this.deliveries(id, { limit: 1 });
+    return last;
+  }
+
+  /** A config's delivery attempts, newest first. */
+  async deliveries(id: number, { limit = 20 }: { limit?: number } = {}): Promise<Delivery[]> {
+    const rows = (await this.db('monitor_notification_deliveries as d')
+      .join('monitor_notification_outbox as o', 'o.id', 'd.outbox_id')
+      .where('d.config_id', id)
+      .orderBy('d.id', 'desc')
+      .limit(limit)
+      .select('d.*', 'o.message_id', 'o.event')) as Row[];
+    return rows.map(toDelivery);
   }
 
   /** For the sender only: the signing secret of a webhook config. */

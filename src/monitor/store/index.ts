@@ -4,6 +4,7 @@ import { MonitorEvents } from '../events.js';
 import { migrate } from '../migrations/index.js';
 import { NotificationQueries, SettingQueries, UserQueries } from './admin.js';
 import { HistoryQueries } from './history.js';
+import { OutboxQueries } from './outbox.js';
 import { ResultQueries } from './results.js';
 import { ServerQueries } from './servers.js';
 
@@ -24,6 +25,7 @@ export class MonitorStore {
   readonly results: ResultQueries;
   readonly history: HistoryQueries;
   readonly notifications: NotificationQueries;
+  readonly outbox: OutboxQueries;
   readonly users: UserQueries;
   readonly settings: SettingQueries;
 
@@ -37,6 +39,7 @@ export class MonitorStore {
     this.results = new ResultQueries(db);
     this.history = new HistoryQueries(db);
     this.notifications = new NotificationQueries(db);
+    this.outbox = new OutboxQueries(db, dialect);
     this.users = new UserQueries(db);
     this.settings = new SettingQueries(db);
   }

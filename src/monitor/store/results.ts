@@ -20,8 +20,8 @@ export interface StatusFilter {
 export interface CheckRecord {
   ping: Omit<PingResult, 'id'>;
   status: ServerStatus;
-  /** Set when the check changed the server's state. */
-  change?: { status: ServerState; at: number };
+  /** Set when the check changed the server's state (`from`: the state before, for notifications). */
+  change?: { status: ServerState; at: number; from?: ServerState };
 }
 
 const CHUNK = 100;

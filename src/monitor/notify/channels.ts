@@ -1,0 +1,120 @@
+import { describeError } from '../checks/errors.js';
+import type { NotificationPayload } from './message.js';
+import { summaryOf, textOf } from './message.js';
+import type { SmsOptions } from './options.js';
+import { signWebhook } from './signature.js';
+
+/** What one attempt gave. */
+export interface AttemptOutcome {
+  ok: boolean;
+  status_code: number | null;
+  error: string | null;
+  /** The receiver answered 410 Gone: stop sending to this config. */
+  gone?: boolean;
+}
+
+/** Why a failed request failed, in one line (fetch hides the socket's error in `cause`). */
+function requestError(error: unknown, timeout: number): string {
+  const e = error as { name?: string; cause?: unknown };
+  if (e.name === 'TimeoutError') return `no answer within ${timeout / 1000} s`;
+  if (e.name === 'AbortError') return 'cancelled: the monitor is stopping';
+  return describeError(e.cause ?? error);
+}
+
+function httpOutcome(status: number): AttemptOutcome {
+  if (status >= 200 && status < 300) return { ok: true, status_code: status, error: null };
+  return { ok: false, status_code: status, error: `HTTP ${status}`, ...(status === 410 ? { gone: true } : {}) };
+}
+
+/**
+ * POSTs the payload per Standard Webhooks: `webhook-id` (the message's, the same on
+ * every attempt), `webhook-timestamp` (this attempt's, seconds) and, with a secret,
+ * `webhook-signature`. Redirects are not followed; 2xx is delivered, 410 unsubscribes.
+ */
+export async function sendWebhook(
+  url: string,
+  secret: string | null,
+  messageId: string,
+  payload: NotificationPayload,
+  { timeout, signal }: { timeout: number; signal: AbortSignal },
+): Promise<AttemptOutcome> {
+  const body = JSON.stringify(payload);
+  const timestamp = Math.floor(Date.now() / 1000);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'express-lifeline-monitor',
+    'webhook-id': messageId,
+    'webhook-timestamp': String(timestamp),
+  };
+  if (secret) headers['webhook-signature'] = signWebhook(secret, messageId, timestamp, body);
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers,
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]),
+    });
+    await res.body?.cancel();
+    return httpOutcome(res.status);
+  } catch (error) {
+    return { ok: false, status_code: null, error: requestError(error, timeout) };
+  }
+}
+
+/** Sends a text through a Twilio-compatible API: form-encoded To, From, Body, basic auth; 2xx is sent. */
+export async function sendSms(
+  sms: SmsOptions,
+  to: string,
+  payload: NotificationPayload,
+  { timeout, signal }: { timeout: number; signal: AbortSignal },
+): Promise<AttemptOutcome> {
+  const url = `${sms.url.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(sms.accountSid)}/Messages.json`;
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${sms.accountSid}:${sms.authToken}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body: new URLSearchParams({ To: to, From: sms.from, Body: summaryOf(payload).slice(0, 1600) }).toString(),
+      redirect: 'manual',
+      signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]),
+    });
+    const outcome = httpOutcome(res.status);
+    if (outcome.ok) {
+      await res.body?.cancel();
+      return outcome;
+    }
+    // Twilio explains a refusal in `message` (e.g. an unverified number): worth showing.
+    const text = await res.text().catch(() => '');
+    let detail = '';
+    try {
+      const message = (JSON.parse(text) as { message?: unknown }).message;
+      if (typeof message === 'string') detail = `: ${message.slice(0, 200)}`;
+    } catch {
+      // not JSON: the status says enough
+    }
+    return { ok: false, status_code: res.status, error: `HTTP ${res.status}${detail}` };
+  } catch (error) {
+    return { ok: false, status_code: null, error: requestError(error, timeout) };
+  }
+}
+
+/** What `sendEmail` needs of a nodemailer transport (structural, so the public types do not need @types/nodemailer). */
+export interface MailTransport {
+  sendMail(mail: { from: string; to: string; subject: string; text: string }): Promise<unknown>;
+}
+
+/** Sends an email through the SMTP transport; accepted by the server is sent. */
+export async function sendEmail(transport: MailTransport, from: string, to: string, payload: NotificationPayload): Promise<AttemptOutcome> {
+  try {
+    await transport.sendMail({ from, to, subject: summaryOf(payload), text: textOf(payload) });
+    return { ok: true, status_code: null, error: null };
+  } catch (error) {
+    const e = error as { responseCode?: number; response?: string };
+    const message = e.response ? `SMTP ${e.response}` : describeError(error);
+    return { ok: false, status_code: null, error: message.split('\n')[0]!.slice(0, 300) };
+  }
+}

@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { OutboxInput, OutboxQueries } from '../store/outbox.js';
+import type { RecordHook } from '../store/results.js';
+import { iso, num, toServer, type Row } from '../store/rows.js';
+import type { ServerState } from '../types.js';
+import type { NotificationPayload } from './message.js';
+
+const isUp = (s: ServerState | undefined) => s === 'up' || s === 'degraded';
+
+/** The state before `at` as the change log has it (every instance's committed changes). */
+async function stateBefore(trx: Knex.Transaction, server: number, at: number): Promise<ServerState | undefined> {
+  const row = (await trx('monitor_status_changes')
+    .where('server_id', server)
+    .where('at', '<', at)
+    .orderBy([
+      { column: 'at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .first('status')) as Row | undefined;
+  return row?.status as ServerState | undefined;
+}
+
+/** When the outage that ends at `at` began: the first `down` after the last other state. */
+async function downSince(trx: Knex.Transaction, server: number, at: number): Promise<number | undefined> {
+  const lastOther = trx('monitor_status_changes').where('server_id', server).where('at', '<', at).whereNot('status', 'down').max('at');
+  const [row] = (await trx('monitor_status_changes')
+    .where('server_id', server)
+    .where('status', 'down')
+    .where('at', '<', at)
+    .where('at', '>', trx.raw('coalesce((?), -1)', [lastOther]))
+    .min({ t: 'at' })) as Row[];
+  return row?.t === null || row?.t === undefined ? undefined : num(row.t);
+}
+
+export const newMessageId = (): string => `msg_${randomBytes(12).toString('hex')}`;
+
+/**
+ * The record hook that writes the outbox: in the transaction storing a batch of
+ * checks, one message per enabled config of each server that went `down` (after
+ * its failure threshold: the state machine only says `down` then) or came back
+ * from `down` (with the outage's length), and a reminder every `reminderInterval`
+ * while a server stays down. A check that changes nothing writes nothing.
+ *
+ * A transition is taken from the stored change log, not only from this instance's
+ * memory: when two instances both saw a server go down (one adopted a state just
+ * before the other's write landed), the second `down` finds one before it and is
+ * not announced again.
+ */
+export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { reminderInterval: number }): RecordHook {
+  return async (trx, stored) => {
+    const candidates = stored.filter(({ record }) => {
+      const c = record.change;
+      if (c) return c.status === 'down' || c.from === 'down' || c.from === undefined;
+      return reminderInterval > 0 && record.status.status === 'down';
+    });
+    if (candidates.length === 0) return;
+    const serverIds = [...new Set(candidates.map((c) => c.ping.server))];
+    const configs = (await trx('monitor_notification_configs')
+      .whereIn('server_id', serverIds)
+      .where('enabled', true)
+      .select('id', 'server_id', 'notify_on_failure', 'notify_on_recovery')) as Row[];
+    if (configs.length === 0) return;
+    const configsOf = new Map<number, Row[]>();
+    for (const c of configs) {
+      const list = configsOf.get(num(c.server_id)) ?? [];
+      list.push(c);
+      configsOf.set(num(c.server_id), list);
+    }
+    const servers = new Map(
+      ((await trx('monitor_servers').whereIn('id', [...configsOf.keys()])) as Row[]).map((r) => [num(r.id), toServer(r)]),
+    );
+
+    const now = Date.now();
+    const messages: OutboxInput[] = [];
+    for (const { record, ping } of candidates) {
+      const server = servers.get(ping.server);
+      const forServer = configsOf.get(ping.server);
+      if (!server || !forServer) continue;
+      const base = { server, status: record.status, ping };
+      const change = record.change;
+      if (change) {
+        const before = await stateBefore(trx, ping.server, change.at);
+        let payload: NotificationPayload;
+        let flag: 'notify_on_failure' | 'notify_on_recovery';
+        if (change.status === 'down' && before !== 'down') {
+          payload = { type: 'server.down', ...base, timestamp: iso(change.at) };
+          flag = 'notify_on_failure';
+        } else if (isUp(change.status) && before === 'down') {
+          const since = await downSince(trx, ping.server, change.at);
+          payload = { type: 'server.up', ...base, timestamp: iso(change.at) };
+          if (since !== undefined) payload.downtime_seconds = Math.round((change.at - since) / 1000);
+          flag = 'notify_on_recovery';
+        } else {
+          continue;
+        }
+        for (const config of forServer) {
+          if (!config[flag]) continue;
+          messages.push({
+            config: num(config.id),
+            server: ping.server,
+            message_id: newMessageId(),
+            event: payload.type,
+            payload: { ...payload },
+            at: change.at,
+          });
+        }
+        continue;
+      }
+      // Still down: remind each config whose last message is a `down` older than the interval.
+      for (const config of forServer) {
+        if (!config.notify_on_failure) continue;
+        const last = (await trx('monitor_notification_outbox')
+          .where({ config_id: num(config.id), server_id: ping.server })
+          .orderBy('id', 'desc')
+          .first('event', 'created_at')) as Row | undefined;
+        if (!last || last.event !== 'server.down' || num(last.created_at) + reminderInterval > now) continue;
+        if (messages.some((m) => m.config === num(config.id) && m.server === ping.server)) continue;
+        const payload: NotificationPayload = { type: 'server.down', ...base, timestamp: iso(now), reminder: true };
+        messages.push({
+          config: num(config.id),
+          server: ping.server,
+          message_id: newMessageId(),
+          event: 'server.down',
+          reminder: true,
+          payload: { ...payload },
+          at: now,
+        });
+      }
+    }
+    await outbox.enqueue(trx, messages);
+  };
+}

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/monitor/store/index.js';
+import { validateNotificationConfig, validateServer } from '../../src/monitor/validate.js';
+import type { NotificationConfigInput } from '../../src/monitor/types.js';
+import { runNode, type Child } from '../helpers/process.js';
+import { sqliteDatabase, waitFor, type TestDatabase } from './helpers.js';
+import { startWebhookReceiver, type WebhookReceiver } from './receivers.js';
+import { startTarget } from './target.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
+const FIXTURE = resolve('test/fixtures/monitor-notify.ts');
+// A dead sender's claim runs out after `lease`: short here so the restarted process takes the message soon.
+const NOTIFY = JSON.stringify({ pollInterval: 50, retrySchedule: [400], timeout: 1500, lease: 2500 });
+
+/** A server that is down from its first check, with a webhook config to `url`. */
+async function prepare(db: TestDatabase, url: string): Promise<{ configId: number }> {
+  const target = await startTarget();
+  cleanups.push(() => target.close());
+  target.failing.add('/down');
+  const store = await openStore({ database: db.url });
+  const server = validateServer({
+    name: 'Checkout',
+    protocol: 'http',
+    host: '127.0.0.1',
+    port: target.port,
+    path: '/down',
+    check_interval: 1,
+    failure_threshold: 1,
+  });
+  if (!server.ok) throw new Error('invalid server');
+  const { id } = await store.servers.create(server.value);
+  const config = validateNotificationConfig({ server: id, notification_type: 'webhook', recipient: url, secret: SECRET });
+  if (!config.ok) throw new Error('invalid config');
+  const { id: configId } = await store.notifications.create(config.value as NotificationConfigInput);
+  await store.close();
+  return { configId };
+}
+
+/** The monitor in one node process (tsx as a loader, not its CLI, whose child would outlive a kill -9 of it). */
+async function start(db: TestDatabase): Promise<Child> {
+  const child = runNode('--import', { DATABASE: db.url, NOTIFY }, ['tsx', FIXTURE]);
+  cleanups.push(async () => {
+    if (child.child.exitCode === null && child.child.signalCode === null) {
+      child.child.kill('SIGKILL');
+      await child.exited();
+    }
+  });
+  const { started } = await child.firstJson<{ started: number }>();
+  expect(started).toBe(child.child.pid);
+  return child;
+}
+
+async function kill9(child: Child): Promise<void> {
+  child.child.kill('SIGKILL');
+  expect((await child.exited()).signal).toBe('SIGKILL');
+}
+
+async function outbox(db: TestDatabase) {
+  const store = await openStore({ database: db.url, migrate: false });
+  try {
+    return { messages: await store.outbox.list(), deliveries: await store.db('monitor_notification_deliveries').orderBy('id') };
+  } finally {
+    await store.close();
+  }
+}
+
+describe('notifications across a crash (kill -9)', () => {
+  it('a delivery in flight when the process dies is sent again after the restart with the same webhook-id, and processed once', async () => {
+    const db = sqliteDatabase();
+    cleanups.push(() => db.drop());
+    const hook: WebhookReceiver = await startWebhookReceiver(SECRET, { answers: ['hold', 200] });
+    cleanups.push(() => hook.close());
+    await prepare(db, hook.url);
+
+    const first = await start(db);
+    await waitFor(() => hook.requests.length === 1, 15_000, 'the first attempt').catch((e) => {
+      throw new Error(`${String(e)}\n${first.output()}`);
+    });
+    await kill9(first); // the receiver holds the request: no answer reached the sender
+    const held = await outbox(db);
+    expect(held.messages).toMatchObject([{ event: 'server.down', state: 'pending', attempts: 0 }]);
+    expect(held.deliveries).toEqual([]);
+
+    const second = await start(db);
+    await waitFor(() => hook.processed.size === 1, 15_000, 'the delivery after the restart').catch((e) => {
+      throw new Error(`${String(e)}\n${second.output()}`);
+    });
+    await sleep(1500); // time for a wrong second delivery to show
+
+    expect(hook.requests.map((r) => r.answered)).toEqual([0, 200]);
+    expect(hook.requests[1]!.id).toBe(hook.requests[0]!.id);
+    expect(hook.requests.every((r) => r.verified)).toBe(true);
+    expect(hook.processed.size).toBe(1);
+    const done = await outbox(db);
+    expect(done.messages).toMatchObject([{ state: 'delivered', attempts: 1, message_id: hook.requests[0]!.id }]);
+    expect(done.deliveries).toHaveLength(1);
+    await kill9(second);
+  }, 60_000);
+
+  it('a message waiting for a retry when the process dies (receiver down) is delivered exactly once after the restart', async () => {
+    const db = sqliteDatabase();
+    cleanups.push(() => db.drop());
+    // The receiver is down: its port refuses connections until it starts again on the same port.
+    const probe = await startWebhookReceiver(SECRET);
+    const port = probe.port;
+    await probe.close();
+    const { configId } = await prepare(db, `http://127.0.0.1:${port}/hooks/monitor`);
+
+    const first = await start(db);
+    await waitFor(async () => (await outbox(db)).deliveries.length >= 1, 15_000, 'a failed attempt').catch((e) => {
+      throw new Error(`${String(e)}\n${first.output()}`);
+    });
+    await kill9(first);
+    const failed = await outbox(db);
+    expect(failed.messages).toMatchObject([{ state: 'pending', config: configId }]);
+    expect(failed.deliveries[0]).toMatchObject({ ok: 0, error: 'connection refused' });
+    expect(first.output()).toMatch(/monitor: notification attempt failed, will retry .*"error":"connection refused"/);
+
+    const hook = await startWebhookReceiver(SECRET, { port });
+    cleanups.push(() => hook.close());
+    const second = await start(db);
+    await waitFor(() => hook.processed.size === 1, 15_000, 'the delivery after the restart').catch((e) => {
+      throw new Error(`${String(e)}\n${second.output()}`);
+    });
+    await sleep(1500);
+    expect(hook.requests).toHaveLength(1);
+    expect(hook.requests[0]).toMatchObject({ verified: true, answered: 200, id: failed.messages[0]!.message_id });
+    const done = await outbox(db);
+    expect(done.messages).toMatchObject([{ state: 'delivered' }]);
+    expect(done.deliveries.at(-1)).toMatchObject({ ok: 1, status_code: 200 });
+    expect(second.output()).toMatch(/monitor: notification delivered/);
+    await kill9(second);
+  }, 60_000);
+});
