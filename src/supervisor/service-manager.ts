@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { checkBoolean, checkInteger, checkOptionsObject, checkString, optionError } from '../options.js';
 import { sleep } from '../time.js';
+import { ApiError, getHealth, requestJson, type HealthResult } from './http-client.js';
+
+export { ApiError, type HealthResult } from './http-client.js';
 
 export interface ServiceManagerOptions {
   /** Program to run: `node`, `python3`, `./bin/server`, … */
@@ -57,21 +60,6 @@ export interface ServiceStatus {
   lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 }
 
-export interface HealthResult {
-  /** 2xx. */
-  healthy: boolean;
-  /**
-   * The backend answered 2xx or a health report: it runs, even if a dependency is down.
-   * false (no answer, or an answer without a report) counts toward a restart.
-   */
-  running: boolean;
-  status?: number;
-  body?: unknown;
-  /** No answer: why (timeout, connection refused). */
-  error?: string;
-  /** Why it is not healthy, one line: `503 unhealthy: database`, `no answer within 5000 ms`. */
-  reason?: string;
-}
 
 /** The `unhealthy` event: `running` false counts toward a restart after `unhealthyThreshold`. */
 export interface UnhealthyEvent {
@@ -91,17 +79,6 @@ export interface RestartingEvent {
   manual: boolean;
 }
 
-/** A failed apiCall(): HTTP status (0 when no answer came) and a one-line message. */
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly body?: unknown,
-  ) {
-    super(message);
-  }
-}
 
 const KNOWN = [
   'command',
@@ -282,29 +259,8 @@ export class ServiceManager extends EventEmitter {
   }
 
   /** One GET of the health endpoint, bounded by `requestTimeout`. */
-  async healthCheck(): Promise<HealthResult> {
-    try {
-      const response = await fetch(this.url + this.options.healthPath, { signal: AbortSignal.timeout(this.options.requestTimeout) });
-      const text = await response.text();
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // not JSON: keep the text
-      }
-      if (response.ok) return { healthy: true, running: true, status: response.status, body };
-      const reason = isHealthReport(body) ? describeReport(response.status, body) : undefined;
-      return {
-        healthy: false,
-        running: reason !== undefined,
-        status: response.status,
-        body,
-        reason: reason ?? `${response.status} without a health report`,
-      };
-    } catch (error) {
-      const why = describeFetchError(error, this.options.requestTimeout);
-      return { healthy: false, running: false, error: why, reason: why };
-    }
+  healthCheck(): Promise<HealthResult> {
+    return getHealth(this.url + this.options.healthPath, this.options.requestTimeout);
   }
 
   /**
@@ -320,39 +276,10 @@ export class ServiceManager extends EventEmitter {
     // The URL parser has resolved `..` and `%2e%2e`: what is left must still be under apiBase.
     if (apiBase !== '' && url.pathname !== apiBase && !url.pathname.startsWith(`${apiBase}/`))
       throw optionError('apiCall', 'path', `a path inside \`apiBase\` '${apiBase}'`, path);
-    const what = `${method} ${url.pathname}${url.search}`;
     try {
-      const init: RequestInit = {
-        method,
-        headers: { Accept: 'application/json' },
-        signal: AbortSignal.timeout(this.options.requestTimeout),
-      };
-      if (body !== undefined) {
-        init.body = JSON.stringify(body);
-        init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
-      }
-      const response = await fetch(url, init);
-      const text = await response.text();
-      let parsed: unknown = undefined;
-      if (text !== '') {
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          throw new ApiError(`${what}: the backend answered ${response.status} with a body that is not JSON`, response.status, text);
-        }
-      }
-      if (!response.ok) {
-        const message = (parsed as { error?: { message?: unknown } } | undefined)?.error?.message;
-        throw new ApiError(
-          `${what} failed: ${response.status}${typeof message === 'string' ? ` ${message}` : ''}`,
-          response.status,
-          parsed,
-        );
-      }
-      return parsed;
+      return await requestJson(url, method, body, this.options.requestTimeout);
     } catch (error) {
-      const apiError =
-        error instanceof ApiError ? error : new ApiError(`${what}: ${describeFetchError(error, this.options.requestTimeout)}`, 0);
+      const apiError = error as ApiError;
       this.emit('api-error', apiError);
       throw apiError;
     }
@@ -521,12 +448,6 @@ export class ServiceManager extends EventEmitter {
   }
 }
 
-function describeFetchError(error: unknown, timeout: number): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return `no answer within ${timeout} ms`;
-  const cause = (error as { cause?: { code?: string } }).cause;
-  if (cause?.code === 'ECONNREFUSED') return 'connection refused (is the backend running?)';
-  return error instanceof Error ? (cause?.code ?? error.message) : String(error);
-}
 
 /** '' or `/segment…`, without a trailing slash (one is dropped); no query, fragment or `..`. */
 function checkApiBase(value: unknown): string {
@@ -543,27 +464,5 @@ function checkApiBase(value: unknown): string {
   return base;
 }
 
-/** A health report: a JSON object with a string `status` (`{"status":"unhealthy",…}`), as lifeline's health() answers. */
-function isHealthReport(body: unknown): body is { status: string; checks?: unknown } {
-  return typeof body === 'object' && body !== null && !Array.isArray(body) && typeof (body as { status?: unknown }).status === 'string';
-}
 
-const PASSING = new Set(['pass', 'warn', 'ok', 'up', 'healthy', 'degraded']);
 
-/** `503 unhealthy: database, cache`: the status and the checks that fail, as the report names them. */
-function describeReport(status: number, report: { status: string; checks?: unknown }): string {
-  const failing: string[] = [];
-  if (typeof report.checks === 'object' && report.checks !== null) {
-    for (const [name, check] of Object.entries(report.checks)) {
-      // lifeline's format holds one object per check, the IETF draft an array per component:measurement.
-      const results: unknown[] = Array.isArray(check) ? check : [check];
-      const fails = results.some((r) => {
-        const s = (r as { status?: unknown } | null)?.status;
-        return typeof s === 'string' && !PASSING.has(s);
-      });
-      if (fails) failing.push(name.split(':')[0]!);
-    }
-  }
-  const names = [...new Set(failing)];
-  return `${status} ${report.status}${names.length > 0 ? `: ${names.join(', ')}` : ''}`;
-}
