@@ -42,3 +42,23 @@ export function backgroundLoop(ms: number, task: () => Promise<void> | void, fai
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+export interface Backoff {
+  /** Delay of attempt 0, in ms. */
+  base: number;
+  /** Growth per attempt. Default 2. */
+  factor?: number;
+  /** Longest delay, in ms. Default unbounded. */
+  cap?: number;
+  /** 0..1: the delay is spread uniformly over ±jitter of itself, so peers that failed together retry apart. Default 0. */
+  jitter?: number;
+}
+
+/**
+ * The delay before retry `attempt` (0 for the first): `base * factor^attempt`, capped,
+ * then jittered; whole ms. The one backoff of every restart and retry loop.
+ */
+export function backoffDelay(attempt: number, { base, factor = 2, cap = Infinity, jitter = 0 }: Backoff): number {
+  const delay = Math.min(cap, base * factor ** Math.max(0, attempt));
+  return Math.round(jitter === 0 ? delay : delay * (1 - jitter + 2 * jitter * Math.random()));
+}

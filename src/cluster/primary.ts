@@ -19,6 +19,7 @@ import {
 import { resolveServerLimits } from '../lifecycle/server-limits.js';
 import { logLines, STDOUT_LOGGED_ENV } from './output.js';
 import { watchSources } from './watch.js';
+import { backoffDelay } from '../time.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 
 export interface ClusterOptions {
@@ -309,7 +310,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       }
       return;
     }
-    const delay = Math.round(Math.min(maxBackoff, backoff * 2 ** slot.consecutive) * (0.5 + Math.random()));
+    const delay = backoffDelay(slot.consecutive, { base: backoff, cap: maxBackoff, jitter: 0.5 });
     slot.consecutive += 1;
     log.warn(`worker ${slot.index} (pid ${worker.process.pid}) died (${how}): respawning in ${delay} ms`);
     slot.timer = setTimeout(() => {
@@ -347,10 +348,13 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     // A worker that set up its handlers drains on either; one that did not has nothing to drain.
     tell(worker, { lifeline: 'shutdown' });
     worker.process.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
     const inTime = await Promise.race([
       exited.then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), shutdownTimeout + 2000)),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), shutdownTimeout + 2000))),
     ]);
+    // Decided: the timer must not hold the primary for seconds after its last worker left.
+    clearTimeout(timer);
     if (!inTime) {
       log.error(`worker pid ${worker.process.pid} did not exit within ${shutdownTimeout + 2000} ms: killing it`);
       worker.process.kill('SIGKILL');

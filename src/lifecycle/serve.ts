@@ -7,7 +7,7 @@ import { activityOf } from '../activity.js';
 import { ConfigError } from '../errors.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { checkBoolean, checkHost, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
-import { sleep } from '../time.js';
+import { backoffDelay, sleep } from '../time.js';
 import { ConnectionTracker } from './connections.js';
 import type { HealthMiddleware } from '../middleware/health.js';
 import { findHealth, findSameOriginHeaders } from './find-health.js';
@@ -122,7 +122,7 @@ async function waitForCriticalChecks(health: HealthMiddleware, tries: number, de
       );
       return false;
     }
-    const wait = delay * 2 ** (attempt - 1);
+    const wait = backoffDelay(attempt - 1, { base: delay });
     log.warn(`critical checks failing at startup (${failing.join(', ')}): try ${attempt + 1}/${tries} in ${wait} ms`);
     await sleep(wait);
   }

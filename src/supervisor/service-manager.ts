@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { checkBoolean, checkInteger, checkOptionsObject, checkString, optionError } from '../options.js';
-import { sleep } from '../time.js';
+import { backoffDelay, sleep } from '../time.js';
 import { ApiError, getHealth, requestJson, type HealthResult } from './http-client.js';
 
 export { ApiError, type HealthResult } from './http-client.js';
@@ -367,7 +367,7 @@ export class ServiceManager extends EventEmitter {
       return;
     }
     this.attempts += 1;
-    const delay = this.options.restartDelay * 2 ** (this.attempts - 1);
+    const delay = backoffDelay(this.attempts - 1, { base: this.options.restartDelay });
     this.state = 'restarting';
     const event: RestartingEvent = { attempt: this.attempts, delay, reason, manual: false };
     this.emit('restarting', event);
