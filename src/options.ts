@@ -1,7 +1,9 @@
+import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { inspect } from 'node:util';
 import { ConfigError } from './errors.js';
+import type { LifelineLogger } from './logging/logger.js';
 
 export type DetailsMode = 'always' | 'never' | 'authorized';
 export type LogFormat = 'text' | 'json';
@@ -68,6 +70,46 @@ export function checkOneOf<T extends string>(component: string, name: string, va
     throw optionError(component, name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
   }
   return value as T;
+}
+
+const LOGGER_METHODS = ['error', 'warn', 'info', 'debug'] as const;
+
+/** The `logger` option of every factory: a logger with error/warn/info/debug methods, `false` or unset. */
+export function checkLogger(component: string, value: unknown): LifelineLogger | false | undefined {
+  if (value === undefined || value === false) return value;
+  if (typeof value !== 'object' || value === null || LOGGER_METHODS.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function'))
+    throw optionError(component, 'logger', 'a logger with error/warn/info/debug methods, or false', value);
+  return value as LifelineLogger;
+}
+
+/** An existing directory; returns it. Checked once at setup (a sync stat), never per request. */
+export function checkDirectory(component: string, name: string, value: unknown): string {
+  let isDirectory = false;
+  try {
+    isDirectory = typeof value === 'string' && value !== '' && statSync(value).isDirectory();
+  } catch {
+    // missing or unreadable: reported below
+  }
+  if (!isDirectory) throw optionError(component, name, 'an existing directory', value);
+  return value as string;
+}
+
+/** An object of string values, as an environment is. */
+export function checkStringRecord(component: string, name: string, value: unknown): Readonly<Record<string, string>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw optionError(component, name, 'an object of strings', value);
+  for (const [key, item] of Object.entries(value)) {
+    if (typeof item !== 'string') throw optionError(component, `${name}.${key}`, 'a string', item);
+  }
+  return value as Readonly<Record<string, string>>;
+}
+
+/** `false`, or signal names Node knows (`SIGTERM`); returns the list, empty for `false`. */
+export function checkSignals(component: string, name: string, value: unknown): NodeJS.Signals[] {
+  if (value === false) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v in os.constants.signals))
+    throw optionError(component, name, "false or an array of signal names like 'SIGTERM'", value);
+  return [...new Set(value as NodeJS.Signals[])];
 }
 
 /** An absolute http(s) URL; returns it normalised. */

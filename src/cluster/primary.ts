@@ -12,6 +12,7 @@ import {
   checkOptionsObject,
   checkString,
   maxWorkers,
+  checkLogger,
   optionError,
   readEnv,
   workersExpected,
@@ -42,9 +43,9 @@ export interface ClusterOptions {
   /** Default 60000 ms. */
   restartWindow?: number;
   /** First respawn delay in ms, doubled per consecutive death, with ±50 % jitter. Default 1000. */
-  backoff?: number;
+  restartDelay?: number;
   /** Respawn delay cap in ms. Default 30000. */
-  maxBackoff?: number;
+  maxRestartDelay?: number;
   /** A worker up this long (ms) resets its slot's backoff. Default 30000. */
   stableAfter?: number;
   /** Handle SIGTERM/SIGINT (shutdown) and SIGHUP (reload) in the primary. Default true. */
@@ -93,8 +94,8 @@ const KNOWN = [
   'shutdownTimeout',
   'maxRestarts',
   'restartWindow',
-  'backoff',
-  'maxBackoff',
+  'restartDelay',
+  'maxRestartDelay',
   'stableAfter',
   'signals',
   'watch',
@@ -146,8 +147,8 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   const readyTimeout = ms('readyTimeout', 30_000);
   const shutdownTimeout = ms('shutdownTimeout', 10_000);
   const restartWindow = ms('restartWindow', 60_000);
-  const backoff = ms('backoff', 1000);
-  const maxBackoff = ms('maxBackoff', 30_000);
+  const restartDelay = ms('restartDelay', 1000);
+  const maxRestartDelay = ms('maxRestartDelay', 30_000);
   const stableAfter = ms('stableAfter', 30_000);
   const maxRestarts = checkInteger('cluster', 'maxRestarts', options.maxRestarts ?? 5, { min: 1 });
   // Validated here, so a bad value stops the primary before any fork; the workers get
@@ -159,7 +160,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     if (options[option] !== undefined) limitEnv[variable] = String(options[option]);
   }
   const output = checkOneOf('cluster', 'output', options.output ?? 'inherit', ['inherit', 'log']);
-  const handle = acquireLogger(options.logger);
+  const handle = acquireLogger(checkLogger('cluster', options.logger));
   const log = componentLogger(handle.logger, 'cluster');
   // The workers' own loggers write the file; on the console too, their lines would come back through the pipe.
   const loggedEnv = output === 'log' ? { [STDOUT_LOGGED_ENV]: resolve(readEnv.logFile() ?? 'backend.log') } : {};
@@ -310,7 +311,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       }
       return;
     }
-    const delay = backoffDelay(slot.consecutive, { base: backoff, cap: maxBackoff, jitter: 0.5 });
+    const delay = backoffDelay(slot.consecutive, { base: restartDelay, cap: maxRestartDelay, jitter: 0.5 });
     slot.consecutive += 1;
     log.warn(`worker ${slot.index} (pid ${worker.process.pid}) died (${how}): respawning in ${delay} ms`);
     slot.timer = setTimeout(() => {

@@ -6,7 +6,7 @@ import { Server as NetServer } from 'node:net';
 import { activityOf } from '../activity.js';
 import { ConfigError } from '../errors.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkBoolean, checkHost, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
+import { checkBoolean, checkHost, checkInteger, checkLogger, checkOptionsObject, checkSignals, optionError, readEnv } from '../options.js';
 import { backoffDelay, sleep } from '../time.js';
 import { ConnectionTracker } from './connections.js';
 import type { HealthMiddleware } from '../middleware/health.js';
@@ -149,13 +149,13 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   const idleGrace = checkInteger('serve', 'idleGrace', options.idleGrace ?? 1000, { min: 0, unit: 'ms' });
   const before = hooks('beforeShutdown', options.beforeShutdown);
   const after = hooks('onShutdown', options.onShutdown);
-  const signals = options.signals === false ? [] : (options.signals ?? ['SIGTERM', 'SIGINT']);
+  const signals = checkSignals('serve', 'signals', options.signals ?? ['SIGTERM', 'SIGINT']);
   const handleCrashes = checkBoolean('serve', 'handleCrashes', options.handleCrashes ?? true);
   const fastProbes = checkBoolean('serve', 'fastProbes', options.fastProbes ?? true);
   const startupTries = checkInteger('serve', 'startupTries', options.startupTries ?? 5, { min: 1, max: 100 });
   const startupDelay = checkInteger('serve', 'startupDelay', options.startupDelay ?? 500, { min: 0, unit: 'ms' });
   const limits = resolveServerLimits('serve', options);
-  const handle = acquireLogger(options.logger);
+  const handle = acquireLogger(checkLogger('serve', options.logger));
   const log = componentLogger(handle.logger, 'lifecycle');
 
   const activity = activityOf(app);

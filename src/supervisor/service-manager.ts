@@ -1,6 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { checkBoolean, checkInteger, checkOptionsObject, checkString, optionError } from '../options.js';
+import {
+  checkBoolean,
+  checkDirectory,
+  checkHost,
+  checkInteger,
+  checkOptionsObject,
+  checkString,
+  checkStringRecord,
+  optionError,
+} from '../options.js';
 import { backoffDelay, sleep } from '../time.js';
 import { ApiError, getHealth, requestJson, type HealthResult } from './http-client.js';
 
@@ -30,15 +39,17 @@ export interface ServiceManagerOptions {
    */
   isDev?: boolean;
   /** Restarts after an unexpected exit or a hung backend before giving up. Default 3. */
-  maxRestartAttempts?: number;
-  /** ms before the first restart; doubles per attempt. Default 2000. */
+  maxRestarts?: number;
+  /** ms before the first restart; doubles per attempt up to `maxRestartDelay`. Default 2000. */
   restartDelay?: number;
+  /** Longest ms between two restarts. Default 30000. */
+  maxRestartDelay?: number;
   /** ms between health checks while running. Default 10000. */
   healthCheckInterval?: number;
   /** Consecutive health checks without an answer (or without a health report) that trigger a restart. Default 3. */
   unhealthyThreshold?: number;
   /** ms the backend gets to answer its health endpoint after spawn. Default 30000. */
-  startupTimeout?: number;
+  readyTimeout?: number;
   /** ms between SIGTERM and SIGKILL on stop. Default 10000. */
   shutdownTimeout?: number;
   /** ms for one health check or apiCall. Default 5000. */
@@ -90,11 +101,12 @@ const KNOWN = [
   'apiBase',
   'healthPath',
   'isDev',
-  'maxRestartAttempts',
+  'maxRestarts',
   'restartDelay',
+  'maxRestartDelay',
   'healthCheckInterval',
   'unhealthyThreshold',
-  'startupTimeout',
+  'readyTimeout',
   'shutdownTimeout',
   'requestTimeout',
   'stableAfter',
@@ -108,7 +120,7 @@ const managerListeners = new WeakSet<(...args: never[]) => unknown>();
  * Supervises one backend process from Electron's main process or any Node parent:
  * spawns it, waits for its health endpoint, restarts it with exponential backoff after
  * an unexpected exit or repeated failed health checks, gives up after
- * `maxRestartAttempts` (an `error` event), stops it with SIGTERM then SIGKILL, and
+ * `maxRestarts` (an `error` event), stops it with SIGTERM then SIGKILL, and
  * never leaves it behind when the parent exits. It knows nothing of Express: any
  * program with an HTTP health endpoint will do.
  *
@@ -168,18 +180,19 @@ export class ServiceManager extends EventEmitter {
     this.options = {
       command: checkString('ServiceManager', 'command', options.command),
       args: [...args],
-      cwd: options.cwd,
-      env: options.env,
+      cwd: options.cwd === undefined ? undefined : checkDirectory('ServiceManager', 'cwd', options.cwd),
+      env: options.env === undefined ? undefined : checkStringRecord('ServiceManager', 'env', options.env),
       port: checkInteger('ServiceManager', 'port', options.port ?? 8000, { min: 1, max: 65535 }),
-      host: options.host ?? '127.0.0.1',
+      host: checkHost('ServiceManager', 'host', options.host ?? '127.0.0.1'),
       apiBase,
       healthPath: checkString('ServiceManager', 'healthPath', options.healthPath ?? `${apiBase}/health`),
       isDev: checkBoolean('ServiceManager', 'isDev', options.isDev ?? false),
-      maxRestartAttempts: checkInteger('ServiceManager', 'maxRestartAttempts', options.maxRestartAttempts ?? 3, { min: 0 }),
+      maxRestarts: checkInteger('ServiceManager', 'maxRestarts', options.maxRestarts ?? 3, { min: 0 }),
       restartDelay: ms('restartDelay', 2000),
+      maxRestartDelay: ms('maxRestartDelay', 30_000),
       healthCheckInterval: ms('healthCheckInterval', 10_000, 10),
       unhealthyThreshold: checkInteger('ServiceManager', 'unhealthyThreshold', options.unhealthyThreshold ?? 3, { min: 1 }),
-      startupTimeout: ms('startupTimeout', 30_000, 1),
+      readyTimeout: ms('readyTimeout', 30_000, 1),
       shutdownTimeout: ms('shutdownTimeout', 10_000),
       requestTimeout: ms('requestTimeout', 5000, 1),
       stableAfter: ms('stableAfter', 60_000),
@@ -209,7 +222,7 @@ export class ServiceManager extends EventEmitter {
   /**
    * Spawns the backend and resolves once its health endpoint answers: 2xx, or a health
    * report while a dependency is down (then `unhealthy` follows `started`); rejects after
-   * `startupTimeout`. With `isDev`, spawns nothing and resolves at once.
+   * `readyTimeout`. With `isDev`, spawns nothing and resolves at once.
    */
   async start(): Promise<void> {
     if (this.state === 'running' || this.state === 'starting') throw new Error(`ServiceManager: already ${this.state}`);
@@ -286,7 +299,7 @@ export class ServiceManager extends EventEmitter {
   }
 
   private async launch(): Promise<void> {
-    const { command, args, cwd, env, port, host, startupTimeout } = this.options;
+    const { command, args, cwd, env, port, host, readyTimeout } = this.options;
     this.state = this.state === 'restarting' ? 'restarting' : 'starting';
     this.healthy = undefined;
     this.failures = 0;
@@ -308,7 +321,7 @@ export class ServiceManager extends EventEmitter {
     });
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
 
-    const deadline = Date.now() + startupTimeout;
+    const deadline = Date.now() + readyTimeout;
     while (Date.now() < deadline) {
       if (child !== this.child || spawnError || child.exitCode !== null || child.signalCode !== null) break;
       const result = await this.healthCheck();
@@ -333,7 +346,7 @@ export class ServiceManager extends EventEmitter {
       ? `could not start ${command}: ${spawnError.message}`
       : child.exitCode !== null || child.signalCode !== null
         ? `${command} exited (${child.signalCode ?? `code ${child.exitCode}`}) before it was healthy`
-        : `${command} was not healthy within ${startupTimeout} ms`;
+        : `${command} was not healthy within ${readyTimeout} ms`;
     if (child.exitCode === null && child.signalCode === null && !spawnError) {
       child.kill('SIGKILL');
       await once(child, 'exit');
@@ -361,13 +374,13 @@ export class ServiceManager extends EventEmitter {
       this.emit('info', `backend ran ${Math.round((Date.now() - this.startedAt) / 1000)} s: restart attempts reset`);
       this.attempts = 0;
     }
-    if (this.attempts >= this.options.maxRestartAttempts) {
+    if (this.attempts >= this.options.maxRestarts) {
       this.state = 'failed';
       this.emit('error', new Error(`backend failed and was restarted ${this.attempts} times: giving up (${reason})`));
       return;
     }
     this.attempts += 1;
-    const delay = backoffDelay(this.attempts - 1, { base: this.options.restartDelay });
+    const delay = backoffDelay(this.attempts - 1, { base: this.options.restartDelay, cap: this.options.maxRestartDelay });
     this.state = 'restarting';
     const event: RestartingEvent = { attempt: this.attempts, delay, reason, manual: false };
     this.emit('restarting', event);

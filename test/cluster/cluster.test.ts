@@ -170,7 +170,7 @@ describe('lifeline serve: a cluster of workers', () => {
   });
 
   it('stops respawning a crash-looping worker, logs why, and keeps serving with the rest', async () => {
-    const options = { entry: appModule, workers: 2, port: 0, backoff: 20, maxBackoff: 100, maxRestarts: 5, restartWindow: 60_000 };
+    const options = { entry: appModule, workers: 2, port: 0, restartDelay: 20, maxRestartDelay: 100, maxRestarts: 5, restartWindow: 60_000 };
     const port = await freePort();
     options.port = port;
     const c = await startCluster(
@@ -204,7 +204,7 @@ describe('lifeline serve: a cluster of workers', () => {
 
   it('exits 1 when every worker crash-loops: nothing is left to serve', async () => {
     const port = await freePort();
-    const options = { entry: appModule, workers: 1, port, backoff: 20, maxBackoff: 100, maxRestarts: 3 };
+    const options = { entry: appModule, workers: 1, port, restartDelay: 20, maxRestartDelay: 100, maxRestarts: 3 };
     const c = await startCluster(
       [],
       { CLUSTER_OPTIONS: JSON.stringify(options), CRASH_SLOT: '0', CRASH_AFTER_MS: '30' },
