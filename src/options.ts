@@ -211,6 +211,8 @@ function envInteger(env: Env, name: string, min: number, max: number, expected: 
   return n;
 }
 
+const LOG_FILE_MODES: Readonly<Record<string, number>> = { '0600': 0o600, '600': 0o600, '0640': 0o640, '640': 0o640 };
+
 export const readEnv = {
   production: (env: Env = process.env): boolean => isProduction(envValue(env, 'NODE_ENV')),
   nodeEnv: (env: Env = process.env): string => envValue(env, 'NODE_ENV') ?? 'development',
@@ -282,6 +284,27 @@ export const readEnv = {
     if (raw === 'false' || raw === '0' || raw === 'off') return false;
     throw envError('ACCESS_LOG', "'true' or 'false' (also 1/0, on/off)", raw);
   },
+  /** `LOG_FILE_MODE`: 0600 or 0640 (never readable by others: the log can hold what the app prints). */
+  logFileMode: (env: Env = process.env): number | undefined => {
+    const raw = envValue(env, 'LOG_FILE_MODE');
+    if (raw === undefined) return undefined;
+    const mode = LOG_FILE_MODES[raw];
+    if (mode === undefined) throw new ConfigError('LOG_FILE_MODE', `LOG_FILE_MODE: expected 0600 or 0640, got \`${raw}\``);
+    return mode;
+  },
+  /** `HEALTH_MOUNTS`: a comma-separated list of health, kubernetes. */
+  healthMounts: (env: Env = process.env): { health?: true; kubernetes?: true } => {
+    const raw = envValue(env, 'HEALTH_MOUNTS');
+    const out: { health?: true; kubernetes?: true } = {};
+    if (raw === undefined) return out;
+    for (const part of raw.split(',')) {
+      const name = part.trim();
+      if (name !== 'health' && name !== 'kubernetes')
+        throw new ConfigError('HEALTH_MOUNTS', `Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got '${raw}'`);
+      out[name] = true;
+    }
+    return out;
+  },
   healthToken: (env: Env = process.env): string | undefined => envValue(env, 'HEALTH_TOKEN'),
   databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
 };
@@ -305,6 +328,11 @@ export interface LifelineConfig {
   headersTimeout: number | undefined;
   requestTimeout: number;
   keepAliveTimeout: number;
+  /** undefined: keepAlive() logs one line per request outside production only. */
+  accessLog: boolean | undefined;
+  healthMounts: { health?: true; kubernetes?: true };
+  logMaxSize: number;
+  logFileMode: number;
 }
 
 /**
@@ -330,5 +358,9 @@ export function loadConfig(env: Env = process.env): LifelineConfig {
     headersTimeout: readEnv.headersTimeout(env),
     requestTimeout: readEnv.requestTimeout(env) ?? 30_000,
     keepAliveTimeout: readEnv.keepAliveTimeout(env) ?? 5000,
+    accessLog: readEnv.accessLog(env),
+    healthMounts: readEnv.healthMounts(env),
+    logMaxSize: readEnv.logMaxSize(env) ?? 10 * 1024 * 1024,
+    logFileMode: readEnv.logFileMode(env) ?? 0o600,
   };
 }

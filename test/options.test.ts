@@ -185,6 +185,10 @@ describe('environment variables', () => {
       headersTimeout: undefined,
       requestTimeout: 30_000,
       keepAliveTimeout: 5000,
+      accessLog: undefined,
+      healthMounts: {},
+      logMaxSize: 10 * 1024 * 1024,
+      logFileMode: 0o600,
     });
   });
 
@@ -197,6 +201,10 @@ describe('environment variables', () => {
       KEEP_ALIVE_INTERVAL: '0',
       WORKERS: 'auto',
       NODE_ENV: 'production',
+      ACCESS_LOG: 'off',
+      HEALTH_MOUNTS: 'kubernetes, health',
+      LOG_MAX_SIZE: '2048',
+      LOG_FILE_MODE: '0640',
     });
     expect(config).toMatchObject({
       port: 9000,
@@ -206,6 +214,10 @@ describe('environment variables', () => {
       keepAliveInterval: 0,
       workers: 'auto',
       production: true,
+      accessLog: false,
+      healthMounts: { health: true, kubernetes: true },
+      logMaxSize: 2048,
+      logFileMode: 0o640,
     });
   });
 
@@ -239,6 +251,11 @@ describe('environment variables', () => {
     ],
     [{ HOST: '256.1.2.3' }, 'HOST', /Invalid HOST/],
     [{ HOST: 'a..b' }, 'HOST', /Invalid HOST/],
+    [{ ACCESS_LOG: 'yes' }, 'ACCESS_LOG', /^Invalid ACCESS_LOG: expected 'true' or 'false' \(also 1\/0, on\/off\), got 'yes'$/],
+    [{ HEALTH_MOUNTS: 'health,k8s' }, 'HEALTH_MOUNTS', /^Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got 'health,k8s'$/],
+    [{ LOG_MAX_SIZE: '10MB' }, 'LOG_MAX_SIZE', /^Invalid LOG_MAX_SIZE: expected a size in bytes, at least 1024, got '10MB'$/],
+    [{ LOG_MAX_SIZE: '100' }, 'LOG_MAX_SIZE', /Invalid LOG_MAX_SIZE/],
+    [{ LOG_FILE_MODE: '0644' }, 'LOG_FILE_MODE', /^LOG_FILE_MODE: expected 0600 or 0640, got `0644`$/],
     [{ HOST: '-lead.example' }, 'HOST', /Invalid HOST/],
     [{ HOST: '[::1]' }, 'HOST', /Invalid HOST/],
     [{ HOST: `${'a'.repeat(64)}.example` }, 'HOST', /Invalid HOST/],
