@@ -77,7 +77,11 @@ const LOGGER_METHODS = ['error', 'warn', 'info', 'debug'] as const;
 /** The `logger` option of every factory: a logger with error/warn/info/debug methods, `false` or unset. */
 export function checkLogger(component: string, value: unknown): LifelineLogger | false | undefined {
   if (value === undefined || value === false) return value;
-  if (typeof value !== 'object' || value === null || LOGGER_METHODS.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function'))
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    LOGGER_METHODS.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')
+  )
     throw optionError(component, 'logger', 'a logger with error/warn/info/debug methods, or false', value);
   return value as LifelineLogger;
 }
@@ -300,7 +304,10 @@ export const readEnv = {
     for (const part of raw.split(',')) {
       const name = part.trim();
       if (name !== 'health' && name !== 'kubernetes')
-        throw new ConfigError('HEALTH_MOUNTS', `Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got '${raw}'`);
+        throw new ConfigError(
+          'HEALTH_MOUNTS',
+          `Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got '${raw}'`,
+        );
       out[name] = true;
     }
     return out;

@@ -56,9 +56,19 @@ const invalid: Array<[string, Factory, unknown, RegExp]> = [
   ['lifeline', lifeline, { health: 'yes' }, /`health` to be true, false or an options object/],
   ['lifeline', lifeline, { health: false, database: {} as never }, /need `health` enabled/],
   ['lifeline', lifeline, { keepAlive: { interval: -1 } }, /^keepAlive: expected `interval`/],
-  ['keepAlive', keepAlive, { logger: { warn: () => undefined } }, /^keepAlive: expected `logger` to be a logger with error\/warn\/info\/debug methods, or false/],
+  [
+    'keepAlive',
+    keepAlive,
+    { logger: { warn: () => undefined } },
+    /^keepAlive: expected `logger` to be a logger with error\/warn\/info\/debug methods, or false/,
+  ],
   ['health', health, { logger: 'console' }, /^health: expected `logger`/],
-  ['corsSecurity', corsSecurity, { logger: true }, /^corsSecurity: expected `logger` to be a logger with error\/warn\/info\/debug methods, or false, got true$/],
+  [
+    'corsSecurity',
+    corsSecurity,
+    { logger: true },
+    /^corsSecurity: expected `logger` to be a logger with error\/warn\/info\/debug methods, or false, got true$/,
+  ],
   ['errorHandler', errorHandler, { logger: { error: 1 } }, /^errorHandler: expected `logger` to be a logger/],
   ['createLogger', createLogger, { level: 'loud' }, /`level` to be one of 'error'/],
   ['createLogger', createLogger, { maxSize: 10 }, /`maxSize` to be an integer >= 1024/],
@@ -106,7 +116,9 @@ describe('invalid factory options throw a TypeError naming the option', () => {
   });
 
   it('runCluster checks its host and logger before forking', async () => {
-    await expect(runCluster({ entry: 'app.js', port: 8000, logger: false, host: 'bad host' })).rejects.toThrow(/^cluster: expected `host` to be/);
+    await expect(runCluster({ entry: 'app.js', port: 8000, logger: false, host: 'bad host' })).rejects.toThrow(
+      /^cluster: expected `host` to be/,
+    );
     await expect(runCluster({ entry: 'app.js', port: 8000, logger: 'console' as never })).rejects.toThrow(
       /^cluster: expected `logger` to be a logger with error\/warn\/info\/debug methods, or false, got 'console'$/,
     );
@@ -252,7 +264,11 @@ describe('environment variables', () => {
     [{ HOST: '256.1.2.3' }, 'HOST', /Invalid HOST/],
     [{ HOST: 'a..b' }, 'HOST', /Invalid HOST/],
     [{ ACCESS_LOG: 'yes' }, 'ACCESS_LOG', /^Invalid ACCESS_LOG: expected 'true' or 'false' \(also 1\/0, on\/off\), got 'yes'$/],
-    [{ HEALTH_MOUNTS: 'health,k8s' }, 'HEALTH_MOUNTS', /^Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got 'health,k8s'$/],
+    [
+      { HEALTH_MOUNTS: 'health,k8s' },
+      'HEALTH_MOUNTS',
+      /^Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got 'health,k8s'$/,
+    ],
     [{ LOG_MAX_SIZE: '10MB' }, 'LOG_MAX_SIZE', /^Invalid LOG_MAX_SIZE: expected a size in bytes, at least 1024, got '10MB'$/],
     [{ LOG_MAX_SIZE: '100' }, 'LOG_MAX_SIZE', /Invalid LOG_MAX_SIZE/],
     [{ LOG_FILE_MODE: '0644' }, 'LOG_FILE_MODE', /^LOG_FILE_MODE: expected 0600 or 0640, got `0644`$/],

@@ -3,7 +3,7 @@ import onHeaders from 'on-headers';
 import { activityOf, type Activity, type BackendStatus } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { redactUrl } from '../logging/redact.js';
-import { checkBoolean, checkHttpUrl, checkInteger, checkLogger, checkOptionsObject, optionError, readEnv } from '../options.js';
+import { checkBoolean, checkHttpUrl, checkInteger, checkLogger, checkOptionsObject, readEnv } from '../options.js';
 import { backgroundLoop } from '../time.js';
 import { failureLog } from '../logging/failure-log.js';
 import { appOf, fromStep, requestPath, type ClosableMiddleware } from './types.js';

@@ -71,7 +71,6 @@ export interface ServiceStatus {
   lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 }
 
-
 /** The `unhealthy` event: `running` false counts toward a restart after `unhealthyThreshold`. */
 export interface UnhealthyEvent {
   pid: number | undefined;
@@ -89,7 +88,6 @@ export interface RestartingEvent {
   reason: string;
   manual: boolean;
 }
-
 
 const KNOWN = [
   'command',
@@ -461,7 +459,6 @@ export class ServiceManager extends EventEmitter {
   }
 }
 
-
 /** '' or `/segment…`, without a trailing slash (one is dropped); no query, fragment or `..`. */
 function checkApiBase(value: unknown): string {
   const expected = "'' or a path starting with '/'";
@@ -476,6 +473,3 @@ function checkApiBase(value: unknown): string {
     throw optionError('ServiceManager', 'apiBase', expected, value);
   return base;
 }
-
-
-

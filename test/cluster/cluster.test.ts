@@ -170,7 +170,15 @@ describe('lifeline serve: a cluster of workers', () => {
   });
 
   it('stops respawning a crash-looping worker, logs why, and keeps serving with the rest', async () => {
-    const options = { entry: appModule, workers: 2, port: 0, restartDelay: 20, maxRestartDelay: 100, maxRestarts: 5, restartWindow: 60_000 };
+    const options = {
+      entry: appModule,
+      workers: 2,
+      port: 0,
+      restartDelay: 20,
+      maxRestartDelay: 100,
+      maxRestarts: 5,
+      restartWindow: 60_000,
+    };
     const port = await freePort();
     options.port = port;
     const c = await startCluster(
