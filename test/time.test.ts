@@ -31,6 +31,21 @@ describe('backgroundLoop', () => {
   });
 });
 
+describe('backgroundLoop with a first delay', () => {
+  it('runs first after firstDelay, then every ms', async () => {
+    const at: number[] = [];
+    const t0 = Date.now();
+    const loop = backgroundLoop(200, () => void at.push(Date.now() - t0), undefined, 0);
+    await sleep(500);
+    loop.stop();
+    expect(at[0]).toBeLessThan(100);
+    // Not every 0 ms after the first run: the period is `ms`.
+    expect(at.length).toBeGreaterThanOrEqual(2);
+    expect(at.length).toBeLessThanOrEqual(4);
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(190);
+  });
+});
+
 describe('backoffDelay', () => {
   it('grows by the factor from the base and stops at the cap', () => {
     expect([0, 1, 2, 3, 4].map((a) => backoffDelay(a, { base: 100 }))).toEqual([100, 200, 400, 800, 1600]);

@@ -10,7 +10,7 @@ import {
   checkStringRecord,
   optionError,
 } from '../options.js';
-import { backoffDelay, sleep } from '../time.js';
+import { backgroundLoop, backoffDelay, sleep } from '../time.js';
 import { ApiError, getHealth, requestJson, type HealthResult } from './http-client.js';
 
 export { ApiError, type HealthResult } from './http-client.js';
@@ -140,7 +140,7 @@ export class ServiceManager extends EventEmitter {
   private failures = 0;
   private startedAt: number | undefined;
   private lastExit: ServiceStatus['lastExit'];
-  private healthTimer: NodeJS.Timeout | undefined;
+  private healthLoop: { stop(): void } | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly killOnExit = () => this.child?.kill('SIGKILL');
   // A parent ended by a signal it does not handle never emits 'exit': pass the signal on
@@ -402,20 +402,18 @@ export class ServiceManager extends EventEmitter {
   /** Health checks one after the other (a hung backend must not pile them up), `healthCheckInterval` apart. */
   private startHealthLoop(firstDelay = this.options.healthCheckInterval): void {
     this.stopHealthLoop();
-    const tick = () => {
-      void this.healthCheck().then((result) => {
-        if (this.state !== 'running' || this.healthTimer !== timer) return;
+    const loop = backgroundLoop(
+      this.options.healthCheckInterval,
+      async () => {
+        const result = await this.healthCheck();
+        // A stop, restart or newer loop while the check was under way: its answer is stale.
+        if (this.state !== 'running' || this.healthLoop !== loop) return;
         this.record(result);
-        if (this.state === 'running') schedule(this.options.healthCheckInterval);
-      });
-    };
-    let timer: NodeJS.Timeout | undefined;
-    const schedule = (delay: number) => {
-      timer = setTimeout(tick, delay);
-      timer.unref();
-      this.healthTimer = timer;
-    };
-    schedule(firstDelay);
+      },
+      undefined,
+      firstDelay,
+    );
+    this.healthLoop = loop;
   }
 
   /**
@@ -446,8 +444,8 @@ export class ServiceManager extends EventEmitter {
   }
 
   private stopHealthLoop(): void {
-    clearTimeout(this.healthTimer);
-    this.healthTimer = undefined;
+    this.healthLoop?.stop();
+    this.healthLoop = undefined;
   }
 
   private setStopped(): void {
