@@ -1,7 +1,9 @@
+import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { inspect } from 'node:util';
 import { ConfigError } from './errors.js';
+import type { LifelineLogger } from './logging/logger.js';
 
 export type DetailsMode = 'always' | 'never' | 'authorized';
 export type LogFormat = 'text' | 'json';
@@ -68,6 +70,50 @@ export function checkOneOf<T extends string>(component: string, name: string, va
     throw optionError(component, name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
   }
   return value as T;
+}
+
+const LOGGER_METHODS = ['error', 'warn', 'info', 'debug'] as const;
+
+/** The `logger` option of every factory: a logger with error/warn/info/debug methods, `false` or unset. */
+export function checkLogger(component: string, value: unknown): LifelineLogger | false | undefined {
+  if (value === undefined || value === false) return value;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    LOGGER_METHODS.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')
+  )
+    throw optionError(component, 'logger', 'a logger with error/warn/info/debug methods, or false', value);
+  return value as LifelineLogger;
+}
+
+/** An existing directory; returns it. Checked once at setup (a sync stat), never per request. */
+export function checkDirectory(component: string, name: string, value: unknown): string {
+  let isDirectory = false;
+  try {
+    isDirectory = typeof value === 'string' && value !== '' && statSync(value).isDirectory();
+  } catch {
+    // missing or unreadable: reported below
+  }
+  if (!isDirectory) throw optionError(component, name, 'an existing directory', value);
+  return value as string;
+}
+
+/** An object of string values, as an environment is. */
+export function checkStringRecord(component: string, name: string, value: unknown): Readonly<Record<string, string>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw optionError(component, name, 'an object of strings', value);
+  for (const [key, item] of Object.entries(value)) {
+    if (typeof item !== 'string') throw optionError(component, `${name}.${key}`, 'a string', item);
+  }
+  return value as Readonly<Record<string, string>>;
+}
+
+/** `false`, or signal names Node knows (`SIGTERM`); returns the list, empty for `false`. */
+export function checkSignals(component: string, name: string, value: unknown): NodeJS.Signals[] {
+  if (value === false) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v in os.constants.signals))
+    throw optionError(component, name, "false or an array of signal names like 'SIGTERM'", value);
+  return [...new Set(value as NodeJS.Signals[])];
 }
 
 /** An absolute http(s) URL; returns it normalised. */
@@ -169,6 +215,8 @@ function envInteger(env: Env, name: string, min: number, max: number, expected: 
   return n;
 }
 
+const LOG_FILE_MODES: Readonly<Record<string, number>> = { '0600': 0o600, '600': 0o600, '0640': 0o640, '640': 0o640 };
+
 export const readEnv = {
   production: (env: Env = process.env): boolean => isProduction(envValue(env, 'NODE_ENV')),
   nodeEnv: (env: Env = process.env): string => envValue(env, 'NODE_ENV') ?? 'development',
@@ -240,6 +288,30 @@ export const readEnv = {
     if (raw === 'false' || raw === '0' || raw === 'off') return false;
     throw envError('ACCESS_LOG', "'true' or 'false' (also 1/0, on/off)", raw);
   },
+  /** `LOG_FILE_MODE`: 0600 or 0640 (never readable by others: the log can hold what the app prints). */
+  logFileMode: (env: Env = process.env): number | undefined => {
+    const raw = envValue(env, 'LOG_FILE_MODE');
+    if (raw === undefined) return undefined;
+    const mode = LOG_FILE_MODES[raw];
+    if (mode === undefined) throw new ConfigError('LOG_FILE_MODE', `LOG_FILE_MODE: expected 0600 or 0640, got \`${raw}\``);
+    return mode;
+  },
+  /** `HEALTH_MOUNTS`: a comma-separated list of health, kubernetes. */
+  healthMounts: (env: Env = process.env): { health?: true; kubernetes?: true } => {
+    const raw = envValue(env, 'HEALTH_MOUNTS');
+    const out: { health?: true; kubernetes?: true } = {};
+    if (raw === undefined) return out;
+    for (const part of raw.split(',')) {
+      const name = part.trim();
+      if (name !== 'health' && name !== 'kubernetes')
+        throw new ConfigError(
+          'HEALTH_MOUNTS',
+          `Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got '${raw}'`,
+        );
+      out[name] = true;
+    }
+    return out;
+  },
   healthToken: (env: Env = process.env): string | undefined => envValue(env, 'HEALTH_TOKEN'),
   databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
 };
@@ -263,6 +335,11 @@ export interface LifelineConfig {
   headersTimeout: number | undefined;
   requestTimeout: number;
   keepAliveTimeout: number;
+  /** undefined: keepAlive() logs one line per request outside production only. */
+  accessLog: boolean | undefined;
+  healthMounts: { health?: true; kubernetes?: true };
+  logMaxSize: number;
+  logFileMode: number;
 }
 
 /**
@@ -288,5 +365,9 @@ export function loadConfig(env: Env = process.env): LifelineConfig {
     headersTimeout: readEnv.headersTimeout(env),
     requestTimeout: readEnv.requestTimeout(env) ?? 30_000,
     keepAliveTimeout: readEnv.keepAliveTimeout(env) ?? 5000,
+    accessLog: readEnv.accessLog(env),
+    healthMounts: readEnv.healthMounts(env),
+    logMaxSize: readEnv.logMaxSize(env) ?? 10 * 1024 * 1024,
+    logFileMode: readEnv.logFileMode(env) ?? 0o600,
   };
 }

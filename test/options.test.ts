@@ -14,6 +14,7 @@ import {
   loadConfig,
   runCluster,
   serve,
+  ServiceManager,
 } from '../src/index.js';
 import { isProduction, readEnv } from '../src/options.js';
 
@@ -55,6 +56,20 @@ const invalid: Array<[string, Factory, unknown, RegExp]> = [
   ['lifeline', lifeline, { health: 'yes' }, /`health` to be true, false or an options object/],
   ['lifeline', lifeline, { health: false, database: {} as never }, /need `health` enabled/],
   ['lifeline', lifeline, { keepAlive: { interval: -1 } }, /^keepAlive: expected `interval`/],
+  [
+    'keepAlive',
+    keepAlive,
+    { logger: { warn: () => undefined } },
+    /^keepAlive: expected `logger` to be a logger with error\/warn\/info\/debug methods, or false/,
+  ],
+  ['health', health, { logger: 'console' }, /^health: expected `logger`/],
+  [
+    'corsSecurity',
+    corsSecurity,
+    { logger: true },
+    /^corsSecurity: expected `logger` to be a logger with error\/warn\/info\/debug methods, or false, got true$/,
+  ],
+  ['errorHandler', errorHandler, { logger: { error: 1 } }, /^errorHandler: expected `logger` to be a logger/],
   ['createLogger', createLogger, { level: 'loud' }, /`level` to be one of 'error'/],
   ['createLogger', createLogger, { maxSize: 10 }, /`maxSize` to be an integer >= 1024/],
   ['createLogger', createLogger, { file: scratch, console: false }, /^createLogger: cannot write `file` .* \(EISDIR, it is a directory\)$/],
@@ -80,6 +95,10 @@ describe('invalid factory options throw a TypeError naming the option', () => {
     [{ headersTimeout: 0 }, /^serve: expected `headersTimeout` to be an integer >= 1 \(ms\), got 0$/],
     [{ requestTimeout: '30s' }, /^serve: expected `requestTimeout` to be an integer >= 0 \(ms, 0 = off\), got '30s'$/],
     [{ keepAliveTimeout: -5 }, /^serve: expected `keepAliveTimeout` to be an integer >= 1 \(ms\), got -5$/],
+    [{ logger: console.log }, /^serve: expected `logger` to be a logger with error\/warn\/info\/debug methods, or false/],
+    [{ signals: 'SIGTERM' }, /^serve: expected `signals` to be false or an array of signal names like 'SIGTERM', got 'SIGTERM'$/],
+    [{ signals: ['SIGTREM'] }, /^serve: expected `signals` to be false or an array of signal names/],
+    [{ host: 'http://localhost' }, /^serve: expected `host` to be/],
     [
       { headersTimeout: 40_000, requestTimeout: 30_000 },
       /^serve: expected `headersTimeout` to be at most requestTimeout \(30000 ms\), got 40000$/,
@@ -100,6 +119,36 @@ describe('invalid factory options throw a TypeError naming the option', () => {
     await expect(runCluster({ entry: 'app.js', port: 1, logger: false, onReload: '.backend.reload.json' as never })).rejects.toThrow(
       /^cluster: expected `onReload` to be a function, got '.backend.reload.json'$/,
     );
+  });
+
+  it('runCluster checks its host and logger before forking', async () => {
+    await expect(runCluster({ entry: 'app.js', port: 8000, logger: false, host: 'bad host' })).rejects.toThrow(
+      /^cluster: expected `host` to be/,
+    );
+    await expect(runCluster({ entry: 'app.js', port: 8000, logger: 'console' as never })).rejects.toThrow(
+      /^cluster: expected `logger` to be a logger with error\/warn\/info\/debug methods, or false, got 'console'$/,
+    );
+  });
+
+  const invalidServiceManager: Array<[unknown, RegExp]> = [
+    [{ host: 'a b' }, /^ServiceManager: expected `host` to be/],
+    [{ host: 8000 }, /^ServiceManager: expected `host` to be/],
+    [{ cwd: join(scratch, 'missing') }, /^ServiceManager: expected `cwd` to be an existing directory, got '.*missing'$/],
+    [{ cwd: aFile }, /^ServiceManager: expected `cwd` to be an existing directory/],
+    [{ env: ['A=1'] }, /^ServiceManager: expected `env` to be an object of strings/],
+    [{ env: { PORT: 8000 } }, /^ServiceManager: expected `env.PORT` to be a string, got 8000$/],
+    [{ maxRestartAttempts: 3 }, /^ServiceManager: unknown option `maxRestartAttempts`; known options: .*maxRestarts/],
+    [{ startupTimeout: 3 }, /^ServiceManager: unknown option `startupTimeout`/],
+    [{ maxRestartDelay: -1 }, /^ServiceManager: expected `maxRestartDelay` to be an integer >= 0 \(ms\), got -1$/],
+  ];
+  it.each(invalidServiceManager)('new ServiceManager(%j)', (options, message) => {
+    const make = () => new ServiceManager({ command: 'node', port: 8000, ...(options as object) });
+    expect(make).toThrow(TypeError);
+    expect(make).toThrow(message);
+  });
+
+  it('ServiceManager takes an existing cwd and an env of strings', () => {
+    expect(() => new ServiceManager({ command: 'node', port: 8000, cwd: scratch, env: { A: '1' }, host: '::1' })).not.toThrow();
   });
 
   it('the default maxConnections leaves descriptors for everything else', () => {
@@ -154,6 +203,10 @@ describe('environment variables', () => {
       headersTimeout: undefined,
       requestTimeout: 30_000,
       keepAliveTimeout: 5000,
+      accessLog: undefined,
+      healthMounts: {},
+      logMaxSize: 10 * 1024 * 1024,
+      logFileMode: 0o600,
     });
   });
 
@@ -166,6 +219,10 @@ describe('environment variables', () => {
       KEEP_ALIVE_INTERVAL: '0',
       WORKERS: 'auto',
       NODE_ENV: 'production',
+      ACCESS_LOG: 'off',
+      HEALTH_MOUNTS: 'kubernetes, health',
+      LOG_MAX_SIZE: '2048',
+      LOG_FILE_MODE: '0640',
     });
     expect(config).toMatchObject({
       port: 9000,
@@ -175,6 +232,10 @@ describe('environment variables', () => {
       keepAliveInterval: 0,
       workers: 'auto',
       production: true,
+      accessLog: false,
+      healthMounts: { health: true, kubernetes: true },
+      logMaxSize: 2048,
+      logFileMode: 0o640,
     });
   });
 
@@ -208,6 +269,15 @@ describe('environment variables', () => {
     ],
     [{ HOST: '256.1.2.3' }, 'HOST', /Invalid HOST/],
     [{ HOST: 'a..b' }, 'HOST', /Invalid HOST/],
+    [{ ACCESS_LOG: 'yes' }, 'ACCESS_LOG', /^Invalid ACCESS_LOG: expected 'true' or 'false' \(also 1\/0, on\/off\), got 'yes'$/],
+    [
+      { HEALTH_MOUNTS: 'health,k8s' },
+      'HEALTH_MOUNTS',
+      /^Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got 'health,k8s'$/,
+    ],
+    [{ LOG_MAX_SIZE: '10MB' }, 'LOG_MAX_SIZE', /^Invalid LOG_MAX_SIZE: expected a size in bytes, at least 1024, got '10MB'$/],
+    [{ LOG_MAX_SIZE: '100' }, 'LOG_MAX_SIZE', /Invalid LOG_MAX_SIZE/],
+    [{ LOG_FILE_MODE: '0644' }, 'LOG_FILE_MODE', /^LOG_FILE_MODE: expected 0600 or 0640, got `0644`$/],
     [{ HOST: '-lead.example' }, 'HOST', /Invalid HOST/],
     [{ HOST: '[::1]' }, 'HOST', /Invalid HOST/],
     [{ HOST: `${'a'.repeat(64)}.example` }, 'HOST', /Invalid HOST/],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { failureLog } from '../src/logging/failure-log.js';
-import { backgroundLoop, sleep } from '../src/time.js';
+import { backgroundLoop, backoffDelay, sleep } from '../src/time.js';
 
 describe('backgroundLoop', () => {
   it('survives a throwing task and logs each kind of error once, then the recovery', async () => {
@@ -28,5 +28,34 @@ describe('backgroundLoop', () => {
       'error refresh failed: database gone (logged once until it recovers)',
       'info refresh recovered after 6 failed tries',
     ]);
+  });
+});
+
+describe('backgroundLoop with a first delay', () => {
+  it('runs first after firstDelay, then every ms', async () => {
+    const at: number[] = [];
+    const t0 = Date.now();
+    const loop = backgroundLoop(200, () => void at.push(Date.now() - t0), undefined, 0);
+    await sleep(500);
+    loop.stop();
+    expect(at[0]).toBeLessThan(100);
+    // Not every 0 ms after the first run: the period is `ms`.
+    expect(at.length).toBeGreaterThanOrEqual(2);
+    expect(at.length).toBeLessThanOrEqual(4);
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(190);
+  });
+});
+
+describe('backoffDelay', () => {
+  it('grows by the factor from the base and stops at the cap', () => {
+    expect([0, 1, 2, 3, 4].map((a) => backoffDelay(a, { base: 100 }))).toEqual([100, 200, 400, 800, 1600]);
+    expect([0, 1, 2, 3].map((a) => backoffDelay(a, { base: 100, factor: 3, cap: 500 }))).toEqual([100, 300, 500, 500]);
+  });
+
+  it('spreads the delay over ±jitter of itself, never past it', () => {
+    const delays = Array.from({ length: 200 }, () => backoffDelay(2, { base: 1000, cap: 3000, jitter: 0.5 }));
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(1500);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(4500);
+    expect(new Set(delays).size).toBeGreaterThan(10);
   });
 });

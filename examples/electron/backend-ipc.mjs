@@ -6,7 +6,7 @@
  * Registers the IPC handlers the renderer calls, and forwards the ServiceManager's events
  * to the window.
  * @param {{ handle(channel: string, listener: (event: unknown, ...args: any[]) => unknown): void }} ipcMain
- * @param {import('express-lifeline').ServiceManager} backend
+ * @param {import('express-lifeline/supervisor').ServiceManager} backend
  * @param {(channel: string, payload: unknown) => void} send  e.g. (c, p) => win.webContents.send(c, p)
  */
 export function registerBackendIpc(ipcMain, backend, send) {

@@ -3,7 +3,7 @@
 // backend-ipc.mjs with Node alone.
 import { join } from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain } from 'electron';
-import { ServiceManager } from 'express-lifeline';
+import { ServiceManager } from 'express-lifeline/supervisor';
 import { registerBackendIpc } from './backend-ipc.mjs';
 
 // Port 8000, API under /api, health at /api/health: the defaults, which are lifeline's.
@@ -12,7 +12,7 @@ const backend = new ServiceManager({
   command: process.execPath.includes('electron') ? 'node' : process.execPath,
   args: [join(import.meta.dirname, '..', '..', 'example-app', 'server.js')],
   isDev: process.env.BACKEND_DEV === '1',
-  maxRestartAttempts: 3,
+  maxRestarts: 3,
 });
 backend.on('error', (error) => dialog.showErrorBox('Backend stopped', error.message));
 

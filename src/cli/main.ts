@@ -185,15 +185,15 @@ program
   .argument('[entry]', 'the app module')
   .addOption(new Option('--restart <policy>', 'when to restart').choices(['on-failure', 'always']).default('on-failure'))
   .option('--max-restarts <n>', 'give up after this many restarts', integer('--max-restarts', 0, 1_000_000), 10)
-  .option('--backoff <ms>', 'first restart delay, doubled each time', integer('--backoff', 0, 600_000), 1000)
+  .option('--restart-delay <ms>', 'first restart delay, doubled each time (at most 30 s)', integer('--restart-delay', 0, 600_000), 1000)
   .option('-p, --port <n>', 'port', integer('--port', 1, 65535))
   .option('--host <host>', 'host')
   .action(
     action(
       (
         entry: string | undefined,
-        o: { restart: 'on-failure' | 'always'; maxRestarts: number; backoff: number; port?: number; host?: string },
-      ) => run({ entry, port: o.port, host: o.host, restart: o.restart, maxRestarts: o.maxRestarts, backoff: o.backoff }, io),
+        o: { restart: 'on-failure' | 'always'; maxRestarts: number; restartDelay: number; port?: number; host?: string },
+      ) => run({ entry, port: o.port, host: o.host, restart: o.restart, maxRestarts: o.maxRestarts, restartDelay: o.restartDelay }, io),
     ),
   );
 

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, effectiveConfig } from './config-file.js';
 import { PRIVATE_MODE } from './pid-file.js';
-import { sleep } from '../time.js';
+import { backoffDelay, sleep } from '../time.js';
 import type { Output } from './daemon-commands.js';
 
 export const RESTART_LOG = 'auto_restart.log';
@@ -16,7 +16,7 @@ export interface RunFlags {
   host?: string;
   restart: 'on-failure' | 'always';
   maxRestarts: number;
-  backoff?: number;
+  restartDelay?: number;
 }
 
 function note(line: string, io: Output): void {
@@ -31,7 +31,7 @@ export async function run(flags: RunFlags, io: Output): Promise<number> {
   const entry = resolve(config.entry);
   if (!existsSync(entry)) throw new CliError(`${config.entry} does not exist`);
   const cli = fileURLToPath(new URL('./main.js', import.meta.url));
-  const backoff = flags.backoff ?? 1000;
+  const restartDelay = flags.restartDelay ?? 1000;
   let stopping = false;
   let child: ReturnType<typeof spawn> | undefined;
   const forward = (signal: NodeJS.Signals) => {
@@ -58,7 +58,7 @@ export async function run(flags: RunFlags, io: Output): Promise<number> {
       note(`app exited (${how}) after ${Math.round((Date.now() - started) / 1000)} s; gave up after ${flags.maxRestarts} restarts`, io);
       return 1;
     }
-    const delay = Math.min(30_000, backoff * 2 ** restarts);
+    const delay = backoffDelay(restarts, { base: restartDelay, cap: 30_000 });
     note(
       `app exited (${how}) after ${Math.round((Date.now() - started) / 1000)} s; restart ${restarts + 1}/${flags.maxRestarts} in ${delay} ms`,
       io,

@@ -12,6 +12,7 @@ import {
   checkOptionsObject,
   checkString,
   maxWorkers,
+  checkLogger,
   optionError,
   readEnv,
   workersExpected,
@@ -19,6 +20,7 @@ import {
 import { resolveServerLimits } from '../lifecycle/server-limits.js';
 import { logLines, STDOUT_LOGGED_ENV } from './output.js';
 import { watchSources } from './watch.js';
+import { backoffDelay } from '../time.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 
 export interface ClusterOptions {
@@ -41,9 +43,9 @@ export interface ClusterOptions {
   /** Default 60000 ms. */
   restartWindow?: number;
   /** First respawn delay in ms, doubled per consecutive death, with ±50 % jitter. Default 1000. */
-  backoff?: number;
+  restartDelay?: number;
   /** Respawn delay cap in ms. Default 30000. */
-  maxBackoff?: number;
+  maxRestartDelay?: number;
   /** A worker up this long (ms) resets its slot's backoff. Default 30000. */
   stableAfter?: number;
   /** Handle SIGTERM/SIGINT (shutdown) and SIGHUP (reload) in the primary. Default true. */
@@ -108,8 +110,8 @@ const KNOWN = [
   'shutdownTimeout',
   'maxRestarts',
   'restartWindow',
-  'backoff',
-  'maxBackoff',
+  'restartDelay',
+  'maxRestartDelay',
   'stableAfter',
   'signals',
   'watch',
@@ -162,8 +164,8 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   const readyTimeout = ms('readyTimeout', 30_000);
   const shutdownTimeout = ms('shutdownTimeout', 10_000);
   const restartWindow = ms('restartWindow', 60_000);
-  const backoff = ms('backoff', 1000);
-  const maxBackoff = ms('maxBackoff', 30_000);
+  const restartDelay = ms('restartDelay', 1000);
+  const maxRestartDelay = ms('maxRestartDelay', 30_000);
   const stableAfter = ms('stableAfter', 30_000);
   const maxRestarts = checkInteger('cluster', 'maxRestarts', options.maxRestarts ?? 5, { min: 1 });
   // Validated here, so a bad value stops the primary before any fork; the workers get
@@ -178,7 +180,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   if (options.onReload !== undefined && typeof options.onReload !== 'function')
     throw optionError('cluster', 'onReload', 'a function', options.onReload);
   const onReload = options.onReload;
-  const handle = acquireLogger(options.logger);
+  const handle = acquireLogger(checkLogger('cluster', options.logger));
   const log = componentLogger(handle.logger, 'cluster');
   // The workers' own loggers write the file; on the console too, their lines would come back through the pipe.
   const loggedEnv = output === 'log' ? { [STDOUT_LOGGED_ENV]: resolve(readEnv.logFile() ?? 'backend.log') } : {};
@@ -329,7 +331,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       }
       return;
     }
-    const delay = Math.round(Math.min(maxBackoff, backoff * 2 ** slot.consecutive) * (0.5 + Math.random()));
+    const delay = backoffDelay(slot.consecutive, { base: restartDelay, cap: maxRestartDelay, jitter: 0.5 });
     slot.consecutive += 1;
     log.warn(`worker ${slot.index} (pid ${worker.process.pid}) died (${how}): respawning in ${delay} ms`);
     slot.timer = setTimeout(() => {
@@ -367,10 +369,13 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     // A worker that set up its handlers drains on either; one that did not has nothing to drain.
     tell(worker, { lifeline: 'shutdown' });
     worker.process.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
     const inTime = await Promise.race([
       exited.then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), shutdownTimeout + 2000)),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), shutdownTimeout + 2000))),
     ]);
+    // Decided: the timer must not hold the primary for seconds after its last worker left.
+    clearTimeout(timer);
     if (!inTime) {
       log.error(`worker pid ${worker.process.pid} did not exit within ${shutdownTimeout + 2000} ms: killing it`);
       worker.process.kill('SIGKILL');

@@ -4,7 +4,7 @@ import { findHealth } from '../lifecycle/find-health.js';
 import type { HealthMiddleware } from '../middleware/health.js';
 import { serve, type Served } from '../lifecycle/serve.js';
 import { acquireLogger, componentLogger } from '../logging/logger.js';
-import { sleep } from '../time.js';
+import { backgroundLoop, sleep } from '../time.js';
 import { loadApp } from './load-app.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage } from './messages.js';
 
@@ -113,7 +113,8 @@ export async function runWorker(): Promise<void> {
   }
 
   const report = () => send({ lifeline: 'stats', requests: activity.requestCount, inFlight: activity.inFlight, status: activity.status });
-  setInterval(report, 1000).unref();
+  // The one kind of background loop: unref'd, so it never holds the worker open, and a failed send never stops it.
+  backgroundLoop(1000, report);
   report();
 
   const deadline = Date.now() + readyTimeout;

@@ -6,8 +6,8 @@ import { Server as NetServer } from 'node:net';
 import { activityOf } from '../activity.js';
 import { ConfigError } from '../errors.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkBoolean, checkHost, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
-import { sleep } from '../time.js';
+import { checkBoolean, checkHost, checkInteger, checkLogger, checkOptionsObject, checkSignals, optionError, readEnv } from '../options.js';
+import { backoffDelay, sleep } from '../time.js';
 import { ConnectionTracker } from './connections.js';
 import type { HealthMiddleware } from '../middleware/health.js';
 import { findHealth, findSameOriginHeaders } from './find-health.js';
@@ -122,7 +122,7 @@ async function waitForCriticalChecks(health: HealthMiddleware, tries: number, de
       );
       return false;
     }
-    const wait = delay * 2 ** (attempt - 1);
+    const wait = backoffDelay(attempt - 1, { base: delay });
     log.warn(`critical checks failing at startup (${failing.join(', ')}): try ${attempt + 1}/${tries} in ${wait} ms`);
     await sleep(wait);
   }
@@ -149,13 +149,13 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   const idleGrace = checkInteger('serve', 'idleGrace', options.idleGrace ?? 1000, { min: 0, unit: 'ms' });
   const before = hooks('beforeShutdown', options.beforeShutdown);
   const after = hooks('onShutdown', options.onShutdown);
-  const signals = options.signals === false ? [] : (options.signals ?? ['SIGTERM', 'SIGINT']);
+  const signals = checkSignals('serve', 'signals', options.signals ?? ['SIGTERM', 'SIGINT']);
   const handleCrashes = checkBoolean('serve', 'handleCrashes', options.handleCrashes ?? true);
   const fastProbes = checkBoolean('serve', 'fastProbes', options.fastProbes ?? true);
   const startupTries = checkInteger('serve', 'startupTries', options.startupTries ?? 5, { min: 1, max: 100 });
   const startupDelay = checkInteger('serve', 'startupDelay', options.startupDelay ?? 500, { min: 0, unit: 'ms' });
   const limits = resolveServerLimits('serve', options);
-  const handle = acquireLogger(options.logger);
+  const handle = acquireLogger(checkLogger('serve', options.logger));
   const log = componentLogger(handle.logger, 'lifecycle');
 
   const activity = activityOf(app);

@@ -2,6 +2,7 @@ import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync, renameSync, rmSy
 import { dirname } from 'node:path';
 import Transport from 'winston-transport';
 import { failureLog, type FailureLog } from './failure-log.js';
+import { readEnv } from '../options.js';
 
 export interface RotatingFileOptions {
   filename: string;
@@ -15,16 +16,9 @@ export interface RotatingFileOptions {
   mode?: number;
 }
 
-/** The modes a log file may have: never readable by others, since it can hold what the app prints. */
-const FILE_MODES: Record<string, number> = { '0600': 0o600, '600': 0o600, '0640': 0o640, '640': 0o640 };
-
-/** `LOG_FILE_MODE` (0600 or 0640); 0600 when unset. */
+/** `LOG_FILE_MODE` (0600 or 0640); 0600 when unset. Read by readEnv, which loadConfig() also checks at startup. */
 export function logFileMode(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.LOG_FILE_MODE?.trim();
-  if (raw === undefined || raw === '') return 0o600;
-  const mode = FILE_MODES[raw];
-  if (mode === undefined) throw new TypeError(`LOG_FILE_MODE: expected 0600 or 0640, got \`${raw}\``);
-  return mode;
+  return readEnv.logFileMode(env) ?? 0o600;
 }
 
 /**

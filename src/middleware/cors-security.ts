@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import cors, { type CorsOptions } from 'cors';
 import helmet, { type HelmetOptions } from 'helmet';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkBoolean, checkInteger, checkOptionsObject, optionError, parseOrigin, readEnv } from '../options.js';
+import { checkBoolean, checkInteger, checkLogger, checkOptionsObject, optionError, parseOrigin, readEnv } from '../options.js';
 import { sendError } from './respond.js';
 import { appOf, fromStep, type ClosableMiddleware, type Middleware, type NextFunction } from './types.js';
 
@@ -150,7 +150,7 @@ export function corsSecurity(options: Readonly<CorsSecurityOptions> = {}): Closa
   if (helmetOption !== undefined && helmetOption !== false && (typeof helmetOption !== 'object' || helmetOption === null)) {
     throw optionError('corsSecurity', 'helmet', 'helmet options or false', helmetOption);
   }
-  const handle = acquireLogger(options.logger);
+  const handle = acquireLogger(checkLogger('corsSecurity', options.logger));
   if (production && origins.length === 0) {
     componentLogger(handle.logger, 'cors').warn('FRONTEND_URL is not set in production: no cross-origin calls are allowed');
   }

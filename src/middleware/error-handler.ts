@@ -1,6 +1,6 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
-import { checkBoolean, checkOptionsObject, readEnv } from '../options.js';
+import { checkBoolean, checkLogger, checkOptionsObject, readEnv } from '../options.js';
 import { sendError, sendJson } from './respond.js';
 import { requestPath, type ErrorMiddleware, type Middleware, type NextFunction } from './types.js';
 
@@ -37,7 +37,7 @@ export function errorHandler(options: Readonly<ErrorHandlerOptions> = {}): Error
   checkOptionsObject('errorHandler', options, ['exposeStack', 'logger']);
   const exposeStack =
     options.exposeStack === undefined ? !readEnv.production() : checkBoolean('errorHandler', 'exposeStack', options.exposeStack);
-  const handle = acquireLogger(options.logger);
+  const handle = acquireLogger(checkLogger('errorHandler', options.logger));
   const log = componentLogger(handle.logger, 'error');
 
   const middleware = function errorHandlerMiddleware(error: unknown, req: IncomingMessage, res: ServerResponse, next: NextFunction): void {

@@ -3,7 +3,7 @@ import onHeaders from 'on-headers';
 import { activityOf, type Activity, type BackendStatus } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { redactUrl } from '../logging/redact.js';
-import { checkBoolean, checkHttpUrl, checkInteger, checkOptionsObject, optionError, readEnv } from '../options.js';
+import { checkBoolean, checkHttpUrl, checkInteger, checkLogger, checkOptionsObject, readEnv } from '../options.js';
 import { backgroundLoop } from '../time.js';
 import { failureLog } from '../logging/failure-log.js';
 import { activityLookup } from './app-activity.js';
@@ -93,10 +93,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
       : checkBoolean('keepAlive', 'accessLog', options.accessLog);
   // With nowhere to log, no line is formatted per request.
   const accessLog = accessLogOption && options.logger !== false;
-  if (options.logger !== undefined && options.logger !== false && typeof options.logger?.warn !== 'function') {
-    throw optionError('keepAlive', 'logger', 'a logger with error/warn/info/debug methods, or false', options.logger);
-  }
-  const handle = acquireLogger(options.logger);
+  const handle = acquireLogger(checkLogger('keepAlive', options.logger));
   const log = componentLogger(handle.logger, 'keep-alive');
   const access = componentLogger(handle.logger, 'access');
 

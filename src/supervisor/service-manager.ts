@@ -1,7 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { checkBoolean, checkInteger, checkOptionsObject, checkString, optionError } from '../options.js';
-import { sleep } from '../time.js';
+import {
+  checkBoolean,
+  checkDirectory,
+  checkHost,
+  checkInteger,
+  checkOptionsObject,
+  checkString,
+  checkStringRecord,
+  optionError,
+} from '../options.js';
+import { backgroundLoop, backoffDelay, sleep } from '../time.js';
+import { ApiError, getHealth, requestJson, type HealthResult } from './http-client.js';
+
+export { ApiError, type HealthResult } from './http-client.js';
 
 export interface ServiceManagerOptions {
   /** Program to run: `node`, `python3`, `./bin/server`, … */
@@ -27,15 +39,17 @@ export interface ServiceManagerOptions {
    */
   isDev?: boolean;
   /** Restarts after an unexpected exit or a hung backend before giving up. Default 3. */
-  maxRestartAttempts?: number;
-  /** ms before the first restart; doubles per attempt. Default 2000. */
+  maxRestarts?: number;
+  /** ms before the first restart; doubles per attempt up to `maxRestartDelay`. Default 2000. */
   restartDelay?: number;
+  /** Longest ms between two restarts. Default 30000. */
+  maxRestartDelay?: number;
   /** ms between health checks while running. Default 10000. */
   healthCheckInterval?: number;
   /** Consecutive health checks without an answer (or without a health report) that trigger a restart. Default 3. */
   unhealthyThreshold?: number;
   /** ms the backend gets to answer its health endpoint after spawn. Default 30000. */
-  startupTimeout?: number;
+  readyTimeout?: number;
   /** ms between SIGTERM and SIGKILL on stop. Default 10000. */
   shutdownTimeout?: number;
   /** ms for one health check or apiCall. Default 5000. */
@@ -57,22 +71,6 @@ export interface ServiceStatus {
   lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 }
 
-export interface HealthResult {
-  /** 2xx. */
-  healthy: boolean;
-  /**
-   * The backend answered 2xx or a health report: it runs, even if a dependency is down.
-   * false (no answer, or an answer without a report) counts toward a restart.
-   */
-  running: boolean;
-  status?: number;
-  body?: unknown;
-  /** No answer: why (timeout, connection refused). */
-  error?: string;
-  /** Why it is not healthy, one line: `503 unhealthy: database`, `no answer within 5000 ms`. */
-  reason?: string;
-}
-
 /** The `unhealthy` event: `running` false counts toward a restart after `unhealthyThreshold`. */
 export interface UnhealthyEvent {
   pid: number | undefined;
@@ -91,18 +89,6 @@ export interface RestartingEvent {
   manual: boolean;
 }
 
-/** A failed apiCall(): HTTP status (0 when no answer came) and a one-line message. */
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly body?: unknown,
-  ) {
-    super(message);
-  }
-}
-
 const KNOWN = [
   'command',
   'args',
@@ -113,11 +99,12 @@ const KNOWN = [
   'apiBase',
   'healthPath',
   'isDev',
-  'maxRestartAttempts',
+  'maxRestarts',
   'restartDelay',
+  'maxRestartDelay',
   'healthCheckInterval',
   'unhealthyThreshold',
-  'startupTimeout',
+  'readyTimeout',
   'shutdownTimeout',
   'requestTimeout',
   'stableAfter',
@@ -131,7 +118,7 @@ const managerListeners = new WeakSet<(...args: never[]) => unknown>();
  * Supervises one backend process from Electron's main process or any Node parent:
  * spawns it, waits for its health endpoint, restarts it with exponential backoff after
  * an unexpected exit or repeated failed health checks, gives up after
- * `maxRestartAttempts` (an `error` event), stops it with SIGTERM then SIGKILL, and
+ * `maxRestarts` (an `error` event), stops it with SIGTERM then SIGKILL, and
  * never leaves it behind when the parent exits. It knows nothing of Express: any
  * program with an HTTP health endpoint will do.
  *
@@ -153,7 +140,7 @@ export class ServiceManager extends EventEmitter {
   private failures = 0;
   private startedAt: number | undefined;
   private lastExit: ServiceStatus['lastExit'];
-  private healthTimer: NodeJS.Timeout | undefined;
+  private healthLoop: { stop(): void } | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly killOnExit = () => this.child?.kill('SIGKILL');
   // A parent ended by a signal it does not handle never emits 'exit': pass the signal on
@@ -191,18 +178,19 @@ export class ServiceManager extends EventEmitter {
     this.options = {
       command: checkString('ServiceManager', 'command', options.command),
       args: [...args],
-      cwd: options.cwd,
-      env: options.env,
+      cwd: options.cwd === undefined ? undefined : checkDirectory('ServiceManager', 'cwd', options.cwd),
+      env: options.env === undefined ? undefined : checkStringRecord('ServiceManager', 'env', options.env),
       port: checkInteger('ServiceManager', 'port', options.port ?? 8000, { min: 1, max: 65535 }),
-      host: options.host ?? '127.0.0.1',
+      host: checkHost('ServiceManager', 'host', options.host ?? '127.0.0.1'),
       apiBase,
       healthPath: checkString('ServiceManager', 'healthPath', options.healthPath ?? `${apiBase}/health`),
       isDev: checkBoolean('ServiceManager', 'isDev', options.isDev ?? false),
-      maxRestartAttempts: checkInteger('ServiceManager', 'maxRestartAttempts', options.maxRestartAttempts ?? 3, { min: 0 }),
+      maxRestarts: checkInteger('ServiceManager', 'maxRestarts', options.maxRestarts ?? 3, { min: 0 }),
       restartDelay: ms('restartDelay', 2000),
+      maxRestartDelay: ms('maxRestartDelay', 30_000),
       healthCheckInterval: ms('healthCheckInterval', 10_000, 10),
       unhealthyThreshold: checkInteger('ServiceManager', 'unhealthyThreshold', options.unhealthyThreshold ?? 3, { min: 1 }),
-      startupTimeout: ms('startupTimeout', 30_000, 1),
+      readyTimeout: ms('readyTimeout', 30_000, 1),
       shutdownTimeout: ms('shutdownTimeout', 10_000),
       requestTimeout: ms('requestTimeout', 5000, 1),
       stableAfter: ms('stableAfter', 60_000),
@@ -232,7 +220,7 @@ export class ServiceManager extends EventEmitter {
   /**
    * Spawns the backend and resolves once its health endpoint answers: 2xx, or a health
    * report while a dependency is down (then `unhealthy` follows `started`); rejects after
-   * `startupTimeout`. With `isDev`, spawns nothing and resolves at once.
+   * `readyTimeout`. With `isDev`, spawns nothing and resolves at once.
    */
   async start(): Promise<void> {
     if (this.state === 'running' || this.state === 'starting') throw new Error(`ServiceManager: already ${this.state}`);
@@ -282,29 +270,8 @@ export class ServiceManager extends EventEmitter {
   }
 
   /** One GET of the health endpoint, bounded by `requestTimeout`. */
-  async healthCheck(): Promise<HealthResult> {
-    try {
-      const response = await fetch(this.url + this.options.healthPath, { signal: AbortSignal.timeout(this.options.requestTimeout) });
-      const text = await response.text();
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // not JSON: keep the text
-      }
-      if (response.ok) return { healthy: true, running: true, status: response.status, body };
-      const reason = isHealthReport(body) ? describeReport(response.status, body) : undefined;
-      return {
-        healthy: false,
-        running: reason !== undefined,
-        status: response.status,
-        body,
-        reason: reason ?? `${response.status} without a health report`,
-      };
-    } catch (error) {
-      const why = describeFetchError(error, this.options.requestTimeout);
-      return { healthy: false, running: false, error: why, reason: why };
-    }
+  healthCheck(): Promise<HealthResult> {
+    return getHealth(this.url + this.options.healthPath, this.options.requestTimeout);
   }
 
   /**
@@ -320,46 +287,17 @@ export class ServiceManager extends EventEmitter {
     // The URL parser has resolved `..` and `%2e%2e`: what is left must still be under apiBase.
     if (apiBase !== '' && url.pathname !== apiBase && !url.pathname.startsWith(`${apiBase}/`))
       throw optionError('apiCall', 'path', `a path inside \`apiBase\` '${apiBase}'`, path);
-    const what = `${method} ${url.pathname}${url.search}`;
     try {
-      const init: RequestInit = {
-        method,
-        headers: { Accept: 'application/json' },
-        signal: AbortSignal.timeout(this.options.requestTimeout),
-      };
-      if (body !== undefined) {
-        init.body = JSON.stringify(body);
-        init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
-      }
-      const response = await fetch(url, init);
-      const text = await response.text();
-      let parsed: unknown = undefined;
-      if (text !== '') {
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          throw new ApiError(`${what}: the backend answered ${response.status} with a body that is not JSON`, response.status, text);
-        }
-      }
-      if (!response.ok) {
-        const message = (parsed as { error?: { message?: unknown } } | undefined)?.error?.message;
-        throw new ApiError(
-          `${what} failed: ${response.status}${typeof message === 'string' ? ` ${message}` : ''}`,
-          response.status,
-          parsed,
-        );
-      }
-      return parsed;
+      return await requestJson(url, method, body, this.options.requestTimeout);
     } catch (error) {
-      const apiError =
-        error instanceof ApiError ? error : new ApiError(`${what}: ${describeFetchError(error, this.options.requestTimeout)}`, 0);
+      const apiError = error as ApiError;
       this.emit('api-error', apiError);
       throw apiError;
     }
   }
 
   private async launch(): Promise<void> {
-    const { command, args, cwd, env, port, host, startupTimeout } = this.options;
+    const { command, args, cwd, env, port, host, readyTimeout } = this.options;
     this.state = this.state === 'restarting' ? 'restarting' : 'starting';
     this.healthy = undefined;
     this.failures = 0;
@@ -381,7 +319,7 @@ export class ServiceManager extends EventEmitter {
     });
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
 
-    const deadline = Date.now() + startupTimeout;
+    const deadline = Date.now() + readyTimeout;
     while (Date.now() < deadline) {
       if (child !== this.child || spawnError || child.exitCode !== null || child.signalCode !== null) break;
       const result = await this.healthCheck();
@@ -406,7 +344,7 @@ export class ServiceManager extends EventEmitter {
       ? `could not start ${command}: ${spawnError.message}`
       : child.exitCode !== null || child.signalCode !== null
         ? `${command} exited (${child.signalCode ?? `code ${child.exitCode}`}) before it was healthy`
-        : `${command} was not healthy within ${startupTimeout} ms`;
+        : `${command} was not healthy within ${readyTimeout} ms`;
     if (child.exitCode === null && child.signalCode === null && !spawnError) {
       child.kill('SIGKILL');
       await once(child, 'exit');
@@ -434,13 +372,13 @@ export class ServiceManager extends EventEmitter {
       this.emit('info', `backend ran ${Math.round((Date.now() - this.startedAt) / 1000)} s: restart attempts reset`);
       this.attempts = 0;
     }
-    if (this.attempts >= this.options.maxRestartAttempts) {
+    if (this.attempts >= this.options.maxRestarts) {
       this.state = 'failed';
       this.emit('error', new Error(`backend failed and was restarted ${this.attempts} times: giving up (${reason})`));
       return;
     }
     this.attempts += 1;
-    const delay = this.options.restartDelay * 2 ** (this.attempts - 1);
+    const delay = backoffDelay(this.attempts - 1, { base: this.options.restartDelay, cap: this.options.maxRestartDelay });
     this.state = 'restarting';
     const event: RestartingEvent = { attempt: this.attempts, delay, reason, manual: false };
     this.emit('restarting', event);
@@ -464,20 +402,18 @@ export class ServiceManager extends EventEmitter {
   /** Health checks one after the other (a hung backend must not pile them up), `healthCheckInterval` apart. */
   private startHealthLoop(firstDelay = this.options.healthCheckInterval): void {
     this.stopHealthLoop();
-    const tick = () => {
-      void this.healthCheck().then((result) => {
-        if (this.state !== 'running' || this.healthTimer !== timer) return;
+    const loop = backgroundLoop(
+      this.options.healthCheckInterval,
+      async () => {
+        const result = await this.healthCheck();
+        // A stop, restart or newer loop while the check was under way: its answer is stale.
+        if (this.state !== 'running' || this.healthLoop !== loop) return;
         this.record(result);
-        if (this.state === 'running') schedule(this.options.healthCheckInterval);
-      });
-    };
-    let timer: NodeJS.Timeout | undefined;
-    const schedule = (delay: number) => {
-      timer = setTimeout(tick, delay);
-      timer.unref();
-      this.healthTimer = timer;
-    };
-    schedule(firstDelay);
+      },
+      undefined,
+      firstDelay,
+    );
+    this.healthLoop = loop;
   }
 
   /**
@@ -508,8 +444,8 @@ export class ServiceManager extends EventEmitter {
   }
 
   private stopHealthLoop(): void {
-    clearTimeout(this.healthTimer);
-    this.healthTimer = undefined;
+    this.healthLoop?.stop();
+    this.healthLoop = undefined;
   }
 
   private setStopped(): void {
@@ -519,13 +455,6 @@ export class ServiceManager extends EventEmitter {
     this.healthy = undefined;
     if (was !== 'stopped') this.emit('stopped', { lastExit: this.lastExit });
   }
-}
-
-function describeFetchError(error: unknown, timeout: number): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return `no answer within ${timeout} ms`;
-  const cause = (error as { cause?: { code?: string } }).cause;
-  if (cause?.code === 'ECONNREFUSED') return 'connection refused (is the backend running?)';
-  return error instanceof Error ? (cause?.code ?? error.message) : String(error);
 }
 
 /** '' or `/segment…`, without a trailing slash (one is dropped); no query, fragment or `..`. */
@@ -541,29 +470,4 @@ function checkApiBase(value: unknown): string {
   )
     throw optionError('ServiceManager', 'apiBase', expected, value);
   return base;
-}
-
-/** A health report: a JSON object with a string `status` (`{"status":"unhealthy",…}`), as lifeline's health() answers. */
-function isHealthReport(body: unknown): body is { status: string; checks?: unknown } {
-  return typeof body === 'object' && body !== null && !Array.isArray(body) && typeof (body as { status?: unknown }).status === 'string';
-}
-
-const PASSING = new Set(['pass', 'warn', 'ok', 'up', 'healthy', 'degraded']);
-
-/** `503 unhealthy: database, cache`: the status and the checks that fail, as the report names them. */
-function describeReport(status: number, report: { status: string; checks?: unknown }): string {
-  const failing: string[] = [];
-  if (typeof report.checks === 'object' && report.checks !== null) {
-    for (const [name, check] of Object.entries(report.checks)) {
-      // lifeline's format holds one object per check, the IETF draft an array per component:measurement.
-      const results: unknown[] = Array.isArray(check) ? check : [check];
-      const fails = results.some((r) => {
-        const s = (r as { status?: unknown } | null)?.status;
-        return typeof s === 'string' && !PASSING.has(s);
-      });
-      if (fails) failing.push(name.split(':')[0]!);
-    }
-  }
-  const names = [...new Set(failing)];
-  return `${status} ${report.status}${names.length > 0 ? `: ${names.join(', ')}` : ''}`;
 }

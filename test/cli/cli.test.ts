@@ -683,7 +683,7 @@ describe('lifeline CLI', () => {
 
   it('run restarts a crashing app up to --max-restarts and records it in auto_restart.log', () => {
     writeFileSync(join(cwd, 'crash.mjs'), "throw new Error('does not start');\n");
-    const result = spawnSync(process.execPath, [cli, 'run', 'crash.mjs', '--port', '1', '--max-restarts', '2', '--backoff', '50'], {
+    const result = spawnSync(process.execPath, [cli, 'run', 'crash.mjs', '--port', '1', '--max-restarts', '2', '--restart-delay', '50'], {
       cwd,
       encoding: 'utf8',
       timeout: 60_000,

@@ -170,7 +170,15 @@ describe('lifeline serve: a cluster of workers', () => {
   });
 
   it('stops respawning a crash-looping worker, logs why, and keeps serving with the rest', async () => {
-    const options = { entry: appModule, workers: 2, port: 0, backoff: 20, maxBackoff: 100, maxRestarts: 5, restartWindow: 60_000 };
+    const options = {
+      entry: appModule,
+      workers: 2,
+      port: 0,
+      restartDelay: 20,
+      maxRestartDelay: 100,
+      maxRestarts: 5,
+      restartWindow: 60_000,
+    };
     const port = await freePort();
     options.port = port;
     const c = await startCluster(
@@ -190,9 +198,21 @@ describe('lifeline serve: a cluster of workers', () => {
     expect((await fetch(`${c.url}/pid`)).status).toBe(200);
   });
 
+  it('shutdown() leaves no race timer behind: the primary exits as soon as its workers are gone', async () => {
+    const port = await freePort();
+    const options = { entry: appModule, workers: 1, port, signals: false, shutdownTimeout: 20_000 };
+    const c = await startCluster([], { CLUSTER_OPTIONS: JSON.stringify(options) }, resolve('test/fixtures/cluster-shutdown-idle.mjs'));
+    const exited = await c.exited();
+    const exitedAt = Date.now();
+    expect(exited).toEqual({ code: 0, signal: null });
+    const resolvedAt = Number(/shutdown resolved 0 at (\d+)/.exec(c.output())?.[1]);
+    // Before the fix the stop() race timer (shutdownTimeout + 2 s) held the primary 22 s.
+    expect(exitedAt - resolvedAt).toBeLessThan(5000);
+  }, 40_000);
+
   it('exits 1 when every worker crash-loops: nothing is left to serve', async () => {
     const port = await freePort();
-    const options = { entry: appModule, workers: 1, port, backoff: 20, maxBackoff: 100, maxRestarts: 3 };
+    const options = { entry: appModule, workers: 1, port, restartDelay: 20, maxRestartDelay: 100, maxRestarts: 3 };
     const c = await startCluster(
       [],
       { CLUSTER_OPTIONS: JSON.stringify(options), CRASH_SLOT: '0', CRASH_AFTER_MS: '30' },

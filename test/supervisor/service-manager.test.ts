@@ -18,7 +18,7 @@ async function manager(behaviour: string, options: Partial<ServiceManagerOptions
     port: await freePort(),
     restartDelay: 100,
     healthCheckInterval: 100,
-    startupTimeout: 5000,
+    readyTimeout: 5000,
     shutdownTimeout: 1000,
     ...options,
   });
@@ -92,8 +92,8 @@ describe('ServiceManager', () => {
     expect(m.getStatus().restartAttempts).toBe(1);
   });
 
-  it('gives up after maxRestartAttempts with an error event, with exponentially growing delays', async () => {
-    const { m, events, names } = await manager('crash', { maxRestartAttempts: 3, restartDelay: 100 });
+  it('gives up after maxRestarts with an error event, with exponentially growing delays', async () => {
+    const { m, events, names } = await manager('crash', { maxRestarts: 3, restartDelay: 100 });
     let stderr = '';
     m.on('stderr', (chunk: string) => (stderr += chunk));
     await expect(m.start()).rejects.toThrow(/exited \(code 1\) before it was healthy/);
@@ -118,8 +118,8 @@ describe('ServiceManager', () => {
     expect(stderr).toContain('fatal error at startup');
   });
 
-  it('restarts a backend that never gets healthy after startupTimeout, then gives up', async () => {
-    const { m, names } = await manager('never-healthy', { startupTimeout: 300, maxRestartAttempts: 1 });
+  it('restarts a backend that never gets healthy after readyTimeout, then gives up', async () => {
+    const { m, names } = await manager('never-healthy', { readyTimeout: 300, maxRestarts: 1 });
     await expect(m.start()).rejects.toThrow(/was not healthy within 300 ms/);
     await waitFor(() => m.getStatus().state === 'failed', 5000);
     expect(names().filter((n) => n === 'starting')).toHaveLength(2);
@@ -127,7 +127,7 @@ describe('ServiceManager', () => {
   });
 
   it('restarts after consecutive failed health checks that carry no health report', async () => {
-    const { m, events } = await manager('sick-later', { unhealthyThreshold: 3, maxRestartAttempts: 1 }, { SICK_AFTER_MS: '300' });
+    const { m, events } = await manager('sick-later', { unhealthyThreshold: 3, maxRestarts: 1 }, { SICK_AFTER_MS: '300' });
     await m.start();
     await waitFor(() => events.some((e) => e.name === 'restarting'), 5000);
     const unhealthy = events.filter((e) => e.name === 'unhealthy').map((e) => e.data as { failures: number; running: boolean });
@@ -142,7 +142,7 @@ describe('ServiceManager', () => {
   });
 
   it('does not restart a backend whose health reports a dependency outage (503 with a report), and says when it recovers', async () => {
-    const { m, events, names } = await manager('ok', { unhealthyThreshold: 3, maxRestartAttempts: 1 });
+    const { m, events, names } = await manager('ok', { unhealthyThreshold: 3, maxRestarts: 1 });
     await m.start();
     const pid = m.getStatus().pid!;
     await m.apiCall('/outage', 'POST', { down: true });
@@ -184,7 +184,7 @@ describe('ServiceManager', () => {
   });
 
   it('start() resolves for a backend that answers with a health report during a dependency outage', async () => {
-    const { m, names } = await manager('outage', { startupTimeout: 3000, maxRestartAttempts: 1 });
+    const { m, names } = await manager('outage', { readyTimeout: 3000, maxRestarts: 1 });
     await m.start();
     expect(m.getStatus()).toMatchObject({ state: 'running', healthy: false });
     expect(names().slice(0, 4)).toEqual(['starting', 'started', 'info', 'unhealthy']);
@@ -252,7 +252,7 @@ describe('ServiceManager', () => {
   });
 
   it('reports a command that cannot be spawned as process-error, then error', async () => {
-    const { m, names } = await manager('ok', { command: '/nonexistent/backend', maxRestartAttempts: 0 });
+    const { m, names } = await manager('ok', { command: '/nonexistent/backend', maxRestarts: 0 });
     await expect(m.start()).rejects.toThrow(/could not start \/nonexistent\/backend: spawn \/nonexistent\/backend ENOENT/);
     expect(names()).toEqual(['starting', 'process-error', 'error']);
   });
