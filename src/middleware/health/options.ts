@@ -1,8 +1,16 @@
 import type { Thresholds } from '../../health/registry.js';
 import type { HealthCheck, HealthCheckFn } from '../../health/types.js';
 import type { LifelineLogger } from '../../logging/logger.js';
-import { ConfigError } from '../../errors.js';
-import { checkInteger, checkOneOf, checkOptionsObject, checkString, optionError, readEnv, type DetailsMode } from '../../options.js';
+import {
+  checkInteger,
+  checkLogger,
+  checkOneOf,
+  checkOptionsObject,
+  checkString,
+  optionError,
+  readEnv,
+  type DetailsMode,
+} from '../../options.js';
 
 export interface HealthOptions {
   /** Path prefix of the endpoints. Default `/api`; `''` serves them at the root. */
@@ -116,21 +124,7 @@ function checkPrefix(prefix: unknown): string {
 
 function checkMounts(mounts: unknown): Required<HealthMounts> {
   const out = { health: false, kubernetes: false };
-  if (mounts === undefined) {
-    const raw = process.env.HEALTH_MOUNTS?.trim();
-    if (!raw) return out;
-    for (const part of raw.split(',')) {
-      const name = part.trim();
-      if (!(MOUNTS as readonly string[]).includes(name)) {
-        throw new ConfigError(
-          'HEALTH_MOUNTS',
-          `Invalid HEALTH_MOUNTS: expected a comma-separated list of health, kubernetes, got '${raw}'`,
-        );
-      }
-      out[name as keyof HealthMounts] = true;
-    }
-    return out;
-  }
+  if (mounts === undefined) return { ...out, ...readEnv.healthMounts() };
   checkOptionsObject('health: mounts', mounts, MOUNTS);
   for (const name of MOUNTS) {
     const value = (mounts as HealthMounts)[name];
@@ -172,9 +166,7 @@ export function healthSettings(options: Readonly<HealthOptions>): HealthSettings
   const diskPath = checkString('health', 'diskPath', options.diskPath ?? '/');
   const sampleInterval = checkInteger('health', 'sampleInterval', options.sampleInterval ?? 5000, { min: 100, unit: 'ms' });
   const thresholds = checkThresholds(options.thresholds);
-  if (options.logger !== undefined && options.logger !== false && typeof options.logger?.warn !== 'function') {
-    throw optionError('health', 'logger', 'a logger with error/warn/info/debug methods, or false', options.logger);
-  }
+  checkLogger('health', options.logger);
   const mounts = checkMounts(options.mounts);
   return {
     prefix,
