@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CliError } from './config-file.js';
 import { config, logs, status } from './info-commands.js';
 import { killPort, reload, start, stop, type Output } from './lifecycle-commands.js';
+import { registerMonitorServe } from './monitor-serve.js';
 import { readPidFile } from './pid-file.js';
 import { run } from './run-command.js';
 import { serveCommand } from './serve.js';
@@ -156,6 +157,9 @@ program
     const code = await serveCommand(args);
     if (code >= 0) process.exitCode = code;
   });
+
+const monitorCmd = program.command('monitor').description('watch many backends: REST API, dashboard, checks, notifications');
+registerMonitorServe(monitorCmd);
 
 try {
   await program.parseAsync(process.argv);
