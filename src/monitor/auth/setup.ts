@@ -21,7 +21,8 @@ export function monitorProduction(env: Readonly<Record<string, string | undefine
  * them is required. Elsewhere a random one is generated once and kept in the database, so
  * tokens survive a restart and every instance on the database accepts them.
  */
-export async function resolveSecret(store: MonitorStore, given: string | undefined, production = monitorProduction()): Promise<string> {
+/** The configured secret (option or `MONITOR_SECRET`), checked; throws in production when there is none. */
+export function configuredSecret(given: string | undefined, production = monitorProduction()): string | undefined {
   const secret = given ?? (process.env.MONITOR_SECRET || undefined);
   if (secret !== undefined) {
     if (secret.length < MIN_SECRET) {
@@ -35,7 +36,16 @@ export async function resolveSecret(store: MonitorStore, given: string | undefin
       'MONITOR_SECRET is required in production: set it to a random string of at least 32 characters',
     );
   }
-  return store.settings.getOrCreate(SECRET_SETTING, () => randomBytes(48).toString('base64url'));
+  return undefined;
+}
+
+/**
+ * The JWT signing secret: the `secret` option, else `MONITOR_SECRET`; in production one of
+ * them is required. Elsewhere a random one is generated once and kept in the database, so
+ * tokens survive a restart and every instance on the database accepts them.
+ */
+export async function resolveSecret(store: MonitorStore, given: string | undefined, production = monitorProduction()): Promise<string> {
+  return configuredSecret(given, production) ?? store.settings.getOrCreate(SECRET_SETTING, () => randomBytes(48).toString('base64url'));
 }
 
 export interface AdminSeed {
