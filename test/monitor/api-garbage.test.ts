@@ -53,7 +53,7 @@ const BODIES: unknown[] = [
   { name: NUL, protocol: 'http', host: 'a.b' },
   { name: 'x', protocol: 'http', host: 'a.b', keyword: `k${NUL}` },
   { name: 'x', protocol: 'http', host: 'a.b', tags: [`t${NUL}`] },
-  { name: 'x'.repeat(10_000), protocol: 'https', host: 'h'.repeat(300), port: 1e400 },
+  { name: 'x'.repeat(10_000), protocol: 'https', host: 'h'.repeat(300), port: 65536 },
   { name: { $gt: '' }, protocol: ['http'], host: 12, port: '80', check_interval: 'NaN', timeout: -1, tags: 'a', enabled: 'yes' },
   { name: 'x', protocol: 'tcp', host: '::1', port: 2147483648, failure_threshold: 99999999999, degraded_threshold_ms: 1e20 },
   { server: 99999999999, notification_type: 'sms', recipient: '+1' },
@@ -70,6 +70,7 @@ const BODIES: unknown[] = [
   JSON.parse('{"__proto__": {"is_admin": true}, "name": "p", "protocol": "http", "host": "p.q"}') as unknown,
 ];
 const RAW = [
+  '{"name":"x","protocol":"http","host":"a.b","port":1e400,"timeout":-1e400}',
   '{',
   '{"a":1',
   '\u0000',
