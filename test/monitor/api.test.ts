@@ -353,6 +353,19 @@ describe('monitor REST API protections', () => {
     expect((await request(api.url).get('/api/auth/token/')).status).toBe(405);
   });
 
+  it('answers every current status at once without paging parameters (an overview is one request), pages with them', async () => {
+    const api = await open(sqlite);
+    const token = await api.login();
+    const input = await validServer(0);
+    for (let i = 0; i < 600; i++) await api.monitor.store.servers.create({ ...input, name: `srv ${i}` });
+    const all = await request(api.url).get('/api/server-status/').set(bearer(token));
+    expect(all.body).toMatchObject({ count: 600, next: null, previous: null });
+    expect((all.body as { results: unknown[] }).results).toHaveLength(600);
+    const paged = await request(api.url).get('/api/server-status/?page_size=1000').set(bearer(token));
+    expect((paged.body as { results: unknown[] }).results).toHaveLength(500);
+    expect((paged.body as { next: string }).next).toBe(`${api.url}/api/server-status/?page_size=1000&page=2`);
+  });
+
   it('leaves the app its other /api routes: health answers, unknown monitor paths are 404 JSON', async () => {
     const api = await open(sqlite);
     expect((await request(api.url).get('/api/health/live')).status).toBe(200);
