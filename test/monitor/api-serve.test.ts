@@ -75,5 +75,10 @@ describe('lifeline monitor serve', () => {
     const admin = run(['--port', '0'], { MONITOR_ADMIN_USER: 'root' });
     expect(await admin.exited).toBe(1);
     expect(admin.output().trim()).toBe('lifeline: MONITOR_ADMIN_USER is set but MONITOR_ADMIN_PASSWORD is not');
+    expect(existsSync(join(admin.cwd, 'monitor.db'))).toBe(false);
+    const env = run([], { PORT: '99999' });
+    expect(await env.exited).toBe(1);
+    expect(env.output().trim()).toBe("lifeline: Invalid PORT: expected a port number 0-65535, got '99999'");
+    expect(existsSync(join(env.cwd, 'monitor.db'))).toBe(false);
   }, 30_000);
 });

@@ -53,11 +53,8 @@ export interface AdminSeed {
   password?: string;
 }
 
-/**
- * Creates the first admin from `MONITOR_ADMIN_USER` / `MONITOR_ADMIN_PASSWORD` when the
- * database has no user yet. Returns the username created, or undefined.
- */
-export async function seedAdmin(store: MonitorStore, seed: AdminSeed = {}): Promise<string | undefined> {
+/** The first admin's credentials, from `seed` or `MONITOR_ADMIN_USER` / `MONITOR_ADMIN_PASSWORD`, checked; undefined when none is set. */
+export function adminSeed(seed: AdminSeed = {}): Required<AdminSeed> | undefined {
   const username = (seed.username ?? process.env.MONITOR_ADMIN_USER)?.trim() || undefined;
   const password = seed.password ?? (process.env.MONITOR_ADMIN_PASSWORD || undefined);
   if (username === undefined && password === undefined) return undefined;
@@ -68,14 +65,23 @@ export async function seedAdmin(store: MonitorStore, seed: AdminSeed = {}): Prom
     throw new ConfigError('MONITOR_ADMIN_USER', 'MONITOR_ADMIN_USER must be 1-150 characters without spaces');
   }
   if (password.length < 8) throw new ConfigError('MONITOR_ADMIN_PASSWORD', 'MONITOR_ADMIN_PASSWORD must be at least 8 characters');
-  if ((await store.users.count()) > 0) return undefined;
-  const password_hash = await hashPassword(password);
+  return { username, password };
+}
+
+/**
+ * Creates the first admin from `MONITOR_ADMIN_USER` / `MONITOR_ADMIN_PASSWORD` (or `seed`) when the
+ * database has no user yet. Returns the username created, or undefined.
+ */
+export async function seedAdmin(store: MonitorStore, seed: AdminSeed = {}): Promise<string | undefined> {
+  const admin = adminSeed(seed);
+  if (!admin || (await store.users.count()) > 0) return undefined;
+  const password_hash = await hashPassword(admin.password);
   try {
-    await store.users.create({ username, password_hash, is_admin: true });
+    await store.users.create({ username: admin.username, password_hash, is_admin: true });
   } catch (error) {
     // Another instance starting on the same database created it first.
-    if (await store.users.byUsername(username)) return undefined;
+    if (await store.users.byUsername(admin.username)) return undefined;
     throw error;
   }
-  return username;
+  return admin.username;
 }
