@@ -65,6 +65,28 @@ describe('monitor tokens and secrets', () => {
     expect(await second.monitor.store.settings.get('jwt_secret')).toMatch(/^[\w-]{64}$/);
   });
 
+  it('refuses a well-signed token of a user that does not exist, and one signed with another algorithm', async () => {
+    const db = sqliteDatabase();
+    cleanups.push(() => db.drop());
+    const api = await startApi(db);
+    cleanups.push(() => api.shutdown());
+    const secret = (await api.monitor.store.settings.get('jwt_secret'))!;
+    for (const id of [999, 2 ** 40]) {
+      const ghost = await new Tokens(secret).sign('access', id);
+      const res = await request(api.url).get('/api/servers/').set('Authorization', `Bearer ${ghost}`);
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ detail: 'User not found', code: 'user_not_found' });
+    }
+    const { SignJWT } = await import('jose');
+    const hs512 = await new SignJWT({ token_type: 'access', user_id: 1 })
+      .setProtectedHeader({ alg: 'HS512' })
+      .setJti('x')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(secret));
+    expect((await request(api.url).get('/api/servers/').set('Authorization', `Bearer ${hs512}`)).status).toBe(401);
+  });
+
   it('expires access tokens after their lifetime (401), while the refresh token still gives a new one', async () => {
     const db = sqliteDatabase();
     cleanups.push(() => db.drop());
