@@ -8,6 +8,7 @@ import { CliError } from './config-file.js';
 import { config, logs, status } from './info-commands.js';
 import { killPort, reload, start, stop, type Output } from './daemon-commands.js';
 import { registerMonitorCommands } from './monitor-commands.js';
+import { registerMonitorServe } from './monitor-serve.js';
 import { readPidFile } from './pid-file.js';
 import { run } from './run-command.js';
 import { SERVE_HELP_AFTER, serveCommand, type ServeFlags } from './serve-command.js';
@@ -223,7 +224,8 @@ program
     if (code >= 0) process.exitCode = code;
   });
 
-const monitorCmd = program.command('monitor').description('watch other services: checks, history, API, dashboard');
+const monitorCmd = program.command('monitor').description('watch many backends: REST API, dashboard, checks, notifications');
+registerMonitorServe(monitorCmd);
 registerMonitorCommands(monitorCmd);
 
 try {

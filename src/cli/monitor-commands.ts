@@ -175,7 +175,7 @@ async function userAddCommand(name: string, o: { admin?: boolean; database?: str
   if (!USER_NAME.test(name)) {
     throw new CliError(`user add: a user name is 1-150 letters, digits and @ . + - _, got ${JSON.stringify(name.slice(0, 160))}`);
   }
-  const { hashPassword } = await import('../monitor/auth/password.js');
+  const { hashPassword } = await import('../monitor/auth/passwords.js');
   // The database and the name are checked before anyone types a password.
   return withStore(chooseDatabase(o.database), async (store) => {
     if (await store.users.byUsername(name)) throw new CliError(`user ${name} already exists`);

@@ -41,3 +41,21 @@ export { uptimeBetween, uptimeFigures, mergeIntervals } from './uptime.js';
 export { Scheduler, type SchedulerStats } from './scheduler.js';
 export type { MaintenanceReport } from './maintenance.js';
 export * from './types.js';
+export { monitor, type MonitorMiddleware, type MonitorWebOptions } from './middleware.js';
+export { createMonitorApp, type MonitorApp } from './app.js';
+export { apiRouter, type ApiRouterOptions, type LoginThrottle } from './api/index.js';
+export {
+  AuthError,
+  Authenticator,
+  hashPassword,
+  monitorProduction,
+  resolveSecret,
+  seedAdmin,
+  TokenError,
+  Tokens,
+  verifyPassword,
+  type AdminSeed,
+  type TokenClaims,
+  type TokenLifetimes,
+  type TokenType,
+} from './auth/index.js';

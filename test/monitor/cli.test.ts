@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import knex from 'knex';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { verifyPassword } from '../../src/monitor/auth/password.js';
+import { verifyPassword } from '../../src/monitor/auth/passwords.js';
 import { migrationSource } from '../../src/monitor/migrations/index.js';
 import { openStore } from '../../src/monitor/store/index.js';
 import { validateServer } from '../../src/monitor/validate.js';

@@ -1,11 +1,11 @@
 import { scryptSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hashPassword, verifyPassword } from '../../src/monitor/auth/password.js';
+import { hashPassword, verifyPassword } from '../../src/monitor/auth/passwords.js';
 
 describe('monitor password hashes', () => {
   it('hashes as scrypt$N$r$p$salt$hash with a fresh salt, and verifies only the same password', async () => {
     const [a, b] = await Promise.all([hashPassword('correct horse'), hashPassword('correct horse')]);
-    expect(a).toMatch(/^scrypt\$32768\$8\$3\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/);
+    expect(a).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{86}$/);
     expect(a).not.toBe(b);
     expect(await verifyPassword('correct horse', a)).toBe(true);
     expect(await verifyPassword('correct horse', b)).toBe(true);
@@ -33,13 +33,13 @@ describe('monitor password hashes', () => {
       '',
       'password1',
       'bcrypt$2b$10$abc',
-      `scrypt$32768$8$3$${salt}`,
-      `scrypt$32000$8$3$${salt}$${key}`, // N not a power of two
-      `scrypt$${2 ** 30}$8$3$${salt}$${key}`, // N would need 128 GiB
-      `scrypt$32768$0$3$${salt}$${key}`,
+      `scrypt$32768$8$1$${salt}`,
+      `scrypt$32000$8$1$${salt}$${key}`, // N not a power of two
+      `scrypt$${2 ** 30}$8$1$${salt}$${key}`, // N would need 128 GiB
+      `scrypt$32768$0$1$${salt}$${key}`,
       `scrypt$32768$8$99$${salt}$${key}`,
-      `scrypt$32768$8$3$${salt}$${key!.slice(0, 8)}`, // hash too short to mean anything
-      `scrypt$32768$8$3$!!!$${key}`,
+      `scrypt$32768$8$1$${salt}$${key!.slice(0, 8)}`, // hash too short to mean anything
+      `scrypt$32768$8$1$!!!$${key}`,
     ];
     for (const stored of bad) expect(await verifyPassword('password1', stored), stored).toBe(false);
     expect(await verifyPassword(undefined as unknown as string, good)).toBe(false);

@@ -88,6 +88,21 @@ export class ResultQueries {
     return ((await q) as Row[]).map(toStatus);
   }
 
+  /** Current statuses by server id (a page of them with `limit`), with the count of all that match (the REST list). */
+  async statusPage(filter: StatusFilter & { limit?: number; offset?: number } = {}): Promise<Page<ServerStatus>> {
+    const filtered = () => {
+      const q = this.db('monitor_server_status');
+      if (filter.status) q.whereIn('status', [...filter.status]);
+      if (filter.serverIds) q.whereIn('server_id', [...filter.serverIds]);
+      return q;
+    };
+    const [countRow] = (await filtered().count({ n: '*' })) as Row[];
+    const q = filtered().orderBy('server_id');
+    if (filter.limit !== undefined) q.limit(filter.limit).offset(filter.offset ?? 0);
+    const rows = (await q) as Row[];
+    return { count: num(countRow?.n ?? 0), results: rows.map(toStatus) };
+  }
+
   async status(serverId: number): Promise<ServerStatus | undefined> {
     const row = (await this.db('monitor_server_status').where({ server_id: serverId }).first()) as Row | undefined;
     return row ? toStatus(row) : undefined;

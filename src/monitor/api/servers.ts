@@ -1,0 +1,83 @@
+import express, { type RequestHandler, type Router } from 'express';
+import type { MonitorStore } from '../store/index.js';
+import { validateServer } from '../validate.js';
+import { adminOnly } from './guards.js';
+import { badRequest, handler, methodNotAllowed, notFound, nullCharacters, readBody, send } from './http.js';
+import { booleanParam, checkPageExists, idParam, pageBody, pageOf, param } from './query.js';
+
+/** `/servers/` and `/servers/:id/`: list and read for users, create, replace, patch and delete for admins. */
+export function serverRoutes(store: MonitorStore, authenticate: RequestHandler): Router {
+  const router = express.Router();
+
+  /** A body checked for NULs, then by validateServer. */
+  const validated = (body: unknown, options: Parameters<typeof validateServer>[1] = {}) => {
+    const nulls = nullCharacters(body);
+    if (Object.keys(nulls).length > 0) throw badRequest(nulls);
+    const checked = validateServer(body, options);
+    if (!checked.ok) throw badRequest(checked.errors);
+    return checked.value;
+  };
+
+  router
+    .route('/')
+    .get(
+      authenticate,
+      handler(async (req, res) => {
+        const page = pageOf(req);
+        const search = param(req, 'search')?.trim().slice(0, 200) || undefined;
+        const enabled = booleanParam(req, 'enabled');
+        const { count, results } = await store.servers.list({
+          limit: page.size,
+          offset: page.offset,
+          ...(search ? { query: search } : {}),
+          ...(enabled === undefined ? {} : { enabled }),
+        });
+        checkPageExists(page, count);
+        send(res, 200, pageBody(req, page, count, results));
+      }),
+    )
+    .post(
+      authenticate,
+      adminOnly,
+      readBody,
+      handler(async (req, res) => {
+        const server = await store.servers.create(validated(req.body));
+        send(res, 201, await store.servers.get(server.id));
+      }),
+    )
+    .all(methodNotAllowed(['GET', 'POST']));
+
+  const replace = (partial: boolean) =>
+    handler(async (req, res) => {
+      const id = idParam(req);
+      const existing = await store.servers.get(id);
+      if (!existing) throw notFound();
+      const updated = await store.servers.update(id, validated(req.body, { existing, partial }));
+      if (!updated) throw notFound();
+      send(res, 200, await store.servers.get(id));
+    });
+
+  router
+    .route('/:id')
+    .get(
+      authenticate,
+      handler(async (req, res) => {
+        const server = await store.servers.get(idParam(req));
+        if (!server) throw notFound();
+        send(res, 200, server);
+      }),
+    )
+    .put(authenticate, adminOnly, readBody, replace(false))
+    .patch(authenticate, adminOnly, readBody, replace(true))
+    .delete(
+      authenticate,
+      adminOnly,
+      handler(async (req, res) => {
+        if (!(await store.servers.remove(idParam(req)))) throw notFound();
+        send(res, 204, undefined);
+      }),
+    )
+    .all(methodNotAllowed(['GET', 'PUT', 'PATCH', 'DELETE']));
+
+  return router;
+}
