@@ -90,7 +90,8 @@ interface PendingRecord extends CheckRecord {
   previous: ServerState;
 }
 
-const KNOWN = [
+/** createMonitor()'s option names; the web entry points accept these and their own. */
+export const MONITOR_OPTION_KEYS = [
   'database',
   'concurrency',
   'retentionDays',
@@ -103,7 +104,7 @@ const KNOWN = [
   'maintenanceInterval',
   'shared',
   'notifications',
-];
+] as const;
 const RUN_HEARTBEAT = 30_000;
 const SYNC_INTERVAL = 60_000;
 
@@ -136,7 +137,7 @@ function envInteger(name: string, min: number, max: number): number | undefined 
  * // on shutdown: await monitor.close();
  */
 export async function createMonitor(options: Readonly<MonitorOptions> = {}): Promise<Monitor> {
-  checkOptionsObject('monitor', options, KNOWN);
+  checkOptionsObject('monitor', options, MONITOR_OPTION_KEYS);
   const concurrency = checkInteger('monitor', 'concurrency', options.concurrency ?? envInteger('MONITOR_CONCURRENCY', 1, 10_000) ?? 100, {
     min: 1,
     max: 10_000,

@@ -6,7 +6,7 @@ import { Authenticator } from './auth/authenticate.js';
 import { adminSeed, configuredSecret, resolveSecret, seedAdmin, type AdminSeed } from './auth/setup.js';
 import { DEFAULT_LIFETIMES, Tokens, type TokenLifetimes } from './auth/tokens.js';
 import { dashboardRouter } from './dashboard/index.js';
-import { createMonitor, type Monitor, type MonitorOptions } from './monitor.js';
+import { createMonitor, MONITOR_OPTION_KEYS, type Monitor, type MonitorOptions } from './monitor.js';
 
 /** Options of `monitor()` and `createMonitorApp()`: the monitor's own, plus the web parts. */
 export interface MonitorWebOptions extends MonitorOptions {
@@ -23,19 +23,6 @@ export interface MonitorWebOptions extends MonitorOptions {
 }
 
 const WEB_KEYS = ['secret', 'admin', 'loginThrottle', 'tokenLifetimes', 'dashboard'] as const;
-const MONITOR_KEYS = [
-  'database',
-  'concurrency',
-  'retentionDays',
-  'rollupRetentionDays',
-  'schedule',
-  'flushInterval',
-  'ca',
-  'logger',
-  'events',
-  'maintenanceInterval',
-  'shared',
-];
 
 export interface MonitorService {
   monitor: Monitor;
@@ -56,7 +43,7 @@ function lifetimes(component: string, given: Partial<TokenLifetimes> | undefined
 
 /** Checks the web options at call time (a typo throws before anything opens). */
 export function checkWebOptions(component: string, options: Readonly<MonitorWebOptions>): void {
-  checkOptionsObject(component, options, [...MONITOR_KEYS, ...WEB_KEYS]);
+  checkOptionsObject(component, options, [...MONITOR_OPTION_KEYS, ...WEB_KEYS]);
   if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length < 32))
     throw optionError(component, 'secret', 'a string of at least 32 characters', options.secret === undefined ? undefined : '<hidden>');
   if (options.dashboard !== undefined && typeof options.dashboard !== 'boolean')

@@ -375,3 +375,52 @@ describe('monitor REST API protections', () => {
     expect(redirect.headers.location).toBe('/monitor/');
   });
 });
+
+describe('notification configs show their last delivery', () => {
+  it('a webhook answering 500 shows in GET /api/notification-configs/:id/ as last_delivery with its status and error', async () => {
+    const { createServer } = await import('node:http');
+    const { createServer: createTcp } = await import('node:net');
+    const receiver = createServer((_req, res) => res.writeHead(500).end('down for maintenance'));
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+    // A port nobody listens on: the server goes down at its first check.
+    const probe = createTcp().listen(0, '127.0.0.1');
+    await new Promise((resolve) => probe.once('listening', resolve));
+    const closedPort = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+
+    const api = await open(DATABASES[0]![1], { notifications: { retrySchedule: [60_000], pollInterval: 50 } });
+    const token = ((await request(api.url).post('/api/auth/token/').send(ADMIN)).body as { access: string }).access;
+    const created = await request(api.url)
+      .post('/api/servers/')
+      .set(bearer(token))
+      .send(server({ name: 'gone', protocol: 'tcp', port: closedPort, failure_threshold: 1 }));
+    expect(created.status).toBe(201);
+    const hook = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+    const config = await request(api.url)
+      .post('/api/notification-configs/')
+      .set(bearer(token))
+      .send({ server: created.body.id, notification_type: 'webhook', recipient: hook, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' });
+    expect(config.status).toBe(201);
+    expect((await request(api.url).get(`/api/notification-configs/${config.body.id}/`).set(bearer(token))).body.last_delivery).toBeNull();
+
+    expect(
+      (
+        await request(api.url)
+          .post('/api/checks/run/')
+          .set(bearer(token))
+          .send({ server_ids: [created.body.id] })
+      ).status,
+    ).toBe(202);
+    let shown: { last_delivery: null | { ok: boolean; status_code: number; error: string | null; event: string } } = {
+      last_delivery: null,
+    };
+    for (let i = 0; i < 100 && shown.last_delivery === null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      shown = (await request(api.url).get(`/api/notification-configs/${config.body.id}/`).set(bearer(token))).body;
+    }
+    expect(shown.last_delivery).toMatchObject({ ok: false, status_code: 500, event: 'server.down' });
+    expect(shown.last_delivery?.error).toBeTruthy();
+    expect(JSON.stringify(shown)).not.toContain('whsec_');
+  });
+});

@@ -9,6 +9,7 @@ import { checkPageExists, idList, idParam, isId, pageBody, pageOf } from './quer
 /**
  * `/notification-configs/` CRUD, for admins. The recipient is checked for its type
  * (email address, http(s) URL, E.164 phone number); `secret` is written, never returned.
+ * One config's answer carries `last_delivery` (the last attempt, with its error), or null.
  */
 export function notificationRoutes(store: MonitorStore, authenticate: RequestHandler): Router {
   const router = express.Router();
@@ -58,9 +59,11 @@ export function notificationRoutes(store: MonitorStore, authenticate: RequestHan
     .route('/:id')
     .get(
       handler(async (req, res) => {
-        const config = await store.notifications.get(idParam(req));
+        const id = idParam(req);
+        const config = await store.notifications.get(id);
         if (!config) throw notFound();
-        send(res, 200, config);
+        // The last delivery attempt and its error, so a broken webhook or mailbox shows.
+        send(res, 200, { ...config, last_delivery: (await store.notifications.lastDelivery(id)) ?? null });
       }),
     )
     .put(readBody, replace(false))
