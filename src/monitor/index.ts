@@ -30,3 +30,4 @@ export { uptimeBetween, uptimeFigures, mergeIntervals } from './uptime.js';
 export { Scheduler, type SchedulerStats } from './scheduler.js';
 export type { MaintenanceReport } from './maintenance.js';
 export * from './types.js';
+export * from './live/index.js';
