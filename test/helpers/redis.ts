@@ -34,7 +34,8 @@ export interface RedisServer extends RedisInfo {
 function redisBinary(): string {
   if (process.env.REDIS_SERVER_PATH) return process.env.REDIS_SERVER_PATH;
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
-  if (!found) throw new Error('redis-server not found: run `bash scripts/install-redis.sh` (as root on Debian/Ubuntu) or set REDIS_SERVER_PATH');
+  if (!found)
+    throw new Error('redis-server not found: run `bash scripts/install-redis.sh` (as root on Debian/Ubuntu) or set REDIS_SERVER_PATH');
   return found;
 }
 
@@ -93,9 +94,13 @@ export async function startRedis(): Promise<RedisServer> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'lifeline-redis-'));
-    const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      binary,
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const info: RedisInfo = { url: `redis://127.0.0.1:${port}`, port, pid: child.pid!, dir };
     const registry = process.env.LIFELINE_TEST_PG_REGISTRY;

@@ -63,7 +63,15 @@ export async function startInstance(
   const live = await createLiveUpdates({ monitor, logger: false, ...options.live });
   const app = express();
   app.get('/api/events/status/', statusStream({ live, authenticate, ...options.sse }));
-  const served = await serve(app, { port: 0, exit: false, signals: false, handleCrashes: false, idleGrace: 0, logger: false, shutdownTimeout: 5000 });
+  const served = await serve(app, {
+    port: 0,
+    exit: false,
+    signals: false,
+    handleCrashes: false,
+    idleGrace: 0,
+    logger: false,
+    shutdownTimeout: 5000,
+  });
   const sockets = attachMonitorSockets(served.server, { live, authenticate, ...options.ws });
   let closed: Promise<void> | undefined;
   return {
@@ -160,11 +168,18 @@ export class SseClient {
     const data: string[] = [];
     let isEvent = false;
     for (const line of block.split('\n')) {
-      if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
-      else if (line.startsWith('retry: ')) this.retry = Number(line.slice(7));
-      else if (line.startsWith('event: ')) ((event = line.slice(7)), (isEvent = true));
-      else if (line.startsWith('id: ')) ((id = line.slice(4)), (isEvent = true));
-      else if (line.startsWith('data: ')) (data.push(line.slice(6)), (isEvent = true));
+      if (line.startsWith(':')) {
+        this.comments.push(line.slice(1).trim());
+        continue;
+      }
+      if (line.startsWith('retry: ')) {
+        this.retry = Number(line.slice(7));
+        continue;
+      }
+      isEvent = true;
+      if (line.startsWith('event: ')) event = line.slice(7);
+      else if (line.startsWith('id: ')) id = line.slice(4);
+      else if (line.startsWith('data: ')) data.push(line.slice(6));
     }
     if (isEvent) this.events.push({ event, id, data: data.join('\n') });
   }

@@ -81,7 +81,8 @@ describe.each(layers)('across instances through %s', (_name, layer) => {
     const streams = [await sse(two!), await sse(three!), await sse(one!)];
     const sockets = [await ws(two!), await ws(three!)];
     for (const stream of streams) await stream.waitForEvents(2);
-    for (const socket of sockets) expect(await socket.ask({ action: 'subscribe', server_ids: [server.id] })).toMatchObject({ type: 'subscribed' });
+    for (const socket of sockets)
+      expect(await socket.ask({ action: 'subscribe', server_ids: [server.id] })).toMatchObject({ type: 'subscribed' });
 
     const [report] = await one!.monitor.runNow([server.id]);
     for (const stream of streams) {
@@ -167,7 +168,10 @@ describe('CHANNEL_LAYER_TYPE', () => {
     process.env.CHANNEL_LAYER_TYPE = 'redis';
     process.env.REDIS_URL = redis.url;
     cleanups.push(() => {
-      for (const [key, value] of [['CHANNEL_LAYER_TYPE', saved.type], ['REDIS_URL', saved.url]] as const) {
+      for (const [key, value] of [
+        ['CHANNEL_LAYER_TYPE', saved.type],
+        ['REDIS_URL', saved.url],
+      ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }

@@ -34,7 +34,11 @@ async function open(query = '', headers: Record<string, string> = {}): Promise<S
 describe('SSE /api/events/status/', () => {
   it('answers 401 JSON without a valid token, and takes the token from the header or ?token=', async () => {
     instance = await startInstance(db.url);
-    for (const headers of [{}, { Authorization: 'Bearer nope' }, { Authorization: `Bearer ${await tokenFor(ALICE, '-1s')}` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { Authorization: 'Bearer nope' },
+      { Authorization: `Bearer ${await tokenFor(ALICE, '-1s')}` },
+    ]) {
       const client = await SseClient.open(`${instance.url}${PATH}`, headers);
       await client.ended;
       expect(client.status).toBe(401);
@@ -167,13 +171,34 @@ describe('SSE /api/events/status/', () => {
     expect(ping!.event).toBe('ping');
   });
 
+  it('keeps at least the last replayEvents events for replay, and gives the snapshot for an id trimmed away', async () => {
+    instance = await startInstance(db.url, { live: { replayWindow: 0, replayEvents: 1000 } });
+    const server = await addServer(instance.monitor, 'api', target.port);
+    await instance.monitor.runNow([server.id]);
+    const status = (await instance.monitor.store.results.status(server.id))!;
+    const [last] = await instance.monitor.store.results.latest({ limit: 1 });
+    // 1,200 more events: with no time window, the 1,000 latest stay replayable.
+    for (let i = 0; i < 1200; i++) instance.monitor.events.publish('ping', { ping: { ...last!, id: 100 + i }, status });
+    const watcher = await open();
+    await watcher.waitForEvents(2);
+    expect(watcher.events[0]!.id).toBe('1202');
+    const replay = await open('', { 'Last-Event-ID': '202' });
+    const events = await replay.waitForEvents(1000);
+    expect(events[0]).toMatchObject({ event: 'ping', id: '203' });
+    expect(events[999]).toMatchObject({ event: 'ping', id: '1202' });
+    // One before the oldest kept: it cannot be replayed exactly, so the snapshot comes again.
+    const tooOld = await open('', { 'Last-Event-ID': '201' });
+    const [first] = await tooOld.waitForEvents(2);
+    expect(first).toMatchObject({ event: 'status', id: '1202' });
+  });
+
   it('sends a heartbeat comment every heartbeatInterval', async () => {
     instance = await startInstance(db.url, { sse: { heartbeatInterval: 100 } });
     const client = await open();
     await waitFor(() => client.comments.filter((c) => c === 'heartbeat').length >= 3, 3000, 'three heartbeats');
   });
 
-  it("ends every stream with a shutdown event when serve() drains, and the drain finishes promptly", async () => {
+  it('ends every stream with a shutdown event when serve() drains, and the drain finishes promptly', async () => {
     instance = await startInstance(db.url);
     const clients = [await open(), await open('?status=up')];
     for (const client of clients) await client.waitForEvents(2);

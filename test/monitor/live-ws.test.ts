@@ -37,7 +37,7 @@ describe('WebSocket /ws/status/', () => {
   it('closes with 4001 without a valid token, and accepts one in the header, a subprotocol or ?token=', async () => {
     instance = await startInstance(db.url);
     const expired = await tokenFor(ALICE, '-1s');
-    for (const headers of [{}, { Authorization: 'Bearer not-a-jwt' }, { Authorization: `Bearer ${expired}` }]) {
+    for (const headers of [{} as Record<string, string>, { Authorization: 'Bearer not-a-jwt' }, { Authorization: `Bearer ${expired}` }]) {
       const client = await connect({ headers });
       expect((await client.closed).code, JSON.stringify(headers)).toBe(4001);
     }
@@ -108,7 +108,14 @@ describe('WebSocket /ws/status/', () => {
   it('answers a malformed message with an error and stays open', async () => {
     instance = await startInstance(db.url);
     const client = await connect();
-    for (const bad of ['not json', '[1,2]', '{"action":"dance"}', '{"action":"latest","server_ids":"1"}', '{"action":"latest","limit":0}', '{"action":"subscribe","query":5}']) {
+    for (const bad of [
+      'not json',
+      '[1,2]',
+      '{"action":"dance"}',
+      '{"action":"latest","server_ids":"1"}',
+      '{"action":"latest","limit":0}',
+      '{"action":"subscribe","query":5}',
+    ]) {
       const answer = await client.ask(bad);
       expect(answer.type, bad).toBe('error');
       expect(typeof answer.message).toBe('string');

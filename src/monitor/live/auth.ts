@@ -24,7 +24,9 @@ export async function tryAuthenticate(authenticate: Authenticate, token: string 
 
 export function checkAuthenticate(component: string, value: unknown): Authenticate {
   if (typeof value !== 'function') {
-    throw new TypeError(`${component}: expected \`authenticate\` to be a function (token) => Promise<user | undefined>, got ${typeof value}`);
+    throw new TypeError(
+      `${component}: expected \`authenticate\` to be a function (token) => Promise<user | undefined>, got ${typeof value}`,
+    );
   }
   return value as Authenticate;
 }

@@ -59,7 +59,8 @@ function channelType(options: Readonly<LiveUpdatesOptions>): ChannelLayerType | 
   const given = options.channel;
   if (given !== undefined && typeof given === 'object') return given;
   if (given !== undefined) {
-    if (!CHANNEL_LAYER_TYPES.includes(given)) throw optionError('monitor live', 'channel', `one of ${CHANNEL_LAYER_TYPES.join(', ')}`, given);
+    if (!CHANNEL_LAYER_TYPES.includes(given))
+      throw optionError('monitor live', 'channel', `one of ${CHANNEL_LAYER_TYPES.join(', ')}`, given);
     return given;
   }
   const env = process.env.CHANNEL_LAYER_TYPE;

@@ -33,7 +33,8 @@ async function loadRedis(): Promise<RedisConstructor> {
     return module.default;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') throw new MissingDependencyError('ioredis', 'CHANNEL_LAYER_TYPE=redis');
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND')
+      throw new MissingDependencyError('ioredis', 'CHANNEL_LAYER_TYPE=redis');
     throw error;
   }
 }

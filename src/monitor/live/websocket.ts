@@ -98,7 +98,8 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
   checkOptionsObject('attachMonitorSockets', options, KNOWN);
   if (!server || typeof server.on !== 'function') throw optionError('attachMonitorSockets', 'server', 'an http.Server', server);
   const { live } = options;
-  if (!live || typeof live.subscribe !== 'function') throw optionError('attachMonitorSockets', 'live', 'the result of createLiveUpdates()', live);
+  if (!live || typeof live.subscribe !== 'function')
+    throw optionError('attachMonitorSockets', 'live', 'the result of createLiveUpdates()', live);
   const authenticate = checkAuthenticate('attachMonitorSockets', options.authenticate);
   const path = checkString('attachMonitorSockets', 'path', options.path ?? '/ws/status/').replace(/\/+$/, '');
   const maxPayload = checkInteger('attachMonitorSockets', 'maxPayload', options.maxPayload ?? 64 * 1024, { min: 1024, unit: 'bytes' });
@@ -129,7 +130,8 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
     if (event.type !== 'ping') return; // a status change comes with its ping's update
     for (const client of clients) {
       const sub = client.subscription;
-      if (sub === 'all' || sub?.has(event.ping.server)) send(client, { type: 'update', id: event.id, ping: event.ping, status: event.status });
+      if (sub === 'all' || sub?.has(event.ping.server))
+        send(client, { type: 'update', id: event.id, ping: event.ping, status: event.status });
     }
   });
 
@@ -156,7 +158,10 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
         const n = limit(message.limit);
         if (servers?.length === 0) return send(client, { type: 'latest', statuses: [], pings: [] });
         const filter = servers ? { serverIds: servers } : {};
-        const [statuses, pings] = await Promise.all([live.store.results.statuses(filter), live.store.results.latest({ ...filter, limit: n })]);
+        const [statuses, pings] = await Promise.all([
+          live.store.results.statuses(filter),
+          live.store.results.latest({ ...filter, limit: n }),
+        ]);
         return send(client, { type: 'latest', statuses, pings });
       }
       if (message.action === 'subscribe') {
@@ -236,11 +241,14 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
         offClose();
         unsubscribe();
         server.off('upgrade', onUpgrade);
-        const closed = [...clients].map(({ ws }) => new Promise<void>((resolve) => {
-          if (ws.readyState === ws.CLOSED) return resolve();
-          ws.once('close', () => resolve());
-          ws.close(1001, 'server shutting down');
-        }));
+        const closed = [...clients].map(
+          ({ ws }) =>
+            new Promise<void>((resolve) => {
+              if (ws.readyState === ws.CLOSED) return resolve();
+              ws.once('close', () => resolve());
+              ws.close(1001, 'server shutting down');
+            }),
+        );
         await Promise.all(closed);
         await new Promise<void>((resolve) => wss.close(() => resolve()));
       })();
