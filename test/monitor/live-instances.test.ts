@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveUpdatesOptions } from '../../src/monitor/live/index.js';
 import type { PingResult } from '../../src/monitor/types.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { postgresDatabase, waitFor, type TestDatabase } from './helpers.js';
+import pg from 'pg';
+import { PG_URL, postgresDatabase, waitFor, type TestDatabase } from './helpers.js';
 import { openStore } from '../../src/monitor/store/index.js';
 import { validateServer } from '../../src/monitor/validate.js';
 import { ALICE, json, SseClient, startInstance, tokenFor, WsClient, type Instance } from './live-helpers.js';
@@ -157,6 +158,33 @@ describe.each(layers)('across instances through %s', (_name, layer) => {
     await one!.monitor.runNow([server.id]);
     await staying.waitForEvents(4);
     await waitFor(() => !staying.done, 100);
+  });
+});
+
+describe('the PostgreSQL channel layer', () => {
+  it('listens again when its LISTEN connection is cut, and later checks get through', async () => {
+    const db = await postgresDatabase();
+    cleanups.push(() => db.drop());
+    const server = { id: await createServer(db, 'relisten') };
+    const [one, two] = await instances(db, 2, {});
+    const client = await sse(two!);
+    await client.waitForEvents(2);
+    // Cut every LISTEN connection of this schema's channel (both instances').
+    const admin = new pg.Client(PG_URL);
+    await admin.connect();
+    cleanups.push(() => admin.end());
+    const listening = async () =>
+      (
+        await admin.query<{ pid: number }>(`select pid from pg_stat_activity where query like 'listen %' and query like $1`, [
+          `%${db.schema}%`,
+        ])
+      ).rows;
+    expect(await listening()).toHaveLength(2);
+    for (const { pid } of await listening()) await admin.query('select pg_terminate_backend($1)', [pid]);
+    await waitFor(async () => (await listening()).length === 2, 10_000, 'both instances listening again');
+    await one!.monitor.runNow([server.id]);
+    const events = await client.waitForEvents(4);
+    expect(events.slice(2).map((e) => e.event)).toEqual(['ping', 'status']);
   });
 });
 

@@ -4,6 +4,8 @@ import { decodeEvent, encodePayload, type ChannelLayer } from './channel.js';
 import type { LiveEvent, LivePayload } from './types.js';
 
 interface PgConnection {
+  connect(): Promise<unknown>;
+  end(): Promise<unknown>;
   query(sql: string): Promise<unknown>;
   on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): void;
   on(event: 'error' | 'end', listener: (error?: Error) => void): void;
@@ -53,10 +55,18 @@ export class PostgresChannel implements ChannelLayer {
     await this.db.raw(`insert into ${COUNTER} (id, value) values (1, 0) on conflict (id) do nothing`);
   }
 
-  /** A connection of its own, taken from knex's pool for as long as the layer runs. */
+  /** A connection of its own, outside knex's pool (which would warn about it when it is cut), with knex's settings. */
+  async #connect(): Promise<PgConnection> {
+    const { default: pg } = (await import('pg')) as unknown as { default: { Client: new (config: unknown) => PgConnection } };
+    let settings = (this.db.client as { connectionSettings?: unknown }).connectionSettings;
+    if (typeof settings === 'function') settings = await (settings as () => unknown)();
+    const connection = new pg.Client(settings);
+    await connection.connect();
+    return connection;
+  }
+
   async #listen(): Promise<void> {
-    const client = this.db.client as { acquireConnection(): Promise<PgConnection>; releaseConnection(c: PgConnection): Promise<void> };
-    const connection = await client.acquireConnection();
+    const connection = await this.#connect();
     connection.on('notification', (message) => {
       if (message.channel !== this.#channel || message.payload === undefined) return;
       const event = decodeEvent(message.payload);
@@ -67,13 +77,19 @@ export class PostgresChannel implements ChannelLayer {
       this.#listener = undefined;
       if (this.#closed) return;
       this.logger.warn('monitor live: lost the LISTEN connection, reconnecting', { error: String(error ?? 'ended') });
-      void client.releaseConnection(connection).catch(() => {});
+      void connection.end().catch(() => {});
       this.#scheduleReconnect();
     };
     connection.on('error', lost);
     connection.on('end', lost);
-    await connection.query(`listen "${this.#channel}"`);
     this.#listener = connection;
+    try {
+      await connection.query(`listen "${this.#channel}"`);
+    } catch (error) {
+      this.#listener = undefined;
+      await connection.end().catch(() => {});
+      throw error;
+    }
   }
 
   #scheduleReconnect(): void {
@@ -111,12 +127,6 @@ export class PostgresChannel implements ChannelLayer {
     this.#deliver = undefined;
     if (!connection) return;
     connection.removeAllListeners('notification');
-    try {
-      await connection.query(`unlisten "${this.#channel}"`);
-    } catch {
-      // the connection is gone already
-    }
-    const client = this.db.client as { releaseConnection(c: PgConnection): Promise<void> };
-    await client.releaseConnection(connection).catch(() => {});
+    await connection.end().catch(() => {});
   }
 }
