@@ -43,6 +43,7 @@ describe('SSE /api/events/status/', () => {
       await client.ended;
       expect(client.status).toBe(401);
       expect(client.headers['content-type']).toMatch(/^application\/json/);
+      expect(client.headers['www-authenticate']).toBe('Bearer realm="api"');
       expect(JSON.parse(client.text)).toHaveProperty('detail');
     }
     const byQuery = await SseClient.open(`${instance.url}${PATH}?token=${token}`);

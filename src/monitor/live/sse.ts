@@ -35,8 +35,16 @@ function frame(event: string, id: number, data: unknown): string {
   return `event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/** Each event is serialized once, whatever the number of streams it goes to. */
+const frames = new WeakMap<LiveEvent, string>();
+
 function liveFrame(event: LiveEvent): string {
-  return event.type === 'ping' ? frame('ping', event.id, event.ping) : frame('status', event.id, event.status);
+  let text = frames.get(event);
+  if (text === undefined) {
+    text = event.type === 'ping' ? frame('ping', event.id, event.ping) : frame('status', event.id, event.status);
+    frames.set(event, text);
+  }
+  return text;
 }
 
 /** `Last-Event-ID` as the browser sends it on reconnect; anything else means "no id". */
@@ -88,7 +96,10 @@ export function statusStream(options: Readonly<StatusStreamOptions>): (req: Inco
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const user = await tryAuthenticate(authenticate, headerToken(req) ?? queryToken(url));
-    if (!user) return answer(res, 401, { detail: 'Authentication credentials were not provided or are not valid.' });
+    if (!user) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="api"');
+      return answer(res, 401, { detail: 'Authentication credentials were not provided or are not valid.' });
+    }
     const parsed = parseStreamFilter(url.searchParams);
     if (!parsed.ok) return answer(res, 400, parsed.errors);
     if (live.closed) return answer(res, 503, { detail: 'The server is shutting down.' });
