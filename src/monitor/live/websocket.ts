@@ -118,20 +118,23 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
   const clients = new Set<Client>();
   let closing: Promise<void> | undefined;
 
-  const send = (client: Client, message: unknown) => {
+  const sendText = (client: Client, text: string) => {
     const { ws } = client;
     if (ws.readyState !== ws.OPEN) return;
     // A client that does not read is dropped before its buffer grows without bound.
     if (ws.bufferedAmount > maxBuffered) return void ws.terminate();
-    ws.send(JSON.stringify(message));
+    ws.send(text);
   };
+  const send = (client: Client, message: unknown) => sendText(client, JSON.stringify(message));
 
   const unsubscribe = live.subscribe((event: LiveEvent) => {
     if (event.type !== 'ping') return; // a status change comes with its ping's update
+    let text: string | undefined; // serialized once, for the first subscriber
     for (const client of clients) {
       const sub = client.subscription;
-      if (sub === 'all' || sub?.has(event.ping.server))
-        send(client, { type: 'update', id: event.id, ping: event.ping, status: event.status });
+      if (sub !== 'all' && !sub?.has(event.ping.server)) continue;
+      text ??= JSON.stringify({ type: 'update', id: event.id, ping: event.ping, status: event.status });
+      sendText(client, text);
     }
   });
 
