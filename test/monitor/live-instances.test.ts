@@ -3,7 +3,9 @@ import type { LiveUpdatesOptions } from '../../src/monitor/live/index.js';
 import type { PingResult } from '../../src/monitor/types.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import pg from 'pg';
-import { PG_URL, postgresDatabase, waitFor, type TestDatabase } from './helpers.js';
+import { fileURLToPath } from 'node:url';
+import { runNode } from '../helpers/process.js';
+import { PG_URL, postgresDatabase, sqliteDatabase, waitFor, type TestDatabase } from './helpers.js';
 import { openStore } from '../../src/monitor/store/index.js';
 import { validateServer } from '../../src/monitor/validate.js';
 import { ALICE, json, SseClient, startInstance, tokenFor, WsClient, type Instance } from './live-helpers.js';
@@ -189,6 +191,14 @@ describe('the PostgreSQL channel layer', () => {
 });
 
 describe('CHANNEL_LAYER_TYPE', () => {
+  it('says in one line to install ioredis when the redis layer is asked for without it (built package)', async () => {
+    const db = sqliteDatabase();
+    cleanups.push(() => db.drop());
+    const child = runNode(fileURLToPath(new URL('../fixtures/no-ioredis.mjs', import.meta.url)), {}, [db.url]);
+    expect((await child.exited()).code).toBe(1);
+    expect(child.output()).toBe('monitor: CHANNEL_LAYER_TYPE=redis needs the `ioredis` package: npm install ioredis\n');
+  });
+
   it('selects Redis from the environment (REDIS_URL)', async () => {
     const db = await postgresDatabase();
     cleanups.push(() => db.drop());

@@ -122,13 +122,20 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
   // The writer announces a batch of checks at once: publish them as one batch, in order.
   let pending: LivePayload[] = [];
   let publishing: Promise<void> = Promise.resolve();
+  let lost = 0;
+  let lastWarning = 0;
   const flush = () => {
     const batch = pending;
     pending = [];
     publishing = publishing
       .then(() => layer.publish(batch))
       .catch((error: unknown) => {
-        logger.warn('monitor live: could not publish events', { error: String(error), events: batch.length });
+        // Lost events only cost clients a snapshot on reconnect; say it once a minute at most.
+        lost += batch.length;
+        if (Date.now() - lastWarning < 60_000) return;
+        lastWarning = Date.now();
+        logger.warn('monitor live: could not publish events', { error: String(error), lost });
+        lost = 0;
       });
   };
   const queue = (payload: LivePayload) => {
