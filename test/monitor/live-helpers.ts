@@ -8,6 +8,7 @@ import {
   attachMonitorSockets,
   createLiveUpdates,
   statusStream,
+  type LiveUpdates,
   type LiveUpdatesOptions,
   type LiveUser,
   type MonitorSockets,
@@ -43,6 +44,7 @@ export const ALICE: LiveUser = { id: 1, username: 'alice', is_admin: false };
 
 export interface Instance {
   monitor: Monitor;
+  live: LiveUpdates;
   served: Served;
   sockets: MonitorSockets;
   url: string;
@@ -76,6 +78,7 @@ export async function startInstance(
   let closed: Promise<void> | undefined;
   return {
     monitor,
+    live,
     served,
     sockets,
     url: served.url,

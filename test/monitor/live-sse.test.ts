@@ -84,14 +84,14 @@ describe('SSE /api/events/status/', () => {
     const all = await open();
     const [status, ping] = await all.waitForEvents(2);
     expect(all.text.startsWith('retry: 5000\n\n')).toBe(true);
-    // The snapshot carries the latest id known (6 pings, 2 state changes), so a reconnect replays what follows.
-    expect(status).toMatchObject({ event: 'status', id: '8' });
+    // The snapshot carries the latest id known, so a reconnect replays what follows.
+    expect(status).toMatchObject({ event: 'status', id: String(instance.live.log.lastId) });
     expect(json<ServerStatus[]>(status).map((s) => [s.server, s.status])).toEqual([
       [up.id, 'up'],
       [down.id, 'down'],
     ]);
     expect(ping!.event).toBe('ping');
-    expect(ping!.id).toBe('8');
+    expect(ping!.id).toBe(status!.id);
     const pings = json<PingResult[]>(ping);
     expect(pings).toHaveLength(6);
     // Newest first.
@@ -137,7 +137,7 @@ describe('SSE /api/events/status/', () => {
     expect(client.events.slice(4).map((e) => e.event)).toEqual(['ping', 'ping', 'status']);
     expect(json<ServerStatus>(client.events[6])).toMatchObject({ status: 'down' });
     const ids = client.events.slice(2).map((e) => Number(e.id));
-    expect(ids).toEqual([1, 2, 3, 4, 5]);
+    expect(ids).toEqual([0, 1, 2, 3, 4].map((i) => ids[0]! + i));
     // The other server's stream saw none of it.
     expect(filtered.events).toHaveLength(2);
   });
@@ -165,11 +165,33 @@ describe('SSE /api/events/status/', () => {
     expect(again.events[3]).toMatchObject({ event: 'ping', id: String(Number(lastSeen) + 4) });
 
     // An id this monitor never reached (or one trimmed away) gets the snapshot again.
-    const unknown = await open('', { 'Last-Event-ID': '999999' });
-    const [status, ping] = await unknown.waitForEvents(2);
+    for (const id of ['999999', String(instance.live.log.lastId + 1000)]) {
+      const unknown = await open('', { 'Last-Event-ID': id });
+      const [status, ping] = await unknown.waitForEvents(2);
+      expect(status!.event).toBe('status');
+      expect(json<unknown[]>(status)).toHaveLength(1);
+      expect(ping!.event).toBe('ping');
+    }
+  });
+
+  it('gives the snapshot, not the new process events, to a client reconnecting after a restart (memory layer)', async () => {
+    instance = await startInstance(db.url);
+    const server = await addServer(instance.monitor, 'api', target.port);
+    const before = await open();
+    await before.waitForEvents(2);
+    for (let i = 0; i < 3; i++) await instance.monitor.runNow([server.id]);
+    await before.waitForEvents(6);
+    const lastSeen = before.events[5]!.id!;
+    await instance.close();
+
+    instance = await startInstance(db.url);
+    for (let i = 0; i < 5; i++) await instance.monitor.runNow([server.id]);
+    const after = await open('', { 'Last-Event-ID': lastSeen });
+    const [status, ping] = await after.waitForEvents(2);
     expect(status!.event).toBe('status');
-    expect(json<unknown[]>(status)).toHaveLength(1);
-    expect(ping!.event).toBe('ping');
+    expect(json<ServerStatus[]>(status)).toHaveLength(1);
+    expect(json<PingResult[]>(ping)).toHaveLength(8);
+    expect(Number(status!.id)).toBeGreaterThan(Number(lastSeen));
   });
 
   it('keeps at least the last replayEvents events for replay, and gives the snapshot for an id trimmed away', async () => {
@@ -179,18 +201,20 @@ describe('SSE /api/events/status/', () => {
     const status = (await instance.monitor.store.results.status(server.id))!;
     const [last] = await instance.monitor.store.results.latest({ limit: 1 });
     // 1,200 more events: with no time window, the 1,000 latest stay replayable.
+    const base = instance.live.log.lastId;
     for (let i = 0; i < 1200; i++) instance.monitor.events.publish('ping', { ping: { ...last!, id: 100 + i }, status });
+    const end = base + 1200;
     const watcher = await open();
     await watcher.waitForEvents(2);
-    expect(watcher.events[0]!.id).toBe('1202');
-    const replay = await open('', { 'Last-Event-ID': '202' });
+    expect(watcher.events[0]!.id).toBe(String(end));
+    const replay = await open('', { 'Last-Event-ID': String(end - 1000) });
     const events = await replay.waitForEvents(1000);
-    expect(events[0]).toMatchObject({ event: 'ping', id: '203' });
-    expect(events[999]).toMatchObject({ event: 'ping', id: '1202' });
+    expect(events[0]).toMatchObject({ event: 'ping', id: String(end - 999) });
+    expect(events[999]).toMatchObject({ event: 'ping', id: String(end) });
     // One before the oldest kept: it cannot be replayed exactly, so the snapshot comes again.
-    const tooOld = await open('', { 'Last-Event-ID': '201' });
+    const tooOld = await open('', { 'Last-Event-ID': String(end - 1001) });
     const [first] = await tooOld.waitForEvents(2);
-    expect(first).toMatchObject({ event: 'status', id: '1202' });
+    expect(first).toMatchObject({ event: 'status', id: String(end) });
   });
 
   it('sends a heartbeat comment every heartbeatInterval', async () => {

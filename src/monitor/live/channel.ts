@@ -17,10 +17,19 @@ export interface ChannelLayer {
   close(): Promise<void>;
 }
 
-/** One process: numbers and delivers in memory. */
+/**
+ * One process: numbers and delivers in memory. Ids start from the clock (microseconds),
+ * so after a restart they are above every id the previous process gave: a browser
+ * reconnecting with an old `Last-Event-ID` gets the snapshot, not someone else's events.
+ */
 export class MemoryChannel implements ChannelLayer {
   readonly type = 'memory';
-  #next = 1;
+  #next: number;
+
+  constructor(first: number = Date.now() * 1000) {
+    this.#next = first;
+  }
+
   #deliver: ((event: LiveEvent) => void) | undefined;
 
   start(deliver: (event: LiveEvent) => void): Promise<void> {

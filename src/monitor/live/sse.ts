@@ -51,7 +51,8 @@ function liveFrame(event: LiveEvent): string {
 function lastEventId(req: IncomingMessage): number | undefined {
   const raw = req.headers['last-event-id'];
   const value = Array.isArray(raw) ? raw[0] : raw;
-  return value !== undefined && /^\d{1,15}$/.test(value.trim()) ? Number(value.trim()) : undefined;
+  const id = value !== undefined && /^\d{1,16}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  return Number.isSafeInteger(id) ? id : undefined;
 }
 
 /** The first events' data: statuses (changed since `since`) and the latest pings of the servers asked for. */
