@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveUpdatesOptions } from '../../src/monitor/live/index.js';
 import type { PingResult } from '../../src/monitor/types.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { runNode } from '../helpers/process.js';
@@ -187,6 +188,26 @@ describe('the PostgreSQL channel layer', () => {
     await one!.monitor.runNow([server.id]);
     const events = await client.waitForEvents(4);
     expect(events.slice(2).map((e) => e.event)).toEqual(['ping', 'status']);
+  });
+});
+
+describe('the Redis channel layer', () => {
+  it('keeps ids increasing when Redis loses its counter (a restart without persistence)', async () => {
+    const db = await postgresDatabase();
+    cleanups.push(() => db.drop());
+    const server = { id: await createServer(db, 'flushed') };
+    const [one, two] = await instances(db, 2, { channel: 'redis', redisUrl: redis.url, redisPrefix: 'flush-test' });
+    const client = await sse(two!);
+    await client.waitForEvents(2);
+    await one!.monitor.runNow([server.id]);
+    await client.waitForEvents(4);
+    const before = Number(client.events[3]!.id);
+    const admin = new Redis(redis.url);
+    cleanups.push(() => void admin.disconnect());
+    await admin.flushall();
+    await one!.monitor.runNow([server.id]);
+    await client.waitForEvents(5);
+    expect(Number(client.events[4]!.id)).toBeGreaterThan(before);
   });
 });
 

@@ -16,15 +16,18 @@ type RedisConstructor = new (url: string, options: Record<string, unknown>) => R
 
 /**
  * Numbers and publishes a batch in one script: Redis runs scripts one at a time, so ids
- * and deliveries are in the same order on every instance.
+ * and deliveries are in the same order on every instance. A missing counter (a new Redis,
+ * or one restarted without persistence) starts from the clock, above any id given before.
+ * Ids are written with %.0f: Lua's own number formatting turns 16 digits into 1.7e+15.
  */
 const PUBLISH_SCRIPT = `
-local last = redis.call('INCRBY', KEYS[1], #ARGV - 1)
-local first = last - (#ARGV - 1) + 1
-for i = 2, #ARGV do
-  redis.call('PUBLISH', ARGV[1], '{"id":' .. (first + i - 2) .. ',' .. string.sub(ARGV[i], 2))
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[2]) end
+local last = redis.call('INCRBY', KEYS[1], #ARGV - 2)
+local first = last - (#ARGV - 2) + 1
+for i = 3, #ARGV do
+  redis.call('PUBLISH', ARGV[1], '{"id":' .. string.format('%.0f', first + i - 3) .. ',' .. string.sub(ARGV[i], 2))
 end
-return last`;
+return string.format('%.0f', last)`;
 
 async function loadRedis(): Promise<RedisConstructor> {
   const name = 'ioredis';
@@ -93,7 +96,8 @@ export class RedisChannel implements ChannelLayer {
 
   async publish(events: readonly LivePayload[]): Promise<void> {
     if (events.length === 0 || !this.#publisher) return;
-    await this.#publisher.eval(PUBLISH_SCRIPT, 1, `${this.prefix}:seq`, this.#channel, ...events.map(encodePayload));
+    const seed = Date.now() * 1000;
+    await this.#publisher.eval(PUBLISH_SCRIPT, 1, `${this.prefix}:seq`, this.#channel, seed, ...events.map(encodePayload));
   }
 
   async close(): Promise<void> {
