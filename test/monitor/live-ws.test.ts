@@ -126,6 +126,20 @@ describe('WebSocket /ws/status/', () => {
     expect(await client.ask({ action: 'latest' })).toMatchObject({ type: 'latest' });
   });
 
+  it('answers a flood of requests beyond 8 at once with errors instead of database work, and stays open', async () => {
+    instance = await startInstance(db.url);
+    await addServer(instance.monitor, 'api', target.port);
+    const client = await connect();
+    for (let i = 0; i < 50; i++) client.send({ action: 'latest' });
+    await waitFor(() => client.messages.length === 50, 5000, '50 answers');
+    const latest = client.messages.filter((m) => m.type === 'latest').length;
+    const refused = client.messages.filter((m) => m.type === 'error' && /too many/.test(String(m.message))).length;
+    expect(latest + refused).toBe(50);
+    expect(latest).toBeGreaterThanOrEqual(8);
+    expect(refused).toBeGreaterThan(0);
+    expect(client.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
   it('closes with 1009 on a message over 64 KiB', async () => {
     instance = await startInstance(db.url);
     const client = await connect();

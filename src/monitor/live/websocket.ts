@@ -34,6 +34,7 @@ const KNOWN = ['live', 'authenticate', 'path', 'maxPayload', 'pingInterval', 'ma
 const LATEST_LIMIT = 20;
 const MAX_LIMIT = 1000;
 const MAX_IDS = 1000;
+const MAX_PENDING = 8;
 
 class BadMessage extends Error {}
 
@@ -41,6 +42,8 @@ interface Client {
   ws: WebSocket;
   user: LiveUser;
   alive: boolean;
+  /** Requests being answered: past MAX_PENDING a client gets an error instead of more database work. */
+  pending: number;
   /** Subscribed servers; `all` follows every server, new ones too. */
   subscription: Set<number> | 'all' | undefined;
 }
@@ -185,12 +188,16 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
   }
 
   function accept(ws: WebSocket, user: LiveUser, socket: Duplex): void {
-    const client: Client = { ws, user, alive: true, subscription: undefined };
+    const client: Client = { ws, user, alive: true, pending: 0, subscription: undefined };
     clients.add(client);
     // serve()'s drain closes upgraded sockets through this, with a proper 1001.
     (socket as Duplex & { [GOING_AWAY]?: () => void })[GOING_AWAY] = () => ws.close(1001, 'server shutting down');
     ws.on('pong', () => (client.alive = true));
-    ws.on('message', (data, isBinary) => void onMessage(client, data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      if (client.pending >= MAX_PENDING) return send(client, { type: 'error', message: 'too many requests at once; wait for the answers' });
+      client.pending++;
+      void onMessage(client, data, isBinary).finally(() => client.pending--);
+    });
     ws.on('error', () => {}); // 1009 and protocol errors: ws has already sent the close frame with the right code
     ws.on('close', () => clients.delete(client));
   }
