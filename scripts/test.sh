@@ -5,11 +5,16 @@
 # binaries that `npm install` brings) and stop it at the end; set TEST_DATABASE_URL to use yours.
 # Chromium: CHROMIUM_PATH, else chromium on the PATH, else scripts/install-chromium.sh installs it
 # (as root with apt-get); without one the page test fails with a line saying how to get one.
+# Redis: REDIS_SERVER_PATH, else redis-server on the PATH, else scripts/install-redis.sh installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if found=$(bash scripts/install-chromium.sh); then
   export CHROMIUM_PATH=$found
+fi
+# Redis for the live-update tests (test/helpers/redis.ts starts its own on a free port).
+if found=$(bash scripts/install-redis.sh); then
+  export REDIS_SERVER_PATH=$found
 fi
 
 npm run build

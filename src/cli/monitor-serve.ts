@@ -40,13 +40,14 @@ async function serveMonitor(o: { port?: number; host?: string; database?: string
   if (o.port === undefined) readEnv.port();
   if (o.host === undefined) readEnv.host();
   if (o.database !== undefined && o.database.trim() === '') throw new Error('--database expects a URL or a SQLite file name');
-  const { app, close } = await createMonitorApp(o.database === undefined ? {} : { database: o.database });
+  const { app, close, attachSockets } = await createMonitorApp(o.database === undefined ? {} : { database: o.database });
   try {
-    await serve(app, {
+    const served = await serve(app, {
       ...(o.port === undefined ? {} : { port: o.port }),
       ...(o.host === undefined ? {} : { host: o.host }),
       onShutdown: close,
     });
+    attachSockets(served.server);
   } catch (error) {
     await close();
     throw error;

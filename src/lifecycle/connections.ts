@@ -8,6 +8,16 @@ type TrackedSocket = Socket & { [ACTIVE]?: number };
 const WS_GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
 
 /**
+ * A WebSocket library that owns an upgraded socket (the monitor's live updates) sets this
+ * function on it, so a drain closes the socket through the library (a 1001 it knows it
+ * sent) rather than by writing the close frame under it.
+ */
+export const GOING_AWAY = Symbol.for('express-lifeline.goingAway');
+/** Marks the tracker's own `upgrade` listener, so an upgrade handler can tell it is not another app's. */
+export const UPGRADE_TRACKER = Symbol.for('express-lifeline.upgradeTracker');
+type UpgradedSocket = Socket & { [GOING_AWAY]?: () => void };
+
+/**
  * Knows every connection of a server and which ones are busy, so a drain can let
  * in-flight requests finish, close keep-alive connections between requests instead of
  * in the middle of one, and tell long-lived streams (SSE, WebSocket) to go.
@@ -31,9 +41,12 @@ export class ConnectionTracker {
     });
     // Track upgraded sockets only once the app handles upgrades: a listener of our own
     // would otherwise keep Node from refusing upgrades nobody handles.
-    const trackUpgrade = (_req: IncomingMessage, socket: Socket) => {
-      this.upgraded.add(socket);
-    };
+    const trackUpgrade = Object.assign(
+      (_req: IncomingMessage, socket: Socket) => {
+        this.upgraded.add(socket);
+      },
+      { [UPGRADE_TRACKER]: true },
+    );
     let tracking = false;
     server.on('newListener', (event) => {
       if (event !== 'upgrade' || tracking) return;
@@ -78,7 +91,11 @@ export class ConnectionTracker {
         res.end('event: shutdown\ndata: {"reason":"server shutting down"}\n\n');
       }
     }
-    for (const socket of this.upgraded) socket.end(WS_GOING_AWAY);
+    for (const socket of this.upgraded as Set<UpgradedSocket>) {
+      const goAway = socket[GOING_AWAY];
+      if (goAway) goAway();
+      else socket.end(WS_GOING_AWAY);
+    }
     const idleNow = [...this.sockets].filter((s) => s[ACTIVE] === 0 && !this.upgraded.has(s));
     setTimeout(() => {
       for (const socket of idleNow) if (socket[ACTIVE] === 0) socket.end();

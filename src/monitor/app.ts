@@ -3,11 +3,15 @@ import { lifeline } from '../lifeline.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { errorHandler, notFound } from '../middleware/error-handler.js';
 import type { Monitor } from './monitor.js';
+import type { Server } from 'node:http';
+import { attachMonitorSockets, type MonitorSockets } from './live/index.js';
 import { startMonitorService, type MonitorWebOptions } from './service.js';
 
 export interface MonitorApp {
   app: Express;
   monitor: Monitor;
+  /** Serves the WebSocket `/ws/status/` on the server that runs `app` (call once it exists). */
+  attachSockets(server: Server): MonitorSockets;
   /** Stops the checks, closes the database and the app's timers and log file. */
   close(): Promise<void>;
 }
@@ -33,7 +37,7 @@ export async function createMonitorApp(options: Readonly<MonitorWebOptions> = {}
     await handle.release();
     throw error;
   }
-  const { monitor, router } = service;
+  const { monitor, router, live, authenticate } = service;
   const app = express();
   app.disable('x-powered-by');
   const life = lifeline({ database: monitor.store.db, ...(options.logger === undefined ? {} : { logger: options.logger }) });
@@ -48,9 +52,10 @@ export async function createMonitorApp(options: Readonly<MonitorWebOptions> = {}
   return {
     app,
     monitor,
+    attachSockets: (server) => attachMonitorSockets(server, { live, authenticate }),
     close() {
       closed ??= (async () => {
-        await monitor.close();
+        await service.close();
         await life.close();
         await errors.close();
         await handle.release();

@@ -59,3 +59,4 @@ export {
   type TokenLifetimes,
   type TokenType,
 } from './auth/index.js';
+export * from './live/index.js';

@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import { attachMonitorSockets, type MonitorSockets } from './live/index.js';
 import type { NextFunction, Request, Response } from 'express';
 import { acquireLogger, componentLogger } from '../logging/logger.js';
 import type { Monitor } from './monitor.js';
@@ -11,9 +13,11 @@ export interface MonitorMiddleware {
   readonly ready: Promise<Monitor>;
   /** Stops the checks and closes the database it opened (after startup, if still starting). */
   close(): Promise<void>;
+  /** Serves the WebSocket `/ws/status/` on the app's http.Server, once the monitor is ready. */
+  attachSockets(server: Server): Promise<MonitorSockets>;
 }
 
-const OWN_PATHS = /^\/(?:api\/(?:auth|servers|ping-results|server-status|notification-configs|checks)(?:\/|$)|monitor(?:\/|$))/;
+const OWN_PATHS = /^\/(?:api\/(?:auth|events|servers|ping-results|server-status|notification-configs|checks)(?:\/|$)|monitor(?:\/|$))/;
 
 /**
  * The monitor inside an existing Express app: its REST API under `/api/` and the
@@ -62,10 +66,15 @@ export function monitor(options: Readonly<MonitorWebOptions> = {}): MonitorMiddl
 
   let closed: Promise<void> | undefined;
   Object.defineProperty(middleware, 'ready', { value: ready });
+  middleware.attachSockets = async (server) => {
+    await ready;
+    const { live, authenticate } = service as MonitorService;
+    return attachMonitorSockets(server, { live, authenticate });
+  };
   middleware.close = () => {
     closed ??= ready
       .then(
-        (m) => m.close(),
+        () => service?.close(),
         () => undefined,
       )
       .finally(() => handle.release());

@@ -6,6 +6,7 @@ import { Authenticator } from './auth/authenticate.js';
 import { adminSeed, configuredSecret, resolveSecret, seedAdmin, type AdminSeed } from './auth/setup.js';
 import { DEFAULT_LIFETIMES, Tokens, type TokenLifetimes } from './auth/tokens.js';
 import { dashboardRouter } from './dashboard/index.js';
+import { createLiveUpdates, statusStream, type Authenticate, type LiveUpdates } from './live/index.js';
 import { createMonitor, MONITOR_OPTION_KEYS, type Monitor, type MonitorOptions } from './monitor.js';
 
 /** Options of `monitor()` and `createMonitorApp()`: the monitor's own, plus the web parts. */
@@ -26,8 +27,14 @@ const WEB_KEYS = ['secret', 'admin', 'loginThrottle', 'tokenLifetimes', 'dashboa
 
 export interface MonitorService {
   monitor: Monitor;
-  /** `/api/...` and `/monitor/`. */
+  /** `/api/...` (the SSE stream `/api/events/status/` included) and `/monitor/`. */
   router: Router;
+  /** Live updates: the SSE stream's source, and what `attachMonitorSockets()` needs. */
+  live: LiveUpdates;
+  /** Resolves an access token to its user (for the WebSocket). */
+  authenticate: Authenticate;
+  /** Closes the live updates, then the monitor. */
+  close(): Promise<void>;
 }
 
 function lifetimes(component: string, given: Partial<TokenLifetimes> | undefined): TokenLifetimes {
@@ -72,12 +79,17 @@ export async function startMonitorService(
   configuredSecret(secret);
   adminSeed(admin);
   const monitor = await createMonitor({ ...monitorOptions, logger: options.logger ?? logger });
+  let live: LiveUpdates | undefined;
   try {
     const tokens = new Tokens(await resolveSecret(monitor.store, secret), lifetimes(component, tokenLifetimes));
     const created = await seedAdmin(monitor.store, admin);
     if (created) logger.info(`created the admin user "${created}"`);
     const auth = new Authenticator(monitor.store, tokens);
+    const authenticate: Authenticate = (token) => auth.fromAccessToken(token);
+    live = await createLiveUpdates({ monitor, logger });
     const router = express.Router();
+    // Before the API router: the stream answers for itself (auth by header or ?token=, 400 on a bad filter).
+    router.get(['/api/events/status', '/api/events/status/'], statusStream({ live, authenticate }));
     router.use('/api', apiRouter({ monitor, auth, logger, loginThrottle: loginThrottle ?? {} }));
     if (dashboard !== false) {
       // The dashboard's relative links need the trailing slash.
@@ -88,8 +100,19 @@ export async function startMonitorService(
       });
       router.use('/monitor', dashboardRouter());
     }
-    return { monitor, router };
+    const started = live;
+    return {
+      monitor,
+      router,
+      live: started,
+      authenticate,
+      async close() {
+        await started.close();
+        await monitor.close();
+      },
+    };
   } catch (error) {
+    await live?.close();
     await monitor.close();
     throw error;
   }

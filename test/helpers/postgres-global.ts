@@ -9,13 +9,14 @@
  * Tests that stop or pause a server start their own (startPostgres()); they are recorded in a
  * registry folder, and the teardown below stops every recorded server, also those of a worker that
  * crashed. The same cleanup runs on exit and on SIGINT/SIGTERM/SIGHUP, so an interrupted run leaves
- * no postgres process behind.
+ * no postgres process behind. Redis servers started by tests (./redis.ts) share the registry.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startPostgres, stopRegistered, type PostgresInfo } from './postgres.js';
+import { stopRegisteredRedis } from './redis.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -31,6 +32,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
   const cleanup = () => {
     if (done) return;
     done = true;
+    stopRegisteredRedis(registry);
     stopRegistered(registry);
     rmSync(registry, { recursive: true, force: true });
   };

@@ -227,6 +227,7 @@ function registerForCleanup(info: PostgresInfo): () => void {
 export function stopRegistered(registry: string): void {
   if (!existsSync(registry)) return;
   for (const entry of readdirSync(registry)) {
+    if (entry.startsWith('redis-')) continue; // ./redis.ts stops those
     try {
       stopPostgresSync(JSON.parse(readFileSync(join(registry, entry), 'utf8')) as PostgresInfo);
     } catch {

@@ -11,6 +11,8 @@ export interface TestDatabase {
   kind: 'sqlite' | 'postgres';
   /** What `database` is given: a SQLite file or a postgres:// URL bound to a fresh schema. */
   url: string;
+  /** The PostgreSQL schema (postgres only). */
+  schema?: string;
   drop(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export async function postgresDatabase(): Promise<TestDatabase> {
   return {
     kind: 'postgres',
     url,
+    schema,
     async drop() {
       const c = new pg.Client(PG_URL);
       await c.connect();

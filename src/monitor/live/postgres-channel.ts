@@ -1,0 +1,132 @@
+import type { Knex } from 'knex';
+import type { LifelineLogger } from '../../logging/logger.js';
+import { decodeEvent, encodePayload, type ChannelLayer } from './channel.js';
+import type { LiveEvent, LivePayload } from './types.js';
+
+interface PgConnection {
+  connect(): Promise<unknown>;
+  end(): Promise<unknown>;
+  query(sql: string): Promise<unknown>;
+  on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): void;
+  on(event: 'error' | 'end', listener: (error?: Error) => void): void;
+  removeAllListeners(event: string): void;
+}
+
+const COUNTER = 'monitor_live_counter';
+const RECONNECT_MS = 1000;
+
+/**
+ * Fans events out through PostgreSQL `LISTEN/NOTIFY` on the monitor's own database.
+ * Ids come from one counter row: numbering and NOTIFY happen in one transaction that
+ * holds the row's lock, so every instance receives the events in id order. The
+ * channel is named after the schema, so monitors in different schemas stay apart.
+ */
+export class PostgresChannel implements ChannelLayer {
+  readonly type = 'postgres';
+  #channel = '';
+  #listener: PgConnection | undefined;
+  #deliver: ((event: LiveEvent) => void) | undefined;
+  #closed = false;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Knex,
+    private readonly logger: LifelineLogger,
+  ) {}
+
+  async start(deliver: (event: LiveEvent) => void): Promise<void> {
+    this.#deliver = deliver;
+    await this.#ensureCounter();
+    const { rows } = (await this.db.raw('select current_schema() as schema')) as { rows: Array<{ schema: string | null }> };
+    const schema = (rows[0]?.schema ?? 'public').replace(/[^a-z0-9_]/gi, '_');
+    this.#channel = `monitor_live_${schema}`.slice(0, 63).toLowerCase();
+    await this.#listen();
+  }
+
+  /** The counter row, created on first use (by whichever instance comes first). */
+  async #ensureCounter(): Promise<void> {
+    try {
+      await this.db.raw(`create table if not exists ${COUNTER} (id smallint primary key, value bigint not null)`);
+    } catch (error) {
+      // Two instances creating it at once: the loser gets a duplicate error, the table exists.
+      const code = (error as { code?: string }).code;
+      if (code !== '23505' && code !== '42P07') throw error;
+    }
+    await this.db.raw(`insert into ${COUNTER} (id, value) values (1, 0) on conflict (id) do nothing`);
+  }
+
+  /** A connection of its own, outside knex's pool (which would warn about it when it is cut), with knex's settings. */
+  async #connect(): Promise<PgConnection> {
+    const { default: pg } = (await import('pg')) as unknown as { default: { Client: new (config: unknown) => PgConnection } };
+    let settings = (this.db.client as { connectionSettings?: unknown }).connectionSettings;
+    if (typeof settings === 'function') settings = await (settings as () => unknown)();
+    const connection = new pg.Client(settings);
+    await connection.connect();
+    return connection;
+  }
+
+  async #listen(): Promise<void> {
+    const connection = await this.#connect();
+    connection.on('notification', (message) => {
+      if (message.channel !== this.#channel || message.payload === undefined) return;
+      const event = decodeEvent(message.payload);
+      if (event) this.#deliver?.(event);
+    });
+    const lost = (error?: Error) => {
+      if (this.#listener !== connection) return;
+      this.#listener = undefined;
+      if (this.#closed) return;
+      this.logger.warn('monitor live: lost the LISTEN connection, reconnecting', { error: String(error ?? 'ended') });
+      void connection.end().catch(() => {});
+      this.#scheduleReconnect();
+    };
+    connection.on('error', lost);
+    connection.on('end', lost);
+    this.#listener = connection;
+    try {
+      await connection.query(`listen "${this.#channel}"`);
+    } catch (error) {
+      this.#listener = undefined;
+      await connection.end().catch(() => {});
+      throw error;
+    }
+  }
+
+  #scheduleReconnect(): void {
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (this.#closed) return;
+      this.#listen().catch(() => this.#scheduleReconnect());
+    }, RECONNECT_MS);
+    this.#retry.unref();
+  }
+
+  async publish(events: readonly LivePayload[]): Promise<void> {
+    if (events.length === 0) return;
+    const payloads = events.map(encodePayload);
+    await this.db.transaction(async (trx) => {
+      const { rows } = (await trx.raw(`update ${COUNTER} set value = value + ? where id = 1 returning value`, [payloads.length])) as {
+        rows: Array<{ value: string | number }>;
+      };
+      const last = Number(rows[0]!.value);
+      const first = last - payloads.length + 1;
+      const numbered = payloads.map((p, i) => `{"id":${first + i},${p.slice(1)}`);
+      // One statement for the whole batch; delivered at commit, in this order.
+      await trx.raw('select pg_notify(?, payload) from unnest(?::text[]) with ordinality as t(payload, n) order by n', [
+        this.#channel,
+        numbered,
+      ]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    const connection = this.#listener;
+    this.#listener = undefined;
+    this.#deliver = undefined;
+    if (!connection) return;
+    connection.removeAllListeners('notification');
+    await connection.end().catch(() => {});
+  }
+}
