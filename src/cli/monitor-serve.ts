@@ -27,12 +27,15 @@ function port(value: string): number {
 async function serveMonitor(o: { port?: number; host?: string; database?: string }): Promise<void> {
   loadEnvironmentFile();
   // Loaded here, so the other commands do not pay for express, knex and jose.
-  const [{ createMonitorApp }, { serve }, { checkHost }] = await Promise.all([
+  const [{ createMonitorApp }, { serve }, { checkHost, readEnv }] = await Promise.all([
     import('../monitor/app.js'),
     import('../lifecycle/serve.js'),
     import('../options.js'),
   ]);
   if (o.host !== undefined) checkHost('lifeline monitor serve', '--host', o.host);
+  // Checked before the database is opened: a bad PORT or HOST creates nothing.
+  if (o.port === undefined) readEnv.port();
+  if (o.host === undefined) readEnv.host();
   if (o.database !== undefined && o.database.trim() === '') throw new Error('--database expects a URL or a SQLite file name');
   const { app, close } = await createMonitorApp(o.database === undefined ? {} : { database: o.database });
   try {

@@ -3,7 +3,7 @@ import type { LifelineLogger } from '../logging/logger.js';
 import { checkOptionsObject, optionError } from '../options.js';
 import { apiRouter, type LoginThrottle } from './api/index.js';
 import { Authenticator } from './auth/authenticate.js';
-import { resolveSecret, seedAdmin, type AdminSeed } from './auth/setup.js';
+import { adminSeed, configuredSecret, resolveSecret, seedAdmin, type AdminSeed } from './auth/setup.js';
 import { DEFAULT_LIFETIMES, Tokens, type TokenLifetimes } from './auth/tokens.js';
 import { dashboardRouter } from './dashboard/index.js';
 import { createMonitor, type Monitor, type MonitorOptions } from './monitor.js';
@@ -81,6 +81,9 @@ export async function startMonitorService(
 ): Promise<MonitorService> {
   checkWebOptions(component, options);
   const { secret, admin, loginThrottle, tokenLifetimes, dashboard, ...monitorOptions } = options;
+  // Before the database is opened: a production start without a secret creates nothing.
+  configuredSecret(secret);
+  adminSeed(admin);
   const monitor = await createMonitor({ ...monitorOptions, logger: options.logger ?? logger });
   try {
     const tokens = new Tokens(await resolveSecret(monitor.store, secret), lifetimes(component, tokenLifetimes));

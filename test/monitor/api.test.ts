@@ -26,7 +26,9 @@ describe.each(DATABASES)('monitor REST API on %s', (_kind, make) => {
     const ok = await request(api.url).post('/api/auth/token/').send(ADMIN);
     expect(ok.status).toBe(200);
     expect(Object.keys(ok.body as object).sort()).toEqual(['access', 'refresh']);
-    const bad = await request(api.url).post('/api/auth/token').send({ ...ADMIN, password: 'wrong-password' });
+    const bad = await request(api.url)
+      .post('/api/auth/token')
+      .send({ ...ADMIN, password: 'wrong-password' });
     expect(bad.status).toBe(401);
     expect(bad.body).toEqual({ detail: 'No active account found with the given credentials' });
     const nobody = await request(api.url).post('/api/auth/token/').send({ username: 'nobody', password: 'x' });
@@ -42,7 +44,13 @@ describe.each(DATABASES)('monitor REST API on %s', (_kind, make) => {
     const refreshed = await request(api.url).post('/api/auth/token/refresh/').send({ refresh });
     expect(refreshed.status).toBe(200);
     expect(Object.keys(refreshed.body as object)).toEqual(['access']);
-    expect((await request(api.url).get('/api/servers/').set(bearer((refreshed.body as { access: string }).access))).status).toBe(200);
+    expect(
+      (
+        await request(api.url)
+          .get('/api/servers/')
+          .set(bearer((refreshed.body as { access: string }).access))
+      ).status,
+    ).toBe(200);
 
     expect((await request(api.url).post('/api/auth/token/verify/').send({ token: access })).body).toEqual({});
     expect((await request(api.url).post('/api/auth/token/verify/').send({ token: refresh })).status).toBe(200);
@@ -81,7 +89,10 @@ describe.each(DATABASES)('monitor REST API on %s', (_kind, make) => {
   it('creates, reads, replaces, patches and deletes servers (201/200/204), with the current status and DRF errors', async () => {
     const api = await open(make);
     const token = await api.login();
-    const created = await request(api.url).post('/api/servers/').set(bearer(token)).send(server({ tags: ['prod'] }));
+    const created = await request(api.url)
+      .post('/api/servers/')
+      .set(bearer(token))
+      .send(server({ tags: ['prod'] }));
     expect(created.status).toBe(201);
     const body = created.body as { id: number; current_status: { status: string }; port: number; tags: string[]; timeout: number };
     expect(body).toMatchObject({ name: 'api', port: 8080, path: '/', check_interval: 60, timeout: 10, tags: ['prod'] });
@@ -106,7 +117,10 @@ describe.each(DATABASES)('monitor REST API on %s', (_kind, make) => {
     const partialPut = await request(api.url).put(`/api/servers/${body.id}/`).set(bearer(token)).send({ name: 'x' });
     expect(partialPut.status).toBe(400);
     expect(partialPut.body).toMatchObject({ protocol: ['This field is required.'], host: ['This field is required.'] });
-    const put = await request(api.url).put(`/api/servers/${body.id}/`).set(bearer(token)).send(server({ name: 'renamed', protocol: 'tcp', port: 22 }));
+    const put = await request(api.url)
+      .put(`/api/servers/${body.id}/`)
+      .set(bearer(token))
+      .send(server({ name: 'renamed', protocol: 'tcp', port: 22 }));
     expect(put.status).toBe(200);
     expect(put.body).toMatchObject({ name: 'renamed', protocol: 'tcp', port: 22 });
 
@@ -143,7 +157,10 @@ describe.each(DATABASES)('monitor REST API on %s', (_kind, make) => {
     const api = await open(make);
     const token = await api.login();
     const mk = (name: string, path: string) =>
-      request(api.url).post('/api/servers/').set(bearer(token)).send(server({ name, port: target.port, path, failure_threshold: 1 }));
+      request(api.url)
+        .post('/api/servers/')
+        .set(bearer(token))
+        .send(server({ name, port: target.port, path, failure_threshold: 1 }));
     const up = (await mk('up', '/ok')).body as { id: number };
     const down = (await mk('down', '/bad')).body as { id: number };
     target.failing.add('/bad');
@@ -156,9 +173,13 @@ describe.each(DATABASES)('monitor REST API on %s', (_kind, make) => {
     const results = (all.body as { count: number; results: Array<{ check_timestamp: string; server: number; status: string }> }).results;
     expect((all.body as { count: number }).count).toBe(4);
     expect(results.map((r) => r.check_timestamp)).toEqual([...results.map((r) => r.check_timestamp)].sort().reverse());
-    const failures = await request(api.url).get(`/api/ping-results/?status=failure,timeout&server_id=${up.id},${down.id}`).set(bearer(token));
+    const failures = await request(api.url)
+      .get(`/api/ping-results/?status=failure,timeout&server_id=${up.id},${down.id}`)
+      .set(bearer(token));
     expect((failures.body as { results: Array<{ server: number }> }).results.map((r) => r.server)).toEqual([down.id, down.id]);
-    const since = await request(api.url).get(`/api/ping-results/?since=${encodeURIComponent(between)}`).set(bearer(token));
+    const since = await request(api.url)
+      .get(`/api/ping-results/?since=${encodeURIComponent(between)}`)
+      .set(bearer(token));
     expect((since.body as { count: number }).count).toBe(2);
     const limited = await request(api.url).get('/api/ping-results/?limit=3&page_size=2').set(bearer(token));
     expect(limited.body).toMatchObject({ count: 3 });
@@ -221,7 +242,9 @@ describe.each(DATABASES)('monitor REST API on %s', (_kind, make) => {
       .set(bearer(token))
       .send({ server: s.id, notification_type: 'sms', recipient: '+14155550123' });
     expect(sms.status).toBe(200);
-    expect((await request(api.url).get(`/api/notification-configs/${id}/`).set(bearer(token))).body).toMatchObject({ notification_type: 'sms' });
+    expect((await request(api.url).get(`/api/notification-configs/${id}/`).set(bearer(token))).body).toMatchObject({
+      notification_type: 'sms',
+    });
     expect((await request(api.url).delete(`/api/notification-configs/${id}/`).set(bearer(token))).status).toBe(204);
     expect((await request(api.url).get(`/api/notification-configs/${id}/`).set(bearer(token))).status).toBe(404);
   });
@@ -231,16 +254,34 @@ describe.each(DATABASES)('monitor REST API on %s', (_kind, make) => {
     cleanups.push(() => target.close());
     const api = await open(make);
     const token = await api.login();
-    const a = (await request(api.url).post('/api/servers/').set(bearer(token)).send(server({ port: target.port, path: '/a' }))).body as { id: number };
-    await request(api.url).post('/api/servers/').set(bearer(token)).send(server({ port: target.port, path: '/b' }));
-    const run = await request(api.url).post('/api/checks/run/').set(bearer(token)).send({ server_ids: [a.id] });
+    const a = (
+      await request(api.url)
+        .post('/api/servers/')
+        .set(bearer(token))
+        .send(server({ port: target.port, path: '/a' }))
+    ).body as { id: number };
+    await request(api.url)
+      .post('/api/servers/')
+      .set(bearer(token))
+      .send(server({ port: target.port, path: '/b' }));
+    const run = await request(api.url)
+      .post('/api/checks/run/')
+      .set(bearer(token))
+      .send({ server_ids: [a.id] });
     expect(run.status).toBe(202);
     expect(run.body).toEqual({ detail: 'Checks started.', server_ids: [a.id] });
     await waitForCount(api, token, 1);
     expect(target.arrivals.get('/b')).toBeUndefined();
     expect((await request(api.url).post('/api/checks/run').set(bearer(token))).body).toMatchObject({ server_ids: [a.id, a.id + 1] });
     await waitForCount(api, token, 3);
-    expect((await request(api.url).post('/api/checks/run/').set(bearer(token)).send({ server_ids: [a.id, 4242] })).body).toEqual({
+    expect(
+      (
+        await request(api.url)
+          .post('/api/checks/run/')
+          .set(bearer(token))
+          .send({ server_ids: [a.id, 4242] })
+      ).body,
+    ).toEqual({
       server_ids: ['Invalid pk "4242" - object does not exist.'],
     });
     expect((await request(api.url).post('/api/checks/run/').set(bearer(token)).send({ server_ids: 'all' })).status).toBe(400);
@@ -270,7 +311,13 @@ describe('monitor REST API protections', () => {
   it('answers 429 after 5 failed logins for one IP and username, while another username still logs in', async () => {
     const api = await open(sqlite);
     for (let i = 0; i < 5; i++) {
-      expect((await request(api.url).post('/api/auth/token/').send({ ...ADMIN, password: `wrong ${i}` })).status).toBe(401);
+      expect(
+        (
+          await request(api.url)
+            .post('/api/auth/token/')
+            .send({ ...ADMIN, password: `wrong ${i}` })
+        ).status,
+      ).toBe(401);
     }
     const blocked = await request(api.url).post('/api/auth/token/').send(ADMIN);
     expect(blocked.status).toBe(429);
@@ -294,12 +341,29 @@ describe('monitor REST API protections', () => {
     expect((broken.body as { detail: string }).detail).toMatch(/^JSON parse error/);
     const text = await request(api.url).post('/api/servers/').set(bearer(token)).set('Content-Type', 'text/plain').send('hello');
     expect(text.status).toBe(415);
-    const form = await request(api.url).post('/api/servers/').set(bearer(token)).type('form').send('name=web&protocol=http&host=example.com');
+    const form = await request(api.url)
+      .post('/api/servers/')
+      .set(bearer(token))
+      .type('form')
+      .send('name=web&protocol=http&host=example.com');
     expect(form.status).toBe(201);
     const wrong = await request(api.url).delete('/api/servers/').set(bearer(token));
     expect(wrong.status).toBe(405);
     expect(wrong.headers.allow).toBe('GET, POST, OPTIONS');
     expect((await request(api.url).get('/api/auth/token/')).status).toBe(405);
+  });
+
+  it('answers every current status at once without paging parameters (an overview is one request), pages with them', async () => {
+    const api = await open(sqlite);
+    const token = await api.login();
+    const input = await validServer(0);
+    for (let i = 0; i < 600; i++) await api.monitor.store.servers.create({ ...input, name: `srv ${i}` });
+    const all = await request(api.url).get('/api/server-status/').set(bearer(token));
+    expect(all.body).toMatchObject({ count: 600, next: null, previous: null });
+    expect((all.body as { results: unknown[] }).results).toHaveLength(600);
+    const paged = await request(api.url).get('/api/server-status/?page_size=1000').set(bearer(token));
+    expect((paged.body as { results: unknown[] }).results).toHaveLength(500);
+    expect((paged.body as { next: string }).next).toBe(`${api.url}/api/server-status/?page_size=1000&page=2`);
   });
 
   it('leaves the app its other /api routes: health answers, unknown monitor paths are 404 JSON', async () => {

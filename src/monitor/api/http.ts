@@ -48,7 +48,7 @@ export function userOf(res: Response): User {
 }
 
 export const BODY_LIMIT = '1mb';
-const jsonBody = express.json({ limit: BODY_LIMIT, strict: true });
+const jsonBody = express.json({ limit: BODY_LIMIT, strict: true, type: ['application/json', 'application/*+json'] });
 const formBody = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 200 });
 
 /**

@@ -2,7 +2,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import type { MonitorStore } from '../store/index.js';
 import { PING_STATUSES, SERVER_STATES } from '../types.js';
 import { handler, methodNotAllowed, send } from './http.js';
-import { checkPageExists, choiceList, dateParam, idList, pageBody, pageOf, positiveParam } from './query.js';
+import { checkPageExists, choiceList, dateParam, idList, pageBody, pageOf, param, positiveParam } from './query.js';
 
 /** The largest `limit` of ping results (their total, before paging). */
 const MAX_LIMIT = 100_000;
@@ -35,7 +35,10 @@ export function pingResultRoutes(store: MonitorStore, authenticate: RequestHandl
   return router;
 }
 
-/** `GET /server-status/?status=up,down&server_id=1`: each server's current status, by server id. */
+/**
+ * `GET /server-status/?status=up,down&server_id=1`: each server's current status, by server id;
+ * all of them in one answer unless `page` or `page_size` is given.
+ */
 export function serverStatusRoutes(store: MonitorStore, authenticate: RequestHandler): Router {
   const router = express.Router();
   router
@@ -45,13 +48,14 @@ export function serverStatusRoutes(store: MonitorStore, authenticate: RequestHan
       handler(async (req, res) => {
         const serverIds = idList(req, 'server_id');
         const status = choiceList(req, 'status', SERVER_STATES);
+        const filter = { ...(serverIds ? { serverIds } : {}), ...(status ? { status } : {}) };
+        // Without paging parameters, every status at once: a client's overview is one request.
+        if (param(req, 'page') === undefined && param(req, 'page_size') === undefined) {
+          const { count, results } = await store.results.statusPage(filter);
+          return send(res, 200, { count, next: null, previous: null, results });
+        }
         const page = pageOf(req);
-        const { count, results } = await store.results.statusPage({
-          ...(serverIds ? { serverIds } : {}),
-          ...(status ? { status } : {}),
-          limit: page.size,
-          offset: page.offset,
-        });
+        const { count, results } = await store.results.statusPage({ ...filter, limit: page.size, offset: page.offset });
         checkPageExists(page, count);
         send(res, 200, pageBody(req, page, count, results));
       }),

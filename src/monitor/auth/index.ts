@@ -2,4 +2,4 @@
 export { hashPassword, verifyPassword } from './passwords.js';
 export { DEFAULT_LIFETIMES, TokenError, Tokens, type TokenClaims, type TokenLifetimes, type TokenType } from './tokens.js';
 export { AuthError, Authenticator } from './authenticate.js';
-export { monitorProduction, resolveSecret, seedAdmin, type AdminSeed } from './setup.js';
+export { adminSeed, configuredSecret, monitorProduction, resolveSecret, seedAdmin, type AdminSeed } from './setup.js';

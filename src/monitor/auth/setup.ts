@@ -21,7 +21,8 @@ export function monitorProduction(env: Readonly<Record<string, string | undefine
  * them is required. Elsewhere a random one is generated once and kept in the database, so
  * tokens survive a restart and every instance on the database accepts them.
  */
-export async function resolveSecret(store: MonitorStore, given: string | undefined, production = monitorProduction()): Promise<string> {
+/** The configured secret (option or `MONITOR_SECRET`), checked; throws in production when there is none. */
+export function configuredSecret(given: string | undefined, production = monitorProduction()): string | undefined {
   const secret = given ?? (process.env.MONITOR_SECRET || undefined);
   if (secret !== undefined) {
     if (secret.length < MIN_SECRET) {
@@ -35,7 +36,16 @@ export async function resolveSecret(store: MonitorStore, given: string | undefin
       'MONITOR_SECRET is required in production: set it to a random string of at least 32 characters',
     );
   }
-  return store.settings.getOrCreate(SECRET_SETTING, () => randomBytes(48).toString('base64url'));
+  return undefined;
+}
+
+/**
+ * The JWT signing secret: the `secret` option, else `MONITOR_SECRET`; in production one of
+ * them is required. Elsewhere a random one is generated once and kept in the database, so
+ * tokens survive a restart and every instance on the database accepts them.
+ */
+export async function resolveSecret(store: MonitorStore, given: string | undefined, production = monitorProduction()): Promise<string> {
+  return configuredSecret(given, production) ?? store.settings.getOrCreate(SECRET_SETTING, () => randomBytes(48).toString('base64url'));
 }
 
 export interface AdminSeed {
@@ -43,11 +53,8 @@ export interface AdminSeed {
   password?: string;
 }
 
-/**
- * Creates the first admin from `MONITOR_ADMIN_USER` / `MONITOR_ADMIN_PASSWORD` when the
- * database has no user yet. Returns the username created, or undefined.
- */
-export async function seedAdmin(store: MonitorStore, seed: AdminSeed = {}): Promise<string | undefined> {
+/** The first admin's credentials, from `seed` or `MONITOR_ADMIN_USER` / `MONITOR_ADMIN_PASSWORD`, checked; undefined when none is set. */
+export function adminSeed(seed: AdminSeed = {}): Required<AdminSeed> | undefined {
   const username = (seed.username ?? process.env.MONITOR_ADMIN_USER)?.trim() || undefined;
   const password = seed.password ?? (process.env.MONITOR_ADMIN_PASSWORD || undefined);
   if (username === undefined && password === undefined) return undefined;
@@ -58,14 +65,23 @@ export async function seedAdmin(store: MonitorStore, seed: AdminSeed = {}): Prom
     throw new ConfigError('MONITOR_ADMIN_USER', 'MONITOR_ADMIN_USER must be 1-150 characters without spaces');
   }
   if (password.length < 8) throw new ConfigError('MONITOR_ADMIN_PASSWORD', 'MONITOR_ADMIN_PASSWORD must be at least 8 characters');
-  if ((await store.users.count()) > 0) return undefined;
-  const password_hash = await hashPassword(password);
+  return { username, password };
+}
+
+/**
+ * Creates the first admin from `MONITOR_ADMIN_USER` / `MONITOR_ADMIN_PASSWORD` (or `seed`) when the
+ * database has no user yet. Returns the username created, or undefined.
+ */
+export async function seedAdmin(store: MonitorStore, seed: AdminSeed = {}): Promise<string | undefined> {
+  const admin = adminSeed(seed);
+  if (!admin || (await store.users.count()) > 0) return undefined;
+  const password_hash = await hashPassword(admin.password);
   try {
-    await store.users.create({ username, password_hash, is_admin: true });
+    await store.users.create({ username: admin.username, password_hash, is_admin: true });
   } catch (error) {
     // Another instance starting on the same database created it first.
-    if (await store.users.byUsername(username)) return undefined;
+    if (await store.users.byUsername(admin.username)) return undefined;
     throw error;
   }
-  return username;
+  return admin.username;
 }

@@ -73,7 +73,7 @@ export class ResultQueries {
     return ((await q) as Row[]).map(toStatus);
   }
 
-  /** A page of current statuses by server id, with the count of all that match (the REST list). */
+  /** Current statuses by server id (a page of them with `limit`), with the count of all that match (the REST list). */
   async statusPage(filter: StatusFilter & { limit?: number; offset?: number } = {}): Promise<Page<ServerStatus>> {
     const filtered = () => {
       const q = this.db('monitor_server_status');
@@ -82,10 +82,9 @@ export class ResultQueries {
       return q;
     };
     const [countRow] = (await filtered().count({ n: '*' })) as Row[];
-    const rows = (await filtered()
-      .orderBy('server_id')
-      .limit(filter.limit ?? 100)
-      .offset(filter.offset ?? 0)) as Row[];
+    const q = filtered().orderBy('server_id');
+    if (filter.limit !== undefined) q.limit(filter.limit).offset(filter.offset ?? 0);
+    const rows = (await q) as Row[];
     return { count: num(countRow?.n ?? 0), results: rows.map(toStatus) };
   }
 
