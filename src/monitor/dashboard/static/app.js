@@ -167,6 +167,7 @@ function scheduleRefresh(delay = POLL_MS) {
 async function refresh(generation = state.generation) {
   if (generation !== state.generation || !state.session.active) return;
   clearTimeout(state.timer);
+  if (document.visibilityState === 'hidden') return scheduleRefresh();
   try {
     const [servers] = await Promise.all([state.session.all('servers/'), loadPings()]);
     if (generation !== state.generation) return;
