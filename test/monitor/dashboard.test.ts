@@ -49,6 +49,8 @@ describe('dashboard router', () => {
     expect(res.headers['cache-control']).toBe('no-cache');
     expect(res.headers.etag).toMatch(/^"/);
     await request(running.url).get('/monitor/').set('If-None-Match', res.headers.etag!).expect(304);
+    const head = await request(running.url).head('/monitor/').expect(200);
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(res.text)));
   });
 
   it('redirects /monitor to /monitor/, keeping the query', async () => {

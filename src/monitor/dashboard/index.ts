@@ -1,4 +1,4 @@
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import { loadAssets, type Asset, type Assets } from './assets.js';
 
 /** The dashboard's Content-Security-Policy: nothing inline, nothing from elsewhere. */
@@ -21,10 +21,10 @@ const ASSET_CACHE = 'public, max-age=31536000, immutable';
 
 let loaded: Assets | undefined;
 
-function sendAsset(req: Request, res: Response, asset: Asset, cacheControl: string): void {
+function sendAsset(res: Response, asset: Asset, cacheControl: string): void {
   res.set({ 'Content-Type': asset.type, ETag: asset.etag, 'Cache-Control': cacheControl });
-  // res.send answers 304 itself when the request's If-None-Match matches the ETag.
-  res.send(req.method === 'HEAD' ? undefined : asset.body);
+  // res.send answers 304 itself when If-None-Match matches the ETag, and leaves the body out for HEAD.
+  res.send(asset.body);
 }
 
 /**
@@ -52,7 +52,7 @@ export function dashboardRouter(): Router {
       res.redirect(301, `${path}/${query === undefined ? '' : `?${query}`}`);
       return;
     }
-    sendAsset(req, res, assets.page, PAGE_CACHE);
+    sendAsset(res, assets.page, PAGE_CACHE);
   });
 
   router.use('/assets', function dashboardAsset(req, res, next) {
@@ -61,7 +61,7 @@ export function dashboardRouter(): Router {
     const slash = req.path.indexOf('/', 1);
     const asset = slash > 0 && req.path.slice(1, slash) === assets.version ? assets.files.get(req.path.slice(slash + 1)) : undefined;
     if (!asset) return next();
-    sendAsset(req, res, asset, ASSET_CACHE);
+    sendAsset(res, asset, ASSET_CACHE);
   });
 
   return router;
