@@ -132,6 +132,22 @@ describe('monitor dashboard in a real browser', () => {
     expect(await page.evaluate('window.__xss')).toBeUndefined();
   });
 
+  it("opens a server's last hour from its name: a chart and the latest results with their errors", async () => {
+    const page = await open();
+    await login(page);
+    await row(page, 'database').locator('button.name').click();
+    await page.waitForSelector('#detail-dialog', { state: 'visible' });
+    expect(await page.textContent('#detail-title')).toBe('database');
+    expect(await page.textContent('#detail-dialog .detail-target')).toBe('tcp://127.0.0.1:1');
+    expect(await page.locator('#detail-dialog .detail-chart canvas').count()).toBe(1);
+    const results = page.locator('#detail-dialog .detail-results tbody tr');
+    expect(await results.count()).toBe(3);
+    expect(await results.first().locator('td').nth(1).textContent()).toBe('failure');
+    expect(await results.first().locator('td.error').textContent()).toBe('connection refused');
+    await page.click('#detail-dialog [data-close]');
+    await page.waitForSelector('#detail-dialog', { state: 'hidden' });
+  });
+
   it('refreshes by itself every few seconds and keeps the session by renewing the token', async () => {
     const page = await open();
     let renewals = 0;
@@ -243,7 +259,8 @@ describe('monitor dashboard in a real browser', () => {
     expect(await page.isVisible('#add-server')).toBe(false);
     expect(await page.isVisible('#notifications')).toBe(false);
     expect(await page.isVisible('#server-actions-head')).toBe(false);
-    expect(await page.locator('#servers button').count()).toBe(0);
+    expect(await page.locator('#servers button[data-action="edit"], #servers button[data-action="delete"]').count()).toBe(0);
+    expect(await page.locator('#servers td.actions').count()).toBe(0);
     expect(await row(page, 'web').locator('.sparkline canvas').count()).toBe(1);
   });
 

@@ -4,6 +4,7 @@
 import { ApiError, Session } from './api.js';
 import { clearErrors, fillForm, readForm, showErrors } from './forms.js';
 import { ago, milliseconds, percent, target } from './format.js';
+import { Detail } from './detail.js';
 import { Sparkline } from './sparkline.js';
 
 // Polled for now; live updates (SSE) will replace the timer.
@@ -37,6 +38,7 @@ const state = {
   timer: 0,
   generation: 0,
   editing: null,
+  detail: null,
 };
 
 function notice(text) {
@@ -193,7 +195,7 @@ document.addEventListener('visibilitychange', () => {
 
 function createRow(server) {
   const cells = {
-    name: el('span', { className: 'name' }),
+    name: el('button', { type: 'button', className: 'name link', dataset: { action: 'detail', id: String(server.id) } }),
     target: el('span', { className: 'target muted' }),
     status: el('span', { className: 'badge' }),
     message: el('span', { className: 'message muted' }),
@@ -265,7 +267,13 @@ function render() {
     cells.response.textContent = last ? (last.ms === null ? last.status : milliseconds(last.ms)) : '—';
     cells.response.title = last?.error ?? '';
     row.spark.update(points, now);
+    cells.spark.title = sparkSummary(points);
+    if (state.detail.serverId === server.id && state.detail.open) {
+      state.detail.dialog.querySelector('.detail-target').textContent = target(server);
+      state.detail.update(points, now);
+    }
   }
+  if (state.detail.open && !state.servers.has(state.detail.serverId)) state.detail.close();
   for (const [id, row] of state.rows) {
     if (state.servers.has(id)) continue;
     row.spark.destroy();
@@ -277,6 +285,15 @@ function render() {
   const total = state.servers.size;
   $('#summary').textContent = `${total} server${total === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
   if (state.admin) renderNotifications();
+}
+
+/** The sparkline in words (its tooltip). */
+function sparkSummary(points) {
+  const times = points.filter((p) => p.ms !== null).map((p) => p.ms);
+  const failed = points.length - times.length;
+  if (points.length === 0) return 'No checks in the last hour';
+  const avg = times.length ? times.reduce((a, b) => a + b, 0) / times.length : null;
+  return `Last hour: ${points.length} checks, ${failed} failed${avg === null ? '' : `, average ${milliseconds(avg)}, slowest ${milliseconds(Math.max(...times))}`}`;
 }
 
 function yesNo(value) {
@@ -326,6 +343,10 @@ function openDialog(dialog, title, values) {
 for (const dialog of document.querySelectorAll('dialog')) {
   dialog.querySelector('[data-close]').addEventListener('click', () => dialog.close());
 }
+state.detail = new Detail($('#detail-dialog'));
+$('#detail-dialog').addEventListener('close', () => {
+  state.detail.serverId = null;
+});
 
 /** Sends a form; field errors appear under their fields and the dialog stays open. */
 async function submit(form, method, path, after) {
@@ -361,7 +382,10 @@ $('#servers tbody').addEventListener('click', async (event) => {
   if (!button) return;
   const server = state.servers.get(Number(button.dataset.id));
   if (!server) return;
-  if (button.dataset.action === 'edit') {
+  if (button.dataset.action === 'detail') {
+    state.detail.dialog.querySelector('.detail-target').textContent = target(server);
+    state.detail.show(server, pingsByServer().get(server.id) ?? []);
+  } else if (button.dataset.action === 'edit') {
     state.editing = server.id;
     openDialog($('#server-dialog'), `Edit ${server.name}`, server);
   } else if (button.dataset.action === 'delete') {
