@@ -103,6 +103,20 @@ describe('monitor dashboard in a real browser', () => {
     expect(await page.isVisible('#dashboard-view')).toBe(false);
   });
 
+  it('shows the throttle message after too many failed logins', async () => {
+    const page = await open();
+    // Another username than the admin's: the throttle counts per IP and username.
+    await page.fill('#login-username', 'mallory');
+    await page.fill('#login-password', 'guess');
+    for (let i = 0; i < 6; i++) {
+      await page.click('#login-form button[type="submit"]');
+      await page.waitForSelector('#login-error:not(:empty)');
+      if ((await page.textContent('#login-error'))!.startsWith('Request was throttled')) break;
+      await page.evaluate(`document.querySelector('#login-error').textContent = ''`);
+    }
+    expect(await page.textContent('#login-error')).toMatch(/^Request was throttled\. Expected available in \d+ seconds\.$/);
+  });
+
   it('logs in and lists every server with status, uptime, last check, response time and a sparkline', async () => {
     const page = await open();
     await login(page);
