@@ -7,7 +7,8 @@ const ENV_FILES: Record<string, string> = { development: '.env.dev', staging: '.
 
 /**
  * Loads `.env.dev`, `.env.stg` or `.env.prod` (by `ENVIRONMENT`) from the working directory when
- * present; variables already set win. An unknown ENVIRONMENT is one line and exit 1.
+ * present; variables already set win. `staging` and `production` set NODE_ENV=production when it
+ * is unset. An unknown ENVIRONMENT is one line and exit 1.
  */
 export function loadEnvironmentFile(): void {
   const environment = process.env.ENVIRONMENT?.trim().toLowerCase();
@@ -16,6 +17,8 @@ export function loadEnvironmentFile(): void {
   if (!file) throw new Error(`Invalid ENVIRONMENT: expected development, staging or production, got '${environment.slice(0, 40)}'`);
   const path = resolve(file);
   if (existsSync(path)) process.loadEnvFile(path);
+  // Staging behaves like production for secrets and details: no health details or stacks to anonymous callers.
+  if (environment !== 'development' && !process.env.NODE_ENV) process.env.NODE_ENV = 'production';
 }
 
 function port(value: string): number {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
@@ -14,9 +14,10 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function run(args: string[], env: Record<string, string | undefined> = {}) {
+function run(args: string[], env: Record<string, string | undefined> = {}, files: Record<string, string> = {}) {
   const cwd = mkdtempSync(join(tmpdir(), 'lifeline-monitor-serve-'));
   dirs.push(cwd);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(cwd, name), text);
   const clean: Record<string, string | undefined> = { ...process.env, LOG_FILE: join(cwd, 'backend.log'), ...env };
   for (const key of ['DATABASE_URL', 'MONITOR_SECRET', 'ENVIRONMENT', 'PORT']) if (!(key in env)) delete clean[key];
   const child = spawn(process.execPath, [cli, 'monitor', 'serve', ...args], { cwd, env: clean, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -81,4 +82,36 @@ describe('lifeline monitor serve', () => {
     expect(env.output().trim()).toBe("lifeline: Invalid PORT: expected a port number 0-65535, got '99999'");
     expect(existsSync(join(env.cwd, 'monitor.db'))).toBe(false);
   }, 30_000);
+
+  it('loads .env.prod for ENVIRONMENT=production (its MONITOR_SECRET and admin), and refuses an unknown ENVIRONMENT in one line', async () => {
+    const proc = run(
+      ['--port', '0'],
+      { ENVIRONMENT: 'production' },
+      {
+        '.env.prod': `MONITOR_SECRET=${'p'.repeat(40)}\nMONITOR_ADMIN_USER=prod\nMONITOR_ADMIN_PASSWORD=prod-password-1\n`,
+      },
+    );
+    try {
+      let url = '';
+      await waitFor(
+        () => {
+          url = /listening on (http:\/\/\S+)/.exec(proc.output())?.[1] ?? '';
+          return url !== '';
+        },
+        20_000,
+        'the listening line',
+      );
+      expect((await request(url).post('/api/auth/token/').send({ username: 'prod', password: 'prod-password-1' })).status).toBe(200);
+      // Production for details too: anonymous health answers carry no server facts.
+      const health = await request(url).get('/api/health');
+      expect(health.body).toHaveProperty('status');
+      expect(health.body).not.toHaveProperty('server_info');
+    } finally {
+      proc.child.kill('SIGTERM');
+    }
+    expect(await proc.exited).toBe(0);
+    const bad = run(['--port', '0'], { ENVIRONMENT: 'qa' });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output().trim()).toBe("lifeline: Invalid ENVIRONMENT: expected development, staging or production, got 'qa'");
+  }, 40_000);
 });
