@@ -101,6 +101,14 @@ describe('monitor dashboard in a real browser', () => {
     await page.click('#login-form button[type="submit"]');
     await expect.poll(() => page.textContent('#login-error')).toBe('No active account found with the given credentials');
     expect(await page.isVisible('#dashboard-view')).toBe(false);
+
+    // Blank fields: the API's messages, under each field.
+    await page.fill('#login-username', '');
+    await page.fill('#login-password', '');
+    await page.click('#login-form button[type="submit"]');
+    await expect.poll(() => page.textContent('#login-username-error')).toBe('This field may not be blank.');
+    expect(await page.textContent('#login-password-error')).toBe('This field may not be blank.');
+    expect(await page.textContent('#login-error')).toBe('');
   });
 
   it('shows the throttle message after too many failed logins', async () => {

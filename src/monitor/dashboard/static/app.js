@@ -107,9 +107,6 @@ $('#login-form').addEventListener('submit', async (event) => {
   button.disabled = true;
   try {
     await state.session.login(username, form.elements.password.value);
-    form.reset();
-    sessionStorage.setItem(USER_KEY, username);
-    await showDashboard();
   } catch (error) {
     if (!(error instanceof ApiError)) {
       $('#login-error').textContent = 'Cannot reach the monitor. Try again.';
@@ -121,9 +118,13 @@ $('#login-form').addEventListener('submit', async (event) => {
     } else {
       $('#login-error').textContent = error.message;
     }
+    return;
   } finally {
     button.disabled = false;
   }
+  form.reset();
+  sessionStorage.setItem(USER_KEY, username);
+  showDashboard();
 });
 
 $('#logout').addEventListener('click', () => state.session.end('You have logged out.'));
