@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['example-app/public/**/*.js', 'test/example-page.test.ts'],
+    files: ['example-app/public/**/*.js', 'src/monitor/dashboard/static/**/*.js', 'test/example-page.test.ts'],
     languageOptions: { globals: globals.browser },
   },
   {
