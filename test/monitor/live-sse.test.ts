@@ -174,6 +174,35 @@ describe('SSE /api/events/status/', () => {
     }
   });
 
+  it('replays after ?last_event_id= (a new EventSource cannot set the header); the header wins when both are sent', async () => {
+    instance = await startInstance(db.url);
+    const server = await addServer(instance.monitor, 'api', target.port);
+    const first = await open();
+    await first.waitForEvents(2);
+    await instance.monitor.runNow([server.id]);
+    await first.waitForEvents(4);
+    const lastSeen = Number(first.events[3]!.id!);
+    first.close();
+    for (let i = 0; i < 2; i++) await instance.monitor.runNow([server.id]);
+
+    const byQuery = await open(`?token=${token}&last_event_id=${lastSeen}`);
+    const replayed = await byQuery.waitForEvents(2);
+    expect(replayed.map((e) => [e.event, Number(e.id)])).toEqual([
+      ['ping', lastSeen + 1],
+      ['ping', lastSeen + 2],
+    ]);
+    // The browser's own reconnect keeps the URL it started with and sends the newer id as the header.
+    const both = await open(`?last_event_id=${lastSeen}`, { 'Last-Event-ID': String(lastSeen + 1) });
+    const [only] = await both.waitForEvents(1);
+    expect(only).toMatchObject({ event: 'ping', id: String(lastSeen + 2) });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(both.events).toHaveLength(1);
+    // Not a number: the snapshot, as without an id.
+    const bad = await open('?last_event_id=abc');
+    const [status] = await bad.waitForEvents(2);
+    expect(status!.event).toBe('status');
+  });
+
   it('gives the snapshot, not the new process events, to a client reconnecting after a restart (memory layer)', async () => {
     instance = await startInstance(db.url);
     const server = await addServer(instance.monitor, 'api', target.port);

@@ -47,10 +47,15 @@ function liveFrame(event: LiveEvent): string {
   return text;
 }
 
-/** `Last-Event-ID` as the browser sends it on reconnect; anything else means "no id". */
-function lastEventId(req: IncomingMessage): number | undefined {
+/**
+ * `Last-Event-ID` as the browser sends it on reconnect, else `?last_event_id=`: a new
+ * EventSource (opened with a renewed token) cannot set the header. The header wins, being
+ * the newer: the browser's own reconnects keep the URL they started with. Anything else
+ * means "no id".
+ */
+function lastEventId(req: IncomingMessage, url: URL): number | undefined {
   const raw = req.headers['last-event-id'];
-  const value = Array.isArray(raw) ? raw[0] : raw;
+  const value = (Array.isArray(raw) ? raw[0] : raw) ?? url.searchParams.get('last_event_id') ?? undefined;
   const id = value !== undefined && /^\d{1,16}$/.test(value.trim()) ? Number(value.trim()) : NaN;
   return Number.isSafeInteger(id) ? id : undefined;
 }
@@ -78,9 +83,10 @@ async function snapshot(live: LiveUpdates, filter: StreamFilter): Promise<{ stat
 /**
  * `GET /api/events/status/`: Server-Sent Events of the monitor. First `retry:`, then
  * the current `status` and `ping` events (or, with `Last-Event-ID`, exactly the events
- * missed), then each check as it completes, from every instance. Every event has an
- * `id:`; `: heartbeat` comments keep the stream open through proxies; the stream ends
- * with an `event: shutdown` when the server drains.
+ * missed; `?last_event_id=` for a client that cannot send the header), then each check
+ * as it completes, from every instance. Every event has an `id:`; `: heartbeat` comments
+ * keep the stream open through proxies; the stream ends with an `event: shutdown` when
+ * the server drains.
  *
  * @example
  * router.get('/api/events/status/', statusStream({ live, authenticate }));
@@ -143,7 +149,7 @@ export function statusStream(options: Readonly<StatusStreamOptions>): (req: Inco
     req.socket.setNoDelay(true);
     write(`retry: ${retry}\n\n`);
 
-    const from = lastEventId(req);
+    const from = lastEventId(req, url);
     const missed = from === undefined ? undefined : live.log.since(from);
     let upTo: number;
     if (missed) {
