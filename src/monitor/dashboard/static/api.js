@@ -5,6 +5,11 @@ const STORE = 'monitor.session';
 // Renew the access token this long before it expires (it lives 5 minutes by default).
 const EARLY_MS = 60_000;
 
+/** An API URL (for what fetch does not do: the EventSource of the live updates). */
+export function apiUrl(path) {
+  return new URL(path, BASE);
+}
+
 /** A failed API answer: its status and its DRF-shaped body (`{detail}` or `{field: [messages]}`). */
 export class ApiError extends Error {
   constructor(status, body) {
@@ -82,6 +87,13 @@ export class Session {
     clearTimeout(this.#timer);
     const delay = Math.max(1000, expiresAt - Date.now() - Math.min(EARLY_MS, (expiresAt - Date.now()) / 5));
     this.#timer = setTimeout(() => this.renew().catch(() => {}), delay);
+  }
+
+  /** The access token, renewed first when it is about to expire; null when logged out. */
+  async token() {
+    if (!this.active) return null;
+    if (Date.now() >= this.#expiresAt - 5000) await this.renew();
+    return this.#access;
   }
 
   /** Logs in; throws ApiError (401 bad credentials, 400 field errors, 429 throttled). */

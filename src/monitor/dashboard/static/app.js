@@ -5,10 +5,19 @@ import { ApiError, Session } from './api.js';
 import { clearErrors, fillForm, readForm, showErrors } from './forms.js';
 import { ago, milliseconds, percent, target } from './format.js';
 import { Detail } from './detail.js';
+import { LiveStream } from './live.js';
 import { Sparkline } from './sparkline.js';
 
-// Polled for now; live updates (SSE) will replace the timer.
-const POLL_MS = 5000;
+// Checks arrive live from the SSE stream; a slow refresh picks up what the stream does
+// not carry (servers added, edited or removed by others, deliveries of notifications).
+const FALLBACK_MS = 60_000;
+const RETRY_MS = 5000;
+// "12 s ago" and the sparklines' one-hour window move on between events.
+const TICK_MS = 10_000;
+// Events arriving together are drawn once.
+const RENDER_DELAY_MS = 50;
+// A state change sends notifications: their delivery shows in the list after these delays.
+const DELIVERY_DELAYS_MS = [2000, 10_000];
 const HOUR_MS = 3_600_000;
 // Results are stored in batches and carry their check's start time: re-read this much
 // before the newest one seen so a slow check's result is not missed (ids dedupe).
@@ -36,6 +45,12 @@ const state = {
   rows: new Map(),
   notifications: [],
   timer: 0,
+  tick: 0,
+  renderTimer: 0,
+  deliveryTimers: [],
+  live: null,
+  liveState: 'closed',
+  updatedAt: null,
   generation: 0,
   editing: null,
   detail: null,
@@ -49,9 +64,21 @@ function notice(text) {
 
 // ---- session ----------------------------------------------------------------
 
+function stopLive() {
+  state.live?.close();
+  state.live = null;
+  state.liveState = 'closed';
+  document.body.dataset.live = 'closed';
+  clearTimeout(state.renderTimer);
+  clearInterval(state.tick);
+  for (const timer of state.deliveryTimers) clearTimeout(timer);
+  state.deliveryTimers = [];
+}
+
 function showLogin(reason) {
   state.generation++;
   clearTimeout(state.timer);
+  stopLive();
   for (const row of state.rows.values()) row.spark.destroy();
   state.rows.clear();
   state.servers.clear();
@@ -84,7 +111,7 @@ async function showDashboard() {
       if (generation !== state.generation || !state.session.active) return;
       $('#refreshed').textContent = 'Cannot reach the monitor; retrying.';
       $('#refreshed').classList.add('problem');
-      state.timer = setTimeout(() => generation === state.generation && showDashboard(), POLL_MS);
+      state.timer = setTimeout(() => generation === state.generation && showDashboard(), RETRY_MS);
       return;
     }
     state.admin = false;
@@ -95,6 +122,8 @@ async function showDashboard() {
   $('#server-actions-head').hidden = !state.admin;
   $('#notifications').hidden = !state.admin;
   await refresh(generation);
+  if (generation !== state.generation || !state.session.active) return;
+  startLive(generation);
 }
 
 $('#login-form').addEventListener('submit', async (event) => {
@@ -135,19 +164,41 @@ async function loadPings() {
   const now = Date.now();
   const since = state.newestPing > 0 ? Math.max(state.newestPing - OVERLAP_MS, now - HOUR_MS) : now - HOUR_MS;
   const results = await state.session.all('ping-results/', { since: new Date(since).toISOString() });
-  for (const ping of results) {
-    const t = Date.parse(ping.check_timestamp);
-    if (!Number.isFinite(t)) continue;
-    if (t > state.newestPing) state.newestPing = t;
-    state.pings.set(ping.id, {
-      server: ping.server,
-      t,
-      ms: ping.status === 'success' && typeof ping.response_time === 'number' ? ping.response_time : null,
-      status: ping.status,
-      error: ping.error_message,
-    });
-  }
+  for (const ping of results) addPing(ping);
   for (const [id, ping] of state.pings) if (ping.t < now - HOUR_MS) state.pings.delete(id);
+}
+
+/** Keeps a PingResult (from the API or the stream; the same id twice is one point). */
+function addPing(ping) {
+  const t = Date.parse(ping.check_timestamp);
+  if (!Number.isFinite(t) || t < Date.now() - HOUR_MS) return false;
+  if (t > state.newestPing) state.newestPing = t;
+  state.pings.set(ping.id, {
+    server: ping.server,
+    t,
+    ms: ping.status === 'success' && typeof ping.response_time === 'number' ? ping.response_time : null,
+    status: ping.status,
+    error: ping.error_message,
+  });
+  return true;
+}
+
+/** The newer of two ServerStatus (by last check, then last change): a late REST answer does not undo an event. */
+function newer(a, b) {
+  if (!a) return b;
+  if (!b) return a;
+  const at = (s) => [Date.parse(s.last_check ?? '') || 0, Date.parse(s.last_change ?? '') || 0];
+  const [ca, xa] = at(a);
+  const [cb, xb] = at(b);
+  return cb > ca || (cb === ca && xb >= xa) ? b : a;
+}
+
+/** Each config with its `last_delivery` (from the config's own answer; the list leaves it out). */
+async function withDeliveries(configs) {
+  const details = await Promise.all(
+    configs.map((config) => state.session.request('GET', `notification-configs/${config.id}/`).catch(() => null)),
+  );
+  return configs.map((config, i) => ({ ...config, last_delivery: details[i]?.last_delivery ?? config.last_delivery ?? null }));
 }
 
 function pingsByServer() {
@@ -161,7 +212,7 @@ function pingsByServer() {
   return by;
 }
 
-function scheduleRefresh(delay = POLL_MS) {
+function scheduleRefresh(delay = FALLBACK_MS) {
   clearTimeout(state.timer);
   const generation = state.generation;
   state.timer = setTimeout(() => refresh(generation), delay);
@@ -170,21 +221,115 @@ function scheduleRefresh(delay = POLL_MS) {
 async function refresh(generation = state.generation) {
   if (generation !== state.generation || !state.session.active) return;
   clearTimeout(state.timer);
+  state.refreshSoon = false;
   if (document.visibilityState === 'hidden') return scheduleRefresh();
+  let delay = FALLBACK_MS;
   try {
-    const [servers] = await Promise.all([state.session.all('servers/'), loadPings()]);
+    const [servers, , configs] = await Promise.all([
+      state.session.all('servers/'),
+      loadPings(),
+      state.admin ? state.session.all('notification-configs/').then(withDeliveries) : null,
+    ]);
     if (generation !== state.generation) return;
+    for (const server of servers) server.current_status = newer(state.servers.get(server.id)?.current_status, server.current_status);
     state.servers = new Map(servers.map((s) => [s.id, s]));
+    if (configs) state.notifications = configs;
     render();
-    $('#refreshed').textContent = `Updated ${new Date().toLocaleTimeString()}`;
-    $('#refreshed').classList.remove('problem');
+    if (state.admin) renderNotifications();
+    updated();
   } catch (error) {
     if (generation !== state.generation) return;
     $('#refreshed').textContent =
       error instanceof ApiError ? `The monitor answered: ${error.message}` : 'Cannot reach the monitor; retrying.';
     $('#refreshed').classList.add('problem');
+    delay = RETRY_MS;
   }
-  if (generation === state.generation && state.session.active) scheduleRefresh();
+  if (generation === state.generation && state.session.active) scheduleRefresh(delay);
+}
+
+/** The line under the summary: live or not, and when the page last got news. */
+function updated(now = true) {
+  if (now) state.updatedAt = new Date();
+  const line = $('#refreshed');
+  const at = state.updatedAt ? ` · updated ${state.updatedAt.toLocaleTimeString()}` : '';
+  if (state.liveState === 'open') line.textContent = `Live${at}`;
+  else if (state.liveState === 'reconnecting') line.textContent = `Live updates interrupted; reconnecting${at}`;
+  else line.textContent = `Connecting to live updates${at}`;
+  line.classList.toggle('problem', state.liveState === 'reconnecting');
+}
+
+// ---- live updates -----------------------------------------------------------
+
+function startLive(generation) {
+  stopLive();
+  const ours = () => generation === state.generation;
+  let snapshots = 0;
+  state.live = new LiveStream(state.session, {
+    state(value) {
+      if (!ours()) return;
+      // "connecting" after the stream was open is a reconnect: say so.
+      state.liveState = value === 'open' ? 'open' : state.liveState === 'closed' ? 'closed' : 'reconnecting';
+      document.body.dataset.live = value;
+      updated(false);
+    },
+    status(data) {
+      if (!ours()) return;
+      if (Array.isArray(data)) {
+        for (const status of data) applyStatus(status, false);
+        // A snapshot after a reconnect (the server could not replay): the pings in between come from the API.
+        if (++snapshots > 1) refresh();
+      } else applyStatus(data, true);
+      requestRender();
+    },
+    ping(data) {
+      if (!ours()) return;
+      for (const ping of Array.isArray(data) ? data : [data]) applyPing(ping);
+      requestRender();
+    },
+  });
+  state.live.start();
+  state.tick = setInterval(() => ours() && document.visibilityState === 'visible' && render(), TICK_MS);
+}
+
+/** A server the page does not know yet (added by someone else): the API has it. */
+function unknownServer() {
+  if (state.refreshSoon) return;
+  state.refreshSoon = true;
+  scheduleRefresh(500);
+}
+
+function applyStatus(status, changed) {
+  const server = state.servers.get(status.server);
+  if (!server) return unknownServer();
+  server.current_status = newer(server.current_status, status);
+  if (changed && state.admin && state.notifications.some((c) => c.server === status.server)) watchDeliveries();
+}
+
+function applyPing(ping) {
+  const server = state.servers.get(ping.server);
+  if (!server) return unknownServer();
+  if (!addPing(ping)) return;
+  // A check that does not change the state sends no status event: its time is the ping's.
+  const status = server.current_status;
+  if (status && (Date.parse(status.last_check ?? '') || 0) < Date.parse(ping.check_timestamp)) status.last_check = ping.check_timestamp;
+}
+
+function requestRender() {
+  if (state.renderTimer) return;
+  state.renderTimer = setTimeout(() => {
+    state.renderTimer = 0;
+    render();
+    updated();
+  }, RENDER_DELAY_MS);
+}
+
+/** A state change sent notifications: show how their delivery went. */
+function watchDeliveries() {
+  const generation = state.generation;
+  for (const timer of state.deliveryTimers) clearTimeout(timer);
+  state.deliveryTimers = DELIVERY_DELAYS_MS.map((delay) =>
+    setTimeout(() => generation === state.generation && reloadNotifications().catch(() => {}), delay),
+  );
 }
 
 // Hidden tabs wait; coming back refreshes at once.
@@ -285,7 +430,6 @@ function render() {
   const parts = ['up', 'degraded', 'down', 'pending', 'paused'].filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`);
   const total = state.servers.size;
   $('#summary').textContent = `${total} server${total === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
-  if (state.admin) renderNotifications();
 }
 
 /** The sparkline in words (its tooltip). */
@@ -312,6 +456,7 @@ function renderNotifications() {
       el('td', { textContent: yesNo(config.enabled) }),
       el('td', { textContent: yesNo(config.notify_on_failure) }),
       el('td', { textContent: yesNo(config.notify_on_recovery) }),
+      deliveryCell(config.last_delivery),
       el(
         'td',
         { className: 'actions' },
@@ -324,8 +469,28 @@ function renderNotifications() {
   $('#no-notifications').hidden = rows.length > 0;
 }
 
+/** The last delivery attempt: delivered or failed, its error, attempt and time (the whole error in the tooltip). */
+function deliveryCell(delivery) {
+  const cell = el('td', { className: 'last-delivery' });
+  if (!delivery) {
+    cell.append(el('span', { className: 'muted', textContent: 'none yet' }));
+    return cell;
+  }
+  const at = new Date(delivery.at);
+  const when = Number.isFinite(at.getTime()) ? at.toLocaleString() : '';
+  const code = delivery.status_code === null ? '' : `HTTP ${delivery.status_code}`;
+  const detail = delivery.ok ? code : (delivery.error ?? code);
+  cell.append(
+    el('span', { className: `badge status-${delivery.ok ? 'up' : 'down'}`, textContent: delivery.ok ? 'delivered' : 'failed' }),
+    el('span', { className: 'delivery-error', textContent: detail ? ` ${detail}` : '' }),
+    el('span', { className: 'muted delivery-when', textContent: ` ${delivery.event}, attempt ${delivery.attempt}, ${when}` }),
+  );
+  cell.title = `${delivery.ok ? 'Delivered' : 'Failed'} ${delivery.at}${delivery.error ? `: ${delivery.error}` : ''}`;
+  return cell;
+}
+
 async function reloadNotifications() {
-  state.notifications = await state.session.all('notification-configs/');
+  state.notifications = await withDeliveries(await state.session.all('notification-configs/'));
   renderNotifications();
 }
 
@@ -393,10 +558,8 @@ $('#servers tbody').addEventListener('click', async (event) => {
     if (!window.confirm(`Remove ${server.name} and its history?`)) return;
     await act(
       () => state.session.request('DELETE', `servers/${server.id}/`),
-      async () => {
-        await refresh();
-        await reloadNotifications();
-      },
+      // The server's notification configs went with it: refresh() reloads them too.
+      () => refresh(),
     );
   }
 });
