@@ -66,8 +66,14 @@ export class LiveStream {
       }
       handler(data);
     };
-    source.addEventListener('status', take((data) => this.handlers.status(data)));
-    source.addEventListener('ping', take((data) => this.handlers.ping(data)));
+    source.addEventListener(
+      'status',
+      take((data) => this.handlers.status(data)),
+    );
+    source.addEventListener(
+      'ping',
+      take((data) => this.handlers.ping(data)),
+    );
     // The server drains: the stream ends, and EventSource reconnects by itself after `retry:`.
     source.addEventListener('shutdown', () => this.handlers.state('connecting'));
     source.addEventListener('error', () => {
