@@ -45,6 +45,8 @@ const state = {
   rows: new Map(),
   notifications: [],
   timer: 0,
+  /** A refresh is due soon: an event named a server the page does not know. */
+  refreshSoon: false,
   tick: 0,
   renderTimer: 0,
   deliveryTimers: [],
