@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { monitorLogger } from './default-logger.js';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
@@ -108,14 +109,6 @@ export const MONITOR_OPTION_KEYS = [
 const RUN_HEARTBEAT = 30_000;
 const SYNC_INTERVAL = 60_000;
 
-const consoleLogger: LifelineLogger = {
-  error: (message, meta) => console.error(message, meta ?? ''),
-  warn: (message, meta) => console.warn(message, meta ?? ''),
-  info: () => {},
-  debug: () => {},
-};
-const silent: LifelineLogger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
-
 function envInteger(name: string, min: number, max: number): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -161,7 +154,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
     throw optionError('monitor', 'ca', 'an array of PEM strings', options.ca);
   }
   const notify = notifySettings(options.notifications === false ? { send: false } : options.notifications);
-  const logger = options.logger === false ? silent : (options.logger ?? consoleLogger);
+  const logger = monitorLogger(options.logger);
   const events = options.events ?? new MonitorEvents();
   events.onListenerError = (error, event) => logger.error('monitor: an event listener failed', { event, error: String(error) });
 

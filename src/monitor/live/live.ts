@@ -1,4 +1,5 @@
 import { ConfigError } from '../../errors.js';
+import { monitorLogger } from '../default-logger.js';
 import type { LifelineLogger } from '../../logging/logger.js';
 import { checkInteger, checkOptionsObject, checkString, optionError } from '../../options.js';
 import type { MonitorEvents } from '../events.js';
@@ -47,14 +48,6 @@ export interface LiveUpdates {
 
 const KNOWN = ['monitor', 'channel', 'redisUrl', 'redisPrefix', 'replayWindow', 'replayEvents', 'logger'];
 
-const consoleLogger: LifelineLogger = {
-  error: (message, meta) => console.error(message, meta ?? ''),
-  warn: (message, meta) => console.warn(message, meta ?? ''),
-  info: () => {},
-  debug: () => {},
-};
-const silent: LifelineLogger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
-
 function channelType(options: Readonly<LiveUpdatesOptions>): ChannelLayerType | ChannelLayer {
   const given = options.channel;
   if (given !== undefined && typeof given === 'object') return given;
@@ -91,7 +84,7 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
   }
   const windowMs = checkInteger('monitor live', 'replayWindow', options.replayWindow ?? 5 * 60_000, { min: 0, unit: 'ms' });
   const minEvents = checkInteger('monitor live', 'replayEvents', options.replayEvents ?? 1000, { min: 0, max: 1_000_000 });
-  const logger = options.logger === false ? silent : (options.logger ?? consoleLogger);
+  const logger = monitorLogger(options.logger);
   const type = channelType(options);
   let layer: ChannelLayer;
   if (typeof type === 'object') layer = type;
