@@ -1,7 +1,21 @@
+import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Knex } from 'knex';
 
 export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * The database holds password hashes and webhook secrets: a new file is created 0600
+ * (SQLite gives its -wal and -shm files the same mode). An existing one is left as its
+ * owner made it; a folder that does not exist is SQLite's to report.
+ */
+function ownerOnly(filename: string): void {
+  try {
+    closeSync(openSync(filename, 'a', 0o600));
+  } catch {
+    // reported by SQLite when it opens the file
+  }
+}
 
 /** A database the monitor may use: a URL, a SQLite file name, or a knex instance owned by the caller. */
 export type DatabaseOption = string | Knex;
@@ -86,6 +100,7 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db', { lo
   }
   await load('better-sqlite3', 'a SQLite database', () => importByName('better-sqlite3'));
   const filename = database === ':memory:' ? database : resolve(database.replace(/^sqlite:(\/\/)?/i, ''));
+  if (filename !== ':memory:') ownerOnly(filename);
   const db = knex({
     client: 'better-sqlite3',
     connection: { filename },

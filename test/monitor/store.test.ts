@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type MonitorStore } from '../../src/monitor/store/index.js';
 import type { ServerInput, ServerStatus } from '../../src/monitor/types.js';
@@ -89,6 +90,12 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       expect(await store.db.raw('pragma journal_mode')).toEqual([{ journal_mode: 'wal' }]);
       expect(await store.db.raw('pragma busy_timeout')).toEqual([{ timeout: 5000 }]);
       expect(await store.db.raw('pragma foreign_keys')).toEqual([{ foreign_keys: 1 }]);
+    });
+
+    it('creates the database file readable by its owner only (it holds password hashes and secrets)', () => {
+      const file = store.db.client.config.connection.filename as string;
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(statSync(`${file}-wal`).mode & 0o777).toBe(0o600);
     });
   }
 
