@@ -236,6 +236,39 @@ describe('no log injection', () => {
     expect(text).toContain(`failed: unknown field k\\r\\n${FORGED}\\x1b[31m\\u2028`);
   });
 
+  it('a message with a fake stack frame cannot put a forged record at column 0 of the stack lines', async () => {
+    const file = join(dir, 'fake-frame.log');
+    const logger = createLogger({ file, console: false });
+    const app = express();
+    app.get('/users/:id', (req: Req) => {
+      throw new Error(`no user ${req.params.id}`);
+    });
+    app.use(errorHandler({ logger, exposeStack: false }));
+    const running = await listen(app);
+    try {
+      await rawRequest(running.url, `GET /users/x%0a%20%20%20%20at%20y%0a${encodeURIComponent(FORGED)} HTTP/1.1`);
+    } finally {
+      await running.close();
+      await logger.closeAndFlush();
+    }
+    const lines = readFileSync(file, 'utf8').split('\n');
+    expect(lines.some((l) => l.startsWith(FORGED))).toBe(false);
+    expect(lines.filter((l) => RECORD.test(l))).toHaveLength(1);
+    expect(lines.some((l) => l === `    ${FORGED}`)).toBe(true);
+  });
+
+  it('redacts secret-named fields at the top of the metadata too, in text and JSON', async () => {
+    for (const format of ['text', 'json'] as const) {
+      const file = join(dir, `top-meta-${format}.log`);
+      const logger = createLogger({ file, console: false, format });
+      logger.warn('meta', { password: 'hunter2', token: 'tok123', apiKey: 'k-9', user: 'ada', nested: { password: 'n-1' } });
+      await logger.closeAndFlush();
+      const text = readFileSync(file, 'utf8');
+      for (const secret of ['hunter2', 'tok123', 'k-9', 'n-1']) expect(text, `${format} ${secret}`).not.toContain(secret);
+      expect(text).toContain('ada');
+    }
+  });
+
   it('JSON lines: one object per line, control characters escaped in values and keys', async () => {
     const text = await logHostileRequests('json');
     // eslint-disable-next-line no-control-regex -- no raw control character may be left

@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import type { LogFormat, LogLevel } from '../options.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptionsObject, checkString, LOG_LEVELS, readEnv } from '../options.js';
 import { escapeControl, escapeJsonLine } from './escape.js';
-import { redactText, redactValue } from './redact.js';
+import { redactField, redactText, redactValue } from './redact.js';
 import { RotatingFileTransport } from './rotating-file.js';
 
 /** What express-lifeline logs through: winston's logger fits, so does console or pino. */
@@ -56,22 +56,29 @@ const redact = winston.format((info) => {
   for (const key of Object.keys(info)) {
     if (key === 'level' || key === 'message' || key === 'timestamp' || key === 'component') continue;
     if (key === 'stack' && typeof info.stack === 'string') info.stack = redactText(info.stack);
-    else info[key] = redactValue(info[key]);
+    else info[key] = redactField(key, info[key]);
   }
   return info;
 });
 
 /**
  * A stack as continuation lines under its record: the head (`Error: message`), then
- * the indented frames. The message may quote request input with line breaks: the head
- * stays one line, escaped, and so does each frame, so none can pass for a record.
+ * the indented frames. The message may quote request input with line breaks, even a
+ * fake `    at` line followed by a forged record: the head is one escaped line and every
+ * line after it is escaped and indented, so nothing else starts at column 0.
  */
 function stackLines(stack: string): string {
   const lines = stack.split('\n');
   let frames = lines.findIndex((l) => /^\s+at /.test(l));
   if (frames === -1) frames = lines.length;
-  const head = frames > 0 ? [lines.slice(0, frames).join('\n')] : [];
-  return [...head, ...lines.slice(frames)].map((l) => `\n${escapeControl(l)}`).join('');
+  const head = frames > 0 ? `\n${escapeControl(lines.slice(0, frames).join('\n'))}` : '';
+  return (
+    head +
+    lines
+      .slice(frames)
+      .map((l) => `\n${/^\s/.test(l) ? '' : '    '}${escapeControl(l)}`)
+      .join('')
+  );
 }
 
 // One record, one line: control characters from any source (a path, a header, an

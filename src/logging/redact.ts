@@ -63,8 +63,11 @@ export function redactValue(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return redactText(`${value.name}: ${value.message}`);
   if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) && v !== undefined && v !== null ? '[redacted]' : redactValue(v, depth + 1);
-  }
+  for (const [key, v] of Object.entries(value)) out[key] = redactField(key, v, depth + 1);
   return out;
+}
+
+/** One named field: the whole value when the name says secret (`password`, `token`, `apiKey`…), else what it holds. */
+export function redactField(key: string, value: unknown, depth = 0): unknown {
+  return SECRET_KEY.test(key) && value !== undefined && value !== null ? '[redacted]' : redactValue(value, depth);
 }
