@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,6 +210,27 @@ async function logHostileRequests(format: LogFormat): Promise<string> {
   }
   return readFileSync(file, 'utf8');
 }
+
+describe('file modes', () => {
+  it('creates a new log 0600 but never changes a file it did not create: an older 0644 log, a device node (LOG_FILE=/dev/null)', async () => {
+    const fresh = join(dir, 'modes-new.log');
+    const old = join(dir, 'modes-old.log');
+    const device = join(dir, 'modes-null');
+    writeFileSync(old, 'an older line\n', { mode: 0o644 });
+    chmodSync(old, 0o644);
+    execFileSync('mknod', ['-m', '0666', device, 'c', '1', '3']);
+    for (const file of [fresh, old, device]) {
+      const logger = createLogger({ file, console: false });
+      logger.info('one line');
+      await logger.closeAndFlush();
+    }
+    expect(statSync(fresh).mode & 0o777).toBe(0o600);
+    expect(statSync(old).mode & 0o777).toBe(0o644);
+    expect(readFileSync(old, 'utf8')).toMatch(/^an older line\n.* info one line\n$/);
+    expect(statSync(device).isCharacterDevice()).toBe(true);
+    expect(statSync(device).mode & 0o777).toBe(0o666);
+  });
+});
 
 describe('no log injection', () => {
   it('text lines: CR, LF and control characters from paths, headers, error messages and JSON keys are escaped', async () => {

@@ -22,16 +22,19 @@ export function logFileMode(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
- * Opens a log file for appending with the given mode; a file left more open by an older
- * version (0644) is narrowed, a narrower one is left as its owner made it.
+ * Opens a log file for appending. A file this call creates gets exactly `mode` (whatever
+ * the umask); an existing one is left as its owner made it: LOG_FILE may point at
+ * /dev/null or at a file that is not ours to change.
  */
 export function openLogFile(path: string, mode: number): number {
-  const fd = openSync(path, 'a', mode);
+  let fd: number;
   try {
-    if ((fstatSync(fd).mode & 0o777 & ~mode) !== 0) fchmodSync(fd, mode);
-  } catch {
-    // not ours to change (another user's file we may append to): leave it
+    fd = openSync(path, 'ax', mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return openSync(path, 'a');
   }
+  fchmodSync(fd, mode);
   return fd;
 }
 
