@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { inspect } from 'node:util';
@@ -343,6 +344,31 @@ export interface LifelineConfig {
 }
 
 /**
+ * LOG_FILE must name a file this process can write: checked at startup (one line naming
+ * the variable) rather than when the logger first opens it.
+ */
+function checkLogFile(file: string): string {
+  const path = resolve(file);
+  const fail = (reason: string) => new ConfigError('LOG_FILE', `Invalid LOG_FILE: cannot write the log file ${path} (${reason})`);
+  try {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw fail('EISDIR, it is a directory');
+    // The file, or else the nearest folder that exists (the logger creates the ones missing).
+    let target = path;
+    while (!statSync(target, { throwIfNoEntry: false })) {
+      const parent = dirname(target);
+      if (parent === target) break;
+      target = parent;
+    }
+    accessSync(target, fsConstants.W_OK);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? 'EACCES';
+    throw fail(code === 'ENOTDIR' ? 'ENOTDIR, a parent of it is not a directory' : `${code}, permission denied`);
+  }
+  return file;
+}
+
+/**
  * Reads and validates every variable at once, for an app's startup.
  * Throws a ConfigError whose message is one line naming the bad variable.
  */
@@ -354,7 +380,7 @@ export function loadConfig(env: Env = process.env): LifelineConfig {
     production: readEnv.production(env),
     frontendUrls: readEnv.frontendUrls(env),
     databaseUrl: readEnv.databaseUrl(env),
-    logFile: readEnv.logFile(env) ?? 'backend.log',
+    logFile: checkLogFile(readEnv.logFile(env) ?? 'backend.log'),
     logLevel: readEnv.logLevel(env) ?? 'info',
     logFormat: readEnv.logFormat(env) ?? 'text',
     healthToken: readEnv.healthToken(env),

@@ -269,6 +269,8 @@ describe('environment variables', () => {
     ],
     [{ HOST: '256.1.2.3' }, 'HOST', /Invalid HOST/],
     [{ HOST: 'a..b' }, 'HOST', /Invalid HOST/],
+    [{ LOG_FILE: scratch }, 'LOG_FILE', /^Invalid LOG_FILE: cannot write the log file .* \(EISDIR, it is a directory\)$/],
+    [{ LOG_FILE: join(aFile, 'x.log') }, 'LOG_FILE', /\(ENOTDIR, a parent of it is not a directory\)$/],
     [{ ACCESS_LOG: 'yes' }, 'ACCESS_LOG', /^Invalid ACCESS_LOG: expected 'true' or 'false' \(also 1\/0, on\/off\), got 'yes'$/],
     [
       { HEALTH_MOUNTS: 'health,k8s' },
