@@ -88,6 +88,7 @@ export class HealthRegistry {
   private exchange: SnapshotExchange | undefined;
   /** Epoch ms before which a peer, not this process, is due to refresh. */
   private peerRefreshUntil = 0;
+  private initialWaitOver = false;
   private readonly listeners = new Set<(status: HealthStatus) => void>();
 
   constructor(private readonly options: RegistryOptions) {}
@@ -185,9 +186,14 @@ export class HealthRegistry {
   private firstSnapshot(): Promise<HealthSnapshot> {
     const started = Date.now();
     const run = this.refresh();
+    // One request has already waited initialWait in vain: the others are answered at once.
+    if (this.initialWaitOver) return Promise.resolve(this.pendingSnapshot(started));
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<HealthSnapshot>((resolve) => {
-      timer = setTimeout(() => resolve(this.pendingSnapshot(started)), this.options.initialWait);
+      timer = setTimeout(() => {
+        this.initialWaitOver = true;
+        resolve(this.pendingSnapshot(started));
+      }, this.options.initialWait);
     });
     return Promise.race([run, waited]).finally(() => clearTimeout(timer));
   }
