@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LOG_LEVELS, readEnv, type LogLevel } from '../options.js';
+import { isValidHost, LOG_LEVELS, readEnv, type LogLevel } from '../options.js';
 import { writeAtomic } from './pid-file.js';
 
 export const CONFIG_FILE = '.backend_config.json';
@@ -36,6 +36,8 @@ export function validateConfigValue<K extends keyof BackendConfig>(key: K, value
   };
   switch (key) {
     case 'host':
+      if (typeof value !== 'string' || !isValidHost(value)) fail("an IP address (127.0.0.1, ::1, 0.0.0.0) or a hostname like 'localhost'");
+      break;
     case 'entry':
       if (typeof value !== 'string' || value === '') fail('a non-empty string');
       break;

@@ -372,6 +372,12 @@ describe('lifeline CLI', () => {
     expect(lifeline('config').out).toMatch(new RegExp(`port       ${port}  \\(file\\)`));
     const bad = lifeline('config', '--port', '99999');
     expect(bad).toMatchObject({ code: 1, err: 'lifeline: --port: `port` must be a port number 1-65535, got 99999\n' });
+    // A host `start` would refuse is refused here, before it is saved.
+    expect(lifeline('config', '--host', 'bad_host')).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/^lifeline: --host: `host` must be an IP address/),
+    });
+    expect(JSON.parse(readFileSync(join(cwd, '.backend_config.json'), 'utf8'))).not.toHaveProperty('host');
     writeFileSync(join(cwd, '.backend_config.json'), '{"port": 80,');
     const corrupt = lifeline('status');
     expect(corrupt.code).toBe(1);
