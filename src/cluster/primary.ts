@@ -325,8 +325,8 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       if (slots.every((s) => s.gaveUp)) {
         // Nothing left to serve or respawn: exit so a supervisor (systemd, lifeline run) can act.
         log.error('no worker left: the primary exits');
-        void shutdown().then(() => {
-          if (options.signals !== false) process.exit(1);
+        void shutdown(true).then((code) => {
+          if (options.signals !== false) process.exit(code);
         });
       }
       return;
@@ -440,14 +440,15 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   }
 
   let stopped: Promise<number> | undefined;
-  function shutdown(): Promise<number> {
+  /** Drains and stops every worker; the code is 1 when one had to be killed, or when `failed`. */
+  function shutdown(failed = false): Promise<number> {
     stopped ??= (async () => {
       stopping = true;
       log.info(`shutting down ${slots.filter((s) => s.worker).length} workers`);
       for (const slot of slots) clearTimeout(slot.timer);
       const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
       const results = await Promise.all(live.map((w) => stop(w)));
-      const code = results.every(Boolean) ? 0 : 1;
+      const code = !failed && results.every(Boolean) ? 0 : 1;
       log.info(`primary stopped (exit code ${code})`);
       await handle.release();
       return code;
@@ -483,9 +484,22 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   const nodeEnvWarning = readEnv.nodeEnvWarning();
   if (nodeEnvWarning) log.warn(nodeEnvWarning);
   const first = slots.map((slot) => start(slot));
+  const startedAt = Date.now();
   const readyAll = await Promise.all(first.map((w) => ready(w, readyTimeout)));
   const count = readyAll.filter(Boolean).length;
-  if (count === workers) log.info(`${workers} workers ready on http://${host}:${port}`);
-  else log.error(`${count} of ${workers} workers ready after ${readyTimeout} ms`);
+  if (count === workers) {
+    log.info(`${workers} workers ready on http://${host}:${port}`);
+  } else if (first.every((w) => w.isDead())) {
+    // Every worker died while booting (a broken app module, a host that does not resolve):
+    // like gunicorn's "worker failed to boot", stop rather than respawn the same failure.
+    log.error(`no worker booted: every worker exited before it was ready (its error is above); the primary exits`);
+    void shutdown(true).then((code) => {
+      if (options.signals !== false) process.exit(code);
+    });
+  } else {
+    log.error(
+      `${count} of ${workers} workers ready after ${Date.now() - startedAt} ms (the others exited or were not ready within ${readyTimeout} ms)`,
+    );
+  }
   return { reload, shutdown, info };
 }

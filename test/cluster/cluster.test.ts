@@ -210,6 +210,17 @@ describe('lifeline serve: a cluster of workers', () => {
     expect(exitedAt - resolvedAt).toBeLessThan(5000);
   }, 40_000);
 
+  it('exits 1 at once, like gunicorn, when every worker fails to boot (a broken app module)', async () => {
+    const broken = join(dir, 'broken-app.mjs');
+    writeFileSync(broken, "throw new Error('the app module is broken');\n");
+    const started = Date.now();
+    const c = await startCluster(['--workers', '2'], {}, cli, broken);
+    expect(await c.exited()).toEqual({ code: 1, signal: null });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(c.log()).toMatch(/error \[cluster\] no worker booted: every worker exited before it was ready/);
+    expect(c.log()).toMatch(/primary stopped \(exit code 1\)/);
+  });
+
   it('exits 1 when every worker crash-loops: nothing is left to serve', async () => {
     const port = await freePort();
     const options = { entry: appModule, workers: 1, port, restartDelay: 20, maxRestartDelay: 100, maxRestarts: 3 };
