@@ -229,6 +229,15 @@ describe('file modes', () => {
     expect(readFileSync(old, 'utf8')).toMatch(/^an older line\n.* info one line\n$/);
     expect(statSync(device).isCharacterDevice()).toBe(true);
     expect(statSync(device).mode & 0o777).toBe(0o666);
+    // 0640 with an option too, not only LOG_FILE_MODE.
+    const grouped = join(dir, 'modes-group.log');
+    const logger = createLogger({ file: grouped, console: false, fileMode: 0o640 });
+    logger.info('one line');
+    await logger.closeAndFlush();
+    expect(statSync(grouped).mode & 0o777).toBe(0o640);
+    expect(() => createLogger({ file: grouped, console: false, fileMode: 0o644 as never })).toThrow(
+      /^createLogger: expected `fileMode` to be 0o600 or 0o640, got 420$/,
+    );
   });
 });
 

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import winston from 'winston';
 import { ConfigError } from '../errors.js';
 import type { LogFormat, LogLevel } from '../options.js';
-import { checkBoolean, checkInteger, checkOneOf, checkOptionsObject, checkString, LOG_LEVELS, readEnv } from '../options.js';
+import { checkBoolean, checkInteger, checkOneOf, checkOptionsObject, checkString, LOG_LEVELS, optionError, readEnv } from '../options.js';
 import { escapeControl, escapeJsonLine } from './escape.js';
 import { redactField, redactText, redactValue } from './redact.js';
 import { RotatingFileTransport } from './rotating-file.js';
@@ -31,11 +31,13 @@ export interface LoggerOptions {
   maxFiles?: number;
   /** Days a rotated file is kept. Default 10. */
   retentionDays?: number;
+  /** Mode of the log files it creates: `0o600` (default, `LOG_FILE_MODE`) or `0o640` for a log reader in the group. */
+  fileMode?: 0o600 | 0o640;
 }
 
 const MESSAGE = Symbol.for('message');
 
-const KNOWN = ['file', 'level', 'format', 'console', 'maxSize', 'maxFiles', 'retentionDays'] as const;
+const KNOWN = ['file', 'level', 'format', 'console', 'maxSize', 'maxFiles', 'retentionDays', 'fileMode'] as const;
 
 /** True when stdout already is the log file (`lifeline start` sends it there): console lines would be written twice. */
 function stdoutIsFile(file: string | false): boolean {
@@ -151,12 +153,23 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): ClosableLog
   const maxFiles = checkInteger('createLogger', 'maxFiles', options.maxFiles ?? 5, { min: 1, max: 1000 });
   const retentionDays = checkInteger('createLogger', 'retentionDays', options.retentionDays ?? 10, { min: 1, max: 3650 });
 
+  if (options.fileMode !== undefined && options.fileMode !== 0o600 && options.fileMode !== 0o640)
+    throw optionError('createLogger', 'fileMode', '0o600 or 0o640', options.fileMode);
   const line = format === 'json' ? jsonLine : textLine;
   const transports: winston.transport[] = [];
   if (file !== false) {
     const filename = resolve(file);
     try {
-      transports.push(new RotatingFileTransport({ filename, maxSize, maxFiles, retentionDays, format: line }));
+      transports.push(
+        new RotatingFileTransport({
+          filename,
+          maxSize,
+          maxFiles,
+          retentionDays,
+          format: line,
+          ...(options.fileMode ? { mode: options.fileMode } : {}),
+        }),
+      );
     } catch (error) {
       const envFile = readEnv.logFile();
       const fromEnv = options.file === undefined || (envFile !== undefined && resolve(envFile) === filename);
