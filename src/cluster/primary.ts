@@ -408,8 +408,9 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
         const why = fresh.isDead() ? 'exited before it was ready' : `was not ready within ${readyTimeout} ms`;
         if (!fresh.isDead()) fresh.process.kill('SIGKILL');
         const reason = `the new worker ${slot.index} ${why}; the old workers keep serving`;
-        log.error(`reload failed: ${reason}`);
+        // The result first: `lifeline reload` reads it, a reader of the log comes after.
         report({ id, startedAt, result: 'failed', ms: Date.now() - started, reason });
+        log.error(`reload failed: ${reason}`);
         return false;
       }
       const old = slot.worker;
@@ -422,8 +423,8 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       log.info(`reload: worker ${slot.index} replaced (pid ${old?.process.pid ?? '-'} -> ${fresh.process.pid})`);
     }
     const ms = Date.now() - started;
-    log.info(`reload complete in ${ms} ms`);
     report({ id, startedAt, result: 'complete', ms });
+    log.info(`reload complete in ${ms} ms`);
     return true;
   }
 
