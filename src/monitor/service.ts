@@ -91,15 +91,8 @@ export async function startMonitorService(
     // Before the API router: the stream answers for itself (auth by header or ?token=, 400 on a bad filter).
     router.get(['/api/events/status', '/api/events/status/'], statusStream({ live, authenticate }));
     router.use('/api', apiRouter({ monitor, auth, logger, loginThrottle: loginThrottle ?? {} }));
-    if (dashboard !== false) {
-      // The dashboard's relative links need the trailing slash.
-      router.get('/monitor', (req, res, next) => {
-        const [path, query] = req.originalUrl.split('?', 2);
-        if (path !== `${req.baseUrl}/monitor`) return next();
-        res.redirect(301, `${path}/${query === undefined ? '' : `?${query}`}`);
-      });
-      router.use('/monitor', dashboardRouter());
-    }
+    // The dashboard router also redirects /monitor to /monitor/ (its relative links need the slash).
+    if (dashboard !== false) router.use('/monitor', dashboardRouter());
     const started = live;
     return {
       monitor,
