@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { NotificationConfigInput, ServerInput } from '../../src/monitor/types.js';
+import type { NotificationConfigInput } from '../../src/monitor/types.js';
 import { validateNotificationConfig } from '../../src/monitor/validate.js';
 import { chromiumPath } from '../helpers/chromium.js';
 import { ADMIN, startApi, type ApiHarness } from './api-helpers.js';
-import { sqliteDatabase, type TestDatabase } from './helpers.js';
+import { serverInput, sqliteDatabase, type TestDatabase } from './helpers.js';
 import { SseClient } from './live-helpers.js';
 import { startWebhookReceiver, type WebhookReceiver } from './receivers.js';
 import { startTarget, type Target } from './target.js';
@@ -18,23 +18,6 @@ import { startTarget, type Target } from './target.js';
 const ACCESS_SECONDS = 4;
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const STREAM = '/api/events/status/';
-
-function server(fields: Partial<ServerInput> & Pick<ServerInput, 'name' | 'port' | 'path'>): ServerInput {
-  return {
-    protocol: 'http',
-    host: '127.0.0.1',
-    check_interval: 60,
-    timeout: 2,
-    expected_status: '200-399',
-    keyword: null,
-    tags: [],
-    enabled: true,
-    failure_threshold: 1,
-    success_threshold: 1,
-    degraded_threshold_ms: null,
-    ...fields,
-  };
-}
 
 /** A request of the stream as the server saw it. */
 interface StreamRequest {
@@ -118,7 +101,7 @@ describe('monitor dashboard live updates in a real browser', () => {
   const polls = (requests: string[]) => requests.filter((path) => path === '/api/servers/' || path === '/api/ping-results/');
 
   it('updates a row within a second of a check completing on the server, without polling', async () => {
-    const created = await api.monitor.store.servers.create(server({ name: 'flappy', port: target.port, path: '/flappy' }));
+    const created = await api.monitor.store.servers.create(serverInput({ name: 'flappy', port: target.port, path: '/flappy' }));
     await api.monitor.runNow([created.id]);
     const { page, requests } = await open();
     const flappy = row(page, 'flappy');

@@ -3,33 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ServerInput } from '../../src/monitor/types.js';
 import { chromiumPath } from '../helpers/chromium.js';
 import { ADMIN, READER, startApi, type ApiHarness } from './api-helpers.js';
-import { sqliteDatabase, type TestDatabase } from './helpers.js';
+import { serverInput, sqliteDatabase, type TestDatabase } from './helpers.js';
 
 // The dashboard in a real Chromium against the real API on the same origin. Access tokens
 // live 4 s here, so the page renews them many times during the run.
 const ACCESS_SECONDS = 4;
 const CSP_VIOLATION = /Content Security Policy|Refused to (?:apply|load|execute|connect|frame)/i;
 const XSS_NAME = '<img src=x onerror="window.__xss=1">';
-
-function server(fields: Partial<ServerInput> & Pick<ServerInput, 'name' | 'host' | 'port'>): ServerInput {
-  return {
-    protocol: 'http',
-    path: '/',
-    check_interval: 60,
-    timeout: 2,
-    expected_status: '200-399',
-    keyword: null,
-    tags: [],
-    enabled: true,
-    failure_threshold: 1,
-    success_threshold: 1,
-    degraded_threshold_ms: null,
-    ...fields,
-  };
-}
 
 describe('monitor dashboard in a real browser', () => {
   let db: TestDatabase;
@@ -49,10 +31,10 @@ describe('monitor dashboard in a real browser', () => {
     await new Promise((resolve) => target.once('listening', resolve));
     const port = (target.address() as AddressInfo).port;
     const { store } = api.monitor;
-    await store.servers.create(server({ name: 'web', host: '127.0.0.1', port }));
+    await store.servers.create(serverInput({ name: 'web', host: '127.0.0.1', port }));
     // Port 1 on the loopback refuses connections: a server that is down.
-    await store.servers.create(server({ name: 'database', protocol: 'tcp', host: '127.0.0.1', port: 1 }));
-    await store.servers.create(server({ name: XSS_NAME, host: '127.0.0.1', port }));
+    await store.servers.create(serverInput({ name: 'database', protocol: 'tcp', host: '127.0.0.1', port: 1 }));
+    await store.servers.create(serverInput({ name: XSS_NAME, host: '127.0.0.1', port }));
     for (let i = 0; i < 3; i++) await api.monitor.runNow();
     browser = await chromium.launch({
       executablePath,
@@ -180,7 +162,7 @@ describe('monitor dashboard in a real browser', () => {
     });
     await login(page);
     const port = (target.address() as AddressInfo).port;
-    const added = await api.monitor.store.servers.create(server({ name: 'added-elsewhere', host: '127.0.0.1', port }));
+    const added = await api.monitor.store.servers.create(serverInput({ name: 'added-elsewhere', host: '127.0.0.1', port }));
     // Its first check comes on the stream for a server the page does not know: the page reads the list.
     await api.monitor.runNow([added.id]);
     await row(page, 'added-elsewhere').waitFor({ timeout: 5000 });
@@ -224,7 +206,7 @@ describe('monitor dashboard in a real browser', () => {
 
   it('lets an admin edit and delete a server', async () => {
     const port = (target.address() as AddressInfo).port;
-    const created = await api.monitor.store.servers.create(server({ name: 'to-edit', host: '127.0.0.1', port }));
+    const created = await api.monitor.store.servers.create(serverInput({ name: 'to-edit', host: '127.0.0.1', port }));
     const page = await open();
     await login(page);
     await row(page, 'to-edit').waitFor();

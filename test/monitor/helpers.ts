@@ -1,3 +1,4 @@
+import type { ServerInput } from '../../src/monitor/types.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,4 +56,23 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, ms = 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A complete server for the store, checked every minute and down after one failure; `fields` override. */
+export function serverInput(fields: Partial<ServerInput> & Pick<ServerInput, 'name' | 'port'>): ServerInput {
+  return {
+    protocol: 'http',
+    host: '127.0.0.1',
+    path: '/',
+    check_interval: 60,
+    timeout: 2,
+    expected_status: '200-399',
+    keyword: null,
+    tags: [],
+    enabled: true,
+    failure_threshold: 1,
+    success_threshold: 1,
+    degraded_threshold_ms: null,
+    ...fields,
+  };
 }
