@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger, errorHandler, health, keepAlive, redactText, type LogFormat } from '../src/index.js';
@@ -132,6 +132,36 @@ describe('backend.log', () => {
     }
     expect(seen.size).toBe(total);
   });
+
+  it("several processes rotating one file lose no line and keep each writer's order", async () => {
+    const rotDir = mkdtempSync(join(dir, 'shared-'));
+    const file = join(rotDir, 'backend.log');
+    const writers = 4;
+    const count = 1500;
+    const codes = await Promise.all(
+      Array.from({ length: writers }, (_, id) => {
+        const child = spawn(process.execPath, [resolve('test/fixtures/log-writer.mjs'), file, String(id), String(count)], {
+          stdio: 'inherit',
+        });
+        return new Promise<number | null>((resolve) => child.on('exit', resolve));
+      }),
+    );
+    expect(codes).toEqual(Array(writers).fill(0));
+    const files = readdirSync(rotDir);
+    expect(files.length).toBeGreaterThan(20);
+    // The rotation lock is gone once every writer has finished.
+    expect(
+      files.every((name) => /^backend\.log(\.\d+)?$/.test(name)),
+      files.join(' '),
+    ).toBe(true);
+    // Oldest generation first, the live file last: each writer's lines must come out 0, 1, 2 …
+    const ordered = files.sort((a, b) => Number(b.split('.')[2] ?? 0) - Number(a.split('.')[2] ?? 0));
+    const text = ordered.map((name) => readFileSync(join(rotDir, name), 'utf8')).join('');
+    for (let id = 0; id < writers; id++) {
+      const seen = [...text.matchAll(new RegExp(`writer ${id} line (\\d+) x{60}$`, 'gm'))].map((m) => Number(m[1]));
+      expect(seen, `writer ${id}`).toEqual(Array.from({ length: count }, (_, i) => i));
+    }
+  }, 60_000);
 
   it('removes rotated files older than the retention period at the next rotation', async () => {
     const rotDir = mkdtempSync(join(dir, 'retention-'));

@@ -2,6 +2,7 @@ import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync, renameSync, rmSy
 import { dirname } from 'node:path';
 import Transport from 'winston-transport';
 import { failureLog, type FailureLog } from './failure-log.js';
+import { RotationLock } from './rotation-lock.js';
 import { readEnv } from '../options.js';
 
 export interface RotatingFileOptions {
@@ -44,9 +45,9 @@ const MESSAGE = Symbol.for('message');
  * Appends each line with one synchronous write and rotates by renaming
  * (backend.log → backend.log.1 → …) between lines, so no line is ever split
  * across files, none is lost at rotation, and nothing is still buffered when the
- * process exits. Several processes may share the file (a cluster): each follows the
- * others' rotations. winston's own File transport drops lines written in a burst
- * across a rotation, which is why this one exists.
+ * process exits. Several processes may share the file (a cluster): one rotates at a
+ * time (RotationLock) and the others follow it to the new file. winston's own File
+ * transport drops lines written in a burst across a rotation, which is why this one exists.
  */
 export class RotatingFileTransport extends Transport {
   /** undefined after a failed reopen (EMFILE, folder removed): the next line tries again. */
@@ -54,6 +55,8 @@ export class RotatingFileTransport extends Transport {
   private size: number;
   // The file itself cannot carry news of its own failure: stderr does, once per kind.
   private readonly failures: FailureLog;
+  private readonly rotationFailures: FailureLog;
+  private readonly lock: RotationLock;
   private readonly mode: number;
   /** The inode of the file `fd` is open on: it never changes while open, so no fstat per line. */
   private ino: number;
@@ -68,20 +71,52 @@ export class RotatingFileTransport extends Transport {
     this.ino = opened.ino;
     const say = (message: string) => process.stderr.write(`lifeline: ${options.filename}: ${message}\n`);
     this.failures = failureLog('writing the log', say, say);
+    this.rotationFailures = failureLog('rotating the log', say, say);
+    this.lock = new RotationLock(options.filename);
   }
 
   override log(info: Record<string | symbol, unknown>, callback: () => void): void {
     const line = Buffer.from(`${String(info[MESSAGE])}\n`);
     try {
-      const fd = this.followOtherWriters();
-      if (this.size > 0 && this.size + line.length > this.options.maxSize) this.rotate();
-      writeSync(this.fd ?? fd, line);
+      let fd = this.followOtherWriters();
+      if (this.isFull(line.length)) fd = this.rotateOrFollow(line.length);
+      writeSync(fd, line);
       this.size += line.length;
       this.failures.succeeded();
     } catch (error) {
       this.failures.failed(error);
     }
     callback();
+  }
+
+  private isFull(adding: number): boolean {
+    return this.size > 0 && this.size + adding > this.options.maxSize;
+  }
+
+  /**
+   * Rotates under the lock, after checking again that no other writer rotated since our
+   * look at the file; or, while another writer holds the lock, waits for its rotation and
+   * writes into the file it created. A failed rotation is reported but never costs the
+   * line: it goes into the current file, over the size limit.
+   */
+  private rotateOrFollow(adding: number): number {
+    try {
+      if (!this.lock.tryAcquire()) {
+        this.lock.waitForRelease();
+        return this.followOtherWriters();
+      }
+      try {
+        const fd = this.followOtherWriters();
+        if (!this.isFull(adding)) return fd;
+        this.rotate();
+      } finally {
+        this.lock.release();
+      }
+      this.rotationFailures.succeeded();
+    } catch (error) {
+      this.rotationFailures.failed(error);
+    }
+    return this.followOtherWriters();
   }
 
   private reopen(): number {
