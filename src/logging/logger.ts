@@ -111,6 +111,7 @@ const FILE_PROBLEMS: Record<string, string> = {
   ENOTDIR: 'a parent of it is not a directory',
   EEXIST: 'a parent of it is not a directory',
   ENOSPC: 'no space left on the device',
+  ENOENT: 'its folder cannot be created there',
 };
 
 /** One line naming the variable (or option), the path and the reason, instead of a raw fs stack. */

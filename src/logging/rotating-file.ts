@@ -1,4 +1,4 @@
-import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Transport from 'winston-transport';
 import { failureLog, type FailureLog } from './failure-log.js';
@@ -42,6 +42,27 @@ export function openLogFile(path: string, mode: number): number {
 const MESSAGE = Symbol.for('message');
 
 /**
+ * Creates the log's folder and its missing parents. Not `mkdirSync(…, { recursive: true })`:
+ * where mkdir answers ENOENT although the parent exists (under /proc), Node's recursive
+ * mkdir retries forever, and LOG_FILE=/proc/… hung the process at startup.
+ */
+function makeFolder(folder: string): void {
+  const missing: string[] = [];
+  for (let current = folder; !existsSync(current); current = dirname(current)) {
+    missing.unshift(current);
+    if (dirname(current) === current) break;
+  }
+  for (const path of missing) {
+    try {
+      mkdirSync(path);
+    } catch (error) {
+      // Another writer of the same log made it first.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
+
+/**
  * Appends each line with one synchronous write and rotates by renaming
  * (backend.log → backend.log.1 → …) between lines, so no line is ever split
  * across files, none is lost at rotation, and nothing is still buffered when the
@@ -64,7 +85,7 @@ export class RotatingFileTransport extends Transport {
   constructor(private readonly options: RotatingFileOptions & Transport.TransportStreamOptions) {
     super(options);
     this.mode = options.mode ?? logFileMode();
-    mkdirSync(dirname(options.filename), { recursive: true });
+    makeFolder(dirname(options.filename));
     this.fd = openLogFile(options.filename, this.mode);
     const opened = fstatSync(this.fd);
     this.size = opened.size;
@@ -129,7 +150,7 @@ export class RotatingFileTransport extends Transport {
     }
     // Cleared first: a failed open must not leave a closed number the OS may hand to someone else.
     this.fd = undefined;
-    mkdirSync(dirname(this.options.filename), { recursive: true });
+    makeFolder(dirname(this.options.filename));
     const fd = openLogFile(this.options.filename, this.mode);
     this.fd = fd;
     const opened = fstatSync(fd);

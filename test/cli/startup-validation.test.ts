@@ -50,6 +50,12 @@ const cases: Array<[string, Record<string, string>, RegExp]> = [
     /^lifeline serve: Invalid LOG_FILE: cannot write the log file .*a-file\/backend\.log \((ENOTDIR|EEXIST), a parent of it is not a directory\)$/,
   ],
   [
+    // Node's own recursive mkdir retries forever where mkdir answers ENOENT under an existing folder.
+    'LOG_FILE in a folder that cannot be made (/proc)',
+    { LOG_FILE: '/proc/lifeline-test/logs/backend.log' },
+    /^lifeline serve: Invalid LOG_FILE: cannot write the log file \/proc\/lifeline-test\/logs\/backend\.log \(ENOENT, its folder cannot be created there\)$/,
+  ],
+  [
     'WORKERS above 4 per CPU',
     { WORKERS: '1000' },
     /^lifeline serve: Invalid WORKERS: expected a number of workers 1-\d+ \(4 per CPU.*WORKERS_FORCE=1.*, got '1000'$/,
