@@ -42,7 +42,9 @@ async function capacity(job) {
       rows.push({ ...serverInput(job.port, j, job.interval), tags: '[]', created_at: now, updated_at: now });
     }
     const ids = /** @type {Array<{ id: number }>} */ (await setup.db('monitor_servers').insert(rows).returning('id'));
-    await setup.db('monitor_server_status').insert(ids.map(({ id }) => ({ server_id: id, status: 'pending', last_change: now, message: '' })));
+    await setup
+      .db('monitor_server_status')
+      .insert(ids.map(({ id }) => ({ server_id: id, status: 'pending', last_change: now, message: '' })));
     await setup.db('monitor_status_changes').insert(ids.map(({ id }) => ({ server_id: id, status: 'pending', at: now })));
   }
   await setup.close();
@@ -51,6 +53,7 @@ async function capacity(job) {
   const heapBefore = process.memoryUsage().heapUsed;
   const t0 = Date.now();
   const monitor = await createMonitor({ database, logger: false });
+  const t1 = Date.now(); // the servers were put on the schedule between t0 and t1
   let inserts = 0;
   let pingInserts = 0;
   let busy = 0;
@@ -86,20 +89,26 @@ async function capacity(job) {
   const startStats = monitor.stats();
   const counts = { inserts, pingInserts, busy, pings };
   const windowStart = Date.now();
+  const cpuStart = process.cpuUsage();
   await sleep(job.seconds * 1000);
   poll();
+  const cpu = process.cpuUsage(cpuStart);
   const windowEnd = Date.now();
   eld.disable();
   clearInterval(poller);
   const endStats = monitor.stats();
 
-  // Slots due from the start (each server's first at start + phase, then every interval).
+  // Slots due since the start (each server's first at start + phase, then every interval),
+  // counted from both ends of createMonitor(): the started checks should fall in between.
   const intervalMs = job.interval * 1000;
-  let due = 0;
-  for (let id = 1; id <= job.servers; id++) {
-    const first = t0 + phaseOf(id, intervalMs);
-    if (first <= windowEnd) due += Math.floor((windowEnd - first) / intervalMs) + 1;
-  }
+  const dueFrom = (/** @type {number} */ start) => {
+    let due = 0;
+    for (let id = 1; id <= job.servers; id++) {
+      const first = start + phaseOf(id, intervalMs);
+      if (first <= windowEnd) due += Math.floor((windowEnd - first) / intervalMs) + 1;
+    }
+    return due;
+  };
   gc();
   const heapAfter = process.memoryUsage().heapUsed;
   await monitor.close();
@@ -110,7 +119,9 @@ async function capacity(job) {
     seconds: window,
     started: endStats.started - startStats.started,
     startedTotal: endStats.started,
-    due,
+    dueMin: dueFrom(t1),
+    dueMax: dueFrom(t0),
+    cpuMicros: cpu.user + cpu.system,
     missed: endStats.missed,
     overlapsSkipped: endStats.overlapsSkipped,
     pings: pings - counts.pings,
