@@ -58,6 +58,7 @@ async function capacity(job) {
   let pingInserts = 0;
   let busy = 0;
   let pings = 0;
+  let failed = 0;
   monitor.store.db.on('query', (/** @type {{ sql: string }} */ q) => {
     if (/^\s*insert/i.test(q.sql)) inserts++;
     if (/^\s*insert into [`"]?monitor_ping_results/i.test(q.sql)) pingInserts++;
@@ -65,7 +66,10 @@ async function capacity(job) {
   monitor.store.db.on('query-error', (/** @type {unknown} */ error) => {
     if (/SQLITE_BUSY/.test(String(error))) busy++;
   });
-  monitor.events.on('ping', () => pings++);
+  monitor.events.on('ping', ({ ping }) => {
+    pings++;
+    if (ping.status !== 'success') failed++; // a failing check is cheaper: it would flatter the figures
+  });
 
   // Lateness: the scheduler keeps the last 1,000; polled often enough to see every one.
   /** @type {Array<{ at: number, late: number }>} */
@@ -87,7 +91,7 @@ async function capacity(job) {
   const eld = monitorEventLoopDelay({ resolution: RESOLUTION });
   eld.enable();
   const startStats = monitor.stats();
-  const counts = { inserts, pingInserts, busy, pings };
+  const counts = { inserts, pingInserts, busy, pings, failed };
   const windowStart = Date.now();
   const cpuStart = process.cpuUsage();
   await sleep(job.seconds * 1000);
@@ -125,6 +129,7 @@ async function capacity(job) {
     missed: endStats.missed,
     overlapsSkipped: endStats.overlapsSkipped,
     pings: pings - counts.pings,
+    failed: failed - counts.failed,
     inserts: inserts - counts.inserts,
     pingInserts: pingInserts - counts.pingInserts,
     busy,

@@ -54,7 +54,7 @@ const sortedOf = (values) => [...values].sort((a, b) => a - b);
 
 /**
  * @typedef {{ servers: number, interval: number, seconds: number, started: number, startedTotal: number, dueMin: number, dueMax: number, cpuMicros: number,
- *   missed: number, overlapsSkipped: number, pings: number, inserts: number, pingInserts: number, busy: number,
+ *   missed: number, overlapsSkipped: number, pings: number, failed: number, inserts: number, pingInserts: number, busy: number,
  *   batches: number, lateness: Array<[number, number]>, eldP50: number, eldP99: number, eldMax: number, heapGrowth: number }} StepResult
  */
 
@@ -80,6 +80,8 @@ async function runStep(equivalent) {
     driftFirstP99: quantile(firstThird, 0.99),
     driftLastP99: quantile(lastThird, 0.99),
     eldP99: result.eldP99,
+    eldMax: result.eldMax,
+    failed: result.failed,
     insertsPerCheck: result.inserts / Math.max(1, result.pings),
     pingInsertsPerCheck: result.pingInserts / Math.max(1, result.pings),
     checksPerBatch: result.pings / Math.max(1, result.batches),
@@ -147,11 +149,11 @@ const mb = (/** @type {number} */ n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const ms = (/** @type {number} */ n) => (Number.isFinite(n) ? n.toFixed(0) : '–');
 const met = (/** @type {boolean} */ ok) => (ok ? 'met' : 'missed');
 const table = [
-  '| servers at 60 s (real: servers × interval) | checks/s achieved / expected | start drift p50 / p99 / max ms | drift p99 first → last third ms | event-loop delay p99 ms | INSERTs per check (pings only) | checks per batch | SQLITE_BUSY | slots missed / overlaps skipped | started / due since start | monitor CPU % of a core (µs per check) | heap KB per server | holds |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  '| servers at 60 s (real: servers × interval) | checks/s achieved / expected | start drift p50 / p99 / max ms | drift p99 first → last third ms | event-loop delay p99 / max ms | INSERTs per check (pings only) | checks per batch | failed checks | SQLITE_BUSY | slots missed / overlaps skipped | started / due since start | monitor CPU % of a core (µs per check) | heap KB per server | holds |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ...steps.map(
     (s) =>
-      `| ${s.equivalent} (${s.servers} × ${INTERVAL} s) | ${s.rate.toFixed(1)} / ${s.expectedRate.toFixed(1)} | ${ms(s.driftP50)} / ${ms(s.driftP99)} / ${ms(s.driftMax)} | ${ms(s.driftFirstP99)} → ${ms(s.driftLastP99)} | ${s.eldP99.toFixed(1)} | ${s.insertsPerCheck.toFixed(3)} (${s.pingInsertsPerCheck.toFixed(3)}) | ${s.checksPerBatch.toFixed(0)} | ${s.busy} | ${s.missed} / ${s.overlapsSkipped} | ${s.startedTotal} / ${s.dueMin}–${s.dueMax} | ${s.cpu.toFixed(0)} (${s.cpuPerCheck.toFixed(0)}) | ${s.kbPerServer.toFixed(1)} | ${s.holds ? 'yes' : 'no'} |`,
+      `| ${s.equivalent} (${s.servers} × ${INTERVAL} s) | ${s.rate.toFixed(1)} / ${s.expectedRate.toFixed(1)} | ${ms(s.driftP50)} / ${ms(s.driftP99)} / ${ms(s.driftMax)} | ${ms(s.driftFirstP99)} → ${ms(s.driftLastP99)} | ${s.eldP99.toFixed(1)} / ${s.eldMax.toFixed(0)} | ${s.insertsPerCheck.toFixed(3)} (${s.pingInsertsPerCheck.toFixed(3)}) | ${s.checksPerBatch.toFixed(0)} | ${s.failed} | ${s.busy} | ${s.missed} / ${s.overlapsSkipped} | ${s.startedTotal} / ${s.dueMin}–${s.dueMax} | ${s.cpu.toFixed(0)} (${s.cpuPerCheck.toFixed(0)}) | ${s.kbPerServer.toFixed(1)} | ${s.holds ? 'yes' : 'no'} |`,
   ),
 ].join('\n');
 
