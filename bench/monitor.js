@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Load steps, in servers at a 60 s interval; stops after the first step that does not hold. */
-const STEPS = (process.env.BENCH_MONITOR_STEPS ?? '2000,4000,8000,16000,32000,64000,128000,256000').split(',').map(Number);
+const STEPS = (process.env.BENCH_MONITOR_STEPS ?? '2000,8000,32000,64000,128000,192000,256000').split(',').map(Number);
 /** The interval the steps really use, s (the compression: 60 / INTERVAL). */
 const INTERVAL = Number(process.env.BENCH_MONITOR_INTERVAL ?? 6);
 const SECONDS = Number(process.env.BENCH_MONITOR_SECONDS ?? 15);
