@@ -42,7 +42,12 @@ const targetAddress = target.address();
 const port = typeof targetAddress === 'object' && targetAddress ? targetAddress.port : 0;
 
 function startChild() {
-  const child = fork(join(here, 'monitor-child.js'), [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_MONITOR_CPU_PROF=<dir>: a CPU profile of each monitor process (node --cpu-prof) in that directory.
+  const profile = process.env.BENCH_MONITOR_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_MONITOR_CPU_PROF] : [];
+  const child = fork(join(here, 'monitor-child.js'), [], {
+    execArgv: ['--expose-gc', ...profile],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   if (hasTaskset && child.pid) execFileSync('taskset', ['-cp', '0', String(child.pid)], { stdio: 'ignore' });
   return child;
 }
