@@ -158,6 +158,8 @@ async function status(job) {
   return {};
 }
 
+// The parent gone (it failed or was stopped): nothing to answer to, and no server left behind.
+process.once('disconnect', () => process.exit(0));
 const [job] = /** @type {[CapacityJob | StatusJob]} */ (await once(process, 'message'));
 try {
   await send(job.mode === 'capacity' ? await capacity(job) : await status(job));
