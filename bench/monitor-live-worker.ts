@@ -2,7 +2,8 @@
 //   clients <url> <sse> <ws> <token>: live clients (plain HTTP event streams and `ws` sockets) that record
 //     when each ping event arrives; on IPC 'report' they send [pingId, arrival] pairs back.
 //   scheduler <database>: one monitor instance sharing the checks on PostgreSQL; IPC {type:'window',from,to}
-//     (epoch ms) sets the counting window; on 'stop' it sends how many checks it finished in it, then closes.
+//     (epoch ms) sets the counting window; on 'stop' it sends how many checks it finished in it and the
+//     slots it claimed in it, then closes.
 import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
@@ -19,24 +20,28 @@ async function clients(url: string, sseCount: number, wsCount: number, token: st
   const closers: Array<() => void> = [];
   const openSse = () =>
     new Promise<void>((resolve, reject) => {
-      const req = request(`${url}/api/events/status/`, { headers: { Accept: 'text/event-stream', Authorization: `Bearer ${token}` } }, (res) => {
-        if (res.statusCode !== 200) return reject(new Error(`event stream answered ${res.statusCode}`));
-        res.setEncoding('utf8');
-        let pending = '';
-        res.on('data', (chunk: string) => {
-          const at = wallNow();
-          pending += chunk;
-          let end: number;
-          while ((end = pending.indexOf('\n\n')) >= 0) {
-            const block = pending.slice(0, end);
-            pending = pending.slice(end + 2);
-            if (!block.startsWith('event: ping\n')) continue;
-            const data = block.slice(block.indexOf('\ndata: ') + 7);
-            sse.push([(JSON.parse(data) as { id: number }).id, at]);
-          }
-        });
-        resolve();
-      });
+      const req = request(
+        `${url}/api/events/status/`,
+        { headers: { Accept: 'text/event-stream', Authorization: `Bearer ${token}` } },
+        (res) => {
+          if (res.statusCode !== 200) return reject(new Error(`event stream answered ${res.statusCode}`));
+          res.setEncoding('utf8');
+          let pending = '';
+          res.on('data', (chunk: string) => {
+            const at = wallNow();
+            pending += chunk;
+            let end: number;
+            while ((end = pending.indexOf('\n\n')) >= 0) {
+              const block = pending.slice(0, end);
+              pending = pending.slice(end + 2);
+              if (!block.startsWith('event: ping\n')) continue;
+              const data = block.slice(block.indexOf('\ndata: ') + 7);
+              sse.push([(JSON.parse(data) as { id: number }).id, at]);
+            }
+          });
+          resolve();
+        },
+      );
       req.on('error', reject);
       closers.push(() => req.destroy());
       req.end();
@@ -71,6 +76,16 @@ async function scheduler(database: string): Promise<void> {
   let from = Infinity;
   let to = -Infinity;
   const monitor = await createMonitor({ database, logger: false, shared: true, notifications: false, maintenanceInterval: 3_600_000 });
+  // The slots this instance won (each check runs only after its slot's claim is won): the parent
+  // looks for a slot won by both instances.
+  const claimed: Array<[number, number]> = [];
+  const results = monitor.store.results;
+  const claim = results.claim.bind(results);
+  results.claim = async (serverId, slot, instance) => {
+    const won = await claim(serverId, slot, instance);
+    if (won && slot >= from && slot < to) claimed.push([serverId, slot]);
+    return won;
+  };
   let checks = 0;
   monitor.events.on('ping', () => {
     const now = Date.now();
@@ -85,8 +100,10 @@ async function scheduler(database: string): Promise<void> {
     if (message.type !== 'stop') return;
     const stats = monitor.stats();
     void monitor.close().then(() => {
-      send({ type: 'report', checks, claimsLost: stats.claimsLost, missed: stats.missed, started: stats.started });
-      process.disconnect?.();
+      // Disconnect once the report is written: a large message still queued would be dropped.
+      process.send?.({ type: 'report', checks, claimed, claimsLost: stats.claimsLost, skipped: stats.missed + stats.overlapsSkipped }, () =>
+        process.disconnect?.(),
+      );
     });
   });
 }
