@@ -87,6 +87,8 @@ async function scheduler(database: string): Promise<void> {
     return won;
   };
   let checks = 0;
+  let cpuFrom: NodeJS.CpuUsage | undefined;
+  let cpu: NodeJS.CpuUsage | undefined;
   monitor.events.on('ping', () => {
     const now = Date.now();
     if (now >= from && now < to) checks++;
@@ -96,13 +98,23 @@ async function scheduler(database: string): Promise<void> {
     if (message.type === 'window') {
       from = message.from ?? from;
       to = message.to ?? to;
+      setTimeout(() => (cpuFrom = process.cpuUsage()), from - Date.now());
+      setTimeout(() => (cpu = process.cpuUsage(cpuFrom)), to - Date.now());
     }
     if (message.type !== 'stop') return;
     const stats = monitor.stats();
     void monitor.close().then(() => {
       // Disconnect once the report is written: a large message still queued would be dropped.
-      process.send?.({ type: 'report', checks, claimed, claimsLost: stats.claimsLost, skipped: stats.missed + stats.overlapsSkipped }, () =>
-        process.disconnect?.(),
+      process.send?.(
+        {
+          type: 'report',
+          checks,
+          claimed,
+          cpuMs: cpu ? (cpu.user + cpu.system) / 1000 : NaN,
+          claimsLost: stats.claimsLost,
+          skipped: stats.missed + stats.overlapsSkipped,
+        },
+        () => process.disconnect?.(),
       );
     });
   });

@@ -8,7 +8,7 @@
 // BENCH_SCHED_SERVERS, BENCH_SCHED_INTERVAL, BENCH_SCHED_SECONDS. BENCH_WRITE=0: do not write bench/latest-live.md.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -251,17 +251,40 @@ async function webhooks(target: Target, database: string) {
 }
 
 // 3. Shared scheduler: checks per second finished by one instance, then by two, on the same PostgreSQL.
-async function schedulerRun(database: string, instances: number) {
+/** CPU time used so far by a set of processes, ms (Linux /proc; NaN elsewhere). */
+function cpuOf(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      return NaN;
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
+async function schedulerRun(database: string, instances: number, postgres: PostgresServer) {
   const workers = Array.from({ length: instances }, () => worker(['scheduler', database]));
   try {
     await Promise.all(workers.map((w) => w.message('ready')));
     const from = Date.now() + 3000; // start-up burst over
     const to = from + SCHED_SECONDS * 1000;
     for (const w of workers) w.send({ type: 'window', from, to });
-    await sleep(to - Date.now() + 500);
+    // PostgreSQL's CPU over the window: its backends are the pools' connections, open all along.
+    await sleep(from - Date.now());
+    const pgFrom = postgres.pids();
+    const pgCpuFrom = cpuOf(pgFrom);
+    await sleep(to - Date.now());
+    const pgCpu = cpuOf(pgFrom) - pgCpuFrom;
+    await sleep(500);
     for (const w of workers) w.send({ type: 'stop' });
     const reports = await Promise.all(
-      workers.map((w) => w.message<{ checks: number; claimed: Array<[number, number]>; claimsLost: number; skipped: number }>('report')),
+      workers.map((w) =>
+        w.message<{ checks: number; claimed: Array<[number, number]>; cpuMs: number; claimsLost: number; skipped: number }>('report'),
+      ),
     );
     // A slot checked twice: the same server and slot won by more than one claim.
     const slots = new Set<string>();
@@ -283,20 +306,22 @@ async function schedulerRun(database: string, instances: number) {
       claimsLost: reports.reduce((sum, r) => sum + r.claimsLost, 0),
       skipped: reports.reduce((sum, r) => sum + r.skipped, 0),
       twice,
+      monitorCpuPerCheck: (reports.reduce((sum, r) => sum + r.cpuMs, 0) * 1000) / checks,
+      postgresCpuPerCheck: (pgCpu * 1000) / checks,
     };
   } finally {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
   }
 }
 
-async function scheduler(target: Target, database: string) {
+async function scheduler(target: Target, database: string, postgres: PostgresServer) {
   const seeding = Date.now();
   const seed = await openStore({ database });
   await addServers(seed, SCHED_SERVERS, target.port, 'sched', { check_interval: SCHED_INTERVAL, timeout: Math.min(5, SCHED_INTERVAL) });
   await seed.close();
   console.error(`   ${SCHED_SERVERS} servers added in ${((Date.now() - seeding) / 1000).toFixed(1)} s`);
-  const one = await schedulerRun(database, 1);
-  const two = await schedulerRun(database, 2);
+  const one = await schedulerRun(database, 1, postgres);
+  const two = await schedulerRun(database, 2, postgres);
   return { due: SCHED_SERVERS / SCHED_INTERVAL, one, two };
 }
 
@@ -324,7 +349,7 @@ try {
   console.error(
     `3/3 scheduler: ${SCHED_SERVERS} servers every ${SCHED_INTERVAL} s on PostgreSQL, one instance then two, ${SCHED_SECONDS} s each…`,
   );
-  const sched = await scheduler(target, databaseUrl('sched'));
+  const sched = await scheduler(target, databaseUrl('sched'), postgres);
 
   const hooks = [
     ['SQLite', hooksSqlite],
@@ -363,11 +388,11 @@ try {
         `| ${name}, default notification settings | ${r.received} of ${r.servers} | ${ms(r.p50)} / ${ms(r.p95)} / ${ms(r.max)} | ${r.verified ? 'all' : 'NOT ALL'} |`,
     ),
     '',
-    `| scheduler: ${SCHED_SERVERS} servers every ${SCHED_INTERVAL} s (${sched.due.toFixed(0)} checks/s due), PostgreSQL, ${SCHED_SECONDS} s | checks finished | slots claimed | checks/s | per instance | slots skipped (late or still running), whole run | slots taken by the other instance, whole run | slots checked twice |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    `| scheduler: ${SCHED_SERVERS} servers every ${SCHED_INTERVAL} s (${sched.due.toFixed(0)} checks/s due), PostgreSQL, ${SCHED_SECONDS} s | checks finished | slots claimed | checks/s | per instance | monitor CPU µs/check | PostgreSQL CPU µs/check | slots skipped (late or still running), whole run | slots taken by the other instance, whole run | slots checked twice |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...[sched.one, sched.two].map(
       (r) =>
-        `| ${r.instances} instance${r.instances > 1 ? 's' : ''} | ${r.checks} | ${r.claimed} | ${r.perSecond.toFixed(0)} | ${r.split.join(' + ')} | ${r.skipped} | ${r.claimsLost} | ${r.twice} |`,
+        `| ${r.instances} instance${r.instances > 1 ? 's' : ''} | ${r.checks} | ${r.claimed} | ${r.perSecond.toFixed(0)} | ${r.split.join(' + ')} | ${r.monitorCpuPerCheck.toFixed(0)} | ${r.postgresCpuPerCheck.toFixed(0)} | ${r.skipped} | ${r.claimsLost} | ${r.twice} |`,
     ),
     '',
     `- check done → live event p95 with ${SSE + WS} clients, worst of the two setups: ${ms(liveWorst)} ms (target < 500 ms): ${liveWorst < 500 ? 'met' : 'MISSED'}; every event reached every client: ${liveAll ? 'yes' : 'NO'}`,
