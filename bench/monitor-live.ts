@@ -62,9 +62,16 @@ const allCpus = `0-${os.cpus().length - 1}`;
 // Children and PostgreSQL go away with this process whatever ends it: the helper stops its
 // servers on 'exit', which a signal does not reach without these handlers.
 const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
+function tempDir(): string {
+  const dir = mkdtempSync(join(os.tmpdir(), 'lifeline-bench-monitor-'));
+  tempDirs.add(dir);
+  return dir;
+}
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => process.exit(130));
 
 interface Worker {
@@ -150,7 +157,7 @@ async function addServers(store: MonitorStore, count: number, port: number, pref
 // channel, SQLite. With it: the checks run on one instance and the clients are served by another,
 // the events going through PostgreSQL LISTEN/NOTIFY.
 async function liveEvents(target: Target, postgres?: string) {
-  const dir = mkdtempSync(join(os.tmpdir(), 'lifeline-bench-live-'));
+  const dir = tempDir();
   const database = postgres ?? join(dir, 'monitor.db');
   const seed = await openStore({ database });
   await addServers(seed, LIVE_SERVERS, target.port, 'live', { check_interval: 10 });
@@ -343,7 +350,7 @@ try {
   console.error(`   …and across two instances through PostgreSQL LISTEN/NOTIFY`);
   const liveShared = await liveEvents(target, databaseUrl('live'));
   console.error(`2/3 webhooks: ${WEBHOOK_SERVERS} servers going down (SQLite, then PostgreSQL)…`);
-  dir = mkdtempSync(join(os.tmpdir(), 'lifeline-bench-hooks-'));
+  dir = tempDir();
   const hooksSqlite = await webhooks(target, join(dir, 'monitor.db'));
   const hooksPostgres = await webhooks(target, databaseUrl('hooks'));
   console.error(
