@@ -6,7 +6,7 @@
 //   3. scheduler throughput, one instance vs two sharing the checks on PostgreSQL, and no slot checked twice
 // Sizes: BENCH_LIVE_SSE, BENCH_LIVE_WS, BENCH_LIVE_SERVERS, BENCH_LIVE_SECONDS, BENCH_WEBHOOK_SERVERS,
 // BENCH_SCHED_SERVERS, BENCH_SCHED_INTERVAL, BENCH_SCHED_SECONDS. BENCH_WRITE=0: do not write bench/latest-live.md.
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -28,6 +28,7 @@ import {
   type MonitorStore,
   type NotificationConfigInput,
 } from 'express-lifeline/monitor';
+import { hasTaskset, pin } from './cpu-pinning.js';
 import { startPostgres, type PostgresServer } from '../test/helpers/postgres.js';
 import { startWebhookReceiver } from '../test/monitor/receivers.js';
 import { startTarget, type Target } from '../test/monitor/target.js';
@@ -46,17 +47,6 @@ const SCHED_SECONDS = env('BENCH_SCHED_SECONDS', 15);
 /** Wall-clock ms with sub-ms resolution, as the clients' process takes it (bench/monitor-live-worker.ts). */
 const wallNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return os.cpus().length > 1;
-  } catch {
-    return false;
-  }
-})();
-const pin = (pid: number | undefined, cpus: string) => {
-  if (hasTaskset && pid) execFileSync('taskset', ['-cp', cpus, String(pid)], { stdio: 'ignore' });
-};
 const allCpus = `0-${os.cpus().length - 1}`;
 
 // Children and PostgreSQL go away with this process whatever ends it: the helper stops its

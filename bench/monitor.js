@@ -5,13 +5,14 @@
 //
 // Capacity is measured in steps of load. Time is compressed: N servers at an interval of I s
 // make the check rate of N × 60 / I servers at 60 s, which is what each step reports.
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hasTaskset, pin } from './cpu-pinning.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Load steps, in servers at a 60 s interval; stops after the first step that does not hold. */
@@ -24,15 +25,7 @@ const STATUS_SERVERS = Number(process.env.BENCH_MONITOR_STATUS_SERVERS ?? 1000);
 const STATUS_REQUESTS = Number(process.env.BENCH_MONITOR_STATUS_REQUESTS ?? 300);
 const TARGET = { servers: 2000, eldP99: 50, driftP99: 250, insertsPerCheck: 1, statusP95: 50, kbPerServer: 50 };
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return os.cpus().length > 1;
-  } catch {
-    return false;
-  }
-})();
-if (hasTaskset) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
+pin(process.pid, '1');
 
 // The servers being checked: one plain http server answering 200 to every path.
 const target = createServer((_req, res) => res.end('ok'));
@@ -48,7 +41,7 @@ function startChild() {
     execArgv: ['--expose-gc', ...profile],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  if (hasTaskset && child.pid) execFileSync('taskset', ['-cp', '0', String(child.pid)], { stdio: 'ignore' });
+  pin(child.pid, '0');
   return child;
 }
 

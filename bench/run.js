@@ -1,7 +1,7 @@
 // @ts-check
 // `npm run bench`: bare Express 5 against the same app behind lifeline(), in one run.
 // Server on core 0, load on core 1 (taskset), scenarios interleaved over several rounds, medians compared.
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,6 +9,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { hasTaskset, pin } from './cpu-pinning.js';
 import { measureLogLine } from './log-line.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -16,21 +17,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const LONG_REQUESTS = Number(process.env.BENCH_LONG_REQUESTS ?? 500_000);
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return os.cpus().length > 1;
-  } catch {
-    return false;
-  }
-})();
-if (hasTaskset) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
+pin(process.pid, '1');
 
 /** @param {string} mode */
 async function startServer(mode) {
   const child = fork(join(here, 'server.js'), [mode], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const [message] = /** @type {[{ port: number }]} */ (await once(child, 'message'));
-  if (hasTaskset && child.pid) execFileSync('taskset', ['-cp', '0', String(child.pid)], { stdio: 'ignore' });
+  pin(child.pid, '0');
   return {
     url: `http://127.0.0.1:${message.port}`,
     /** @returns {Promise<{ rss: number, spawned: number, cpuMicros: number }>} */
