@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -133,34 +133,50 @@ describe('backend.log', () => {
     expect(seen.size).toBe(total);
   });
 
-  it("several processes rotating one file lose no line and keep each writer's order", async () => {
-    const rotDir = mkdtempSync(join(dir, 'shared-'));
-    const file = join(rotDir, 'backend.log');
-    const writers = 4;
-    const count = 1500;
-    const codes = await Promise.all(
-      Array.from({ length: writers }, (_, id) => {
-        const child = spawn(process.execPath, [resolve('test/fixtures/log-writer.mjs'), file, String(id), String(count)], {
-          stdio: 'inherit',
-        });
-        return new Promise<number | null>((resolve) => child.on('exit', resolve));
-      }),
-    );
-    expect(codes).toEqual(Array(writers).fill(0));
-    const files = readdirSync(rotDir);
-    expect(files.length).toBeGreaterThan(20);
-    // The rotation lock is gone once every writer has finished.
-    expect(
-      files.every((name) => /^backend\.log(\.\d+)?$/.test(name)),
-      files.join(' '),
-    ).toBe(true);
-    // Oldest generation first, the live file last: each writer's lines must come out 0, 1, 2 …
-    const ordered = files.sort((a, b) => Number(b.split('.')[2] ?? 0) - Number(a.split('.')[2] ?? 0));
-    const text = ordered.map((name) => readFileSync(join(rotDir, name), 'utf8')).join('');
-    for (let id = 0; id < writers; id++) {
-      const seen = [...text.matchAll(new RegExp(`writer ${id} line (\\d+) x{60}$`, 'gm'))].map((m) => Number(m[1]));
-      expect(seen, `writer ${id}`).toEqual(Array.from({ length: count }, (_, i) => i));
-    }
+  it.each([
+    ['with no lock to begin with', 'none'],
+    ['after a writer died holding the rotation lock', 'dead owner'],
+    ['after a lock was held for longer than 10 s (a stopped process, a reused PID)', 'old'],
+  ] as const)(
+    "several processes rotating one file lose no line and keep each writer's order, %s",
+    async (_, lock) => {
+      const rotDir = mkdtempSync(join(dir, 'shared-'));
+      const lockFile = join(rotDir, '.backend.log.rotating');
+      if (lock === 'dead owner') {
+        const dead = spawn(process.execPath, ['-e', '']);
+        await new Promise((resolve) => dead.on('exit', resolve));
+        writeFileSync(lockFile, `${hostname()} ${dead.pid} 0123456789ab`);
+      } else if (lock === 'old') {
+        writeFileSync(lockFile, `${hostname()} ${process.pid} 0123456789ab`);
+        const old = (Date.now() - 11_000) / 1000;
+        utimesSync(lockFile, old, old);
+      }
+      const maxSize = 4096;
+      const { files, text } = await runLogWriters(rotDir, maxSize);
+      expect(files.length).toBeGreaterThan(20);
+      // The rotation lock (and its helpers) are gone once every writer has finished.
+      expect(
+        files.every((name) => /^backend\.log(\.\d+)?$/.test(name)),
+        files.join(' '),
+      ).toBe(true);
+      // A file is rotated only once full: a small rotated file is a second rotation on top of another's.
+      const longestLine = Math.max(...text.split('\n').map((line) => line.length + 1));
+      for (const name of files.filter((n) => n !== 'backend.log')) {
+        expect(statSync(join(rotDir, name)).size, name).toBeGreaterThan(maxSize - longestLine);
+      }
+    },
+    60_000,
+  );
+
+  it('a rotation lock held by a live process costs each writer one short wait, not one per line, and is left to its owner', async () => {
+    const rotDir = mkdtempSync(join(dir, 'held-'));
+    const lockFile = join(rotDir, '.backend.log.rotating');
+    const held = `${hostname()} ${process.pid} 0123456789ab`; // this test process: alive, for the whole run
+    writeFileSync(lockFile, held);
+    // Waiting 250 ms for each of the 1,500 × 4 lines past the size limit would outlast the test's timeout.
+    const { files } = await runLogWriters(rotDir, 4096);
+    expect(files.sort()).toEqual(['.backend.log.rotating', 'backend.log']); // written past the limit, never rotated
+    expect(readFileSync(lockFile, 'utf8')).toBe(held);
   }, 60_000);
 
   it('removes rotated files older than the retention period at the next rotation', async () => {
@@ -464,3 +480,34 @@ describe("the app's own logger", () => {
     expect(text).not.toContain('Sup3rS3cret');
   });
 });
+
+/**
+ * Four processes append 1,500 lines each to backend.log in `folder`; checks they all exit 0 with
+ * nothing on stderr (no failed write or rotation) and that, reading the generations oldest first,
+ * each writer's lines come out complete and in order.
+ */
+async function runLogWriters(folder: string, maxSize: number): Promise<{ files: string[]; text: string }> {
+  const writers = 4;
+  const count = 1500;
+  const stderr: string[] = [];
+  const codes = await Promise.all(
+    Array.from({ length: writers }, (_, id) => {
+      const args = [resolve('test/fixtures/log-writer.mjs'), join(folder, 'backend.log'), String(id), String(count), String(maxSize)];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+      return new Promise<number | null>((resolve) => child.on('exit', resolve));
+    }),
+  );
+  expect(codes).toEqual(Array(writers).fill(0));
+  expect(stderr.join('')).toBe('');
+  const files = readdirSync(folder);
+  const generations = files
+    .filter((name) => name.startsWith('backend.log'))
+    .sort((a, b) => Number(b.split('.')[2] ?? 0) - Number(a.split('.')[2] ?? 0));
+  const text = generations.map((name) => readFileSync(join(folder, name), 'utf8')).join('');
+  for (let id = 0; id < writers; id++) {
+    const seen = [...text.matchAll(new RegExp(`writer ${id} line (\\d+) x{60}$`, 'gm'))].map((m) => Number(m[1]));
+    expect(seen, `writer ${id}`).toEqual(Array.from({ length: count }, (_, i) => i));
+  }
+  return { files, text };
+}

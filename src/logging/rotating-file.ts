@@ -162,7 +162,8 @@ export class RotatingFileTransport extends Transport {
   /**
    * Cluster workers and their primary append to one file. When another process has
    * rotated it, reopen the new file instead of writing on into backend.log.1; and count
-   * everyone's lines, not only ours, toward the size limit.
+   * everyone's lines, not only ours, toward the size limit. (A line written between our
+   * look and another process's rename still ends backend.log.1: in order, never lost.)
    */
   private followOtherWriters(): number {
     if (this.fd === undefined) return this.reopen();
