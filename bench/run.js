@@ -130,6 +130,14 @@ const hungRow = rows.find((r) => r.name.endsWith('dependency hung'));
 const routeRow = rows[2];
 const accessRow = rows[5];
 if (!routeRow || !accessRow) throw new Error('scenarios missing');
+// Issue 9's speed target: a user route behind lifeline() against the same app with cors +
+// helmet alone, within each round; and what each stack adds to bare Express's CPU per request.
+const corsHelmetRow = rows[1];
+if (!corsHelmetRow) throw new Error('scenarios missing');
+const lifelineVsCorsHelmet = median(routeRow.list.map((x, i) => x.rps / (corsHelmetRow.list[i]?.rps ?? x.rps)));
+const lifelineVsCorsHelmetCpu = median(routeRow.list.map((x, i) => (corsHelmetRow.list[i]?.cpu ?? x.cpu) / x.cpu));
+/** @param {Array<{ cpu: number }>} list */
+const addedCpu = (list) => median(list.map((x, i) => x.cpu - (bareSamples[i]?.cpu ?? x.cpu)));
 // The access log's cost: the same route and stack, with and without a line per request.
 const accessVsOff = median(accessRow.list.map((x, i) => x.rps / (routeRow.list[i]?.rps ?? x.rps)));
 const accessCpu = median(accessRow.list.map((x, i) => x.cpu - (routeRow.list[i]?.cpu ?? x.cpu)));
@@ -225,6 +233,7 @@ const table = [
   ),
 ].join('\n');
 const summary = [
+  `- a user route behind lifeline() vs the same app with cors + helmet alone (GET /api/items): ${lifelineVsCorsHelmet.toFixed(2)}× throughput, ${lifelineVsCorsHelmetCpu.toFixed(2)}× CPU efficiency (target ≥ 1.00×); CPU added to bare Express per request: lifeline() ${addedCpu(routeRow.list).toFixed(1)} µs, cors + helmet ${addedCpu(corsHelmetRow.list).toFixed(1)} µs`,
   `- /api/health vs /api/ping: ${healthVsPing.toFixed(2)}× throughput, ${healthVsPingCpu.toFixed(2)}× CPU efficiency (target ≥ 0.95×); /api/health p99 ${healthRow.p99} ms vs bare route p99 ${rows[0]?.p99} ms`,
   `- /api/health while a dependency hangs (answered from the last snapshot, refreshed in the background): p99 ${hungRow?.p99} ms, p50 ${hungRow?.p50} ms, vs p99 ${healthRow.p99} ms, p50 ${healthRow.p50} ms with every dependency answering`,
   `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
