@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { registerBackendIpc } from '../../examples/electron/backend-ipc.mjs';
+import { registerBackendIpc } from '../../example-electron/backend-ipc.mjs';
 import { ServiceManager } from 'express-lifeline';
 import { freePort } from '../helpers/load.js';
 

@@ -1,5 +1,5 @@
 // Electron main process: starts the backend before the window, stops it on quit.
-// Run with Electron (`npx electron examples/electron/main.mjs`); the tests exercise
+// Run with Electron (`npx electron example-electron/main.mjs`); the tests exercise
 // backend-ipc.mjs with Node alone.
 import { join } from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain } from 'electron';
@@ -10,7 +10,7 @@ import { registerBackendIpc } from './backend-ipc.mjs';
 // BACKEND_DEV=1: you run the backend yourself (with a debugger, a watcher): nothing is spawned.
 const backend = new ServiceManager({
   command: process.execPath.includes('electron') ? 'node' : process.execPath,
-  args: [join(import.meta.dirname, '..', '..', 'example-app', 'server.js')],
+  args: [join(import.meta.dirname, '..', 'example-app', 'server.js')],
   isDev: process.env.BACKEND_DEV === '1',
   maxRestarts: 3,
 });
