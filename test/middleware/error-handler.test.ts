@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { corsSecurity, errorHandler, keepAlive, notFound, type ErrorHandlerOptions } from '../../src/index.js';
@@ -175,7 +175,7 @@ describe('errorHandler: headers already sent', () => {
     // Express's final handler prints the error it closes the connection for, unless env is 'test'.
     app.set('env', 'test');
     let failStream: (() => void) | undefined;
-    app.get('/stream', (_req: unknown, res: { writeHead(n: number, h: object): void; write(s: string): void }, next: Next) => {
+    app.get('/stream', (_req: unknown, res: ServerResponse, next: Next) => {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.write('first part;');
       failStream = () => next(new Error('the stream broke'));
