@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { failureLog } from '../src/logging/failure-log.js';
-import { backgroundLoop, backoffDelay, sleep } from '../src/time.js';
+import { backgroundLoop, backoffDelay } from '../src/time.js';
 
 describe('backgroundLoop', () => {
   it('survives a throwing task and logs each kind of error once, then the recovery', async () => {
@@ -20,9 +20,9 @@ describe('backgroundLoop', () => {
       },
       failures,
     );
-    await sleep(300);
+    // Past the six failures and a few good runs: the recovery line is written by then.
+    await expect.poll(() => runs, { timeout: 5000, interval: 10 }).toBeGreaterThan(8);
     loop.stop();
-    expect(runs).toBeGreaterThan(8);
     expect(lines).toEqual([
       'error refresh failed: too many open files (logged once until it recovers)',
       'error refresh failed: database gone (logged once until it recovers)',
@@ -36,7 +36,7 @@ describe('backgroundLoop with a first delay', () => {
     const at: number[] = [];
     const t0 = Date.now();
     const loop = backgroundLoop(200, () => void at.push(Date.now() - t0), undefined, 0);
-    await sleep(500);
+    await expect.poll(() => at.length, { timeout: 5000, interval: 20 }).toBeGreaterThanOrEqual(2);
     loop.stop();
     expect(at[0]).toBeLessThan(100);
     // Not every 0 ms after the first run: the period is `ms`.
@@ -57,5 +57,18 @@ describe('backoffDelay', () => {
     expect(Math.min(...delays)).toBeGreaterThanOrEqual(1500);
     expect(Math.max(...delays)).toBeLessThanOrEqual(4500);
     expect(new Set(delays).size).toBeGreaterThan(10);
+  });
+
+  it('jitters the capped delay, in whole ms', () => {
+    const delays = Array.from({ length: 200 }, () => backoffDelay(10, { base: 100, factor: 2, cap: 1000, jitter: 0.2 }));
+    expect(delays.every(Number.isInteger)).toBe(true);
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(800);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(1200);
+    expect(backoffDelay(0, { base: 33.4 })).toBe(33);
+  });
+
+  it('counts a negative attempt as the first, and grows without bound when no cap is given', () => {
+    expect(backoffDelay(-3, { base: 250 })).toBe(250);
+    expect(backoffDelay(30, { base: 1 })).toBe(2 ** 30);
   });
 });

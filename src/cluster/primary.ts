@@ -20,7 +20,7 @@ import {
 import { resolveServerLimits } from '../lifecycle/server-limits.js';
 import { logLines, STDOUT_LOGGED_ENV } from './output.js';
 import { watchSources } from './watch.js';
-import { backoffDelay } from '../time.js';
+import { bootOutcome, decideRespawn, type RespawnPolicy } from './respawn.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 
 export interface ClusterOptions {
@@ -168,6 +168,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   const maxRestartDelay = ms('maxRestartDelay', 30_000);
   const stableAfter = ms('stableAfter', 30_000);
   const maxRestarts = checkInteger('cluster', 'maxRestarts', options.maxRestarts ?? 5, { min: 1 });
+  const policy: RespawnPolicy = { restartWindow, restartDelay, maxRestartDelay, stableAfter, maxRestarts };
   // Validated here, so a bad value stops the primary before any fork; the workers get
   // the given ones as the variables their serve() reads (the default maxConnections
   // depends on each worker's own descriptor limit).
@@ -312,11 +313,11 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   }
 
   function died(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
-    const now = Date.now();
-    if (now - slot.startedAt >= stableAfter) slot.consecutive = 0;
-    slot.deaths = [...slot.deaths.filter((t) => now - t < restartWindow), now];
+    const decision = decideRespawn(slot, Date.now(), policy);
+    slot.deaths = decision.deaths;
+    slot.consecutive = decision.consecutive;
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
-    if (slot.deaths.length >= maxRestarts) {
+    if (decision.action === 'give up') {
       slot.gaveUp = true;
       const alive = slots.filter((s) => s.worker).length;
       log.error(
@@ -331,8 +332,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       }
       return;
     }
-    const delay = backoffDelay(slot.consecutive, { base: restartDelay, cap: maxRestartDelay, jitter: 0.5 });
-    slot.consecutive += 1;
+    const delay = decision.delay;
     log.warn(`worker ${slot.index} (pid ${worker.process.pid}) died (${how}): respawning in ${delay} ms`);
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
@@ -488,9 +488,10 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   const startedAt = Date.now();
   const readyAll = await Promise.all(first.map((w) => ready(w, readyTimeout)));
   const count = readyAll.filter(Boolean).length;
-  if (count === workers) {
+  const outcome = bootOutcome(first.map((w, i) => ({ ready: readyAll[i] === true, dead: w.isDead() })));
+  if (outcome === 'ready') {
     log.info(`${workers} workers ready on http://${host}:${port}`);
-  } else if (first.every((w) => w.isDead())) {
+  } else if (outcome === 'failed to boot') {
     // Every worker died while booting (a broken app module, a host that does not resolve):
     // like gunicorn's "worker failed to boot", stop rather than respawn the same failure.
     log.error(`no worker booted: every worker exited before it was ready (its error is above); the primary exits`);

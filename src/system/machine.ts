@@ -74,12 +74,10 @@ function percent(part: number, whole: number): number {
   return whole > 0 ? Math.round((part / whole) * 1000) / 10 : 0;
 }
 
-/** Every mounted local storage filesystem (/proc/mounts + statfs, the way df does it, without spawning df). */
-export async function filesystems(): Promise<FilesystemUsage[]> {
-  const mounts = await text('/proc/mounts');
-  if (mounts === undefined) return [];
+/** The mount points of /proc/mounts worth a statfs: local storage, each once, octal escapes decoded. */
+export function parseMounts(mounts: string): Array<{ mount: string; type: string }> {
   const seen = new Set<string>();
-  const out: FilesystemUsage[] = [];
+  const out: Array<{ mount: string; type: string }> = [];
   for (const line of mounts.split('\n')) {
     const [, rawMount, type] = line.split(' ');
     if (!rawMount || !type || VIRTUAL.has(type) || NETWORK.has(type)) continue;
@@ -87,6 +85,17 @@ export async function filesystems(): Promise<FilesystemUsage[]> {
     const mount = rawMount.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
     if (seen.has(mount)) continue;
     seen.add(mount);
+    out.push({ mount, type });
+  }
+  return out;
+}
+
+/** Every mounted local storage filesystem (/proc/mounts + statfs, the way df does it, without spawning df). */
+export async function filesystems(): Promise<FilesystemUsage[]> {
+  const mounts = await text('/proc/mounts');
+  if (mounts === undefined) return [];
+  const out: FilesystemUsage[] = [];
+  for (const { mount, type } of parseMounts(mounts)) {
     try {
       const s = await statfs(mount);
       if (s.blocks === 0) continue;
@@ -100,10 +109,9 @@ export async function filesystems(): Promise<FilesystemUsage[]> {
   return out;
 }
 
-/** Byte counters per interface from /proc/net/dev (loopback left out). */
-async function networkCounters(): Promise<Map<string, { rx: number; tx: number }>> {
+/** Byte counters per interface from the text of /proc/net/dev (loopback left out). */
+export function parseNetDev(dev: string | undefined): Map<string, { rx: number; tx: number }> {
   const out = new Map<string, { rx: number; tx: number }>();
-  const dev = await text('/proc/net/dev');
   for (const line of dev?.split('\n').slice(2) ?? []) {
     const [name, rest] = line.split(':');
     if (!name || rest === undefined || name.trim() === 'lo') continue;
@@ -113,11 +121,15 @@ async function networkCounters(): Promise<Map<string, { rx: number; tx: number }
   return out;
 }
 
-/** Bytes read and written by whole disks (not partitions, loop or ram devices) from /proc/diskstats. */
-async function diskCounters(): Promise<{ read: number; write: number } | undefined> {
-  const stats = await text('/proc/diskstats');
-  if (stats === undefined) return undefined;
-  const disks = new Set(await readdir('/sys/block').catch(() => [] as string[]));
+async function networkCounters(): Promise<Map<string, { rx: number; tx: number }>> {
+  return parseNetDev(await text('/proc/net/dev'));
+}
+
+/**
+ * Bytes read and written by whole disks from the text of /proc/diskstats: the devices
+ * named in `disks` (/sys/block), not partitions, loop or ram devices.
+ */
+export function parseDiskstats(stats: string, disks: ReadonlySet<string>): { read: number; write: number } {
   let read = 0;
   let write = 0;
   for (const line of stats.split('\n')) {
@@ -129,6 +141,12 @@ async function diskCounters(): Promise<{ read: number; write: number } | undefin
     write += Number(f[9] ?? 0) * 512;
   }
   return { read, write };
+}
+
+async function diskCounters(): Promise<{ read: number; write: number } | undefined> {
+  const stats = await text('/proc/diskstats');
+  if (stats === undefined) return undefined;
+  return parseDiskstats(stats, new Set(await readdir('/sys/block').catch(() => [] as string[])));
 }
 
 export async function machineCounters(): Promise<MachineCounters> {
@@ -159,18 +177,36 @@ export function diskIo(now: MachineCounters, before: MachineCounters | undefined
   };
 }
 
-/** The limits a container runtime sets through cgroups (v2, then v1); null when there is none. */
-export async function containerLimits(): Promise<{ memory_limit: number | null; cpu_limit: number | null }> {
+/**
+ * The limits from the texts of the cgroup files (undefined when a file is absent): v2's
+ * memory.max, else v1's memory.limit_in_bytes, and v2's cpu.max; null when there is none.
+ */
+export function parseCgroupLimits(files: {
+  memoryMax?: string | undefined;
+  memoryLimitInBytes?: string | undefined;
+  cpuMax?: string | undefined;
+}): {
+  memory_limit: number | null;
+  cpu_limit: number | null;
+} {
   let memory: number | null = null;
-  const v2 = (await text('/sys/fs/cgroup/memory.max'))?.trim();
-  const v1 = v2 === undefined ? (await text('/sys/fs/cgroup/memory/memory.limit_in_bytes'))?.trim() : undefined;
+  const v2 = files.memoryMax?.trim();
+  const v1 = v2 === undefined ? files.memoryLimitInBytes?.trim() : undefined;
   const rawMemory = v2 ?? v1;
   // v1 writes "no limit" as a huge number near 2^63.
   if (rawMemory && rawMemory !== 'max' && Number(rawMemory) < 2 ** 60) memory = Number(rawMemory);
   let cpu: number | null = null;
-  const cpuMax = (await text('/sys/fs/cgroup/cpu.max'))?.trim().split(/\s+/);
+  const cpuMax = files.cpuMax?.trim().split(/\s+/);
   if (cpuMax && cpuMax[0] !== 'max' && cpuMax[1]) cpu = Math.round((Number(cpuMax[0]) / Number(cpuMax[1])) * 100) / 100;
   return { memory_limit: memory, cpu_limit: cpu };
+}
+
+/** The limits a container runtime sets through cgroups (v2, then v1); null when there is none. */
+export async function containerLimits(): Promise<{ memory_limit: number | null; cpu_limit: number | null }> {
+  const memoryMax = await text('/sys/fs/cgroup/memory.max');
+  // v1's file is read only without v2's, as before.
+  const memoryLimitInBytes = memoryMax === undefined ? await text('/sys/fs/cgroup/memory/memory.limit_in_bytes') : undefined;
+  return parseCgroupLimits({ memoryMax, memoryLimitInBytes, cpuMax: await text('/sys/fs/cgroup/cpu.max') });
 }
 
 /** The CPU model as the OS names it (Node reads /proc/cpuinfo; systeminformation's cpu() would spawn lscpu). */
@@ -181,15 +217,18 @@ export function cpuModel(): string | null {
 /** The soft RLIMIT_NOFILE of this process (Linux, from /proc; a small synchronous read); undefined elsewhere. */
 export function descriptorLimit(): number | undefined {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('Max open files'));
-    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
-    const n = Number(soft);
-    return Number.isInteger(n) && n > 0 ? n : undefined;
+    return parseOpenFilesLimit(readFileSync('/proc/self/limits', 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** The soft limit of "Max open files" in the text of /proc/<pid>/limits; undefined for "unlimited" or none. */
+export function parseOpenFilesLimit(limits: string): number | undefined {
+  const line = limits.split('\n').find((l) => l.startsWith('Max open files'));
+  const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+  const n = Number(soft);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 /** Descriptors this process holds, and its soft limit (EMFILE comes when they meet). */

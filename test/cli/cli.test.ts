@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import {
   appendFileSync,
   chmodSync,
@@ -67,6 +68,36 @@ function get(path: string): Promise<number> {
   });
 }
 
+const POLL = { timeout: 15_000, interval: 50 };
+
+/** backend.log of the project, or '' before it exists. */
+function backendLog(): string {
+  const file = join(cwd, 'backend.log');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+}
+
+/** A plain node server holding `port`, resolved once it listens (it prints so). */
+async function holdPort(): Promise<ChildProcess> {
+  const holder = spawn(
+    process.execPath,
+    ['-e', `require('http').createServer((q,s)=>s.end()).listen(${port},'127.0.0.1',()=>console.log('listening'))`],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  await new Promise<void>((done, fail) => {
+    holder.stdout!.once('data', () => done());
+    holder.once('exit', (code) => fail(new Error(`the port holder exited (${code}) before listening`)));
+  });
+  return holder;
+}
+
+/** Spawns `lifeline logs --follow --lines 1` in the project; `out()` is what it printed so far. */
+function followLogs(): { child: ChildProcess; out(): string } {
+  const child = spawn(process.execPath, [cli, 'logs', '--follow', '--lines', '1'], { cwd });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  return { child, out: () => out };
+}
+
 /** The one line every CLI path gives for a worker count above 4 per CPU (or not a count). */
 function workersError(got: string): string {
   const cpus = availableParallelism();
@@ -102,6 +133,7 @@ app.get('/print', (req, res) => {
   res.json({ ok: true });
 });
 app.get('/spin', (req, res) => {
+  console.log('spin started');
   const until = Date.now() + Number(req.query.ms);
   while (Date.now() < until);
   res.json({ ok: true });
@@ -280,16 +312,13 @@ describe('lifeline CLI', () => {
     expect(lifeline('start', 'app.mjs', '--port', String(port), '--reload').code).toBe(0);
     const log = join(cwd, 'backend.log');
     appendFileSync(join(cwd, 'app.mjs'), '\n// edited\n');
-    for (let i = 0; i < 100 && !/reload complete/.test(readFileSync(log, 'utf8')); i++) await sleep(100);
+    await expect.poll(() => readFileSync(log, 'utf8'), POLL).toMatch(/reload complete/);
     expect(readFileSync(log, 'utf8')).toMatch(/info \[cluster\] app\.mjs changed: reloading[\s\S]*reload complete in \d+ ms/);
     expect((await fetch(`http://127.0.0.1:${port}/api/ping`)).status).toBe(200);
   });
 
   it('refuses a taken port and names its holder; --force stops the holder first', async () => {
-    const holder = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>s.end()).listen(${port},'127.0.0.1')`], {
-      stdio: 'ignore',
-    });
-    await sleep(400);
+    const holder = await holdPort();
     const refused = lifeline('start', 'app.mjs', '--port', String(port));
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(new RegExp(`^port ${port} is in use by pid ${holder.pid} \\(.*node -e.*\\); use --force`));
@@ -301,10 +330,7 @@ describe('lifeline CLI', () => {
   });
 
   it('kill-port stops a real listener and confirms the port is free', async () => {
-    const holder = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>s.end()).listen(${port},'127.0.0.1')`], {
-      stdio: 'ignore',
-    });
-    await sleep(400);
+    const holder = await holdPort();
     const result = lifeline('kill-port', '--port', String(port));
     expect(result).toMatchObject({
       code: 0,
@@ -316,7 +342,8 @@ describe('lifeline CLI', () => {
 
   it('never signals an unrelated process whose pid is in a stale or reused PID file', async () => {
     const unrelated = spawn('sleep', ['30'], { stdio: 'ignore' });
-    await sleep(100);
+    // 'spawn' comes once the exec succeeded: /proc shows `sleep 30`, not the forked node.
+    await once(unrelated, 'spawn');
     const reused = {
       pid: unrelated.pid,
       startTicks: 1,
@@ -439,19 +466,18 @@ describe('lifeline CLI', () => {
   it('logs --follow keeps printing across a rotation', async () => {
     const log = join(cwd, 'backend.log');
     writeFileSync(log, 'line 1\nline 2\n');
-    const child = spawn(process.execPath, [cli, 'logs', '--follow', '--lines', '1'], { cwd });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    await sleep(500);
+    const { child, out } = followLogs();
+    // Each step waits for the line before it to be printed, so the rotation comes after line 3 was read.
+    await expect.poll(out, POLL).toBe('line 2\n');
     appendFileSync(log, 'line 3\n');
-    await sleep(500);
+    await expect.poll(out, POLL).toBe('line 2\nline 3\n');
     renameSync(log, `${log}.1`);
     writeFileSync(log, 'line 4 after rotation\n');
-    await sleep(600);
+    await expect.poll(out, POLL).toBe('line 2\nline 3\nline 4 after rotation\n');
     appendFileSync(log, 'line 5\n');
-    await sleep(600);
+    await expect.poll(out, POLL).toBe('line 2\nline 3\nline 4 after rotation\nline 5\n');
     child.kill('SIGINT');
-    expect(out).toBe('line 2\nline 3\nline 4 after rotation\nline 5\n');
+    expect(out()).toBe('line 2\nline 3\nline 4 after rotation\nline 5\n');
   });
 
   it('app output under start goes through the rotating log: every line, in order, never into a rotated file', async () => {
@@ -470,8 +496,7 @@ describe('lifeline CLI', () => {
         logFiles()
           .map((file) => readFileSync(join(cwd, file), 'utf8'))
           .join('');
-      for (let i = 0; i < 100 && !all().includes(last); i++) await sleep(50);
-      expect(all()).toContain(last);
+      await expect.poll(all, POLL).toContain(last);
     }
     expect(existsSync(join(cwd, 'backend.log.2'))).toBe(true);
     for (const file of logFiles().slice(0, -1)) {
@@ -529,7 +554,7 @@ describe('lifeline CLI', () => {
     expect(lifelineWith({ LOG_MAX_SIZE: '2048' }, 'start', 'chatty.mjs').code).toBe(0);
     await get('/print?from=0&n=40');
     // A rotation renames backend.log, then opens a new one: wait until both are there.
-    for (let i = 0; i < 100 && !(existsSync(join(cwd, 'backend.log.1')) && existsSync(join(cwd, 'backend.log'))); i++) await sleep(50);
+    await expect.poll(() => existsSync(join(cwd, 'backend.log.1')) && existsSync(join(cwd, 'backend.log')), POLL).toBe(true);
     expect({ log: mode('backend.log'), rotated: mode('backend.log.1'), pid: mode('.backend.pid') }).toEqual({
       log: 0o600,
       rotated: 0o600,
@@ -541,7 +566,7 @@ describe('lifeline CLI', () => {
     expect(lifelineWith({ LOG_MAX_SIZE: '2048', LOG_FILE_MODE: '0640' }, 'start', 'chatty.mjs').code).toBe(0);
     await get('/print?from=0&n=40');
     // A rotation renames backend.log, then opens a new one: wait until both are there.
-    for (let i = 0; i < 100 && !(existsSync(join(cwd, 'backend.log.1')) && existsSync(join(cwd, 'backend.log'))); i++) await sleep(50);
+    await expect.poll(() => existsSync(join(cwd, 'backend.log.1')) && existsSync(join(cwd, 'backend.log')), POLL).toBe(true);
     expect({ log: mode('backend.log'), rotated: mode('backend.log.1') }).toEqual({ log: 0o640, rotated: 0o640 });
     expect(lifeline('stop').code).toBe(0);
     expect(lifelineWith({ LOG_FILE_MODE: '0644' }, 'start', 'chatty.mjs')).toMatchObject({
@@ -577,9 +602,11 @@ describe('lifeline CLI', () => {
   it('status shows the log file and the CPU use of the last moment, not the lifetime average', async () => {
     writeFileSync(join(cwd, 'chatty.mjs'), CHATTY_APP);
     expect(lifeline('start', 'chatty.mjs', '--port', String(port)).code).toBe(0);
-    await sleep(3000); // idle: a lifetime average would stay low under the spin below
+    // The scenario, not a wait for an event: 3 s idle, so a lifetime average would stay low
+    // under the spin below while the CPU of the last moment is high.
+    await sleep(3000);
     const spinning = get('/spin?ms=4000');
-    await sleep(800);
+    await expect.poll(backendLog, POLL).toMatch(/spin started/);
     const json = JSON.parse(lifeline('status', '--json').out) as { cpu_percent: number; log_file: string };
     await spinning;
     expect(json.log_file).toBe(join(cwd, 'backend.log'));
@@ -622,10 +649,7 @@ describe('lifeline CLI', () => {
     });
 
     it('status and kill-port say a root-owned listener is held by a process they cannot see, never "free"', async () => {
-      const holder = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>s.end()).listen(${port},'127.0.0.1')`], {
-        stdio: 'ignore',
-      });
-      await sleep(400);
+      const holder = await holdPort();
       try {
         expect(asNobody('status', '--port', String(port))).toMatchObject({
           code: 1,
@@ -675,16 +699,14 @@ describe('lifeline CLI', () => {
     expect(printed.code).toBe(0);
     expect(printed.out).toBe('plain line\n\\x1b[2J\\x1b[31mred\\x1b[0m\\rover\\x07bell\\x9b31m\n');
 
-    const child = spawn(process.execPath, [cli, 'logs', '--follow', '--lines', '1'], { cwd });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    await sleep(500);
+    const { child, out } = followLogs();
+    const first = '\\x1b[2J\\x1b[31mred\\x1b[0m\\rover\\x07bell\\x9b31m\n';
+    await expect.poll(out, POLL).toBe(first);
     appendFileSync(log, 'next \x1b]0;title\x07 line\n');
-    await sleep(600);
+    await expect.poll(out, POLL).toBe(`${first}next \\x1b]0;title\\x07 line\n`);
     child.kill('SIGINT');
-    expect(out).toBe('\\x1b[2J\\x1b[31mred\\x1b[0m\\rover\\x07bell\\x9b31m\nnext \\x1b]0;title\\x07 line\n');
     // eslint-disable-next-line no-control-regex -- no raw control character may be left
-    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(out()).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
   });
 
   it('run restarts a crashing app up to --max-restarts and records it in auto_restart.log', () => {

@@ -6,12 +6,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checks, health, type HealthCheckFn, type HealthOptions } from '../../src/index.js';
 import { express } from '../helpers/express.js';
 import { memoryLogger } from '../helpers/logger.js';
-import { sleep } from '../helpers/process.js';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
+
+const POLL = { timeout: 5000, interval: 10 };
 
 function appWith(options: HealthOptions) {
   const app = express();
@@ -76,15 +77,21 @@ describe('check outcomes', () => {
     expect(elapsed).toBeLessThan(250);
     const ready = await request(app).get('/api/health/ready');
     expect([ready.status, ready.body.reason]).toEqual([503, 'checks not completed yet']);
-    await sleep(300);
-    const res = await request(app).get('/api/health');
+    // The first run ends at the check's 300 ms timeout: from then on the report is final.
+    let res = first;
+    await expect
+      .poll(async () => {
+        res = await request(app).get('/api/health');
+        return res.body.status;
+      }, POLL)
+      .toBe('unhealthy');
     expect(res.status).toBe(503);
-    expect(res.body.status).toBe('unhealthy');
     expect(res.body.checks.hang.error).toBe('timed out after 300 ms');
     expect(aborted).toBeInstanceOf(Error);
   });
 
   it('a per-check timeout overrides the default', async () => {
+    // A check that takes 150 ms, three times its own 50 ms timeout: the delay is the scenario.
     const slow: HealthCheckFn = () => new Promise((resolve) => setTimeout(resolve, 150));
     const res = await request(appWith({ timeout: 1000, checks: { slow: { check: slow, timeout: 50 } } })).get('/api/health');
     expect(res.body.checks.slow.error).toBe('timed out after 50 ms');
@@ -106,9 +113,16 @@ describe('check outcomes', () => {
     up = true;
     // The stale answer comes at once and starts the refresh; the next one has its result.
     expect((await request(app).get('/api/health')).status).toBe(503);
-    await sleep(20);
-    const res = await request(app).get('/api/health');
-    expect([res.status, res.body.checks.dep.status]).toEqual([200, 'pass']);
+    // The refresh that request started ends shortly: poll for its result.
+    const get = () => request(app).get('/api/health');
+    let res: Awaited<ReturnType<typeof get>> | undefined;
+    await expect
+      .poll(async () => {
+        res = await get();
+        return res.status;
+      }, POLL)
+      .toBe(200);
+    expect(res?.body.checks.dep.status).toBe('pass');
     expect(logger.text()).toMatch(/dep: connection refused/);
     expect(logger.text()).toMatch(/status healthy -> unhealthy \(dep: connection refused\)/);
     expect(logger.text()).toMatch(/dep: recovered/);
@@ -131,6 +145,7 @@ describe('snapshot cache', () => {
     const app = appWith({
       maxAge: 0,
       checks: {
+        // 100 ms per run, so the 20 requests below all find the same refresh running.
         slow: () =>
           new Promise<void>((resolve) =>
             setTimeout(() => {
@@ -140,7 +155,7 @@ describe('snapshot cache', () => {
           ),
       },
     });
-    await new Promise((resolve) => setTimeout(resolve, 150)); // let the startup refresh finish
+    await expect.poll(() => runs, POLL).toBe(1); // the startup refresh has finished
     const before = runs;
     const server = app.listen(0);
     try {
@@ -154,10 +169,12 @@ describe('snapshot cache', () => {
 
   it('the background loop refreshes the snapshot at its interval', async () => {
     let runs = 0;
+    const started = Date.now();
     const h = health({ logger: false, interval: 50, checks: { counted: async () => void runs++ } });
     closers.push(h.close);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(runs).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => runs, POLL).toBeGreaterThanOrEqual(3);
+    // Three runs come within a few 50 ms intervals, not at the 30 s default.
+    expect(Date.now() - started).toBeLessThan(1500);
   });
 });
 

@@ -25,6 +25,17 @@ function appWith(options: HealthOptions = {}) {
 
 const ENDPOINTS = ['/api/ping', '/api/status', '/api/keep-alive', '/api/health', '/api/health/live', '/api/health/ready'];
 
+// What each endpoint answers with default options and no checks: the exact keys, so a wrong
+// body on any one path (a missing timestamp, another status) fails its own case.
+const BODY_SHAPE: Record<string, unknown> = {
+  '/api/ping': { status: 'ok', message: 'pong', timestamp: expect.any(Number) },
+  '/api/status': expect.objectContaining({ status: 'running', uptime: expect.any(Number), timestamp: expect.any(Number) }),
+  '/api/keep-alive': expect.objectContaining({ status: 'alive', uptime: expect.any(Number), timestamp: expect.any(Number) }),
+  '/api/health': expect.objectContaining({ status: 'healthy', timestamp: expect.any(Number), checks: expect.any(Object) }),
+  '/api/health/live': { status: 'alive', timestamp: expect.any(Number), uptime: expect.any(Number) },
+  '/api/health/ready': { status: 'ready', timestamp: expect.any(Number) },
+};
+
 describe('health endpoints', () => {
   it.each(ENDPOINTS)('GET %s answers JSON with no-store, with and without a trailing slash', async (path) => {
     const app = appWith();
@@ -33,7 +44,7 @@ describe('health endpoints', () => {
       expect(res.status, p).toBe(200);
       expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
       expect(res.headers['cache-control']).toBe('no-store');
-      expect(typeof res.body.timestamp === 'number' || path === '/api/health/live').toBe(true);
+      expect(res.body, p).toEqual(BODY_SHAPE[path]);
     }
   });
 

@@ -18,6 +18,8 @@ afterEach(async () => {
 
 type Res = { json(b: unknown): void; status(n: number): Res };
 
+const POLL = { timeout: 5000, interval: 10 };
+
 function appWith(logger: ReturnType<typeof memoryLogger> | false = false, slowRequestMs = 1000) {
   const app = express();
   const ka = keepAlive({ logger, interval: 0, slowRequestMs });
@@ -27,6 +29,7 @@ function appWith(logger: ReturnType<typeof memoryLogger> | false = false, slowRe
   app.get('/boom', () => {
     throw new Error('kaboom');
   });
+  // A handler that takes 120 ms: the duration is what the processing-time tests measure.
   app.get('/slow', (_req: unknown, res: Res) => setTimeout(() => res.json({ slow: true }), 120));
   app.get('/stream', (_req: unknown, res: { write(s: string): void; end(): void }) => {
     res.write('part');
@@ -113,12 +116,12 @@ describe('keepAlive counters', () => {
     const running = await listen(app);
     try {
       const pending = Promise.all([fetch(`${running.url}/hold`), fetch(`${running.url}/hold`)]);
-      for (let i = 0; i < 200 && held.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      await expect.poll(() => held.length, POLL).toBe(2);
       expect(ka.activity(app).inFlight).toBe(2);
       for (const release of held) release();
       await pending;
-      await new Promise((r) => setTimeout(r, 20));
-      expect(ka.activity(app).inFlight).toBe(0);
+      // The count drops when each response finishes on the server, which may come after the client has it.
+      await expect.poll(() => ka.activity(app).inFlight, POLL).toBe(0);
     } finally {
       await running.close();
     }
@@ -180,7 +183,8 @@ describe('keepAlive logging and loop', () => {
     const app = express();
     app.use(ka);
     await request(app).get('/');
-    await new Promise((r) => setTimeout(r, 250));
+    const heartbeatCount = () => logger.lines.filter((l) => l.message.startsWith('heartbeat')).length;
+    await expect.poll(() => Math.min(pings, heartbeatCount()), POLL).toBeGreaterThanOrEqual(3);
     await ka.close();
     await target.close();
     expect(pings).toBeGreaterThanOrEqual(3);
@@ -197,7 +201,7 @@ describe('keepAlive logging and loop', () => {
     const logger = memoryLogger();
     const ka = keepAlive({ logger, interval: 30, selfPingUrl: 'http://ping:S3CR3T@127.0.0.1:1/api/ping?token=T0K3N&x=1' });
     closers.push(ka.close);
-    for (let i = 0; i < 100 && !logger.lines.some((l) => l.level === 'warn'); i++) await new Promise((r) => setTimeout(r, 20));
+    await expect.poll(() => logger.lines.some((l) => l.level === 'warn'), POLL).toBe(true);
     await ka.close();
     const warning = logger.lines.find((l) => l.level === 'warn');
     expect(warning?.message).toMatch(/^self-ping http:\/\/ping:\*\*\*@127\.0\.0\.1:1\/api\/ping\?token=\*\*\*&x=\*\*\* failed: /);
@@ -208,7 +212,12 @@ describe('keepAlive logging and loop', () => {
     const logger = memoryLogger();
     const ka = keepAlive({ logger, interval: 30, selfPingUrl: 'http://127.0.0.1:1/api/ping' });
     closers.push(ka.close);
-    await new Promise((r) => setTimeout(r, 300));
+    // An app that had a request gets a heartbeat line per loop, logged before the loop's
+    // self-ping: nine heartbeats mean at least eight failed pings.
+    const app = express();
+    app.use(ka);
+    await request(app).get('/');
+    await expect.poll(() => logger.lines.filter((l) => l.message.startsWith('heartbeat')).length, POLL).toBeGreaterThanOrEqual(9);
     const warnings = logger.lines.filter((l) => l.level === 'warn' && l.message.startsWith('self-ping http://127.0.0.1:1/api/ping failed'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.message).toMatch(/failed: fetch failed \(bad port\) \(logged once until it recovers\)$/);
@@ -372,7 +381,9 @@ describe('POST /api/keep-alive', () => {
     closers.push(h.close);
     app.use(h);
     await request(app).post('/api/keep-alive').send({ client_id: 'old' });
-    await new Promise((r) => setTimeout(r, 250));
+    expect((await request(app).get('/api/status')).body.clients_last_interval).toBe(1);
+    // A GET records no client: poll until the 150 ms window has left 'old' behind.
+    await expect.poll(async () => (await request(app).get('/api/status')).body.clients_last_interval, POLL).toBe(0);
     const res = await request(app).post('/api/keep-alive').send({ client_id: 'new' });
     expect(res.body.clients_last_interval).toBe(1);
   });
@@ -458,8 +469,7 @@ describe('keepAlive access log', () => {
       await inHandler;
       controller.abort();
       await pending;
-      for (let i = 0; i < 100 && !logger.lines.some((l) => l.meta?.component === 'access'); i++)
-        await new Promise((r) => setTimeout(r, 10));
+      await expect.poll(() => logger.lines.some((l) => l.meta?.component === 'access'), POLL).toBe(true);
     } finally {
       await running.close();
     }
