@@ -106,8 +106,14 @@ const spawnedDuring = (await servers.lifeline.stats()).spawned - spawnedBefore;
 // Ratios are taken within each round (this scenario against bare Express a few seconds
 // apart), then the median over rounds: the machine's speed drifts between rounds.
 const bareSamples = samples[scenarios[0]?.name ?? ''] ?? [];
+/**
+ * The median over rounds of `compare(this round's sample, the same round's sample of base)`.
+ * @param {Array<{ rps: number, cpu: number }>} list @param {Array<{ rps: number, cpu: number }>} base
+ * @param {(s: { rps: number, cpu: number }, b: { rps: number, cpu: number }) => number} compare
+ */
+const versus = (list, base, compare) => median(list.map((x, i) => compare(x, base[i] ?? x)));
 /** @param {Array<{ rps: number, cpu: number }>} list @param {(s: { rps: number, cpu: number }, b: { rps: number, cpu: number }) => number} ratio */
-const perRound = (list, ratio) => median(list.map((x, i) => ratio(x, bareSamples[i] ?? x)));
+const perRound = (list, ratio) => versus(list, bareSamples, ratio);
 const rows = scenarios.map((s) => {
   const list = samples[s.name] ?? [];
   return {
@@ -124,8 +130,8 @@ const rows = scenarios.map((s) => {
 const ping = rows[3];
 const healthRow = rows[4];
 if (!ping || !healthRow) throw new Error('scenarios missing');
-const healthVsPing = median(healthRow.list.map((x, i) => x.rps / (ping.list[i]?.rps ?? x.rps)));
-const healthVsPingCpu = median(healthRow.list.map((x, i) => (ping.list[i]?.cpu ?? x.cpu) / x.cpu));
+const healthVsPing = versus(healthRow.list, ping.list, (x, b) => x.rps / b.rps);
+const healthVsPingCpu = versus(healthRow.list, ping.list, (x, b) => b.cpu / x.cpu);
 const hungRow = rows.find((r) => r.name.endsWith('dependency hung'));
 const routeRow = rows[2];
 const accessRow = rows[5];
@@ -134,13 +140,13 @@ if (!routeRow || !accessRow) throw new Error('scenarios missing');
 // helmet alone, within each round; and what each stack adds to bare Express's CPU per request.
 const corsHelmetRow = rows[1];
 if (!corsHelmetRow) throw new Error('scenarios missing');
-const lifelineVsCorsHelmet = median(routeRow.list.map((x, i) => x.rps / (corsHelmetRow.list[i]?.rps ?? x.rps)));
-const lifelineVsCorsHelmetCpu = median(routeRow.list.map((x, i) => (corsHelmetRow.list[i]?.cpu ?? x.cpu) / x.cpu));
-/** @param {Array<{ cpu: number }>} list */
-const addedCpu = (list) => median(list.map((x, i) => x.cpu - (bareSamples[i]?.cpu ?? x.cpu)));
+const lifelineVsCorsHelmet = versus(routeRow.list, corsHelmetRow.list, (x, b) => x.rps / b.rps);
+const lifelineVsCorsHelmetCpu = versus(routeRow.list, corsHelmetRow.list, (x, b) => b.cpu / x.cpu);
+/** @param {Array<{ rps: number, cpu: number }>} list */
+const addedCpu = (list) => perRound(list, (x, b) => x.cpu - b.cpu);
 // The access log's cost: the same route and stack, with and without a line per request.
-const accessVsOff = median(accessRow.list.map((x, i) => x.rps / (routeRow.list[i]?.rps ?? x.rps)));
-const accessCpu = median(accessRow.list.map((x, i) => x.cpu - (routeRow.list[i]?.cpu ?? x.cpu)));
+const accessVsOff = versus(accessRow.list, routeRow.list, (x, b) => x.rps / b.rps);
+const accessCpu = versus(accessRow.list, routeRow.list, (x, b) => x.cpu - b.cpu);
 
 // Memory: RSS after warm-up, then after a long mixed run on the lifeline server.
 const lifelineUrl = servers.lifeline.url;
