@@ -128,6 +128,8 @@ export class NotificationSender {
     const configs = await Promise.all(claimed.map((m) => this.#store.notifications.get(m.config)));
     const giveBack: number[] = [];
     claimed.forEach((message, i) => {
+      // Its claim ran out mid-attempt (renewals failed) and came back to this sender: the attempt still runs.
+      if (this.#inFlight.has(message.id)) return;
       const config = configs[i];
       if (config) {
         const destination = destinationOf(config);
