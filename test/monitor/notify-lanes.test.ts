@@ -86,7 +86,7 @@ describe.each(DATABASES)('a receiver that never answers holds only its own lane 
     expect(await monitor.store.notifications.deliveries(other.id)).toHaveLength(2);
   }, 20_000);
 
-  it('a receiver that hangs behind many configs holds only its destination\'s slots: the other destinations go on', async () => {
+  it("a receiver that hangs behind many configs holds only its destination's slots: the other destinations go on", async () => {
     const hang = await startWebhookReceiver(SECRET, { answers: ['hold'] });
     cleanups.push(() => hang.close());
     const answering = await startWebhookReceiver(SECRET);

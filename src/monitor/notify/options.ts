@@ -178,5 +178,9 @@ export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env =
     lease,
     concurrency,
     destinationConcurrency,
-    pollInterval, smtpUrl, mailFrom, sms };
+    pollInterval,
+    smtpUrl,
+    mailFrom,
+    sms,
+  };
 }
