@@ -8,6 +8,8 @@ import type { NotificationPayload } from './message.js';
 import type { NotifySettings } from './options.js';
 
 const PRUNE_EVERY = 3_600_000;
+/** Configs left out of a claim at most (their destination is full). */
+const SKIP_MAX = 10_000;
 /** Finished messages and their attempts are kept this long. */
 const KEEP = 30 * 86_400_000;
 
@@ -123,7 +125,10 @@ export class NotificationSender {
     const free = this.#settings.concurrency - this.#inFlight.size;
     if (free <= 0) return false; // a finishing attempt wakes the sender
     const skip: number[] = [];
-    for (const [config, destination] of this.#destinationOf) if (this.#isFull(destination)) skip.push(config);
+    for (const [config, destination] of this.#destinationOf) {
+      // Bounded to stay within the databases' bind limits; a config left out is at worst claimed and given back.
+      if (skip.length < SKIP_MAX && this.#isFull(destination)) skip.push(config);
+    }
     const claimed = await this.#store.outbox.claim(this.#instance, { limit: free, lease: this.#settings.lease, now, skip });
     const configs = await Promise.all(claimed.map((m) => this.#store.notifications.get(m.config)));
     const giveBack: number[] = [];
@@ -142,7 +147,8 @@ export class NotificationSender {
       this.#begin(message, config);
     });
     await this.#store.outbox.release(giveBack, this.#instance);
-    return claimed.length === free;
+    // Given back means waiting on a full destination: poll later (or on a freed slot), never spin.
+    return claimed.length === free && giveBack.length === 0;
   }
 
   #isFull(destination: string): boolean {
