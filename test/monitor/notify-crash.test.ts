@@ -5,9 +5,9 @@ import { openStore } from '../../src/monitor/store/index.js';
 import { validateNotificationConfig, validateServer } from '../../src/monitor/validate.js';
 import type { NotificationConfigInput } from '../../src/monitor/types.js';
 import { runNode, type Child } from '../helpers/process.js';
-import { sqliteDatabase, waitFor, type TestDatabase } from './helpers.js';
+import { DATABASES, sqliteDatabase, waitFor, type TestDatabase } from './helpers.js';
 import { startWebhookReceiver, type WebhookReceiver } from './receivers.js';
-import { startTarget } from './target.js';
+import { startTarget, type Target } from './target.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -19,8 +19,8 @@ const FIXTURE = resolve('test/fixtures/monitor-notify.ts');
 // A dead sender's claim runs out after `lease`: short here so the restarted process takes the message soon.
 const NOTIFY = JSON.stringify({ pollInterval: 50, retrySchedule: [400], timeout: 1500, lease: 2500 });
 
-/** A server that is down from its first check, with a webhook config to `url`. */
-async function prepare(db: TestDatabase, url: string): Promise<{ configId: number }> {
+/** A server that is down from its first check, with a webhook config to each of `urls`. */
+async function prepare(db: TestDatabase, ...urls: string[]): Promise<{ configId: number; target: Target }> {
   const target = await startTarget();
   cleanups.push(() => target.close());
   target.failing.add('/down');
@@ -36,16 +36,19 @@ async function prepare(db: TestDatabase, url: string): Promise<{ configId: numbe
   });
   if (!server.ok) throw new Error('invalid server');
   const { id } = await store.servers.create(server.value);
-  const config = validateNotificationConfig({ server: id, notification_type: 'webhook', recipient: url, secret: SECRET });
-  if (!config.ok) throw new Error('invalid config');
-  const { id: configId } = await store.notifications.create(config.value as NotificationConfigInput);
+  const ids: number[] = [];
+  for (const url of urls) {
+    const config = validateNotificationConfig({ server: id, notification_type: 'webhook', recipient: url, secret: SECRET });
+    if (!config.ok) throw new Error('invalid config');
+    ids.push((await store.notifications.create(config.value as NotificationConfigInput)).id);
+  }
   await store.close();
-  return { configId };
+  return { configId: ids[0]!, target };
 }
 
 /** The monitor in one node process (tsx as a loader, not its CLI, whose child would outlive a kill -9 of it). */
-async function start(db: TestDatabase): Promise<Child> {
-  const child = runNode('--import', { DATABASE: db.url, NOTIFY }, ['tsx', FIXTURE]);
+async function start(db: TestDatabase, notify = NOTIFY): Promise<Child> {
+  const child = runNode('--import', { DATABASE: db.url, NOTIFY: notify }, ['tsx', FIXTURE]);
   cleanups.push(async () => {
     if (child.child.exitCode === null && child.child.signalCode === null) {
       child.child.kill('SIGKILL');
@@ -136,6 +139,64 @@ describe('notifications across a crash (kill -9)', () => {
     expect(done.messages).toMatchObject([{ state: 'delivered' }]);
     expect(done.deliveries.at(-1)).toMatchObject({ ok: 1, status_code: 200 });
     expect(second.output()).toMatch(/monitor: notification delivered/);
+    await kill9(second);
+  }, 60_000);
+});
+
+describe.each(DATABASES)('a hanging delivery across a crash (kill -9) on %s', (_name, database) => {
+  // A long timeout with a short lease, renewed while the attempt runs: the process that follows a
+  // dead one takes its message back after the lease, not after the timeout.
+  const HANGING = JSON.stringify({ pollInterval: 50, retrySchedule: [400], timeout: 20_000, lease: 1500 });
+
+  it("is sent again by the next process with the same webhook-id; another config's notices, sent meanwhile, are not sent again", async () => {
+    const db = await database();
+    cleanups.push(() => db.drop());
+    const hang = await startWebhookReceiver(SECRET, { answers: ['hold', 200] });
+    cleanups.push(() => hang.close());
+    const answering = await startWebhookReceiver(SECRET);
+    cleanups.push(() => answering.close());
+    const { target } = await prepare(db, hang.url, answering.url);
+
+    const first = await start(db, HANGING);
+    const explain = (child: Child) => (e: unknown) => {
+      throw new Error(`${String(e)}\n${child.output()}`);
+    };
+    await waitFor(() => hang.requests.length === 1 && answering.processed.size === 1, 15_000, 'the server.down').catch(explain(first));
+    target.failing.delete('/down');
+    // The recovery reaches the answering receiver while the hanging request is open (held longer than the lease).
+    await waitFor(() => answering.processed.size === 2, 5000, 'the server.up to the answering receiver').catch(explain(first));
+    await waitFor(() => Date.now() - hang.requests[0]!.at > 1500, 5000, 'the hold to outlast one lease');
+    expect(hang.requests).toHaveLength(1);
+    await kill9(first);
+    const held = await outbox(db);
+    expect(held.messages.map((m) => [m.event, m.state, m.attempts])).toEqual([
+      ['server.down', 'pending', 0],
+      ['server.down', 'delivered', 1],
+      ['server.up', 'pending', 0],
+      ['server.up', 'delivered', 1],
+    ]);
+    expect(held.deliveries).toHaveLength(2);
+
+    const second = await start(db, HANGING);
+    await waitFor(() => hang.processed.size === 2, 15_000, "the hanging config's notices after the restart").catch(explain(second));
+    await waitFor(async () => (await outbox(db)).deliveries.length === 4, 5000, 'the attempts recorded');
+    await sleep(1500); // time for a wrong second delivery to show
+
+    expect(hang.requests.map((r) => [r.body.type, r.answered])).toEqual([
+      ['server.down', 0],
+      ['server.down', 200],
+      ['server.up', 200],
+    ]);
+    expect(hang.requests[1]!.id).toBe(hang.requests[0]!.id);
+    expect(hang.requests.every((r) => r.verified)).toBe(true);
+    // Acknowledged before the crash: never sent again.
+    expect(answering.requests.map((r) => [r.body.type, r.answered])).toEqual([
+      ['server.down', 200],
+      ['server.up', 200],
+    ]);
+    const done = await outbox(db);
+    expect(done.messages.every((m) => m.state === 'delivered' && m.attempts === 1)).toBe(true);
+    expect(done.deliveries).toHaveLength(4);
     await kill9(second);
   }, 60_000);
 });

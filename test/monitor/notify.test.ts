@@ -328,7 +328,9 @@ describe('notification options', () => {
       [{ retrySchedule: [] }, /expected `retrySchedule` to be a non-empty array of positive integers/],
       [{ retrySchedule: [5, -1] }, /`retrySchedule`/],
       [{ timeout: 0 }, /expected `timeout` to be an integer/],
-      [{ timeout: 5000, lease: 5000 }, /expected `lease` to be an integer > timeout \(5000 ms\)/],
+      [{ lease: 500 }, /expected `lease` to be an integer 1000-3600000 \(ms\), got 500/],
+      [{ concurrency: 0 }, /expected `concurrency` to be an integer 1-10000, got 0/],
+      [{ concurrency: 8, destinationConcurrency: 9 }, /expected `destinationConcurrency` to be an integer 1-8, got 9/],
       [{ smtpUrl: 'http://mail' }, /expected `smtpUrl` to be an smtp:\/\/ or smtps:\/\/ URL/],
       [{ sms: { url: 'ftp://x', accountSid: 'a', authToken: 'b', from: 'c' } }, /expected `sms.url` to be an http\(s\) URL/],
       [
@@ -347,6 +349,9 @@ describe('notification options', () => {
       retrySchedule: [5000, 30_000, 120_000, 600_000, 3_600_000],
       retryFor: 86_400_000,
       timeout: 15_000,
+      lease: 60_000,
+      concurrency: 64,
+      destinationConcurrency: 4,
       smtpUrl: 'smtps://u:p@mail:465',
       mailFrom: 'm@x.io',
     });

@@ -29,9 +29,23 @@ export interface NotifyOptions {
   timeout?: number;
   /**
    * How long a claimed message is this sender's, ms: a sender that dies holds its
-   * messages this long. Must exceed `timeout`. Default 60 s.
+   * messages this long. Renewed every third of it while the attempt runs, so an
+   * attempt may outlast it (an SMTP exchange of several slow steps). Default 60 s
+   * or twice `timeout`.
    */
   lease?: number;
+  /**
+   * Attempts in flight at once, over all receivers. Default 64. Each waits on its own:
+   * a receiver that never answers holds its attempts' slots until `timeout`, no others.
+   */
+  concurrency?: number;
+  /**
+   * Attempts in flight at once to one destination: a webhook's origin
+   * (`https://host:port`), the SMTP server, the SMS API. Default 4, so a receiver
+   * that hangs behind many configs holds at most this many of the `concurrency` slots.
+   * A config's messages always go one at a time, in order.
+   */
+  destinationConcurrency?: number;
   /** How often the outbox is polled for due messages, ms. Default 1 s (new state changes of this process wake it at once). */
   pollInterval?: number;
   /** SMTP server for email, `smtp://user:pass@host:587` or `smtps://…`. Default `SMTP_URL`. */
@@ -49,13 +63,28 @@ export interface NotifySettings {
   reminderInterval: number;
   timeout: number;
   lease: number;
+  concurrency: number;
+  destinationConcurrency: number;
   pollInterval: number;
   smtpUrl: string | undefined;
   mailFrom: string;
   sms: SmsOptions | undefined;
 }
 
-const KNOWN = ['send', 'retrySchedule', 'retryFor', 'reminderInterval', 'timeout', 'lease', 'pollInterval', 'smtpUrl', 'mailFrom', 'sms'];
+const KNOWN = [
+  'send',
+  'retrySchedule',
+  'retryFor',
+  'reminderInterval',
+  'timeout',
+  'lease',
+  'concurrency',
+  'destinationConcurrency',
+  'pollInterval',
+  'smtpUrl',
+  'mailFrom',
+  'sms',
+];
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 export const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5000, 30_000, 2 * MINUTE, 10 * MINUTE, HOUR];
@@ -101,8 +130,13 @@ export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env =
   const retryFor = checkInteger(C, 'retryFor', options.retryFor ?? 24 * HOUR, { min: 1, unit: 'ms' });
   const reminderInterval = checkInteger(C, 'reminderInterval', options.reminderInterval ?? 0, { min: 0, unit: 'ms' });
   const timeout = checkInteger(C, 'timeout', options.timeout ?? 15_000, { min: 1, max: 10 * MINUTE, unit: 'ms' });
-  const lease = checkInteger(C, 'lease', options.lease ?? Math.max(60_000, 2 * timeout), { min: 1, unit: 'ms' });
-  if (lease <= timeout) throw optionError(C, 'lease', `an integer > timeout (${timeout} ms)`, lease);
+  // Renewed every third while an attempt runs: a lease shorter than `timeout` is safe, and a dead sender's messages come back sooner.
+  const lease = checkInteger(C, 'lease', options.lease ?? Math.max(60_000, 2 * timeout), { min: 1000, max: HOUR, unit: 'ms' });
+  const concurrency = checkInteger(C, 'concurrency', options.concurrency ?? 64, { min: 1, max: 10_000 });
+  const destinationConcurrency = checkInteger(C, 'destinationConcurrency', options.destinationConcurrency ?? Math.min(4, concurrency), {
+    min: 1,
+    max: concurrency,
+  });
   const pollInterval = checkInteger(C, 'pollInterval', options.pollInterval ?? 1000, { min: 1, max: HOUR, unit: 'ms' });
 
   let smtpUrl: string | undefined;
@@ -135,5 +169,18 @@ export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env =
   } else {
     sms = smsFromEnv(env);
   }
-  return { send, retrySchedule, retryFor, reminderInterval, timeout, lease, pollInterval, smtpUrl, mailFrom, sms };
+  return {
+    send,
+    retrySchedule,
+    retryFor,
+    reminderInterval,
+    timeout,
+    lease,
+    concurrency,
+    destinationConcurrency,
+    pollInterval,
+    smtpUrl,
+    mailFrom,
+    sms,
+  };
 }

@@ -1,14 +1,15 @@
 import type { Transporter } from 'nodemailer';
 import type { LifelineLogger } from '../../logging/logger.js';
 import type { MonitorStore } from '../store/index.js';
+import type { NotificationConfig } from '../types.js';
 import type { AttemptResult, OutboxMessage } from '../store/outbox.js';
 import { sendEmail, sendSms, sendWebhook, type AttemptOutcome } from './channels.js';
 import type { NotificationPayload } from './message.js';
 import type { NotifySettings } from './options.js';
 
-/** Messages claimed at once; each is sent concurrently. */
-const BATCH = 20;
 const PRUNE_EVERY = 3_600_000;
+/** Configs left out of a claim at most (their destination is full). */
+const SKIP_MAX = 10_000;
 /** Finished messages and their attempts are kept this long. */
 const KEEP = 30 * 86_400_000;
 
@@ -19,9 +20,29 @@ export interface SenderStats {
 }
 
 /**
+ * Where a config's attempts wait: a webhook's origin, else the one relay every
+ * email (SMTP server) or text (SMS API) goes through. A receiver that hangs holds
+ * the slots of its destination only.
+ */
+export function destinationOf(config: Pick<NotificationConfig, 'notification_type' | 'recipient'>): string {
+  if (config.notification_type !== 'webhook') return config.notification_type;
+  try {
+    return new URL(config.recipient).origin;
+  } catch {
+    return config.recipient;
+  }
+}
+
+/**
  * The background sender: claims due outbox messages, sends each through its
  * config's channel, and records the attempt together with the message's next
  * state. Never on the checks' path: it only reads the outbox they write.
+ *
+ * Every attempt runs on its own: the sender claims again as soon as a slot frees,
+ * so an attempt waiting on a receiver that never answers holds its own slot (and
+ * its config's later messages, which wait for it to keep their order), never
+ * another config's. Slots are bounded overall (`concurrency`) and per destination
+ * (`destinationConcurrency`).
  */
 export class NotificationSender {
   readonly #store: MonitorStore;
@@ -30,11 +51,18 @@ export class NotificationSender {
   readonly #instance: string;
   readonly #closing = new AbortController();
   #timer: NodeJS.Timeout | undefined;
+  #renewal: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #mail: Promise<Transporter> | undefined;
   #lastPrune = 0;
   #failing = false;
+  /** Attempts in flight, by outbox id. */
+  readonly #inFlight = new Map<number, Promise<void>>();
+  /** Attempts in flight per destination. */
+  readonly #busy = new Map<string, number>();
+  /** Each config's destination as last seen: the configs of a full destination are not claimed. */
+  readonly #destinationOf = new Map<number, string>();
   readonly stats: SenderStats = { attempts: 0, delivered: 0, failed: 0 };
 
   constructor(store: MonitorStore, settings: NotifySettings, logger: LifelineLogger, instance: string) {
@@ -46,9 +74,12 @@ export class NotificationSender {
 
   start(): void {
     this.#arm(0);
+    const every = Math.floor(this.#settings.lease / 3);
+    this.#renewal = setInterval(() => void this.#renew(), every);
+    this.#renewal.unref();
   }
 
-  /** Looks at the outbox now (a state change was just stored). */
+  /** Looks at the outbox now (a state change was just stored, or a slot freed). */
   wake(): void {
     if (this.#closing.signal.aborted) return;
     if (this.#running) this.#again = true;
@@ -65,10 +96,10 @@ export class NotificationSender {
   async #run(): Promise<void> {
     this.#timer = undefined;
     this.#again = false;
-    let full = false;
+    let more = false;
     this.#running = (async () => {
       try {
-        full = (await this.#tick()) === BATCH;
+        more = await this.#tick();
         if (this.#failing) this.#logger.warn('monitor: notification outbox readable again');
         this.#failing = false;
       } catch (error) {
@@ -78,23 +109,79 @@ export class NotificationSender {
     })();
     await this.#running;
     this.#running = undefined;
-    this.#arm(full || this.#again ? 0 : this.#settings.pollInterval);
+    this.#arm(more || this.#again ? 0 : this.#settings.pollInterval);
   }
 
-  /** One pass: claims due messages and sends them; returns how many were claimed. */
-  async #tick(): Promise<number> {
+  /**
+   * One pass: claims as many due messages as there are free slots and starts each
+   * attempt without waiting for it. Returns true when more may be due at once.
+   */
+  async #tick(): Promise<boolean> {
     const now = Date.now();
     if (now - this.#lastPrune > PRUNE_EVERY) {
       this.#lastPrune = now;
       await this.#store.outbox.prune(now - KEEP);
     }
-    const claimed = await this.#store.outbox.claim(this.#instance, { limit: BATCH, lease: this.#settings.lease, now });
-    await Promise.all(claimed.map((m) => this.#deliver(m)));
-    return claimed.length;
+    const free = this.#settings.concurrency - this.#inFlight.size;
+    if (free <= 0) return false; // a finishing attempt wakes the sender
+    const skip: number[] = [];
+    for (const [config, destination] of this.#destinationOf) {
+      // Bounded to stay within the databases' bind limits; a config left out is at worst claimed and given back.
+      if (skip.length < SKIP_MAX && this.#isFull(destination)) skip.push(config);
+    }
+    const claimed = await this.#store.outbox.claim(this.#instance, { limit: free, lease: this.#settings.lease, now, skip });
+    const configs = await Promise.all(claimed.map((m) => this.#store.notifications.get(m.config)));
+    const giveBack: number[] = [];
+    claimed.forEach((message, i) => {
+      // Its claim ran out mid-attempt (renewals failed) and came back to this sender: the attempt still runs.
+      if (this.#inFlight.has(message.id)) return;
+      const config = configs[i];
+      if (config) {
+        const destination = destinationOf(config);
+        this.#destinationOf.set(config.id, destination);
+        // A config first seen here whose destination is full: back to the outbox, and skipped from now on.
+        if (this.#isFull(destination)) return void giveBack.push(message.id);
+      } else {
+        this.#destinationOf.delete(message.config);
+      }
+      this.#begin(message, config);
+    });
+    await this.#store.outbox.release(giveBack, this.#instance);
+    // Given back means waiting on a full destination: poll later (or on a freed slot), never spin.
+    return claimed.length === free && giveBack.length === 0;
   }
 
-  async #deliver(message: OutboxMessage): Promise<void> {
-    const config = await this.#store.notifications.get(message.config);
+  #isFull(destination: string): boolean {
+    return (this.#busy.get(destination) ?? 0) >= this.#settings.destinationConcurrency;
+  }
+
+  #begin(message: OutboxMessage, config: NotificationConfig | undefined): void {
+    const destination = config ? destinationOf(config) : '';
+    this.#busy.set(destination, (this.#busy.get(destination) ?? 0) + 1);
+    const attempt = this.#deliver(message, config)
+      .catch((error: unknown) => {
+        // The attempt's record could not be written: its claim runs out and it is sent again (same webhook-id).
+        this.#logger.warn('monitor: could not record a notification attempt', { message_id: message.message_id, error: String(error) });
+      })
+      .finally(() => {
+        this.#inFlight.delete(message.id);
+        const left = (this.#busy.get(destination) ?? 1) - 1;
+        if (left > 0) this.#busy.set(destination, left);
+        else this.#busy.delete(destination);
+        this.wake();
+      });
+    this.#inFlight.set(message.id, attempt);
+  }
+
+  /** Keeps the claims of the attempts in flight for another lease. */
+  async #renew(): Promise<void> {
+    if (this.#inFlight.size === 0) return;
+    const until = Date.now() + this.#settings.lease;
+    // A failed renewal is tried again in a third of the lease; the claim holds until then.
+    await this.#store.outbox.renew([...this.#inFlight.keys()], this.#instance, until).catch(() => {});
+  }
+
+  async #deliver(message: OutboxMessage, config: NotificationConfig | undefined): Promise<void> {
     if (!config || !config.enabled) {
       await this.#store.outbox.drop(message.id, 'the notification config is disabled');
       return;
@@ -180,7 +267,9 @@ export class NotificationSender {
   async close(): Promise<void> {
     this.#closing.abort();
     clearTimeout(this.#timer);
+    clearInterval(this.#renewal);
     await this.#running;
+    await Promise.all(this.#inFlight.values());
     const mail = await this.#mail?.catch(() => undefined);
     mail?.close();
   }

@@ -132,11 +132,12 @@ export class OutboxQueries {
    * claim ran out (its sender died). One atomic UPDATE; on PostgreSQL the rows are
    * picked with `FOR UPDATE SKIP LOCKED`, so instances claiming at once never get
    * the same row. A config's messages go out in order: a message waits while an
-   * older one of its config is pending.
+   * older one of its config is pending. Messages of the configs in `skip` (the
+   * sender's busy destinations) are left for later.
    */
   async claim(
     instance: string,
-    { limit, lease, now = Date.now() }: { limit: number; lease: number; now?: number },
+    { limit, lease, now = Date.now(), skip = [] }: { limit: number; lease: number; now?: number; skip?: readonly number[] },
   ): Promise<OutboxMessage[]> {
     const due = this.db(`${TABLE} as o`)
       .select('o.id')
@@ -152,6 +153,7 @@ export class OutboxQueries {
       )
       .orderBy('o.next_attempt_at')
       .limit(limit);
+    if (skip.length > 0) due.whereNotIn('o.config_id', [...skip]);
     if (this.dialect === 'postgres') due.forUpdate().skipLocked();
     const rows = (await this.db(TABLE)
       .whereIn('id', due)
@@ -197,6 +199,19 @@ export class OutboxQueries {
       }
       return updated > 0;
     });
+  }
+
+  /**
+   * Extends this sender's claims on messages still in flight to `until`: an attempt
+   * may outlast one lease (a slow SMTP exchange, a database that answers late), and
+   * another sender must not take a message whose attempt is still running.
+   */
+  async renew(ids: readonly number[], instance: string, until: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db(TABLE)
+      .whereIn('id', [...ids])
+      .where({ claimed_by: instance, state: 'pending' })
+      .update({ claimed_until: until });
   }
 
   /** Gives a claimed message back untouched (the sender is stopping): it is due again at once. */
