@@ -21,7 +21,10 @@ export const BACKEND_EVENTS = [
   'api-error',
 ];
 
-/** Errors do not survive structured cloning with their message; send what the renderer can show. */
+/**
+ * Errors do not survive structured cloning with their message; send what the renderer can show.
+ * @param {unknown} payload
+ */
 function plain(payload) {
   return payload instanceof Error ? { message: payload.message } : payload;
 }

@@ -189,12 +189,45 @@ program
   .option('--restart-delay <ms>', 'first restart delay, doubled each time (at most 30 s)', integer('--restart-delay', 0, 600_000), 1000)
   .option('-p, --port <n>', 'port', integer('--port', 1, 65535))
   .option('--host <host>', 'host')
+  .option(
+    '--health-failures <n>',
+    'also restart the app after this many failed health checks in a row (default 0: only when it exits)',
+    integer('--health-failures', 0, 1000),
+    0,
+  )
+  .option('--health-interval <ms>', 'time between health checks', integer('--health-interval', 100, 3_600_000), 10_000)
+  .option('--health-path <path>', 'the path checked (liveness: a database outage is not a reason to restart)', '/api/health/live')
   .action(
     action(
       (
         entry: string | undefined,
-        o: { restart: 'on-failure' | 'always'; maxRestarts: number; restartDelay: number; port?: number; host?: string },
-      ) => run({ entry, port: o.port, host: o.host, restart: o.restart, maxRestarts: o.maxRestarts, restartDelay: o.restartDelay }, io),
+        o: {
+          restart: 'on-failure' | 'always';
+          maxRestarts: number;
+          restartDelay: number;
+          port?: number;
+          host?: string;
+          healthFailures: number;
+          healthInterval: number;
+          healthPath: string;
+        },
+      ) => {
+        if (!o.healthPath.startsWith('/')) throw new CliError(`--health-path must start with '/', got '${o.healthPath}'`);
+        return run(
+          {
+            entry,
+            port: o.port,
+            host: o.host,
+            restart: o.restart,
+            maxRestarts: o.maxRestarts,
+            restartDelay: o.restartDelay,
+            healthFailures: o.healthFailures,
+            healthInterval: o.healthInterval,
+            healthPath: o.healthPath,
+          },
+          io,
+        );
+      },
     ),
   );
 

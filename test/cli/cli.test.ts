@@ -709,6 +709,57 @@ describe('lifeline CLI', () => {
     expect(out()).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
   });
 
+  it('run --health-failures restarts an app that stops answering its health endpoint (a blocked event loop)', async () => {
+    // The first run blocks its event loop for good once it has answered a few checks; the next one stays well.
+    writeFileSync(
+      join(cwd, 'hangs.mjs'),
+      `import { existsSync, writeFileSync } from 'node:fs';
+import express from 'express';
+import { lifeline } from 'express-lifeline';
+const app = express();
+app.use(lifeline({ keepAlive: { interval: 0 }, health: { interval: 0 } }));
+let answered = 0;
+app.use((req, res, next) => { answered++; next(); });
+if (!existsSync('hung-once')) {
+  setTimeout(() => { writeFileSync('hung-once', String(process.pid)); for (;;); }, 1500);
+}
+export default app;
+`,
+    );
+    const runner = spawn(
+      process.execPath,
+      [cli, 'run', 'hangs.mjs', '--port', String(port), '--health-failures', '2', '--health-interval', '200'],
+      {
+        cwd,
+        stdio: 'ignore',
+      },
+    );
+    try {
+      await expect.poll(() => existsSync(join(cwd, 'hung-once')), POLL).toBe(true);
+      const hungPid = Number(readFileSync(join(cwd, 'hung-once'), 'utf8'));
+      const restartLog = () => (existsSync(join(cwd, 'auto_restart.log')) ? readFileSync(join(cwd, 'auto_restart.log'), 'utf8') : '');
+      await expect.poll(restartLog, POLL).toMatch(/restart 1\/10 in \d+ ms/);
+      expect(restartLog()).toMatch(
+        new RegExp(
+          `app stopped answering: http://127\\.0\\.0\\.1:${port}/api/health/live failed 2 checks in a row \\(last: no answer in time\\); stopping it to restart`,
+        ),
+      );
+      // The hung one ignored SIGTERM (its loop is blocked): it was killed, and the new one answers.
+      await expect.poll(() => isRunning(hungPid), POLL).toBe(false);
+      await expect.poll(() => get('/api/health/live').catch(() => 0), POLL).toBe(200);
+    } finally {
+      runner.kill('SIGTERM');
+      await once(runner, 'exit');
+    }
+  });
+
+  it('run documents --health-failures (off by default) and refuses a bad --health-path in one line', () => {
+    expect(lifeline('run', '--help').out.replace(/\s+/g, ' ')).toMatch(
+      /--health-failures <n> also restart the app after this many failed health checks in a row \(default 0: only when it exits\)/,
+    );
+    expect(lifeline('run', 'app.mjs', '--health-path', 'health').err).toBe("lifeline: --health-path must start with '/', got 'health'\n");
+  });
+
   it('run restarts a crashing app up to --max-restarts and records it in auto_restart.log', () => {
     writeFileSync(join(cwd, 'crash.mjs'), "throw new Error('does not start');\n");
     const result = spawnSync(process.execPath, [cli, 'run', 'crash.mjs', '--port', '1', '--max-restarts', '2', '--restart-delay', '50'], {
