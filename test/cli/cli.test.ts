@@ -253,6 +253,36 @@ describe('lifeline CLI', () => {
     expect(lifeline('stop')).toMatchObject({ code: 0, out: 'not running (no .backend.pid)\n' });
   });
 
+  it('status recognises a foreground lifeline serve on the port: pid, workers, restarts', async () => {
+    const serving = spawn(process.execPath, [cli, 'serve', 'app.mjs', '--port', String(port), '--workers', '2'], {
+      cwd,
+      stdio: 'ignore',
+      env: { ...process.env, PORT: '', LOG_FILE: '' },
+    });
+    try {
+      await expect.poll(() => get('/api/health/ready').catch(() => 0), POLL).toBe(200);
+      const status = lifeline('status', '--port', String(port));
+      expect(status.code).toBe(0);
+      expect(status.out).toMatch(new RegExp(`^RUNNING \\(in the foreground: lifeline serve, no PID file\\)\\n  pid {9}${serving.pid}\\n`));
+      expect(status.out).toMatch(/restarts {4}0 \(workers respawned\)/);
+      expect(status.out.match(/ {2}worker \d {4}pid \d+, active/g)).toHaveLength(2);
+      const json = JSON.parse(lifeline('status', '--json', '--port', String(port)).out) as Record<string, unknown>;
+      expect(json).toMatchObject({ state: 'RUNNING', mode: 'foreground', pid: serving.pid, restarts: 0, ports: [port] });
+      // Any other process on the port is still "STOPPED, port in use by …".
+    } finally {
+      serving.kill('SIGTERM');
+      await once(serving, 'exit');
+    }
+    const holder = await holdPort();
+    try {
+      const status = lifeline('status', '--port', String(port));
+      expect(status.code).toBe(1);
+      expect(status.out).toMatch(new RegExp(`^STOPPED\\n  port ${port}: in use by pid ${holder.pid} `));
+    } finally {
+      holder.kill();
+    }
+  });
+
   it('serve takes the server limits from .backend_config.json and passes them to the workers', async () => {
     writeFileSync(join(cwd, '.backend_config.json'), JSON.stringify({ request_timeout: 1000, max_connections: 50 }));
     expect(lifeline('start', 'app.mjs', '--port', String(port))).toMatchObject({ code: 0 });
