@@ -151,6 +151,15 @@ describe('lifeline CLI', () => {
     for (const command of ['start', 'stop', 'restart', 'reload', 'status', 'logs', 'kill-port', 'config', 'run', 'serve'])
       expect(help.out).toContain(`  ${command}`);
     expect(lifeline('start', '--help').out).toMatch(/--force/);
+    // Examples a newcomer can copy, after the commands.
+    expect(help.out).toMatch(/\nExamples:\n {2}lifeline start app\.js --port 8000 /);
+    expect(lifeline('run', '--help').out).toMatch(/Examples:\n {2}lifeline run app\.js /);
+  });
+
+  it('suggests the command or option meant, on the same one line', () => {
+    expect(lifeline('strat')).toMatchObject({ code: 1, out: '', err: "lifeline: unknown command 'strat' (did you mean start?)\n" });
+    expect(lifeline('start', '--prot', '3')).toMatchObject({ code: 1, err: "lifeline: unknown option '--prot' (did you mean --port?)\n" });
+    expect(lifeline('monitor', 'lst')).toMatchObject({ code: 1, err: "lifeline: unknown command 'lst' (did you mean list?)\n" });
   });
 
   it('refuses a misuse with one line on stderr and exit 1', () => {
