@@ -19,9 +19,10 @@ import { get as httpGet } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/load.js';
 import { isRunning, sleep } from '../helpers/process.js';
+import { cliFor } from '../helpers/readable-cli.js';
 
 const cli = resolve('dist/cli/main.js');
 const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
@@ -671,9 +672,15 @@ describe('lifeline CLI', () => {
   }, 60_000);
 
   describe('as a user who is not root (nobody)', () => {
+    // The clone may be in a folder nobody cannot enter: then nobody runs a readable copy of the package.
+    let nobodyCli = { cli, remove: () => {} };
+    beforeAll(() => {
+      nobodyCli = cliFor('nobody');
+    });
+    afterAll(() => nobodyCli.remove());
     /** Runs the CLI as `nobody` in the test's folder. */
     function asNobody(...args: string[]) {
-      const result = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, cli, ...args], {
+      const result = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, nobodyCli.cli, ...args], {
         cwd,
         encoding: 'utf8',
         timeout: 60_000,
