@@ -2,20 +2,56 @@
 // The Electron main-process side of a supervised backend, kept free of Electron itself so
 // it can be tested with Node alone: pass it Electron's ipcMain and a way to reach the window.
 
+/** Every event a ServiceManager emits; each reaches the renderer as `backend:<name>`. */
+export const BACKEND_EVENTS = [
+  'starting',
+  'started',
+  'stopping',
+  'stopped',
+  'restarting',
+  'healthy',
+  'unhealthy',
+  'error',
+  'warning',
+  'info',
+  'stdout',
+  'stderr',
+  'process-exit',
+  'process-error',
+  'api-error',
+];
+
 /**
- * Registers the IPC handlers the renderer calls, and forwards the ServiceManager's events
- * to the window.
+ * Errors do not survive structured cloning with their message; send what the renderer can show.
+ * @param {unknown} payload
+ */
+function plain(payload) {
+  return payload instanceof Error ? { message: payload.message } : payload;
+}
+
+/**
+ * Registers the IPC handlers the renderer calls (start, stop, restart, status, health,
+ * api), forwards every ServiceManager event to the window, and sends `backend:status`
+ * updates (getStatus()) after each event that changes the state, for `onStatusUpdate`.
  * @param {{ handle(channel: string, listener: (event: unknown, ...args: any[]) => unknown): void }} ipcMain
  * @param {import('express-lifeline/supervisor').ServiceManager} backend
  * @param {(channel: string, payload: unknown) => void} send  e.g. (c, p) => win.webContents.send(c, p)
  */
 export function registerBackendIpc(ipcMain, backend, send) {
-  ipcMain.handle('backend:status', () => backend.getStatus());
+  // start() rejects when the backend cannot get healthy; the renderer gets that as a value, not a thrown IPC error.
+  const settle = async (/** @type {() => Promise<unknown>} */ action) => {
+    try {
+      await action();
+      return { ok: true, status: backend.getStatus() };
+    } catch (error) {
+      return { ok: false, error: error instanceof Error ? error.message : String(error), status: backend.getStatus() };
+    }
+  };
+  ipcMain.handle('backend:start', () => settle(() => backend.start()));
+  ipcMain.handle('backend:stop', () => settle(() => backend.stop()));
+  ipcMain.handle('backend:restart', () => settle(() => backend.restart()));
+  ipcMain.handle('backend:get-status', () => backend.getStatus());
   ipcMain.handle('backend:health', () => backend.healthCheck());
-  ipcMain.handle('backend:restart', async () => {
-    await backend.restart();
-    return backend.getStatus();
-  });
   // The renderer never gets a raw URL to call: every API call goes through the main process,
   // and apiCall() keeps its path under apiBase (`/../admin` is refused).
   ipcMain.handle('backend:api', async (_event, path, method = 'GET', body = undefined) => {
@@ -25,7 +61,11 @@ export function registerBackendIpc(ipcMain, backend, send) {
       return { ok: false, error: error instanceof Error ? error.message : String(error) };
     }
   });
-  for (const name of ['starting', 'started', 'stopped', 'restarting', 'healthy', 'unhealthy', 'warning', 'error']) {
-    backend.on(name, (payload) => send(`backend:${name}`, payload instanceof Error ? { message: payload.message } : payload));
+  const stateful = new Set(['starting', 'started', 'stopping', 'stopped', 'restarting', 'healthy', 'unhealthy', 'error', 'process-exit']);
+  for (const name of BACKEND_EVENTS) {
+    backend.on(name, (payload) => {
+      send(`backend:${name}`, plain(payload));
+      if (stateful.has(name)) send('backend:status', backend.getStatus());
+    });
   }
 }

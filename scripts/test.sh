@@ -18,6 +18,9 @@ if found=$(bash scripts/install-redis.sh); then
 fi
 
 npm run build
+# Every process the tests start inherits this mark; scripts/leftover-processes.mjs finds any that outlive them.
+LIFELINE_TEST_RUN="$$-$(date +%s%N)"
+export LIFELINE_TEST_RUN
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
@@ -35,4 +38,5 @@ node -e '
   }
   console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 ' "$results/express5.json" "$results/express4.json"
+node scripts/leftover-processes.mjs || status=1
 exit "$status"

@@ -314,6 +314,11 @@ export const readEnv = {
     return out;
   },
   healthToken: (env: Env = process.env): string | undefined => envValue(env, 'HEALTH_TOKEN'),
+  healthTimestamp: (env: Env = process.env): 'epoch' | 'iso' | undefined => {
+    const raw = envValue(env, 'HEALTH_TIMESTAMP');
+    if (raw === undefined || raw === 'epoch' || raw === 'iso') return raw;
+    throw new ConfigError('HEALTH_TIMESTAMP', `Invalid HEALTH_TIMESTAMP: expected epoch or iso, got '${raw}'`);
+  },
   databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
 };
 
@@ -339,6 +344,8 @@ export interface LifelineConfig {
   /** undefined: keepAlive() logs one line per request outside production only. */
   accessLog: boolean | undefined;
   healthMounts: { health?: true; kubernetes?: true };
+  /** The form of the health report's `timestamp`; undefined: epoch seconds. */
+  healthTimestamp: 'epoch' | 'iso' | undefined;
   logMaxSize: number;
   logFileMode: number;
 }
@@ -393,6 +400,7 @@ export function loadConfig(env: Env = process.env): LifelineConfig {
     keepAliveTimeout: readEnv.keepAliveTimeout(env) ?? 5000,
     accessLog: readEnv.accessLog(env),
     healthMounts: readEnv.healthMounts(env),
+    healthTimestamp: readEnv.healthTimestamp(env),
     logMaxSize: readEnv.logMaxSize(env) ?? 10 * 1024 * 1024,
     logFileMode: readEnv.logFileMode(env) ?? 0o600,
   };

@@ -137,8 +137,9 @@ describe('invalid factory options throw a TypeError naming the option', () => {
     [{ cwd: aFile }, /^ServiceManager: expected `cwd` to be an existing directory/],
     [{ env: ['A=1'] }, /^ServiceManager: expected `env` to be an object of strings/],
     [{ env: { PORT: 8000 } }, /^ServiceManager: expected `env.PORT` to be a string, got 8000$/],
-    [{ maxRestartAttempts: 3 }, /^ServiceManager: unknown option `maxRestartAttempts`; known options: .*maxRestarts/],
-    [{ startupTimeout: 3 }, /^ServiceManager: unknown option `startupTimeout`/],
+    [{ maxRestartAttempts: 3, maxRestarts: 3 }, /^ServiceManager: `maxRestartAttempts` is another name for `maxRestarts`; give one/],
+    [{ startupTimeout: 0 }, /^ServiceManager: expected `readyTimeout` to be an integer >= 1 \(ms\), got 0$/],
+    [{ maxRestartsAttempts: 3 }, /^ServiceManager: unknown option `maxRestartsAttempts`/],
     [{ maxRestartDelay: -1 }, /^ServiceManager: expected `maxRestartDelay` to be an integer >= 0 \(ms\), got -1$/],
   ];
   it.each(invalidServiceManager)('new ServiceManager(%j)', (options, message) => {

@@ -100,9 +100,9 @@ describe('no server outlives the run', () => {
     const file = join(registry, '..', `lifeline-pg-script-${process.pid}-${Math.random().toString(36).slice(2)}.mts`);
     const { writeFileSync } = await import('node:fs');
     writeFileSync(file, script(ending));
-    const child = runNode(join(import.meta.dirname, '../node_modules/tsx/dist/cli.mjs'), { LIFELINE_TEST_PG_REGISTRY: registry, ...env }, [
-      file,
-    ]);
+    // tsx as a loader in this one process, not tsx's CLI: that CLI runs the script in a child of its own,
+    // and a SIGKILL to the CLI would leave that child (and its setInterval) running after the tests.
+    const child = runNode('--import', { LIFELINE_TEST_PG_REGISTRY: registry, ...env }, ['tsx', file]);
     const started = await child.firstJson<{ pids: number[]; dataDir: string }>();
     return { child, started, cleanup: () => rmSync(file, { force: true }) };
   }
@@ -120,6 +120,8 @@ describe('no server outlives the run', () => {
     child.child.kill('SIGKILL');
     await child.exited();
     cleanup();
+    // The process killed is the one that ran the script: nothing of it lives on.
+    expect(alive(child.child.pid!)).toBe(false);
     expect(started.pids.some(alive)).toBe(true);
     expect(readdirSync(registry)).toHaveLength(1);
     stopRegistered(registry);

@@ -18,6 +18,9 @@ import { childrenOf, cpuPercentNow, environValue, findListener, isHidden, listen
 
 interface StatusReport {
   state: 'RUNNING' | 'STOPPED';
+  /** background: started by lifeline start (PID file); foreground: a lifeline serve run by hand. */
+  mode?: 'background' | 'foreground';
+  restarts?: number;
   pid?: number;
   started_at?: string;
   cpu_percent?: number;
@@ -40,45 +43,91 @@ function portState(report: StatusReport): string {
   return `in use by pid ${holder.pid} (${holder.cmdline.slice(0, 80)})`;
 }
 
+/** A `lifeline serve` (or `lifeline run`) started by hand, in the foreground: no PID file, but it holds the port. */
+const FOREGROUND_SERVE = /(?:^|\s)\S*(?:lifeline|cli\/main\.js)\s+(?:serve|run)(?:\s|$)/;
+
+export function isForegroundServe(cmdline: string): boolean {
+  return FOREGROUND_SERVE.test(cmdline);
+}
+
+interface Target {
+  pid: number;
+  url: string;
+  startedAt: string | undefined;
+  logFile: string | undefined;
+  mode: 'background' | 'foreground';
+}
+
+/** The running app's figures, its health and, for a cluster, its workers and restarts. */
+async function runningReport(target: Target): Promise<{ report: StatusReport; healthy: boolean }> {
+  const facts = processFacts(target.pid);
+  const pids = [target.pid, ...childrenOf(target.pid)];
+  const family = pids.map((pid) => processFacts(pid)).filter((f) => f !== undefined);
+  const report: StatusReport = {
+    state: 'RUNNING',
+    mode: target.mode,
+    pid: target.pid,
+    started_at: facts ? startedAt(facts).toISOString() : target.startedAt,
+    cpu_percent: await cpuPercentNow(pids),
+    memory_bytes: family.reduce((sum, f) => sum + f.rssBytes, 0),
+    ports: [...new Set(family.flatMap((f) => listeningPorts(f.pid)))],
+    url: target.url,
+    log_file: target.logFile ?? resolve(LOG_FILE),
+  };
+  // In production the details (the workers) are behind HEALTH_TOKEN: use this shell's, else the one the app runs with.
+  const token = process.env.HEALTH_TOKEN || environValue(target.pid, 'HEALTH_TOKEN');
+  let healthy = false;
+  try {
+    const response = await fetch(`${target.url}/api/health`, {
+      signal: AbortSignal.timeout(3000),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    const body = (await response.json()) as { status?: string; cluster?: { workers?: unknown; restarts?: unknown } };
+    report.health = { status: response.status, body: body.status };
+    report.workers = body.cluster?.workers;
+    if (typeof body.cluster?.restarts === 'number') report.restarts = body.cluster.restarts;
+    healthy = response.status === 200;
+  } catch (error) {
+    report.health = { error: error instanceof Error ? error.message : String(error) };
+  }
+  return { report, healthy };
+}
+
+function hostForUrl(host: string): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return reachable.includes(':') ? `[${reachable}]` : reachable;
+}
+
 /** `lifeline status`: exit 0 only when running and healthy. */
 export async function status(json: boolean, io: Output, port?: number): Promise<number> {
   const state = readPidFile();
   const config = effectiveConfig({ port });
   let report: StatusReport;
   let healthy = false;
-  if (state.kind !== 'running') {
-    const holder = findListener(config.port);
-    report = { state: 'STOPPED', port: config.port, port_free: holder === undefined };
-    if (holder) report.port_holder = isHidden(holder) ? 'hidden' : { pid: holder.pid, cmdline: holder.cmdline };
-    if (state.kind === 'stale') report.note = `stale ${PID_FILE}: ${state.why}`;
-  } else {
+  if (state.kind === 'running') {
     const { record } = state;
-    const facts = processFacts(record.pid);
-    const pids = [record.pid, ...childrenOf(record.pid)];
-    const family = pids.map((pid) => processFacts(pid)).filter((f) => f !== undefined);
-    report = {
-      state: 'RUNNING',
+    ({ report, healthy } = await runningReport({
       pid: record.pid,
-      started_at: facts ? startedAt(facts).toISOString() : record.startedAt,
-      cpu_percent: await cpuPercentNow(pids),
-      memory_bytes: family.reduce((sum, f) => sum + f.rssBytes, 0),
-      ports: [...new Set(family.flatMap((f) => listeningPorts(f.pid)))],
       url: record.url,
-      log_file: record.logFile ?? resolve(LOG_FILE),
-    };
-    // In production the details (the workers) are behind HEALTH_TOKEN: use this shell's, else the one the app runs with.
-    const token = process.env.HEALTH_TOKEN || environValue(record.pid, 'HEALTH_TOKEN');
-    try {
-      const response = await fetch(`${record.url}/api/health`, {
-        signal: AbortSignal.timeout(3000),
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-      });
-      const body = (await response.json()) as { status?: string; cluster?: { workers?: unknown } };
-      report.health = { status: response.status, body: body.status };
-      report.workers = body.cluster?.workers;
-      healthy = response.status === 200;
-    } catch (error) {
-      report.health = { error: error instanceof Error ? error.message : String(error) };
+      startedAt: record.startedAt,
+      logFile: record.logFile,
+      mode: 'background',
+    }));
+  } else {
+    const holder = findListener(config.port);
+    if (holder && !isHidden(holder) && isForegroundServe(holder.cmdline)) {
+      ({ report, healthy } = await runningReport({
+        pid: holder.pid,
+        url: `http://${hostForUrl(config.host)}:${config.port}`,
+        startedAt: undefined,
+        logFile: environValue(holder.pid, 'LOG_FILE'),
+        mode: 'foreground',
+      }));
+      if (state.kind === 'stale') report.note = `stale ${PID_FILE}: ${state.why}`;
+    } else {
+      report = { state: 'STOPPED', port: config.port, port_free: holder === undefined };
+      if (holder) report.port_holder = isHidden(holder) ? 'hidden' : { pid: holder.pid, cmdline: holder.cmdline };
+      if (state.kind === 'stale') report.note = `stale ${PID_FILE}: ${state.why}`;
     }
   }
   if (json) {
@@ -89,7 +138,7 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
     if (report.note) io.out(`  ${report.note}`);
   } else {
     const mb = ((report.memory_bytes ?? 0) / 1024 / 1024).toFixed(1);
-    io.out('RUNNING');
+    io.out(report.mode === 'foreground' ? 'RUNNING (in the foreground: lifeline serve, no PID file)' : 'RUNNING');
     io.out(`  pid         ${report.pid}`);
     io.out(`  started at  ${report.started_at}`);
     io.out(
@@ -101,11 +150,13 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
     io.out(`  log         ${report.log_file}`);
     const h = report.health;
     io.out(`  health      ${h && 'status' in h ? `${h.status} ${String(h.body)}` : `no answer (${h?.error})`}`);
+    if (report.restarts !== undefined) io.out(`  restarts    ${report.restarts} (workers respawned)`);
     if (Array.isArray(report.workers)) {
       for (const w of report.workers as Array<{ slot: number; pid: number; status: string; requests: number; uptime: number }>) {
         io.out(`  worker ${w.slot}    pid ${w.pid}, ${w.status}, ${w.requests} requests, up ${w.uptime} s`);
       }
     }
+    if (report.note) io.out(`  ${report.note}`);
   }
   return report.state === 'RUNNING' && healthy ? 0 : 1;
 }

@@ -29,12 +29,36 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number> | numbe
   };
 }
 
+/** Commander's error, with its "(Did you mean …?)" on the same line: every misuse is one line. */
+function oneLine(text: string): string {
+  const [first = '', ...rest] = text
+    .replace(/^error: /, '')
+    .trim()
+    .split('\n');
+  const hint = rest.map((line) => line.trim()).find((line) => /^\(Did you mean/.test(line));
+  return `lifeline: ${first}${hint ? ` ${hint.replace('(Did you mean', '(did you mean')}` : ''}`;
+}
+
+const PROGRAM_EXAMPLES = `
+Examples:
+  lifeline start app.js --port 8000        start in the background (.backend.pid, backend.log)
+  lifeline status                          RUNNING or STOPPED, health, workers
+  lifeline logs -f                         follow backend.log
+  lifeline serve app.js --workers auto     a cluster in the foreground (Ctrl-C drains)
+  lifeline reload                          zero-downtime reload of a started cluster
+  lifeline run app.js --health-failures 3  restart on exit or when health stops answering
+  lifeline kill-port --port 8000           free a port held by a stray process
+  lifeline monitor serve --port 8001       the monitor: dashboard at http://127.0.0.1:8001/monitor/
+
+'lifeline <command> --help' tells more about each.
+`;
+
 const program = new Command('lifeline')
   .description('Run and manage an Express backend: start, stop, status, logs, a cluster with zero-downtime reload.')
   .version(pkg.version, '-v, --version')
-  .showSuggestionAfterError(false)
   .exitOverride()
-  .configureOutput({ outputError: (text, write) => write(`lifeline: ${text.replace(/^error: /, '').trim()}\n`) });
+  .configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) })
+  .addHelpText('after', PROGRAM_EXAMPLES);
 
 program
   .command('start')
@@ -189,12 +213,55 @@ program
   .option('--restart-delay <ms>', 'first restart delay, doubled each time (at most 30 s)', integer('--restart-delay', 0, 600_000), 1000)
   .option('-p, --port <n>', 'port', integer('--port', 1, 65535))
   .option('--host <host>', 'host')
+  .option(
+    '--health-failures <n>',
+    'also restart the app after this many failed health checks in a row (default 0: only when it exits)',
+    integer('--health-failures', 0, 1000),
+    0,
+  )
+  .option('--health-interval <ms>', 'time between health checks', integer('--health-interval', 100, 3_600_000), 10_000)
+  .option('--health-path <path>', 'the path checked (liveness: a database outage is not a reason to restart)', '/api/health/live')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  lifeline run app.js                                  restart when it crashes (exit code not 0), at most 10 times
+  lifeline run app.js --restart always                 restart whenever it exits
+  lifeline run app.js --health-failures 3              also restart after 3 failed checks of /api/health/live (10 s apart)
+  lifeline run app.js --health-failures 3 --health-path /healthz   the same, for an app whose liveness route is /healthz
+`,
+  )
   .action(
     action(
       (
         entry: string | undefined,
-        o: { restart: 'on-failure' | 'always'; maxRestarts: number; restartDelay: number; port?: number; host?: string },
-      ) => run({ entry, port: o.port, host: o.host, restart: o.restart, maxRestarts: o.maxRestarts, restartDelay: o.restartDelay }, io),
+        o: {
+          restart: 'on-failure' | 'always';
+          maxRestarts: number;
+          restartDelay: number;
+          port?: number;
+          host?: string;
+          healthFailures: number;
+          healthInterval: number;
+          healthPath: string;
+        },
+      ) => {
+        if (!o.healthPath.startsWith('/')) throw new CliError(`--health-path must start with '/', got '${o.healthPath}'`);
+        return run(
+          {
+            entry,
+            port: o.port,
+            host: o.host,
+            restart: o.restart,
+            maxRestarts: o.maxRestarts,
+            restartDelay: o.restartDelay,
+            healthFailures: o.healthFailures,
+            healthInterval: o.healthInterval,
+            healthPath: o.healthPath,
+          },
+          io,
+        );
+      },
     ),
   );
 

@@ -48,6 +48,7 @@ async function serveMonitor(o: { port?: number; host?: string; database?: string
       onShutdown: close,
     });
     attachSockets(served.server);
+    console.log(`lifeline monitor: dashboard at ${served.url}/monitor/ (REST API under ${served.url}/api/)`);
   } catch (error) {
     await close();
     throw error;

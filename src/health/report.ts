@@ -15,6 +15,10 @@ export interface ServerFacts {
 
 export interface ReportContext {
   facts: ServerFacts;
+  /** `"service":…,"version":…,` for the detailed report, computed once at setup. */
+  identity: ReportIdentity;
+  /** The report's `timestamp` value, now, in the form the app chose. */
+  timestamp: () => string;
   activity: Activity;
   /** Component types of the checks, for the health+json format. */
   componentTypes: ReadonlyMap<string, string>;
@@ -64,6 +68,24 @@ function factsJson(facts: ServerFacts): string {
   return json;
 }
 
+/** The app's name and version as JSON members, serialised once at setup. */
+export interface ReportIdentity {
+  /** `"service":…,"version":…,` (details shown). */
+  full: string;
+  /** `"service":…,` (anonymous callers in production: no version). */
+  minimal: string;
+}
+
+export function reportIdentity(service: string | null, version: string | null): ReportIdentity {
+  const name = `"service":${JSON.stringify(service)},`;
+  return { full: `${name}"version":${JSON.stringify(version)},`, minimal: name };
+}
+
+/** The `timestamp` member's value: epoch seconds (float) or ISO 8601 UTC. */
+export function timestampFormatter(form: 'epoch' | 'iso'): () => string {
+  return form === 'iso' ? () => `"${new Date().toISOString()}"` : () => String(epochSeconds());
+}
+
 /** `pending` before the first run of the checks has finished, else the snapshot's status. */
 function reportStatus(snapshot: HealthSnapshot): string {
   return snapshot.pending ? 'pending' : snapshot.status;
@@ -83,7 +105,7 @@ export function detailedReport(snapshot: HealthSnapshot, ctx: ReportContext): st
   const f = fragments(snapshot);
   const a = ctx.activity;
   return (
-    `{"status":"${reportStatus(snapshot)}","timestamp":${epochSeconds()},${snapshotAge(snapshot)}` +
+    `{"status":"${reportStatus(snapshot)}",${ctx.identity.full}"timestamp":${ctx.timestamp()},${snapshotAge(snapshot)}` +
     `"server_info":{${factsJson(ctx.facts)},"uptime":${round3(process.uptime())}},` +
     `"system_info":${f.system},` +
     `"application_info":{"debug_mode":${ctx.facts.debug_mode},${f.flags},"request_count":${a.requestCount},"last_activity":${epochSeconds(a.lastActivity)}},` +
@@ -92,8 +114,8 @@ export function detailedReport(snapshot: HealthSnapshot, ctx: ReportContext): st
 }
 
 /** What anonymous callers see when details are gated: status, timestamp, each check's status. */
-export function minimalReport(snapshot: HealthSnapshot): string {
-  return `{"status":"${reportStatus(snapshot)}","timestamp":${epochSeconds()},"checks":${fragments(snapshot).minimalChecks}}`;
+export function minimalReport(snapshot: HealthSnapshot, ctx: Pick<ReportContext, 'identity' | 'timestamp'>): string {
+  return `{"status":"${reportStatus(snapshot)}",${ctx.identity.minimal}"timestamp":${ctx.timestamp()},"checks":${fragments(snapshot).minimalChecks}}`;
 }
 
 const IETF_STATUS: Record<HealthStatus, 'pass' | 'warn' | 'fail'> = { healthy: 'pass', degraded: 'warn', unhealthy: 'fail' };

@@ -7,6 +7,8 @@ import {
   keepAliveReport,
   liveReport,
   minimalReport,
+  reportIdentity,
+  timestampFormatter,
   notReadyReason,
   pingReport,
   probeHealthJson,
@@ -116,8 +118,10 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     });
   });
 
+  const identity = reportIdentity(settings.service, settings.version);
+  const timestamp = timestampFormatter(settings.timestamp);
   function reportContext(activity: Activity): ReportContext {
-    return { facts, activity, componentTypes };
+    return { facts, activity, componentTypes, identity, timestamp };
   }
 
   async function answerHealth(req: IncomingMessage, res: ServerResponse, activity: Activity, type: MediaType): Promise<void> {
@@ -129,7 +133,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
     } else if (full) {
       sendJson(req, res, code, await sections.appendTo(detailedReport(snapshot, reportContext(activity)), true));
     } else {
-      sendJson(req, res, code, minimalReport(snapshot));
+      sendJson(req, res, code, minimalReport(snapshot, { identity, timestamp }));
     }
   }
 

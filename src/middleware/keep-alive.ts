@@ -43,6 +43,11 @@ interface RequestTiming {
 }
 type Tracked = ServerResponse & { [REQUEST]?: RequestTiming };
 
+function isEventStream(res: ServerResponse): boolean {
+  const type = res.getHeader('content-type');
+  return typeof type === 'string' && type.startsWith('text/event-stream');
+}
+
 /**
  * The X-Backend-* and Server-Timing headers of a request that started at `started`
  * (performance.now()), as a flat name, value, … list: keepAlive sets them, serve()'s
@@ -156,7 +161,8 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
     r.activity.end();
     if (slowRequestMs === 0 && !accessLog) return;
     const ms = performance.now() - r.started;
-    if (slowRequestMs > 0 && ms >= slowRequestMs) {
+    // An event stream (SSE) stays open for as long as its client watches: long by design, not slow.
+    if (slowRequestMs > 0 && ms >= slowRequestMs && !isEventStream(this)) {
       log.warn(
         `slow request: ${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
       );
@@ -173,6 +179,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
   }
 
   const middleware = fromStep<KeepAliveMiddleware>('keepAliveMiddleware', keepAliveStep);
+
   middleware.activity = (app: object) => activityOf(app);
   middleware.close = async () => {
     loop?.stop();

@@ -6,6 +6,7 @@ import type { Monitor } from './monitor.js';
 import type { Server } from 'node:http';
 import { attachMonitorSockets, type MonitorSockets } from './live/index.js';
 import { startMonitorService, type MonitorWebOptions } from './service.js';
+import { logStateChanges } from './state-log.js';
 
 export interface MonitorApp {
   app: Express;
@@ -38,6 +39,7 @@ export async function createMonitorApp(options: Readonly<MonitorWebOptions> = {}
     throw error;
   }
   const { monitor, router, live, authenticate } = service;
+  const stopStateLog = logStateChanges(monitor.events, log);
   const app = express();
   app.disable('x-powered-by');
   const life = lifeline({ database: monitor.store.db, ...(options.logger === undefined ? {} : { logger: options.logger }) });
@@ -55,6 +57,7 @@ export async function createMonitorApp(options: Readonly<MonitorWebOptions> = {}
     attachSockets: (server) => attachMonitorSockets(server, { live, authenticate }),
     close() {
       closed ??= (async () => {
+        stopStateLog();
         await service.close();
         await life.close();
         await errors.close();

@@ -40,6 +40,8 @@ export interface ServiceManagerOptions {
   isDev?: boolean;
   /** Restarts after an unexpected exit or a hung backend before giving up. Default 3. */
   maxRestarts?: number;
+  /** The same as `maxRestarts`, under the name the original `ServiceManager` used (give one of the two). */
+  maxRestartAttempts?: number;
   /** ms before the first restart; doubles per attempt up to `maxRestartDelay`. Default 2000. */
   restartDelay?: number;
   /** Longest ms between two restarts. Default 30000. */
@@ -50,6 +52,8 @@ export interface ServiceManagerOptions {
   unhealthyThreshold?: number;
   /** ms the backend gets to answer its health endpoint after spawn. Default 30000. */
   readyTimeout?: number;
+  /** The same as `readyTimeout`, under the name the original `ServiceManager` used (give one of the two). */
+  startupTimeout?: number;
   /** ms between SIGTERM and SIGKILL on stop. Default 10000. */
   shutdownTimeout?: number;
   /** ms for one health check or apiCall. Default 5000. */
@@ -100,15 +104,36 @@ const KNOWN = [
   'healthPath',
   'isDev',
   'maxRestarts',
+  'maxRestartAttempts',
   'restartDelay',
   'maxRestartDelay',
   'healthCheckInterval',
   'unhealthyThreshold',
   'readyTimeout',
+  'startupTimeout',
   'shutdownTimeout',
   'requestTimeout',
   'stableAfter',
 ] as const;
+
+/** Names the original ServiceManager used, accepted so code ported from it runs unchanged. */
+const ALIASES = [
+  ['maxRestartAttempts', 'maxRestarts'],
+  ['startupTimeout', 'readyTimeout'],
+] as const;
+
+/** Folds each alias into its option's name; both names at once is an error (which one would win is a guess). */
+function resolveAliases(options: Readonly<ServiceManagerOptions>): Readonly<ServiceManagerOptions> {
+  let resolved = options;
+  for (const [alias, name] of ALIASES) {
+    if (options[alias] === undefined) continue;
+    if (options[name] !== undefined) {
+      throw new TypeError(`ServiceManager: \`${alias}\` is another name for \`${name}\`; give one of them, not both`);
+    }
+    resolved = { ...resolved, [name]: options[alias] };
+  }
+  return resolved;
+}
 
 const PARENT_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 // Signal listeners that belong to ServiceManagers, told apart from the parent's own.
@@ -132,7 +157,8 @@ const managerListeners = new WeakSet<(...args: never[]) => unknown>();
  * await backend.start();
  */
 export class ServiceManager extends EventEmitter {
-  private readonly options: Required<Omit<ServiceManagerOptions, 'cwd' | 'env'>> & Pick<ServiceManagerOptions, 'cwd' | 'env'>;
+  private readonly options: Required<Omit<ServiceManagerOptions, 'cwd' | 'env' | (typeof ALIASES)[number][0]>> &
+    Pick<ServiceManagerOptions, 'cwd' | 'env'>;
   private child: ChildProcess | undefined;
   private state: ServiceState = 'stopped';
   private healthy: boolean | undefined;
@@ -166,9 +192,10 @@ export class ServiceManager extends EventEmitter {
     for (const signal of PARENT_SIGNALS) process.removeListener(signal, this.onParentSignal);
   }
 
-  constructor(options: Readonly<ServiceManagerOptions>) {
+  constructor(given: Readonly<ServiceManagerOptions>) {
     super();
-    checkOptionsObject('ServiceManager', options, KNOWN);
+    checkOptionsObject('ServiceManager', given, KNOWN);
+    const options = resolveAliases(given);
     const ms = (name: keyof ServiceManagerOptions, fallback: number, min = 0) =>
       checkInteger('ServiceManager', name, options[name] ?? fallback, { min, unit: 'ms' });
     const args = options.args ?? [];

@@ -19,9 +19,10 @@ import { get as httpGet } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/load.js';
 import { isRunning, sleep } from '../helpers/process.js';
+import { cliFor } from '../helpers/readable-cli.js';
 
 const cli = resolve('dist/cli/main.js');
 const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
@@ -151,6 +152,15 @@ describe('lifeline CLI', () => {
     for (const command of ['start', 'stop', 'restart', 'reload', 'status', 'logs', 'kill-port', 'config', 'run', 'serve'])
       expect(help.out).toContain(`  ${command}`);
     expect(lifeline('start', '--help').out).toMatch(/--force/);
+    // Examples a newcomer can copy, after the commands.
+    expect(help.out).toMatch(/\nExamples:\n {2}lifeline start app\.js --port 8000 /);
+    expect(lifeline('run', '--help').out).toMatch(/Examples:\n {2}lifeline run app\.js /);
+  });
+
+  it('suggests the command or option meant, on the same one line', () => {
+    expect(lifeline('strat')).toMatchObject({ code: 1, out: '', err: "lifeline: unknown command 'strat' (did you mean start?)\n" });
+    expect(lifeline('start', '--prot', '3')).toMatchObject({ code: 1, err: "lifeline: unknown option '--prot' (did you mean --port?)\n" });
+    expect(lifeline('monitor', 'lst')).toMatchObject({ code: 1, err: "lifeline: unknown command 'lst' (did you mean list?)\n" });
   });
 
   it('refuses a misuse with one line on stderr and exit 1', () => {
@@ -251,6 +261,36 @@ describe('lifeline CLI', () => {
     expect(after.code).toBe(1);
     expect(after.out).toBe(`STOPPED\n  port ${port}: free\n`);
     expect(lifeline('stop')).toMatchObject({ code: 0, out: 'not running (no .backend.pid)\n' });
+  });
+
+  it('status recognises a foreground lifeline serve on the port: pid, workers, restarts', async () => {
+    const serving = spawn(process.execPath, [cli, 'serve', 'app.mjs', '--port', String(port), '--workers', '2'], {
+      cwd,
+      stdio: 'ignore',
+      env: { ...process.env, PORT: '', LOG_FILE: '' },
+    });
+    try {
+      await expect.poll(() => get('/api/health/ready').catch(() => 0), POLL).toBe(200);
+      const status = lifeline('status', '--port', String(port));
+      expect(status.code).toBe(0);
+      expect(status.out).toMatch(new RegExp(`^RUNNING \\(in the foreground: lifeline serve, no PID file\\)\\n  pid {9}${serving.pid}\\n`));
+      expect(status.out).toMatch(/restarts {4}0 \(workers respawned\)/);
+      expect(status.out.match(/ {2}worker \d {4}pid \d+, active/g)).toHaveLength(2);
+      const json = JSON.parse(lifeline('status', '--json', '--port', String(port)).out) as Record<string, unknown>;
+      expect(json).toMatchObject({ state: 'RUNNING', mode: 'foreground', pid: serving.pid, restarts: 0, ports: [port] });
+      // Any other process on the port is still "STOPPED, port in use by …".
+    } finally {
+      serving.kill('SIGTERM');
+      await once(serving, 'exit');
+    }
+    const holder = await holdPort();
+    try {
+      const status = lifeline('status', '--port', String(port));
+      expect(status.code).toBe(1);
+      expect(status.out).toMatch(new RegExp(`^STOPPED\\n  port ${port}: in use by pid ${holder.pid} `));
+    } finally {
+      holder.kill();
+    }
   });
 
   it('serve takes the server limits from .backend_config.json and passes them to the workers', async () => {
@@ -632,9 +672,15 @@ describe('lifeline CLI', () => {
   }, 60_000);
 
   describe('as a user who is not root (nobody)', () => {
+    // The clone may be in a folder nobody cannot enter: then nobody runs a readable copy of the package.
+    let nobodyCli = { cli, remove: () => {} };
+    beforeAll(() => {
+      nobodyCli = cliFor('nobody');
+    });
+    afterAll(() => nobodyCli.remove());
     /** Runs the CLI as `nobody` in the test's folder. */
     function asNobody(...args: string[]) {
-      const result = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, cli, ...args], {
+      const result = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, nobodyCli.cli, ...args], {
         cwd,
         encoding: 'utf8',
         timeout: 60_000,
@@ -707,6 +753,57 @@ describe('lifeline CLI', () => {
     child.kill('SIGINT');
     // eslint-disable-next-line no-control-regex -- no raw control character may be left
     expect(out()).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  });
+
+  it('run --health-failures restarts an app that stops answering its health endpoint (a blocked event loop)', async () => {
+    // The first run blocks its event loop for good once it has answered a few checks; the next one stays well.
+    writeFileSync(
+      join(cwd, 'hangs.mjs'),
+      `import { existsSync, writeFileSync } from 'node:fs';
+import express from 'express';
+import { lifeline } from 'express-lifeline';
+const app = express();
+app.use(lifeline({ keepAlive: { interval: 0 }, health: { interval: 0 } }));
+let answered = 0;
+app.use((req, res, next) => { answered++; next(); });
+if (!existsSync('hung-once')) {
+  setTimeout(() => { writeFileSync('hung-once', String(process.pid)); for (;;); }, 1500);
+}
+export default app;
+`,
+    );
+    const runner = spawn(
+      process.execPath,
+      [cli, 'run', 'hangs.mjs', '--port', String(port), '--health-failures', '2', '--health-interval', '200'],
+      {
+        cwd,
+        stdio: 'ignore',
+      },
+    );
+    try {
+      await expect.poll(() => existsSync(join(cwd, 'hung-once')), POLL).toBe(true);
+      const hungPid = Number(readFileSync(join(cwd, 'hung-once'), 'utf8'));
+      const restartLog = () => (existsSync(join(cwd, 'auto_restart.log')) ? readFileSync(join(cwd, 'auto_restart.log'), 'utf8') : '');
+      await expect.poll(restartLog, POLL).toMatch(/restart 1\/10 in \d+ ms/);
+      expect(restartLog()).toMatch(
+        new RegExp(
+          `app stopped answering: http://127\\.0\\.0\\.1:${port}/api/health/live failed 2 checks in a row \\(last: no answer in time\\); stopping it to restart`,
+        ),
+      );
+      // The hung one ignored SIGTERM (its loop is blocked): it was killed, and the new one answers.
+      await expect.poll(() => isRunning(hungPid), POLL).toBe(false);
+      await expect.poll(() => get('/api/health/live').catch(() => 0), POLL).toBe(200);
+    } finally {
+      runner.kill('SIGTERM');
+      await once(runner, 'exit');
+    }
+  });
+
+  it('run documents --health-failures (off by default) and refuses a bad --health-path in one line', () => {
+    expect(lifeline('run', '--help').out.replace(/\s+/g, ' ')).toMatch(
+      /--health-failures <n> also restart the app after this many failed health checks in a row \(default 0: only when it exits\)/,
+    );
+    expect(lifeline('run', 'app.mjs', '--health-path', 'health').err).toBe("lifeline: --health-path must start with '/', got 'health'\n");
   });
 
   it('run restarts a crashing app up to --max-restarts and records it in auto_restart.log', () => {

@@ -1,3 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { activityOf } from '../../src/activity.js';
@@ -5,6 +11,7 @@ import { errorHandler, health, keepAlive, type HealthOptions } from '../../src/i
 import { express } from '../helpers/express.js';
 import { memoryLogger } from '../helpers/logger.js';
 
+const require = createRequire(import.meta.url);
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
@@ -253,7 +260,7 @@ describe('detail gating', () => {
   it("'never' shows status, timestamp and each check's status only", async () => {
     const res = await request(appWith({ details: 'never', checks: failing })).get('/api/health');
     expect(res.status).toBe(503);
-    expect(res.body).toEqual({ status: 'unhealthy', timestamp: expect.any(Number), checks: { db: { status: 'fail' } } });
+    expect(res.body).toEqual({ status: 'unhealthy', service: null, timestamp: expect.any(Number), checks: { db: { status: 'fail' } } });
   });
 
   it("'authorized' shows details only with the right bearer token", async () => {
@@ -289,6 +296,58 @@ describe('detail gating', () => {
     const h = health({ details: 'authorized', logger, interval: 0 });
     closers.push(h.close);
     expect(logger.text()).toMatch(/no HEALTH_TOKEN/);
+  });
+});
+
+describe('service, version and the timestamp form', () => {
+  it('name the app from options, the version only to callers who may see details', async () => {
+    const app = appWith({ service: 'notes-api', version: '2.3.1', details: 'authorized', token: 'tok' });
+    const anonymous = await request(app).get('/api/health');
+    expect(anonymous.body).toEqual({ status: 'healthy', service: 'notes-api', timestamp: expect.any(Number), checks: {} });
+    const full = await request(app).get('/api/health').set('Authorization', 'Bearer tok');
+    expect(full.body).toMatchObject({ status: 'healthy', service: 'notes-api', version: '2.3.1' });
+    expect(Object.keys(full.body).slice(0, 4)).toEqual(['status', 'service', 'version', 'timestamp']);
+  });
+
+  it("default to the app's package.json, found from its main script, never a tool's under node_modules", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-identity-'));
+    try {
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'seed-backend', version: '0.9.0', type: 'module' }));
+      mkdirSync(join(dir, 'node_modules'));
+      symlinkSync(resolve('.'), join(dir, 'node_modules', 'express-lifeline'));
+      writeFileSync(
+        join(dir, 'app.mjs'),
+        `import { health } from 'express-lifeline';\nimport express from '${pathToFileURL(require.resolve('express')).href}';\n` +
+          `const app = express(); const h = health({ logger: false, interval: 0 }); app.use(h);\n` +
+          `const server = app.listen(0, '127.0.0.1', async () => {\n` +
+          `  const r = await fetch('http://127.0.0.1:' + server.address().port + '/api/health');\n` +
+          `  console.log(JSON.stringify(await r.json())); server.close(); await h.close(); });\n`,
+      );
+      const out = execFileSync(process.execPath, [join(dir, 'app.mjs')], { cwd: tmpdir(), encoding: 'utf8', timeout: 15_000 });
+      expect(JSON.parse(out)).toMatchObject({ status: 'healthy', service: 'seed-backend', version: '0.9.0' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("timestamp: 'iso' (or HEALTH_TIMESTAMP=iso) gives ISO 8601 UTC, for clients written for that contract", async () => {
+    const before = Date.now();
+    const iso = (await request(appWith({ timestamp: 'iso' })).get('/api/health')).body as { timestamp: string };
+    expect(iso.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Date.parse(iso.timestamp)).toBeGreaterThanOrEqual(before - 1);
+    process.env.HEALTH_TIMESTAMP = 'iso';
+    try {
+      const res = await request(appWith({ details: 'never' })).get('/api/health');
+      expect(typeof res.body.timestamp).toBe('string');
+      expect(() => appWith()).not.toThrow();
+      process.env.HEALTH_TIMESTAMP = 'unix';
+      expect(() => appWith()).toThrow("Invalid HEALTH_TIMESTAMP: expected epoch or iso, got 'unix'");
+    } finally {
+      delete process.env.HEALTH_TIMESTAMP;
+    }
+    expect(typeof (await request(appWith()).get('/api/health')).body.timestamp).toBe('number');
+    expect(() => appWith({ timestamp: 'ISO' as never })).toThrow(/health: expected `timestamp` to be one of/);
+    expect(() => appWith({ service: '' })).toThrow(/`service`/);
   });
 });
 

@@ -35,6 +35,12 @@ function appWith(logger: ReturnType<typeof memoryLogger> | false = false, slowRe
     res.write('part');
     res.end();
   });
+  // An event stream open for 120 ms, as a live dashboard's is for minutes.
+  app.get('/events', (_req: unknown, res: { setHeader(n: string, v: string): void; write(s: string): void; end(): void }) => {
+    res.setHeader('Content-Type', 'text/event-stream');
+    res.write(': open\n\n');
+    setTimeout(() => res.end(), 120);
+  });
   // Requests to /hold wait until the test releases them: no timing guess.
   const held: Array<() => void> = [];
   app.get('/hold', (_req: unknown, res: Res) => held.push(() => res.json({ released: true })));
@@ -167,6 +173,15 @@ describe('keepAlive logging and loop', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.message).toMatch(/^slow request: GET \/slow 200 took \d+\.\d ms \(threshold 50 ms\)$/);
     expect(logger.text()).not.toContain('abc123');
+  });
+
+  it('does not log an event stream as a slow request: it is long by design', async () => {
+    const logger = memoryLogger();
+    const { app } = appWith(logger, 50);
+    await request(app).get('/events');
+    await request(app).get('/slow');
+    const warnings = logger.lines.filter((l) => l.level === 'warn').map((l) => l.message);
+    expect(warnings).toEqual([expect.stringMatching(/^slow request: GET \/slow 200/)]);
   });
 
   it('logs a heartbeat and requests selfPingUrl on every loop', async () => {

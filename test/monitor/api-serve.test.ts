@@ -1,4 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -59,6 +61,55 @@ describe('lifeline monitor serve', () => {
     expect(await proc.exited).toBe(0);
     expect(proc.output()).toContain('created the admin user "root"');
   }, 40_000);
+
+  it('prints where its dashboard is and logs each state change in one line', async () => {
+    const target = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((done) => target.listen(0, '127.0.0.1', done));
+    const targetPort = (target.address() as AddressInfo).port;
+    const cwd = mkdtempSync(join(tmpdir(), 'lifeline-monitor-serve-'));
+    dirs.push(cwd);
+    const add = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'monitor',
+        'add',
+        '--name',
+        'myapp',
+        '--url',
+        `http://127.0.0.1:${targetPort}/`,
+        '--interval',
+        '1',
+        '--database',
+        join(cwd, 'watch.db'),
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(add.status, add.stderr).toBe(0);
+    const proc = run(['--port', '0', '--database', join(cwd, 'watch.db')]);
+    try {
+      await waitFor(
+        () =>
+          /lifeline monitor: dashboard at http:\/\/127\.0\.0\.1:\d+\/monitor\/ \(REST API under http:\/\/127\.0\.0\.1:\d+\/api\/\)\n/.test(
+            proc.output(),
+          ),
+        20_000,
+        proc.output(),
+      );
+      await waitFor(() => /info \[monitor\] myapp: pending -> up\n/.test(proc.output()), 20_000, proc.output());
+      target.close();
+      target.closeAllConnections();
+      // The first failure makes it pending, the second (failure_threshold 2) down.
+      await waitFor(() => /warn \[monitor\] myapp: pending -> down \(connection refused\)\n/.test(proc.output()), 20_000, proc.output());
+      expect(proc.output()).toMatch(/info \[monitor\] myapp: up -> pending \(connection refused\)\n/);
+      // One line per change, not one per check.
+      expect(proc.output().match(/myapp: /g)).toHaveLength(3);
+    } finally {
+      proc.child.kill('SIGTERM');
+      target.close();
+    }
+    expect(await proc.exited).toBe(0);
+  }, 60_000);
 
   it('stops with one line and exit 1 when MONITOR_SECRET is missing in production', async () => {
     const proc = run(['--port', '0'], { NODE_ENV: 'production' });

@@ -320,6 +320,36 @@ describe('ServiceManager', () => {
     expect(() => new ServiceManager({ command: 'node', port: undefined })).not.toThrow();
   });
 
+  it("takes the original ServiceManager's maxRestartAttempts and startupTimeout as aliases, not both names at once", async () => {
+    // The seed's first line, as it was written for the original.
+    const m = new ServiceManager({
+      command: process.execPath,
+      args: [backend],
+      env: { BEHAVIOUR: 'never-healthy' },
+      port: await freePort(),
+      maxRestartAttempts: 1,
+      restartDelay: 100,
+      healthCheckInterval: 100,
+      startupTimeout: 300,
+      shutdownTimeout: 1000,
+    });
+    managers.push(m);
+    const seen: string[] = [];
+    for (const name of ['starting', 'started', 'error']) m.on(name, () => seen.push(name));
+    const names = () => seen;
+    await expect(m.start()).rejects.toThrow(/was not healthy within 300 ms/);
+    await waitFor(() => m.getStatus().state === 'failed', 5000);
+    // One restart (maxRestartAttempts: 1), then the give-up: the aliases reached the options they name.
+    expect(names().filter((n) => n === 'starting')).toHaveLength(2);
+    expect(() => new ServiceManager({ command: 'node', maxRestarts: 2, maxRestartAttempts: 3 })).toThrow(
+      'ServiceManager: `maxRestartAttempts` is another name for `maxRestarts`; give one of them, not both',
+    );
+    expect(() => new ServiceManager({ command: 'node', readyTimeout: 1, startupTimeout: 2 })).toThrow(
+      /`startupTimeout` is another name for `readyTimeout`/,
+    );
+    expect(() => new ServiceManager({ command: 'node', startupTimeout: -1 })).toThrow(/`readyTimeout`/);
+  });
+
   it('defaults to port 8000', () => {
     expect(new ServiceManager({ command: 'node' }).url).toBe('http://127.0.0.1:8000');
     expect(new ServiceManager({ command: 'node' }).getStatus().url).toBe('http://127.0.0.1:8000');

@@ -1,4 +1,5 @@
 import type { Thresholds } from '../../health/registry.js';
+import { appIdentity } from '../../system/app-identity.js';
 import type { HealthCheck, HealthCheckFn } from '../../health/types.js';
 import type { LifelineLogger } from '../../logging/logger.js';
 import {
@@ -47,6 +48,16 @@ export interface HealthOptions {
    * `/readyz` in Kubernetes' plain-text format (`?verbose`, `?exclude=<check>`).
    */
   mounts?: Readonly<HealthMounts>;
+  /** `service` in the health report. Default: `name` in the app's package.json. */
+  service?: string;
+  /** `version` in the detailed health report. Default: `version` in the app's package.json. */
+  version?: string;
+  /**
+   * The form of the health report's `timestamp`: `epoch` (seconds, a float, the original
+   * format) or `iso` (`2026-12-06T07:00:00.123Z`, what clients written for an ISO contract
+   * read). Default `HEALTH_TIMESTAMP`, else `epoch`.
+   */
+  timestamp?: 'epoch' | 'iso';
 }
 
 export interface HealthMounts {
@@ -73,6 +84,9 @@ export interface HealthSettings {
   sampleInterval: number;
   logger: LifelineLogger | false | undefined;
   mounts: Required<HealthMounts>;
+  service: string | null;
+  version: string | null;
+  timestamp: 'epoch' | 'iso';
 }
 
 const KNOWN = [
@@ -89,6 +103,9 @@ const KNOWN = [
   'sampleInterval',
   'logger',
   'mounts',
+  'service',
+  'version',
+  'timestamp',
 ] as const;
 const MOUNTS = ['health', 'kubernetes'] as const;
 const DEFAULT_THRESHOLDS: Thresholds = { memory: 95, disk: 95, eventLoopDelay: 500 };
@@ -168,6 +185,10 @@ export function healthSettings(options: Readonly<HealthOptions>): HealthSettings
   const thresholds = checkThresholds(options.thresholds);
   checkLogger('health', options.logger);
   const mounts = checkMounts(options.mounts);
+  const identity = options.service === undefined || options.version === undefined ? appIdentity() : undefined;
+  const service = options.service === undefined ? identity!.service : checkString('health', 'service', options.service);
+  const version = options.version === undefined ? identity!.version : checkString('health', 'version', options.version);
+  const timestamp = checkOneOf('health', 'timestamp', options.timestamp ?? readEnv.healthTimestamp() ?? 'epoch', ['epoch', 'iso']);
   return {
     prefix,
     checks,
@@ -183,5 +204,8 @@ export function healthSettings(options: Readonly<HealthOptions>): HealthSettings
     sampleInterval,
     logger: options.logger,
     mounts,
+    service,
+    version,
+    timestamp,
   };
 }
