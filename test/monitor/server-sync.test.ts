@@ -136,6 +136,7 @@ describe.each(layers)('server changes across instances through %s', (_name, laye
     await two!.monitor.runNow([created.id]);
     expect(target.arrivals.get(moved)).toHaveLength(1);
     expect(await socket.next(WITHIN_MS)).toMatchObject({ type: 'server', action: 'updated', server: { name: 'sync-renamed' } });
+    expect(await socket.next()).toMatchObject({ type: 'update' });
 
     await one!.monitor.store.servers.remove(created.id);
     expect(await nextServerEvent(stream, 3)).toEqual({ action: 'deleted', server: { id: created.id } });
