@@ -80,7 +80,9 @@ async function announce(store: MonitorStore, changes: ServerEvent[], monitor: Mo
   try {
     await monitor.announceServerChanges(store, changes);
   } catch (error) {
-    stderrLine(`stored; running monitors pick it up within a minute (could not announce it: ${error instanceof Error ? error.message : String(error)})`);
+    stderrLine(
+      `stored; running monitors pick it up within a minute (could not announce it: ${error instanceof Error ? error.message : String(error)})`,
+    );
   }
 }
 

@@ -22,9 +22,7 @@ export interface StatusEvent {
  * it is already stored, and is not announced again.
  */
 export type ServerEvent = (
-  | { action: 'created'; server: Server; status: ServerStatus }
-  | { action: 'updated'; server: Server }
-  | { action: 'deleted'; id: number }
+  { action: 'created'; server: Server; status: ServerStatus } | { action: 'updated'; server: Server } | { action: 'deleted'; id: number }
 ) & { remote?: boolean };
 
 export interface MonitorEventMap {

@@ -30,7 +30,10 @@ export async function announceServerChanges(
   const origin = `cli:${process.pid}`;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from the ${layer.type} channel layer within ${ANNOUNCE_TIMEOUT} ms`)), ANNOUNCE_TIMEOUT);
+    timer = setTimeout(
+      () => reject(new Error(`no answer from the ${layer.type} channel layer within ${ANNOUNCE_TIMEOUT} ms`)),
+      ANNOUNCE_TIMEOUT,
+    );
   });
   try {
     const announce = (async () => {
