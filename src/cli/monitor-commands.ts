@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { redactText, redactUrl } from '../logging/redact.js';
-import type { CheckReport, MonitorStore, Server, ServerInput, ServerWithStatus } from '../monitor/index.js';
+import type { CheckReport, MonitorStore, Server, ServerEvent, ServerInput, ServerWithStatus } from '../monitor/index.js';
 import { CliError } from './config-file.js';
 
 type MonitorModule = typeof import('../monitor/index.js');
@@ -63,10 +63,26 @@ async function withStore<T>(
   } catch (error) {
     throw openError(error, db, monitor);
   }
+  const changes: ServerEvent[] = [];
+  const offServer = store.events.on('server', (change) => changes.push(change));
   try {
-    return await fn(store, monitor);
+    const result = await fn(store, monitor);
+    await announce(store, changes, monitor);
+    return result;
   } finally {
+    offServer();
     await store.close();
+  }
+}
+
+/** Running monitors follow a server change at once when told through their channel layer; else at their next sync. */
+async function announce(store: MonitorStore, changes: ServerEvent[], monitor: MonitorModule): Promise<void> {
+  try {
+    await monitor.announceServerChanges(store, changes);
+  } catch (error) {
+    stderrLine(
+      `stored; running monitors pick it up within a minute (could not announce it: ${error instanceof Error ? error.message : String(error)})`,
+    );
   }
 }
 

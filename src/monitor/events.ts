@@ -16,9 +16,14 @@ export interface StatusEvent {
   ping: PingResult;
 }
 
-/** A server was added, edited or removed through the store. */
-export type ServerEvent =
-  { action: 'created'; server: Server; status: ServerStatus } | { action: 'updated'; server: Server } | { action: 'deleted'; id: number };
+/**
+ * A server was added, edited or removed through the store. `remote`: the change was
+ * made by another instance (or the CLI) and announced through the live channel layer;
+ * it is already stored, and is not announced again.
+ */
+export type ServerEvent = (
+  { action: 'created'; server: Server; status: ServerStatus } | { action: 'updated'; server: Server } | { action: 'deleted'; id: number }
+) & { remote?: boolean };
 
 export interface MonitorEventMap {
   ping: PingEvent;

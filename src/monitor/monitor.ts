@@ -18,6 +18,7 @@ import { nextState } from './state.js';
 import { openStore, type MonitorStore } from './store/index.js';
 import type { CheckRecord } from './store/results.js';
 import { iso } from './store/rows.js';
+import { fingerprintOf } from './store/servers.js';
 import type { PingResult, Server, ServerState, ServerStatus } from './types.js';
 import { mergeIntervals, trimChanges, uptimeFigures, WINDOWS, type Change, type Interval } from './uptime.js';
 import { BatchWriter } from './writer.js';
@@ -107,7 +108,8 @@ export const MONITOR_OPTION_KEYS = [
   'notifications',
 ] as const;
 const RUN_HEARTBEAT = 30_000;
-const SYNC_INTERVAL = 60_000;
+const SYNC_INTERVAL = 15_000;
+const RUN_RELOAD_INTERVAL = 600_000;
 
 function envInteger(name: string, min: number, max: number): number | undefined {
   const raw = process.env[name];
@@ -375,8 +377,13 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     else follow(event.server, event.action === 'created' ? event.status : undefined);
   });
 
-  // Servers changed by another process (the CLI, another instance) are picked up here.
+  // Other instances' and the CLI's changes come through the live channel layer within a second; this
+  // safety net (a change announced while the channel was down, a monitor without live updates) reads
+  // every server only when a one-row fingerprint says they differ from what is tracked.
   async function sync(): Promise<void> {
+    const stored = await store.servers.fingerprint();
+    const held = fingerprintOf([...tracked.values()].map((t) => t.server));
+    if (stored.count === held.count && stored.ids === held.ids && stored.updated === held.updated) return;
     const current = await store.servers.all();
     const seen = new Set<number>();
     for (const server of current) {
@@ -405,7 +412,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
   loops.push(backgroundLoop(SYNC_INTERVAL, guard('server sync', sync)));
   loops.push(
     backgroundLoop(
-      SYNC_INTERVAL * 10,
+      RUN_RELOAD_INTERVAL,
       guard('run reload', async () => {
         pastRuns = mergeIntervals((await store.history.runsSince(Date.now() - WINDOWS['30d'])).filter((r) => r.start !== start));
       }),

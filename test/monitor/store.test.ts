@@ -71,6 +71,7 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       'monitor_settings',
       'monitor_notification_outbox',
       'monitor_notification_deliveries',
+      'monitor_live_counter',
       'monitor_knex_migrations',
     ]) {
       expect(await store.db.schema.hasTable(table), table).toBe(true);
@@ -82,6 +83,7 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       '0001_initial',
       '0002_claims',
       '0003_notifications',
+      '0004_live_counter',
     ]);
   });
 

@@ -1,4 +1,4 @@
-import type { LiveEvent, LivePayload } from './types.js';
+import type { LiveEvent, LivePayload, LiveServer } from './types.js';
 
 export type ChannelLayerType = 'memory' | 'postgres' | 'redis';
 export const CHANNEL_LAYER_TYPES: readonly ChannelLayerType[] = ['memory', 'postgres', 'redis'];
@@ -57,6 +57,10 @@ function cut(text: string | null): string | null {
 
 /** An event as the wire carries it (without its id), with long messages cut. */
 export function encodePayload(event: LivePayload): string {
+  if (event.type === 'server') {
+    const { type, action, server_id, origin } = event;
+    return JSON.stringify({ type, action, server_id, origin });
+  }
   const status = { ...event.status, message: cut(event.status.message) ?? '' };
   if (event.type === 'status') return JSON.stringify({ ...event, status });
   return JSON.stringify({ ...event, status, ping: { ...event.ping, error_message: cut(event.ping.error_message) } });
@@ -66,10 +70,16 @@ export function encodePayload(event: LivePayload): string {
 export function decodeEvent(text: string): LiveEvent | undefined {
   try {
     const value = JSON.parse(text) as Partial<LiveEvent> | null;
-    if (!value || typeof value !== 'object' || !Number.isSafeInteger(value.id) || (value.type !== 'ping' && value.type !== 'status')) {
-      return undefined;
-    }
-    return value as LiveEvent;
+    if (!value || typeof value !== 'object' || !Number.isSafeInteger(value.id)) return undefined;
+    if (value.type === 'ping' || value.type === 'status') return value as LiveEvent;
+    if (value.type !== 'server') return undefined;
+    const server = value as Partial<LiveServer>;
+    const valid =
+      ['created', 'updated', 'deleted'].includes(server.action ?? '') &&
+      Number.isSafeInteger(server.server_id) &&
+      typeof server.origin === 'string';
+    if (!valid) return undefined;
+    return { type: 'server', id: value.id!, action: server.action!, server_id: server.server_id!, origin: server.origin! };
   } catch {
     return undefined;
   }

@@ -58,6 +58,8 @@ export function parseStreamFilter(params: URLSearchParams): { ok: true; value: S
 
 /** Whether a live event passes the client's filter (`since` and `limit` only shape the first events). */
 export function matches(filter: StreamFilter, event: LiveEvent): boolean {
+  // A server's creation, change or removal is no state: only the server filter applies to it.
+  if (event.type === 'server') return !filter.serverIds || filter.serverIds.includes(event.server_id);
   if (filter.serverIds && !filter.serverIds.includes(event.status.server)) return false;
   if (filter.status && !filter.status.includes(event.status.status)) return false;
   return true;

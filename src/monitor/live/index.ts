@@ -5,4 +5,5 @@ export { attachMonitorSockets, type MonitorSockets, type MonitorSocketsOptions }
 export { CHANNEL_LAYER_TYPES, MemoryChannel, type ChannelLayer, type ChannelLayerType } from './channel.js';
 export { EventLog, type EventLogOptions } from './log.js';
 export { parseStreamFilter, type StreamFilter } from './filters.js';
-export type { Authenticate, LiveEvent, LivePayload, LivePing, LiveStatus, LiveUser } from './types.js';
+export type { Authenticate, LiveEvent, LivePayload, LivePing, LiveServer, LiveStatus, LiveUser } from './types.js';
+export { announceServerChanges } from './announce.js';

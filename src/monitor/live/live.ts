@@ -1,13 +1,13 @@
-import { ConfigError } from '../../errors.js';
+import { randomBytes } from 'node:crypto';
 import { monitorLogger } from '../default-logger.js';
 import type { LifelineLogger } from '../../logging/logger.js';
-import { checkInteger, checkOptionsObject, checkString, optionError } from '../../options.js';
+import { checkInteger, checkOptionsObject, optionError } from '../../options.js';
 import type { MonitorEvents } from '../events.js';
 import type { MonitorStore } from '../store/index.js';
-import { CHANNEL_LAYER_TYPES, MemoryChannel, type ChannelLayer, type ChannelLayerType } from './channel.js';
+import type { ChannelLayer, ChannelLayerType } from './channel.js';
+import { channelLayer } from './layers.js';
 import { EventLog } from './log.js';
-import { PostgresChannel } from './postgres-channel.js';
-import { RedisChannel, redisUrlFromEnv } from './redis-channel.js';
+import { followRemote, isServerEvent, readServerEvent, serverPayload } from './server-events.js';
 import type { LiveEvent, LivePayload } from './types.js';
 
 export interface LiveUpdatesOptions {
@@ -48,24 +48,6 @@ export interface LiveUpdates {
 
 const KNOWN = ['monitor', 'channel', 'redisUrl', 'redisPrefix', 'replayWindow', 'replayEvents', 'logger'];
 
-function channelType(options: Readonly<LiveUpdatesOptions>): ChannelLayerType | ChannelLayer {
-  const given = options.channel;
-  if (given !== undefined && typeof given === 'object') return given;
-  if (given !== undefined) {
-    if (!CHANNEL_LAYER_TYPES.includes(given))
-      throw optionError('monitor live', 'channel', `one of ${CHANNEL_LAYER_TYPES.join(', ')}`, given);
-    return given;
-  }
-  const env = process.env.CHANNEL_LAYER_TYPE;
-  if (env) {
-    if (!CHANNEL_LAYER_TYPES.includes(env as ChannelLayerType)) {
-      throw new ConfigError('CHANNEL_LAYER_TYPE', `CHANNEL_LAYER_TYPE must be one of ${CHANNEL_LAYER_TYPES.join(', ')}, got "${env}"`);
-    }
-    return env as ChannelLayerType;
-  }
-  return options.monitor.store.dialect === 'postgres' ? 'postgres' : 'memory';
-}
-
 /**
  * Starts the live updates of a monitor: every check this instance runs is published
  * on the channel layer, and every instance's events are kept for replay and handed to
@@ -85,23 +67,15 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
   const windowMs = checkInteger('monitor live', 'replayWindow', options.replayWindow ?? 5 * 60_000, { min: 0, unit: 'ms' });
   const minEvents = checkInteger('monitor live', 'replayEvents', options.replayEvents ?? 1000, { min: 0, max: 1_000_000 });
   const logger = monitorLogger(options.logger);
-  const type = channelType(options);
-  let layer: ChannelLayer;
-  if (typeof type === 'object') layer = type;
-  else if (type === 'memory') layer = new MemoryChannel();
-  else if (type === 'postgres') {
-    if (monitor.store.dialect !== 'postgres') throw optionError('monitor live', 'channel', 'memory or redis on SQLite', type);
-    layer = new PostgresChannel(monitor.store.db, logger);
-  } else {
-    const url = checkString('monitor live', 'redisUrl', options.redisUrl ?? redisUrlFromEnv());
-    const prefix = checkString('monitor live', 'redisPrefix', options.redisPrefix ?? 'express-lifeline:monitor');
-    layer = new RedisChannel(url, prefix, logger);
-  }
+  const layer = channelLayer('monitor live', monitor.store, options, logger);
+  // Tells this instance's own server changes from the others' (and the CLI's).
+  const origin = randomBytes(8).toString('hex');
 
+  let closing: Promise<void> | undefined;
   const log = new EventLog({ windowMs, minEvents });
   const listeners = new Set<LiveListener>();
   const closers = new Set<() => void>();
-  await layer.start((event) => {
+  const deliver = (event: LiveEvent) => {
     log.add(event);
     for (const listener of listeners) {
       try {
@@ -110,6 +84,35 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
         logger.error('monitor live: a listener failed', { error: String(error) });
       }
     }
+    if (isServerEvent(event) && event.origin !== origin && !closing) followRemote(monitor.events, event);
+  };
+  // A server event waits for its row to be read; the events after it wait too, so every stream sees them in id order.
+  const waiting: LiveEvent[] = [];
+  let reading = false;
+  let lastReadWarning = 0;
+  const readInOrder = async () => {
+    reading = true;
+    for (let event = waiting.shift(); event; event = waiting.shift()) {
+      if (!isServerEvent(event)) {
+        deliver(event);
+        continue;
+      }
+      try {
+        deliver(await readServerEvent(monitor.store, event));
+      } catch (error) {
+        // The monitor's periodic sync catches the change up; streams miss this one event.
+        if (!closing && Date.now() - lastReadWarning > 60_000) {
+          lastReadWarning = Date.now();
+          logger.warn('monitor live: could not read a changed server', { server: event.server_id, error: String(error) });
+        }
+      }
+    }
+    reading = false;
+  };
+  await layer.start((event) => {
+    if (!reading && !isServerEvent(event)) return deliver(event);
+    waiting.push(event);
+    if (!reading) void readInOrder();
   });
 
   // The writer announces a batch of checks at once: publish them as one batch, in order.
@@ -137,8 +140,10 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
   };
   const offPing = monitor.events.on('ping', ({ ping, status }) => queue({ type: 'ping', ping, status }));
   const offStatus = monitor.events.on('status', ({ status, previous }) => queue({ type: 'status', status, previous }));
+  const offServer = monitor.events.on('server', (event) => {
+    if (!event.remote) queue(serverPayload(event, origin));
+  });
 
-  let closing: Promise<void> | undefined;
   const live: LiveUpdates = {
     store: monitor.store,
     channel: layer.type,
@@ -158,6 +163,7 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
       closing ??= (async () => {
         offPing();
         offStatus();
+        offServer();
         for (const fn of [...closers]) fn();
         closers.clear();
         await publishing;

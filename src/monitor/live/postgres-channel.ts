@@ -17,7 +17,7 @@ const RECONNECT_MS = 1000;
 
 /**
  * Fans events out through PostgreSQL `LISTEN/NOTIFY` on the monitor's own database.
- * Ids come from one counter row: numbering and NOTIFY happen in one transaction that
+ * Ids come from one counter row (created by the migration 0004_live_counter): numbering and NOTIFY happen in one transaction that
  * holds the row's lock, so every instance receives the events in id order. The
  * channel is named after the schema, so monitors in different schemas stay apart.
  */
@@ -36,23 +36,10 @@ export class PostgresChannel implements ChannelLayer {
 
   async start(deliver: (event: LiveEvent) => void): Promise<void> {
     this.#deliver = deliver;
-    await this.#ensureCounter();
     const { rows } = (await this.db.raw('select current_schema() as schema')) as { rows: Array<{ schema: string | null }> };
     const schema = (rows[0]?.schema ?? 'public').replace(/[^a-z0-9_]/gi, '_');
     this.#channel = `monitor_live_${schema}`.slice(0, 63).toLowerCase();
     await this.#listen();
-  }
-
-  /** The counter row, created on first use (by whichever instance comes first). */
-  async #ensureCounter(): Promise<void> {
-    try {
-      await this.db.raw(`create table if not exists ${COUNTER} (id smallint primary key, value bigint not null)`);
-    } catch (error) {
-      // Two instances creating it at once: the loser gets a duplicate error, the table exists.
-      const code = (error as { code?: string }).code;
-      if (code !== '23505' && code !== '42P07') throw error;
-    }
-    await this.db.raw(`insert into ${COUNTER} (id, value) values (1, 0) on conflict (id) do nothing`);
   }
 
   /** A connection of its own, outside knex's pool (which would warn about it when it is cut), with knex's settings. */

@@ -4,6 +4,7 @@ import type { PingResult, ServerStatus } from '../types.js';
 import { checkAuthenticate, headerToken, queryToken, tryAuthenticate } from './auth.js';
 import { matches, parseStreamFilter, type StreamFilter } from './filters.js';
 import type { LiveUpdates } from './live.js';
+import { serverEventBody } from './server-events.js';
 import type { Authenticate, LiveEvent } from './types.js';
 
 export interface StatusStreamOptions {
@@ -41,7 +42,9 @@ const frames = new WeakMap<LiveEvent, string>();
 function liveFrame(event: LiveEvent): string {
   let text = frames.get(event);
   if (text === undefined) {
-    text = event.type === 'ping' ? frame('ping', event.id, event.ping) : frame('status', event.id, event.status);
+    if (event.type === 'ping') text = frame('ping', event.id, event.ping);
+    else if (event.type === 'status') text = frame('status', event.id, event.status);
+    else text = frame('server', event.id, serverEventBody(event));
     frames.set(event, text);
   }
   return text;

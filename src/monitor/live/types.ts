@@ -1,3 +1,4 @@
+import type { ServerWithStatus } from '../store/servers.js';
 import type { PingResult, ServerState, ServerStatus } from '../types.js';
 
 /** A finished check, as live clients get it: the ping and the server's state after it. */
@@ -14,8 +15,23 @@ export interface LiveStatus {
   previous: ServerState;
 }
 
+/**
+ * A server was created, changed or removed on some instance (or by the CLI). The wire
+ * carries only its id: every instance reads the row on receipt (`server`, undefined once
+ * deleted), so a payload never outgrows NOTIFY's 8000 bytes nor overtakes a later change.
+ */
+export interface LiveServer {
+  type: 'server';
+  action: 'created' | 'updated' | 'deleted';
+  server_id: number;
+  /** The instance that made the change: it has followed it already. */
+  origin: string;
+  /** The server as stored when the event arrived (with `current_status`); absent on the wire and once deleted. */
+  server?: ServerWithStatus;
+}
+
 /** What an instance publishes; the channel layer gives it its id. */
-export type LivePayload = LivePing | LiveStatus;
+export type LivePayload = LivePing | LiveStatus | LiveServer;
 
 /** A published event with its id: one increasing sequence per monitor, shared by all instances. */
 export type LiveEvent = LivePayload & { id: number };

@@ -5,6 +5,7 @@ import { GOING_AWAY, UPGRADE_TRACKER } from '../../lifecycle/connections.js';
 import { checkInteger, checkOptionsObject, checkString, optionError } from '../../options.js';
 import { checkAuthenticate, headerToken, queryToken, tryAuthenticate } from './auth.js';
 import type { LiveUpdates } from './live.js';
+import { serverEventBody } from './server-events.js';
 import type { Authenticate, LiveEvent, LiveUser } from './types.js';
 
 export interface MonitorSocketsOptions {
@@ -131,12 +132,18 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
   const send = (client: Client, message: unknown) => sendText(client, JSON.stringify(message));
 
   const unsubscribe = live.subscribe((event: LiveEvent) => {
-    if (event.type !== 'ping') return; // a status change comes with its ping's update
+    if (event.type === 'status') return; // a status change comes with its ping's update
+    const serverId = event.type === 'ping' ? event.ping.server : event.server_id;
     let text: string | undefined; // serialized once, for the first subscriber
     for (const client of clients) {
       const sub = client.subscription;
-      if (sub !== 'all' && !sub?.has(event.ping.server)) continue;
-      text ??= JSON.stringify({ type: 'update', id: event.id, ping: event.ping, status: event.status });
+      // A new server reaches the clients that follow every server (and so follow it from now on).
+      if (sub !== 'all' && !sub?.has(serverId)) continue;
+      text ??= JSON.stringify(
+        event.type === 'ping'
+          ? { type: 'update', id: event.id, ping: event.ping, status: event.status }
+          : { type: 'server', id: event.id, ...serverEventBody(event) },
+      );
       sendText(client, text);
     }
   });

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as initial from './0001_initial.js';
 import * as claims from './0002_claims.js';
 import * as notifications from './0003_notifications.js';
+import * as liveCounter from './0004_live_counter.js';
 
 export interface Migration {
   name: string;
@@ -10,7 +11,7 @@ export interface Migration {
 }
 
 /** In order; a new migration is appended, never inserted. Modules, not files on disk, so they ship in dist. */
-const MIGRATIONS: readonly Migration[] = [initial, claims, notifications];
+const MIGRATIONS: readonly Migration[] = [initial, claims, notifications, liveCounter];
 
 /** knex's migration source API over the list above. */
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -16,6 +16,24 @@ export interface ServerListOptions {
   enabled?: boolean;
 }
 
+export interface ServerFingerprint {
+  count: number;
+  ids: number;
+  /** The latest `updated_at`, epoch ms; 0 without servers. */
+  updated: number;
+}
+
+/** The fingerprint of servers as a process holds them. */
+export function fingerprintOf(servers: Iterable<Server>): ServerFingerprint {
+  const print = { count: 0, ids: 0, updated: 0 };
+  for (const server of servers) {
+    print.count++;
+    print.ids += server.id;
+    print.updated = Math.max(print.updated, Date.parse(server.updated_at));
+  }
+  return print;
+}
+
 function columns(input: ServerInput): Row {
   const { tags, ...rest } = input;
   return { ...rest, tags: JSON.stringify(tags) };
@@ -59,6 +77,20 @@ export class ServerQueries {
     const q = this.db('monitor_servers').orderBy('id');
     if (options.enabled !== undefined) q.where('enabled', options.enabled);
     return ((await q) as Row[]).map(toServer);
+  }
+
+  /**
+   * What changes when any server is added, edited or removed (their count, the sum of
+   * their ids, the latest edit): one cheap query for the monitor's periodic sync, which
+   * reads every server only when this differs from what it tracks.
+   */
+  async fingerprint(): Promise<ServerFingerprint> {
+    const [row] = (await this.db('monitor_servers').select(
+      this.db.raw('count(*) as n'),
+      this.db.raw('coalesce(sum(id), 0) as ids'),
+      this.db.raw('coalesce(max(updated_at), 0) as updated'),
+    )) as Row[];
+    return { count: num(row?.n ?? 0), ids: num(row?.ids ?? 0), updated: num(row?.updated ?? 0) };
   }
 
   async get(id: number): Promise<ServerWithStatus | undefined> {

@@ -8,8 +8,9 @@ import { Detail } from './detail.js';
 import { LiveStream } from './live.js';
 import { Sparkline } from './sparkline.js';
 
-// Checks arrive live from the SSE stream; a slow refresh picks up what the stream does
-// not carry (servers added, edited or removed by others, deliveries of notifications).
+// Checks, and servers added, edited or removed (by anyone), arrive live from the SSE
+// stream; a slow refresh picks up what the stream does not carry (deliveries of
+// notifications) and anything missed.
 const FALLBACK_MS = 60_000;
 const RETRY_MS = 5000;
 // "12 s ago" and the sparklines' one-hour window move on between events.
@@ -288,6 +289,11 @@ function startLive(generation) {
       for (const ping of Array.isArray(data) ? data : [data]) applyPing(ping);
       requestRender();
     },
+    server(data) {
+      if (!ours()) return;
+      applyServer(data);
+      requestRender();
+    },
   });
   state.live.start();
   state.tick = setInterval(() => ours() && document.visibilityState === 'visible' && render(), TICK_MS);
@@ -298,6 +304,23 @@ function unknownServer() {
   if (state.refreshSoon) return;
   state.refreshSoon = true;
   scheduleRefresh(500);
+}
+
+/** A server created, changed or removed: its row follows at once. */
+function applyServer({ action, server }) {
+  if (!server || typeof server.id !== 'number') return;
+  if (action === 'deleted') {
+    state.servers.delete(server.id);
+    // Its notification configs went with it.
+    state.notifications = state.notifications.filter((c) => c.server !== server.id);
+  } else {
+    server.current_status = newer(state.servers.get(server.id)?.current_status, server.current_status);
+    state.servers.set(server.id, server);
+    // Ordered by id, as the API lists them.
+    if (action === 'created') state.servers = new Map([...state.servers].sort(([a], [b]) => a - b));
+  }
+  // The notifications list names the servers.
+  if (state.admin) renderNotifications();
 }
 
 function applyStatus(status, changed) {

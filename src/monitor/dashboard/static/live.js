@@ -18,7 +18,8 @@ export class LiveStream {
 
   /**
    * `handlers`: `status(data)` and `ping(data)` (an array in the first events of a stream,
-   * one object after), `state('connecting' | 'open')`.
+   * one object after), `server({action, server})` (a server created, changed or removed,
+   * by anyone), `state('connecting' | 'open')`.
    */
   constructor(session, handlers) {
     this.session = session;
@@ -73,6 +74,10 @@ export class LiveStream {
     source.addEventListener(
       'ping',
       take((data) => this.handlers.ping(data)),
+    );
+    source.addEventListener(
+      'server',
+      take((data) => this.handlers.server(data)),
     );
     // The server drains: the stream ends, and EventSource reconnects by itself after `retry:`.
     source.addEventListener('shutdown', () => this.handlers.state('connecting'));
