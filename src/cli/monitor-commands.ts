@@ -81,7 +81,7 @@ async function announce(store: MonitorStore, changes: ServerEvent[], monitor: Mo
     await monitor.announceServerChanges(store, changes);
   } catch (error) {
     stderrLine(
-      `stored; running monitors pick it up within a minute (could not announce it: ${error instanceof Error ? error.message : String(error)})`,
+      `stored; running monitors pick it up within 15 seconds (could not announce it: ${error instanceof Error ? error.message : String(error)})`,
     );
   }
 }
