@@ -85,7 +85,9 @@ export class DatabaseUnavailableError extends Error {
   override readonly name = 'DatabaseUnavailableError';
   readonly code = 'DATABASE_UNAVAILABLE';
   constructor(cause: unknown) {
-    const text = cause instanceof Error ? cause.message.split('\n', 1)[0] : String(cause);
+    // knex prefixes the driver's message with the whole statement: keep the driver's part.
+    const first = (cause instanceof Error ? cause.message : String(cause)).split('\n', 1)[0]!;
+    const text = first.slice(first.lastIndexOf(' - ') + 1).replace(/^- /, '');
     super(`the database is unavailable (${unavailableReason(cause)}: ${text})`, { cause });
   }
 }
