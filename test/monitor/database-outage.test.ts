@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../helpers/logger.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
-import { startApi, ADMIN, type ApiHarness } from './api-helpers.js';
+import { startApi, ADMIN, READER, type ApiHarness } from './api-helpers.js';
 import { sqliteDatabase, waitFor, type TestDatabase } from './helpers.js';
 import { startTarget, type Target } from './target.js';
 
@@ -146,6 +146,8 @@ describe.each(CASES)('a database outage on %s', (_name, make, outage) => {
 
   it('answers 503 + Retry-After, keeps checking, stores the buffered results and answers 200 again without a restart', async () => {
     const token = await app.login();
+    // Never used before the outage: its user is not in the authenticator's cache, so the stream must read it.
+    const unseen = await app.login(READER);
     const created = await call(`${app.url}/api/servers/`, 'POST', token, {
       name: 'watched',
       protocol: 'http',
@@ -212,6 +214,9 @@ describe.each(CASES)('a database outage on %s', (_name, make, outage) => {
       // Before the stream starts: a JSON 503, not a 200 event stream that ends at once.
       const sse = await stream(`${app.url}/api/events/status/?token=${token}`);
       expect([sse.status, sse.retryAfter, sse.type]).toEqual([503, '5', expect.stringMatching(/^application\/json/)]);
+      // Its user cannot be read: 503 too (not 401, which would make the client drop a good token).
+      const uncached = await stream(`${app.url}/api/events/status/?token=${unseen}`);
+      expect([uncached.status, uncached.retryAfter]).toEqual([503, '5']);
     } else {
       expect((await call(`${app.url}/api/servers/${id}/`, 'GET', token)).status).toBe(200);
       expect((await call(`${app.url}/api/auth/token/`, 'POST', undefined, ADMIN)).status).toBe(200);
@@ -235,6 +240,10 @@ describe.each(CASES)('a database outage on %s', (_name, make, outage) => {
     const lines = (level: string, pattern: RegExp) => log.lines.filter((l) => l.level === level && pattern.test(l.message));
     expect(lines('warn', /storing check results failed/)).toHaveLength(1);
     expect(lines('info', /storing check results recovered/)).toHaveLength(1);
+    // The writer backs off (250 ms doubling to 5 s), not a retry every flush (50 ms here: 100+ tries in the outage).
+    const tries = Number(/after (\d+) failed/.exec(lines('info', /storing check results recovered/)[0]!.message)?.[1]);
+    expect(tries).toBeGreaterThanOrEqual(2);
+    expect(tries).toBeLessThanOrEqual(Math.ceil((Date.now() - began) / 1000) + 2);
     expect(lines('error', /results buffer full/)).toHaveLength(1);
     expect(
       log.lines.filter((l) => l.level === 'warn' && /^monitor: .*(check results|claim)/.test(l.message)),
