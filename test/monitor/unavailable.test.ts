@@ -19,7 +19,8 @@ async function errorOf(db: knex.Knex, query: string): Promise<unknown> {
 describe('isDatabaseUnavailable', () => {
   it('knows a refused PostgreSQL connection, and knex giving up on the pool, as an outage', async () => {
     const port = await freePort();
-    const refused = await errorOf(knex({ client: 'pg', connection: `postgres://u@127.0.0.1:${port}/x` }), 'select 1');
+    const quiet = { warn() {}, error() {}, debug() {}, deprecate() {} }; // knex prints each failed connect otherwise
+    const refused = await errorOf(knex({ client: 'pg', connection: `postgres://u@127.0.0.1:${port}/x`, log: quiet }), 'select 1');
     expect((refused as { code?: string }).code).toBe('ECONNREFUSED');
     expect(isDatabaseUnavailable(refused)).toBe(true);
     const pool = knex({
@@ -27,7 +28,7 @@ describe('isDatabaseUnavailable', () => {
       connection: `postgres://u@127.0.0.1:${port}/x`,
       pool: { propagateCreateError: false },
       acquireConnectionTimeout: 200,
-      log: { warn() {}, error() {}, debug() {}, deprecate() {} }, // knex prints each failed connect otherwise
+      log: quiet,
     });
     const timedOut = await errorOf(pool, 'select 1');
     expect((timedOut as Error).name).toBe('KnexTimeoutError');
