@@ -1,4 +1,6 @@
 import express, { type Express } from 'express';
+import { knexCheck } from '../health/checks/database.js';
+import type { HealthCheck } from '../health/types.js';
 import { lifeline } from '../lifeline.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { errorHandler, notFound } from '../middleware/error-handler.js';
@@ -7,6 +9,28 @@ import type { Server } from 'node:http';
 import { attachMonitorSockets, type MonitorSockets } from './live/index.js';
 import { startMonitorService, type MonitorWebOptions } from './service.js';
 import { logStateChanges } from './state-log.js';
+
+/**
+ * Readiness follows the database within 2 s: the checks refresh every second, a probe
+ * gives up after 1 s, and a snapshot older than 1 s is refreshed.
+ */
+export const MONITOR_HEALTH = { interval: 1000, maxAge: 1000, timeout: 1000 } as const;
+
+/**
+ * The database as the critical check: it answers `select 1`, and it takes the check
+ * results (a read-only or full database still answers `select 1`).
+ */
+function databaseCheck(monitor: Monitor): HealthCheck {
+  const reachable = knexCheck(monitor.store.db, { timeout: MONITOR_HEALTH.timeout });
+  return {
+    ...reachable,
+    async check(signal) {
+      await reachable.check(signal);
+      const failing = monitor.stats().results.error;
+      if (failing !== null) throw new Error(`check results cannot be stored: ${failing}`);
+    },
+  };
+}
 
 export interface MonitorApp {
   app: Express;
@@ -42,7 +66,10 @@ export async function createMonitorApp(options: Readonly<MonitorWebOptions> = {}
   const stopStateLog = logStateChanges(monitor.events, log);
   const app = express();
   app.disable('x-powered-by');
-  const life = lifeline({ database: monitor.store.db, ...(options.logger === undefined ? {} : { logger: options.logger }) });
+  const life = lifeline({
+    health: { ...MONITOR_HEALTH, checks: { database: databaseCheck(monitor) } },
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
   app.use(life);
   app.get('/', (_req, res) => res.redirect(302, '/monitor/'));
   app.use(router);

@@ -70,6 +70,11 @@ export interface OpenedDatabase {
 /** SQLite settings for a file several parts of the monitor write to: WAL, a busy wait, enforced foreign keys. */
 const SQLITE_PRAGMAS = ['journal_mode = WAL', 'busy_timeout = 5000', 'foreign_keys = ON', 'synchronous = NORMAL'];
 
+/** ms a query waits for a PostgreSQL connection before it fails as "database unavailable". */
+export const PG_ACQUIRE_TIMEOUT = 1500;
+/** SQLite's one connection is only ever busy with other queries: wait as long as SQLite waits on a lock. */
+const SQLITE_ACQUIRE_TIMEOUT = 5000;
+
 /** Where knex's own messages go; knex writes them to stdout otherwise (e.g. `Acquire connection error` with a stack). */
 export type KnexLog = NonNullable<Knex.Config['log']>;
 
@@ -93,7 +98,8 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db', { lo
       client: 'pg',
       connection: database,
       pool: { min: 0, max: 10 },
-      acquireConnectionTimeout: 10_000,
+      // A stopped or unreachable server must be a 503 within ~2 s, not a request hanging for knex's 60 s.
+      acquireConnectionTimeout: PG_ACQUIRE_TIMEOUT,
       ...(log ? { log } : {}),
     });
     return { db, dialect: 'postgres', owned: true };
@@ -105,6 +111,7 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db', { lo
     client: 'better-sqlite3',
     connection: { filename },
     useNullAsDefault: true,
+    acquireConnectionTimeout: SQLITE_ACQUIRE_TIMEOUT,
     ...(log ? { log } : {}),
     pool: {
       min: 1,

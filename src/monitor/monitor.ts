@@ -21,7 +21,8 @@ import { iso } from './store/rows.js';
 import { fingerprintOf } from './store/servers.js';
 import type { PingResult, Server, ServerState, ServerStatus } from './types.js';
 import { mergeIntervals, trimChanges, uptimeFigures, WINDOWS, type Change, type Interval } from './uptime.js';
-import { BatchWriter } from './writer.js';
+import { isDatabaseUnavailable } from './store/unavailable.js';
+import { BatchWriter, DEFAULT_MAX_PENDING } from './writer.js';
 
 export interface MonitorOptions {
   /** `postgres://…`, a SQLite file name, or a knex instance. Default `DATABASE_URL`, else `monitor.db`. */
@@ -36,6 +37,11 @@ export interface MonitorOptions {
   schedule?: boolean;
   /** Results are written in batches at least this often, ms. Default 250. */
   flushInterval?: number;
+  /**
+   * Check results kept in memory while the database cannot take them (down, read-only,
+   * full); beyond, the oldest are dropped, counted in `stats().results.dropped`. Default 20,000.
+   */
+  resultBuffer?: number;
   /** Extra trusted certificate authorities (PEM) for https checks, e.g. an internal CA. */
   ca?: string[];
   /** Where problems are logged. Default: warnings and errors to the console; `false` for none. */
@@ -74,7 +80,14 @@ export interface Monitor {
   /** Checks the given servers (default: every enabled one) now; resolves when their results are stored. */
   runNow(serverIds?: readonly number[]): Promise<CheckReport[]>;
   /** Scheduler figures, for benchmarks and diagnostics. */
-  stats(): SchedulerStats & { batches: number; servers: number; claimsLost: number; notifications: SenderStats };
+  stats(): SchedulerStats & {
+    batches: number;
+    servers: number;
+    claimsLost: number;
+    notifications: SenderStats;
+    /** Results waiting to be written, dropped since start, and why writing fails now (null when it works). */
+    results: { pending: number; dropped: number; error: string | null };
+  };
   /** Rolls up finished hours and prunes old rows now (also runs in the background). */
   maintain(): Promise<MaintenanceReport>;
   /** Stops the checks (running ones are cancelled), stores what is pending, closes the database it opened. */
@@ -100,6 +113,7 @@ export const MONITOR_OPTION_KEYS = [
   'rollupRetentionDays',
   'schedule',
   'flushInterval',
+  'resultBuffer',
   'ca',
   'logger',
   'events',
@@ -148,6 +162,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
   );
   const rollupRetentionDays = checkInteger('monitor', 'rollupRetentionDays', options.rollupRetentionDays ?? 90, { min: 1, max: 3650 });
   const flushInterval = checkInteger('monitor', 'flushInterval', options.flushInterval ?? 250, { min: 1, max: 60_000, unit: 'ms' });
+  const resultBuffer = checkInteger('monitor', 'resultBuffer', options.resultBuffer ?? DEFAULT_MAX_PENDING, { min: 1, max: 10_000_000 });
   const maintenanceInterval = checkInteger('monitor', 'maintenanceInterval', options.maintenanceInterval ?? 300_000, {
     min: 1000,
     unit: 'ms',
@@ -174,6 +189,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
       retentionDays,
       rollupRetentionDays,
       flushInterval,
+      resultBuffer,
       maintenanceInterval,
       logger,
       events,
@@ -193,6 +209,7 @@ interface Settings {
   retentionDays: number;
   rollupRetentionDays: number;
   flushInterval: number;
+  resultBuffer: number;
   maintenanceInterval: number;
   logger: LifelineLogger;
   events: MonitorEvents;
@@ -225,6 +242,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
   const writer = new BatchWriter<PendingRecord>({
     results: store.results,
     flushInterval,
+    maxPending: settings.resultBuffer,
     logger,
     onCommitted(stored) {
       for (const { record, ping } of stored) {
@@ -250,7 +268,10 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       stored = await store.results.claim(entry.server.id, slot, instance);
       claimFailing = false;
     } catch (error) {
-      // Without the database no instance can share, nor store the result: skip the slot.
+      // The database is down: no instance can share the slot, so each checks on its own and
+      // the writer keeps the result until it can be stored (and says so, once). Two instances
+      // may both check a server during the outage: a duplicate result beats a missed outage.
+      if (isDatabaseUnavailable(error)) return true;
       if (!claimFailing)
         logger.warn('monitor: could not claim a check in the database, skipping until it answers', { error: String(error) });
       claimFailing = true;
@@ -400,7 +421,8 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     try {
       await task();
     } catch (error) {
-      logger.warn(`monitor: ${what} failed`, { error: String(error) });
+      // An outage is the writer's to report, once; these loops just try again next time.
+      if (!isDatabaseUnavailable(error)) logger.warn(`monitor: ${what} failed`, { error: String(error) });
     }
   };
   loops.push(
@@ -444,6 +466,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       batches: writer.batches,
       servers: tracked.size,
       claimsLost,
+      results: { pending: writer.pending, dropped: writer.dropped, error: writer.failure ?? null },
       notifications: sender ? { ...sender.stats } : { attempts: 0, delivered: 0, failed: 0 },
     }),
     maintain: () => maintain(store, maintenanceOptions),

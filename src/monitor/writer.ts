@@ -1,4 +1,7 @@
+import { failureLog, type FailureLog } from '../logging/failure-log.js';
 import type { LifelineLogger } from '../logging/logger.js';
+import { backoffDelay } from '../time.js';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from './store/unavailable.js';
 import type { CheckRecord, ResultQueries } from './store/results.js';
 import type { PingResult } from './types.js';
 
@@ -10,11 +13,14 @@ export interface WriterOptions<R extends CheckRecord> {
   maxBatch?: number;
   /** Called after a batch is committed, with the stored pings. */
   onCommitted(stored: Array<{ record: R; ping: PingResult }>): void;
-  logger?: Pick<LifelineLogger, 'error' | 'warn'> | undefined;
+  logger?: Pick<LifelineLogger, 'error' | 'warn' | 'info'> | undefined;
+  /** Records kept while the database cannot take them; beyond, the oldest are dropped (counted, logged once). Default 20,000. */
+  maxPending?: number;
 }
 
-/** Records kept while the database is unreachable; beyond, the oldest are dropped (and logged). */
-const MAX_BACKLOG = 20_000;
+export const DEFAULT_MAX_PENDING = 20_000;
+/** Retries of a failing write: 250 ms doubling up to 5 s, spread so instances that failed together retry apart. */
+const RETRY = { base: 250, cap: 5000, jitter: 0.2 };
 
 /**
  * Batches finished checks into one transaction per flush (≤ 1 INSERT per check:
@@ -28,15 +34,33 @@ export class BatchWriter<R extends CheckRecord> {
   #queue: Array<{ record: R; resolve: (ping: PingResult | undefined) => void }> = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
-  /** After a failed write: the wait before the next attempt, doubling up to 5 s. */
+  readonly #maxPending: number;
+  /** After a failed write: the wait before the next attempt (RETRY). */
   #retryDelay = 0;
+  /** Writes failed in a row; 0 when the last one committed. */
+  #failures = 0;
+  /** One warning when writes start failing, one line when they work again. */
+  readonly #failureLog: FailureLog;
+  /** Results dropped in the current outage (logged once per outage). */
+  #droppedNow = 0;
   /** Batches written, for measurements. */
   batches = 0;
+  /** Results dropped because the buffer was full while the database could not take them. */
+  dropped = 0;
+  /** Why the last write failed, while writes fail; undefined once one commits. */
+  failure: string | undefined;
 
   constructor(options: WriterOptions<R>) {
     this.#options = options;
     this.#flushInterval = options.flushInterval ?? 250;
     this.#maxBatch = options.maxBatch ?? 100;
+    this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    const logger = options.logger;
+    this.#failureLog = failureLog(
+      'monitor: storing check results',
+      (m) => logger?.warn(`${m}; checks go on and their results are kept in memory`),
+      (m) => logger?.info(m),
+    );
   }
 
   get pending(): number {
@@ -47,14 +71,22 @@ export class BatchWriter<R extends CheckRecord> {
   add(record: R): Promise<PingResult | undefined> {
     return new Promise((resolve) => {
       this.#queue.push({ record, resolve });
-      if (this.#queue.length > MAX_BACKLOG) {
-        const dropped = this.#queue.splice(0, this.#queue.length - MAX_BACKLOG);
-        for (const d of dropped) d.resolve(undefined);
-        this.#options.logger?.error('monitor: results backlog full, oldest results dropped', { dropped: dropped.length });
-      }
+      if (this.#queue.length > this.#maxPending) this.#drop(this.#queue.length - this.#maxPending);
       if (this.#queue.length >= this.#maxBatch) this.#schedule(0);
       else this.#schedule(this.#flushInterval);
     });
+  }
+
+  /** Drops the oldest results: the newest say more about the servers now. */
+  #drop(count: number): void {
+    const dropped = this.#queue.splice(0, count);
+    for (const d of dropped) d.resolve(undefined);
+    this.dropped += dropped.length;
+    if (this.#droppedNow === 0)
+      this.#options.logger?.error(
+        `monitor: results buffer full (${this.#maxPending}): dropping the oldest results until the database takes them (counted in stats().dropped)`,
+      );
+    this.#droppedNow += dropped.length;
   }
 
   #schedule(ms: number): void {
@@ -78,18 +110,24 @@ export class BatchWriter<R extends CheckRecord> {
       try {
         const stored = await this.#options.results.record(batch.map((b) => b.record));
         this.batches++;
-        if (this.#retryDelay > 0) this.#options.logger?.warn('monitor: storing check results again', { pending: this.#queue.length });
+        this.#failures = 0;
         this.#retryDelay = 0;
+        this.failure = undefined;
+        this.#failureLog.succeeded();
+        if (this.#droppedNow > 0)
+          this.#options.logger?.info(`monitor: ${this.#droppedNow} check results were dropped while they could not be stored`);
+        this.#droppedNow = 0;
         const byRecord = new Map(stored.map((s) => [s.record, s.ping]));
         for (const b of batch) b.resolve(byRecord.get(b.record));
         this.#options.onCommitted(stored);
       } catch (error) {
-        // Keep the results and try again: a busy or restarting database must not lose them.
+        // Keep the results and try again later: a busy, restarting or full database must not lose them.
         this.#queue = [...batch, ...this.#queue];
-        this.#options.logger?.warn('monitor: could not store check results, retrying', {
-          error: String(error),
-          pending: this.#queue.length,
-        });
+        if (this.#queue.length > this.#maxPending) this.#drop(this.#queue.length - this.#maxPending);
+        this.#retryDelay = backoffDelay(this.#failures++, RETRY);
+        const reported = isDatabaseUnavailable(error) ? new DatabaseUnavailableError(error) : error;
+        this.failure = reported instanceof Error ? reported.message : String(reported);
+        this.#failureLog.failed(reported);
         throw error;
       } finally {
         this.#flushing = undefined;
@@ -106,6 +144,8 @@ export class BatchWriter<R extends CheckRecord> {
       await this.flush();
     }
     clearTimeout(this.#timer);
-    for (const b of this.#queue.splice(0)) b.resolve(undefined);
+    const lost = this.#queue.splice(0);
+    if (lost.length > 0) this.#options.logger?.error(`monitor: ${lost.length} check results could not be stored before closing`);
+    for (const b of lost) b.resolve(undefined);
   }
 }

@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { LifelineLogger } from '../../logging/logger.js';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_DETAIL } from '../store/unavailable.js';
 import type { FieldErrors, User } from '../types.js';
 
 /** An answer the API gives instead of going on: a status and a DRF-shaped body. */
@@ -93,7 +94,17 @@ interface BodyParserError {
   message?: unknown;
 }
 
-/** The API's error handler: DRF bodies for what the client did, a plain 500 (logged) for the rest. */
+/** 503 with `Retry-After`: the database is down, read-only or full; the client is not at fault and may retry. */
+export function sendUnavailable(res: Response): void {
+  res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  send(res, 503, { detail: UNAVAILABLE_DETAIL });
+}
+
+/**
+ * The API's error handler: DRF bodies for what the client did, 503 while the database
+ * is unavailable (not logged per request: the results writer reports the outage once),
+ * a plain 500 (logged) for the rest.
+ */
 export function apiErrors(logger: LifelineLogger) {
   return function monitorApiErrors(error: unknown, req: Request, res: Response, next: NextFunction): void {
     if (res.headersSent) return next(error);
@@ -101,6 +112,7 @@ export function apiErrors(logger: LifelineLogger) {
       res.set(error.headers);
       return send(res, error.status, error.body);
     }
+    if (isDatabaseUnavailable(error)) return sendUnavailable(res);
     const e = (typeof error === 'object' && error !== null ? error : {}) as BodyParserError;
     const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
     if (e.type === 'entity.too.large') return send(res, 413, { detail: `Request body is larger than ${BODY_LIMIT.replace('mb', ' MB')}.` });

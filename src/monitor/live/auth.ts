@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { isDatabaseUnavailable } from '../store/unavailable.js';
 import type { Authenticate, LiveUser } from './types.js';
 
 /** The bearer token of `Authorization: Bearer …` (or `JWT …`/`Token …`, as DRF clients send). */
@@ -12,12 +13,17 @@ export function queryToken(url: URL): string | undefined {
   return url.searchParams.get('token') || undefined;
 }
 
-/** Runs `authenticate`, turning a throw (a malformed token the verifier rejects loudly) into "not authenticated". */
+/**
+ * Runs `authenticate`, turning a throw (a malformed token the verifier rejects loudly) into
+ * "not authenticated" — except a database outage, which is rethrown: the caller answers 503,
+ * so the client retries instead of dropping a good token.
+ */
 export async function tryAuthenticate(authenticate: Authenticate, token: string | undefined): Promise<LiveUser | undefined> {
   if (!token) return undefined;
   try {
     return (await authenticate(token)) ?? undefined;
-  } catch {
+  } catch (error) {
+    if (isDatabaseUnavailable(error)) throw error;
     return undefined;
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkInteger, checkOptionsObject, optionError } from '../../options.js';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_DETAIL } from '../store/unavailable.js';
 import type { PingResult, ServerStatus } from '../types.js';
 import { checkAuthenticate, headerToken, queryToken, tryAuthenticate } from './auth.js';
 import { matches, parseStreamFilter, type StreamFilter } from './filters.js';
@@ -129,6 +130,24 @@ export function statusStream(options: Readonly<StatusStreamOptions>): (req: Inco
       if (buffered) buffered.push(event);
       else write(liveFrame(event));
     });
+    // Read before the stream starts: a database that cannot answer is a 503, not a 200 that ends at once.
+    const from = lastEventId(req, url);
+    const missed = from === undefined ? undefined : live.log.since(from);
+    // The snapshot carries the latest id this instance knows: a reconnect from it replays what follows.
+    const upTo = missed ? (missed[missed.length - 1]?.id ?? from!) : live.log.lastId;
+    let first: Awaited<ReturnType<typeof snapshot>> | undefined;
+    try {
+      if (!missed) first = await snapshot(live, filter);
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+    // What happened while reading: the client left, or the server began to drain.
+    if (res.closed || res.destroyed || live.closed) {
+      unsubscribe();
+      if (!res.closed && !res.destroyed) answer(res, 503, { detail: 'The server is shutting down.' });
+      return;
+    }
     const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatInterval);
     const offClose = live.onClose(() => {
       if (!res.writableEnded && !res.destroyed) res.end(SHUTDOWN_EVENT);
@@ -152,18 +171,11 @@ export function statusStream(options: Readonly<StatusStreamOptions>): (req: Inco
     req.socket.setNoDelay(true);
     write(`retry: ${retry}\n\n`);
 
-    const from = lastEventId(req, url);
-    const missed = from === undefined ? undefined : live.log.since(from);
-    let upTo: number;
     if (missed) {
       for (const event of missed) if (matches(filter, event)) write(liveFrame(event));
-      upTo = missed[missed.length - 1]?.id ?? from!;
-    } else {
-      // The snapshot carries the latest id this instance knows: a reconnect from it replays what follows.
-      upTo = live.log.lastId;
-      const { statuses, pings } = await snapshot(live, filter);
-      write(frame('status', upTo, statuses));
-      write(frame('ping', upTo, pings));
+    } else if (first) {
+      write(frame('status', upTo, first.statuses));
+      write(frame('ping', upTo, first.pings));
     }
     const pending = buffered;
     buffered = undefined;
@@ -171,10 +183,13 @@ export function statusStream(options: Readonly<StatusStreamOptions>): (req: Inco
   }
 
   return (req, res) => {
-    handle(req, res).catch(() => {
+    handle(req, res).catch((error: unknown) => {
       // A database failure: a plain error before the stream starts, else the stream just ends (the browser retries).
-      if (!res.headersSent) answer(res, 503, { detail: 'Live updates are unavailable right now.' });
-      else if (!res.writableEnded) res.end();
+      if (!res.headersSent) {
+        const unavailable = isDatabaseUnavailable(error);
+        if (unavailable) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+        answer(res, 503, { detail: unavailable ? UNAVAILABLE_DETAIL : 'Live updates are unavailable right now.' });
+      } else if (!res.writableEnded) res.end();
     });
   };
 }

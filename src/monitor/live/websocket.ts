@@ -4,6 +4,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { GOING_AWAY, UPGRADE_TRACKER } from '../../lifecycle/connections.js';
 import { checkInteger, checkOptionsObject, checkString, optionError } from '../../options.js';
 import { checkAuthenticate, headerToken, queryToken, tryAuthenticate } from './auth.js';
+import { RETRY_AFTER_SECONDS } from '../store/unavailable.js';
 import type { LiveUpdates } from './live.js';
 import { serverEventBody } from './server-events.js';
 import type { Authenticate, LiveEvent, LiveUser } from './types.js';
@@ -215,13 +216,22 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
     const protocols = protocolsOf(req);
     const token = headerToken(req) ?? protocolToken(protocols) ?? queryToken(url);
     socket.on('error', () => socket.destroy());
-    void tryAuthenticate(authenticate, token).then((user) => {
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        if (!user) return ws.close(4001, 'not authenticated');
-        if (closing) return ws.close(1001, 'server shutting down');
-        accept(ws, user, socket);
-      });
-    });
+    void tryAuthenticate(authenticate, token).then(
+      (user) => {
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          if (!user) return ws.close(4001, 'not authenticated');
+          if (closing) return ws.close(1001, 'server shutting down');
+          accept(ws, user, socket);
+        });
+      },
+      () => {
+        // The database is unavailable: a plain 503 before the upgrade, so the client retries with the same token.
+        if (!socket.destroyed)
+          socket.end(
+            `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_SECONDS}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+          );
+      },
+    );
     return true;
   }
 
