@@ -4,6 +4,7 @@ import type { LifelineLogger } from '../../logging/logger.js';
 import { checkInteger, checkOptionsObject, checkString, optionError } from '../../options.js';
 import type { MonitorEvents } from '../events.js';
 import type { MonitorStore } from '../store/index.js';
+import { LiveAccess, type UserActivity } from './access.js';
 import { CHANNEL_LAYER_TYPES, MemoryChannel, type ChannelLayer, type ChannelLayerType } from './channel.js';
 import { EventLog } from './log.js';
 import { PostgresChannel } from './postgres-channel.js';
@@ -28,6 +29,14 @@ export interface LiveUpdatesOptions {
   replayEvents?: number;
   /** Where problems are logged. Default: warnings to the console; `false` for none. */
   logger?: LifelineLogger | false;
+  /**
+   * Re-checks the users of the open streams and sockets (one call for all of them), ending
+   * those of a removed or deactivated user. Default: none (only token expiry ends them);
+   * the monitor app passes its users table.
+   */
+  users?: UserActivity;
+  /** ms between those re-checks. Default 5000. */
+  userCheckInterval?: number;
 }
 
 export type LiveListener = (event: LiveEvent) => void;
@@ -37,6 +46,8 @@ export interface LiveUpdates {
   readonly store: MonitorStore;
   readonly channel: ChannelLayerType;
   readonly log: EventLog;
+  /** Ends streams and sockets whose token expires or whose user is removed or deactivated. */
+  readonly access: LiveAccess;
   /** Every instance's events as they arrive; returns the function that unsubscribes. */
   subscribe(listener: LiveListener): () => void;
   /** Runs `fn` for each open stream or socket when the live layer closes (they end themselves). */
@@ -46,7 +57,7 @@ export interface LiveUpdates {
   close(): Promise<void>;
 }
 
-const KNOWN = ['monitor', 'channel', 'redisUrl', 'redisPrefix', 'replayWindow', 'replayEvents', 'logger'];
+const KNOWN = ['monitor', 'channel', 'redisUrl', 'redisPrefix', 'replayWindow', 'replayEvents', 'logger', 'users', 'userCheckInterval'];
 
 function channelType(options: Readonly<LiveUpdatesOptions>): ChannelLayerType | ChannelLayer {
   const given = options.channel;
@@ -85,6 +96,9 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
   const windowMs = checkInteger('monitor live', 'replayWindow', options.replayWindow ?? 5 * 60_000, { min: 0, unit: 'ms' });
   const minEvents = checkInteger('monitor live', 'replayEvents', options.replayEvents ?? 1000, { min: 0, max: 1_000_000 });
   const logger = monitorLogger(options.logger);
+  if (options.users !== undefined && typeof options.users !== 'function')
+    throw optionError('monitor live', 'users', 'a function (ids) => Promise<Map<id, active>>', options.users);
+  const userCheckInterval = checkInteger('monitor live', 'userCheckInterval', options.userCheckInterval ?? 5000, { min: 10, unit: 'ms' });
   const type = channelType(options);
   let layer: ChannelLayer;
   if (typeof type === 'object') layer = type;
@@ -99,6 +113,7 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
   }
 
   const log = new EventLog({ windowMs, minEvents });
+  const access = new LiveAccess({ interval: userCheckInterval, logger, ...(options.users ? { users: options.users } : {}) });
   const listeners = new Set<LiveListener>();
   const closers = new Set<() => void>();
   await layer.start((event) => {
@@ -143,6 +158,7 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
     store: monitor.store,
     channel: layer.type,
     log,
+    access,
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -160,6 +176,7 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
         offStatus();
         for (const fn of [...closers]) fn();
         closers.clear();
+        access.close();
         await publishing;
         listeners.clear();
         await layer.close();

@@ -3,7 +3,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { GOING_AWAY, UPGRADE_TRACKER } from '../../lifecycle/connections.js';
 import { checkInteger, checkOptionsObject, checkString, optionError } from '../../options.js';
-import { checkAuthenticate, headerToken, queryToken, tryAuthenticate } from './auth.js';
+import { headerToken, offeredProtocols, protocolCredentials, queryToken } from '../auth/credentials.js';
+import { checkAuthenticate, tryAuthenticate } from './auth.js';
 import type { LiveUpdates } from './live.js';
 import type { Authenticate, LiveEvent, LiveUser } from './types.js';
 
@@ -69,24 +70,6 @@ function limit(value: unknown): number {
   return value as number;
 }
 
-/** The token of a subprotocol list: `bearer, <token>` (or the only entry). */
-function protocolToken(protocols: Set<string>): string | undefined {
-  const list = [...protocols];
-  const bearer = list.findIndex((p) => /^(bearer|jwt|token)$/i.test(p));
-  if (bearer >= 0) return list[bearer + 1];
-  return list.length === 1 ? list[0] : undefined;
-}
-
-function protocolsOf(req: IncomingMessage): Set<string> {
-  const header = req.headers['sec-websocket-protocol'];
-  return new Set(
-    (header ?? '')
-      .split(',')
-      .map((p) => p.trim())
-      .filter((p) => p !== ''),
-  );
-}
-
 /**
  * `/ws/status/`: WebSockets of the monitor on an http.Server (PulseGuard's messages):
  * `latest` answers with statuses and pings, `subscribe` picks servers whose `update`s
@@ -112,11 +95,9 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload,
-    // Browsers fail a handshake that does not echo one of their protocols: echo `bearer`, never the token.
-    handleProtocols: (protocols) => {
-      const list = [...protocols];
-      return list.find((p) => /^(bearer|jwt|token)$/i.test(p)) ?? (list.length === 1 ? list[0]! : false);
-    },
+    // Browsers fail a handshake that does not answer one of their protocols: answer `bearer`
+    // (of `bearer, <token>`), never the token itself, even when it was the only one offered.
+    handleProtocols: (protocols) => protocolCredentials([...protocols]).answer ?? false,
   });
   const clients = new Set<Client>();
   let closing: Promise<void> | undefined;
@@ -190,6 +171,8 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
   function accept(ws: WebSocket, user: LiveUser, socket: Duplex): void {
     const client: Client = { ws, user, alive: true, pending: 0, subscription: undefined };
     clients.add(client);
+    // The socket holds only as long as its credentials: 4001 with the reason, as when they were missing.
+    const unwatch = live.access.watch(user, (loss) => ws.close(4001, loss.detail));
     // serve()'s drain closes upgraded sockets through this, with a proper 1001.
     (socket as Duplex & { [GOING_AWAY]?: () => void })[GOING_AWAY] = () => ws.close(1001, 'server shutting down');
     ws.on('pong', () => (client.alive = true));
@@ -199,14 +182,17 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
       void onMessage(client, data, isBinary).finally(() => client.pending--);
     });
     ws.on('error', () => {}); // 1009 and protocol errors: ws has already sent the close frame with the right code
-    ws.on('close', () => clients.delete(client));
+    ws.on('close', () => {
+      clients.delete(client);
+      unwatch();
+    });
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname.replace(/\/+$/, '') !== path) return false;
-    const protocols = protocolsOf(req);
-    const token = headerToken(req) ?? protocolToken(protocols) ?? queryToken(url);
+    const offered = offeredProtocols(req.headers['sec-websocket-protocol']);
+    const token = headerToken(req.headers.authorization) ?? protocolCredentials(offered).token ?? queryToken(url);
     socket.on('error', () => socket.destroy());
     void tryAuthenticate(authenticate, token).then((user) => {
       wss.handleUpgrade(req, socket, head, (ws) => {
