@@ -69,7 +69,8 @@ export function checkWebOptions(component: string, options: Readonly<MonitorWebO
     }
   }
   if (options.admin !== undefined) checkOptionsObject(`${component}: admin`, options.admin, ['username', 'password']);
-  if (options.userCheckInterval !== undefined) checkInteger(component, 'userCheckInterval', options.userCheckInterval, { min: 10, unit: 'ms' });
+  if (options.userCheckInterval !== undefined)
+    checkInteger(component, 'userCheckInterval', options.userCheckInterval, { min: 10, unit: 'ms' });
   lifetimes(component, options.tokenLifetimes);
 }
 

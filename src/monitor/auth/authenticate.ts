@@ -50,7 +50,8 @@ export class Authenticator {
   async fromHeader(header: string | undefined): Promise<User> {
     const parsed = authorizationToken(header);
     if ('missing' in parsed) throw new AuthError('Authentication credentials were not provided.');
-    if ('malformed' in parsed) throw new AuthError('Authorization header must contain two space-delimited values', 'bad_authorization_header');
+    if ('malformed' in parsed)
+      throw new AuthError('Authorization header must contain two space-delimited values', 'bad_authorization_header');
     return this.fromAccessToken(parsed.token);
   }
 

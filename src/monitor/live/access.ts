@@ -82,7 +82,10 @@ export class LiveAccess {
 
   #expireAt(watch: Watch, at: number): void {
     const wait = at - Date.now();
-    watch.timer = setTimeout(() => (wait > MAX_TIMER_MS ? this.#expireAt(watch, at) : watch.end(TOKEN_EXPIRED)), Math.min(Math.max(wait, 0), MAX_TIMER_MS));
+    watch.timer = setTimeout(
+      () => (wait > MAX_TIMER_MS ? this.#expireAt(watch, at) : watch.end(TOKEN_EXPIRED)),
+      Math.min(Math.max(wait, 0), MAX_TIMER_MS),
+    );
     watch.timer.unref();
   }
 
