@@ -6,7 +6,7 @@ import type { NotificationConfigInput } from '../../src/monitor/types.js';
 import { validateNotificationConfig } from '../../src/monitor/validate.js';
 import { chromiumPath } from '../helpers/chromium.js';
 import { ADMIN, startApi, type ApiHarness } from './api-helpers.js';
-import { serverInput, sqliteDatabase, type TestDatabase } from './helpers.js';
+import { serverInput, sqliteDatabase, waitFor, type TestDatabase } from './helpers.js';
 import { SseClient } from './live-helpers.js';
 import { startWebhookReceiver, type WebhookReceiver } from './receivers.js';
 import { startTarget, type Target } from './target.js';
@@ -14,7 +14,8 @@ import { startTarget, type Target } from './target.js';
 // The dashboard's live updates in a real Chromium: the page follows the SSE stream
 // (no polling), reconnects with the id of the last event it saw, and shows how the
 // notifications' deliveries went. Access tokens live 4 s, less than the stream's
-// `retry: 5000`: a reconnect after a drop always finds its token expired.
+// `retry: 5000`: a reconnect after a drop always finds its token expired. The server
+// ends each stream when its token expires, so the page renews and reopens every 4 s.
 const ACCESS_SECONDS = 4;
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const STREAM = '/api/events/status/';
@@ -28,6 +29,7 @@ interface StreamRequest {
   token: string | null;
   res: ServerResponse;
   status?: number;
+  closedAt?: number;
 }
 
 describe('monitor dashboard live updates in a real browser', () => {
@@ -58,7 +60,10 @@ describe('monitor dashboard live updates in a real browser', () => {
         res,
       };
       streams.push(entry);
-      res.once('close', () => (entry.status = res.statusCode));
+      res.once('close', () => {
+        entry.status = res.statusCode;
+        entry.closedAt = Date.now();
+      });
     });
     browser = await chromium.launch({
       executablePath,
@@ -156,9 +161,10 @@ describe('monitor dashboard live updates in a real browser', () => {
       // The network drops: the server loses the page's stream.
       const before = requests.length;
       const dropAt = Date.now();
-      const open = streams.filter((s) => s.browser && s.status === undefined);
-      expect(open).toHaveLength(1);
-      open[0]!.res.destroy();
+      // (Between a stream ended at its token's expiry and the next, none is open: wait for one.)
+      const current = () => streams.filter((s) => s.browser && s.status === undefined);
+      await waitFor(() => current().length === 1, 5000, 'the page to have one stream open');
+      current()[0]!.res.destroy();
       await page.waitForSelector('body[data-live="connecting"]');
       expect(await page.getAttribute('#refreshed', 'class')).toContain('problem');
 
@@ -173,8 +179,10 @@ describe('monitor dashboard live updates in a real browser', () => {
 
       // EventSource's own reconnect sent Last-Event-ID with the token it started with, expired by
       // then (401); the page renewed it and opened a new stream with ?last_event_id=.
+      // (Streams opened later, each at the previous one's expiry, are 200s too.)
       const after = streams.filter((s) => s.browser && s.at >= dropAt);
-      expect(after.map((s) => s.status ?? 200)).toEqual([401, 200]);
+      expect(after.map((s) => s.status ?? 200).slice(0, 2)).toEqual([401, 200]);
+      expect(after.slice(2).every((s) => (s.status ?? 200) === 200)).toBe(true);
       expect(after[0]!.header).toBe(lastSeen);
       expect(after[1]!.query).toBe(lastSeen);
       expect(after[1]!.token).not.toBe(after[0]!.token);
@@ -189,6 +197,37 @@ describe('monitor dashboard live updates in a real browser', () => {
       watcher.close();
     }
   }, 45_000);
+
+  it('renews its token and reopens the stream at once when the server ends it at the token expiry', async () => {
+    const flappy = (await api.monitor.store.servers.list({ query: 'flappy' })).results[0]!;
+    const { page, requests } = await open();
+    const before = requests.length;
+    const current = () => streams.filter((s) => s.browser && s.status === undefined);
+    await waitFor(() => current().length === 1, 5000, 'the page to have one stream open');
+    const first = current()[0]!;
+
+    // The server ends it (an `unauthorized` event, then the end) when its token expires, within ACCESS_SECONDS.
+    await waitFor(() => first.closedAt !== undefined, (ACCESS_SECONDS + 2) * 1000, 'the stream to end at its token expiry');
+    await waitFor(() => streams.some((s) => s.browser && s.at >= first.closedAt!), 8000, 'the page to open the next stream');
+    const next = streams.filter((s) => s.browser && s.at >= first.closedAt!);
+    const gap = next[0]!.at - first.closedAt!;
+    console.log(`dashboard live: next stream ${gap} ms after the server ended one at its token expiry`);
+    // At once, with a renewed token and the id it had, not after `retry:` with the expired one (a 401).
+    expect(next[0]!.status ?? 200).toBe(200);
+    expect(gap).toBeLessThan(1000);
+    expect(next[0]!.token).not.toBe(first.token);
+    expect(next[0]!.query).toMatch(/^\d+$/);
+
+    // Still live, and nothing was read again.
+    target.failing.add('/flappy');
+    await api.monitor.runNow([flappy.id]);
+    await page.waitForSelector('#servers tr[data-status="down"] .name:text-is("flappy")', { timeout: 2000 });
+    target.failing.delete('/flappy');
+    await api.monitor.runNow([flappy.id]);
+    await page.waitForSelector('#servers tr[data-status="up"] .name:text-is("flappy")', { timeout: 2000 });
+    expect(polls(requests.slice(before))).toEqual([]);
+    expect(await page.getAttribute('body', 'data-live')).toBe('open');
+  }, 30_000);
 
   it('shows the last delivery of a notification and its error, for a webhook whose receiver answers 500', async () => {
     const flappy = (await api.monitor.store.servers.list({ query: 'flappy' })).results[0]!;
