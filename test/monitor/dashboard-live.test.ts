@@ -249,6 +249,49 @@ describe('monitor dashboard live updates in a real browser', () => {
     expect(hook.requests.map((r) => r.answered)).toEqual([500]);
   }, 30_000);
 
+  it("opens a browser WebSocket with ['bearer', token] (answered `bearer`); the token alone fails the handshake, never echoed", async () => {
+    api.attachSockets(api.running.server);
+    const token = await api.login();
+    const answered: Array<string | undefined> = [];
+    const onUpgrade = (_req: IncomingMessage, socket: import('node:stream').Duplex) => {
+      // What the server wrote back in the 101, as the browser read it.
+      const write = socket.write.bind(socket) as (chunk: unknown, ...rest: unknown[]) => boolean;
+      socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+        const text = String(chunk);
+        if (text.startsWith('HTTP/1.1 101')) answered.push(/^Sec-WebSocket-Protocol: (.*)$/im.exec(text)?.[1]?.trim());
+        return write(chunk, ...rest);
+      }) as typeof socket.write;
+    };
+    api.running.server.prependListener('upgrade', onUpgrade);
+    context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${api.url}/monitor/`);
+    const attempt = (protocols: string[]) =>
+      page.evaluate(
+        ({ url, protocols }) =>
+          new Promise<{ opened: boolean; protocol: string; code: number; answer?: string }>((resolve) => {
+            const ws = new WebSocket(url, protocols);
+            ws.onopen = () => ws.send(JSON.stringify({ action: 'latest' }));
+            ws.onmessage = (message) => {
+              const answer = (JSON.parse(String(message.data)) as { type: string }).type;
+              resolve({ opened: true, protocol: ws.protocol, code: 0, answer });
+              ws.close();
+            };
+            ws.onclose = (event) => resolve({ opened: false, protocol: ws.protocol, code: event.code });
+          }),
+        { url: `${api.url.replace('http', 'ws')}/ws/status/`, protocols },
+      );
+    try {
+      expect(await attempt(['bearer', token])).toEqual({ opened: true, protocol: 'bearer', code: 0, answer: 'latest' });
+      // Chromium fails a handshake that answers none of the offered protocols (1006): the pair is the way.
+      expect(await attempt([token])).toEqual({ opened: false, protocol: '', code: 1006 });
+      expect(answered).toEqual(['bearer', undefined]);
+    } finally {
+      api.running.server.off('upgrade', onUpgrade);
+    }
+  }, 30_000);
+
   it('had no page error', () => {
     expect(pageErrors).toEqual([]);
   });

@@ -5,5 +5,5 @@ export { LiveAccess, type AccessLoss, type UserActivity } from './access.js';
 export { attachMonitorSockets, type MonitorSockets, type MonitorSocketsOptions } from './websocket.js';
 export { CHANNEL_LAYER_TYPES, MemoryChannel, type ChannelLayer, type ChannelLayerType } from './channel.js';
 export { EventLog, type EventLogOptions } from './log.js';
-export { parseStreamFilter, type StreamFilter } from './filters.js';
+export { parseSocketFilter, parseStreamFilter, type SocketFilter, type StreamFilter } from './filters.js';
 export type { Authenticate, LiveEvent, LivePayload, LivePing, LiveStatus, LiveUser } from './types.js';

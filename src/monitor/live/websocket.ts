@@ -5,6 +5,7 @@ import { GOING_AWAY, UPGRADE_TRACKER } from '../../lifecycle/connections.js';
 import { checkInteger, checkOptionsObject, checkString, optionError } from '../../options.js';
 import { headerToken, offeredProtocols, protocolCredentials, queryToken } from '../auth/credentials.js';
 import { checkAuthenticate, tryAuthenticate } from './auth.js';
+import { FilterError, parseSocketFilter, type SocketFilter } from './filters.js';
 import type { LiveUpdates } from './live.js';
 import type { Authenticate, LiveEvent, LiveUser } from './types.js';
 
@@ -32,9 +33,6 @@ export interface MonitorSockets {
 }
 
 const KNOWN = ['live', 'authenticate', 'path', 'maxPayload', 'pingInterval', 'maxBuffered'];
-const LATEST_LIMIT = 20;
-const MAX_LIMIT = 1000;
-const MAX_IDS = 1000;
 const MAX_PENDING = 8;
 
 class BadMessage extends Error {}
@@ -47,27 +45,6 @@ interface Client {
   pending: number;
   /** Subscribed servers; `all` follows every server, new ones too. */
   subscription: Set<number> | 'all' | undefined;
-}
-
-function ids(value: unknown): number[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || value.length > MAX_IDS || value.some((v) => !Number.isSafeInteger(v) || (v as number) < 1)) {
-    throw new BadMessage(`"server_ids" must be an array of at most ${MAX_IDS} server ids`);
-  }
-  return [...new Set(value as number[])];
-}
-
-function query(value: unknown): string | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string' || value.length > 200) throw new BadMessage('"query" must be a string of at most 200 characters');
-  return value;
-}
-
-function limit(value: unknown): number {
-  if (value === undefined || value === null) return LATEST_LIMIT;
-  if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > MAX_LIMIT)
-    throw new BadMessage(`"limit" must be an integer 1-${MAX_LIMIT}`);
-  return value as number;
 }
 
 /**
@@ -123,9 +100,9 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
   });
 
   /** The servers a message names: its ids, narrowed by `query` on names (case-insensitive). */
-  async function serversOf(serverIds: number[] | undefined, text: string | undefined): Promise<number[] | undefined> {
-    if (text === undefined) return serverIds;
-    const page = await live.store.servers.list({ query: text, limit: 100_000, ...(serverIds ? { ids: serverIds } : {}) });
+  async function serversOf({ serverIds, query }: SocketFilter): Promise<number[] | undefined> {
+    if (query === undefined) return serverIds;
+    const page = await live.store.servers.list({ query, limit: 100_000, ...(serverIds ? { ids: serverIds } : {}) });
     return page.results.map((s) => s.id);
   }
 
@@ -141,18 +118,18 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
     }
     try {
       if (message.action === 'latest') {
-        const servers = await serversOf(ids(message.server_ids), query(message.query));
-        const n = limit(message.limit);
+        const asked = parseSocketFilter(message);
+        const servers = await serversOf(asked);
         if (servers?.length === 0) return send(client, { type: 'latest', statuses: [], pings: [] });
         const filter = servers ? { serverIds: servers } : {};
         const [statuses, pings] = await Promise.all([
           live.store.results.statuses(filter),
-          live.store.results.latest({ ...filter, limit: n }),
+          live.store.results.latest({ ...filter, limit: asked.limit }),
         ]);
         return send(client, { type: 'latest', statuses, pings });
       }
       if (message.action === 'subscribe') {
-        const servers = await serversOf(ids(message.server_ids), query(message.query));
+        const servers = await serversOf(parseSocketFilter(message));
         client.subscription = servers ? new Set(servers) : 'all';
         const list = servers ?? (await live.store.servers.all()).map((s) => s.id);
         return send(client, { type: 'subscribed', servers: list });
@@ -163,7 +140,7 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
       }
       throw new BadMessage('"action" must be "latest", "subscribe" or "unsubscribe"');
     } catch (error) {
-      if (error instanceof BadMessage) return send(client, { type: 'error', message: error.message });
+      if (error instanceof BadMessage || error instanceof FilterError) return send(client, { type: 'error', message: error.message });
       send(client, { type: 'error', message: 'the monitor could not answer; try again' });
     }
   }
