@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { createMonitorApp } from '../../src/monitor/app.js';
 import { hashPassword } from '../../src/monitor/auth/passwords.js';
 import { startApi, type ApiHarness } from './api-helpers.js';
 import { DATABASES, serverInput, sqliteDatabase, waitFor, type TestDatabase } from './helpers.js';
@@ -126,6 +127,14 @@ describe.each(DATABASES)('streams close with their credentials (%s)', (_name, ma
 });
 
 describe('credentials of streams and sockets, read once for REST, SSE and WebSocket', () => {
+  it('refuses a bad userCheckInterval with a TypeError naming it', async () => {
+    for (const bad of [0, 1.5, '5000', -1]) {
+      await expect(createMonitorApp({ database: ':memory:', userCheckInterval: bad as number }), String(bad)).rejects.toThrow(
+        /`userCheckInterval`/,
+      );
+    }
+  });
+
   /** The 101 answer a `ws` client got for these offered protocols, and how the client took it. */
   async function handshake(api: ApiHarness, protocols: string[]): Promise<{ res: IncomingMessage; protocol: string; error?: string }> {
     const ws = new WebSocket(`${api.url.replace('http', 'ws')}/ws/status/`, protocols);

@@ -307,5 +307,7 @@ describe('SSE /api/events/status/', () => {
     expect(() => statusStream({ live, authenticate, bogus: 1 } as never)).toThrow(/bogus/);
     await expect(createLiveUpdates({ monitor: instance.monitor, channel: 'carrier-pigeon' as never })).rejects.toThrow(/`channel`/);
     await expect(createLiveUpdates({ monitor: instance.monitor, channel: 'postgres' })).rejects.toThrow(/`channel`/);
+    await expect(createLiveUpdates({ monitor: instance.monitor, users: 'x' as never })).rejects.toThrow(TypeError);
+    await expect(createLiveUpdates({ monitor: instance.monitor, userCheckInterval: 0 })).rejects.toThrow(/`userCheckInterval`/);
   });
 });

@@ -96,7 +96,8 @@ async function snapshot(live: LiveUpdates, filter: StreamFilter): Promise<{ stat
  * missed; `?last_event_id=` for a client that cannot send the header), then each check
  * as it completes, from every instance. Every event has an `id:`; `: heartbeat` comments
  * keep the stream open through proxies; the stream ends with an `event: shutdown` when
- * the server drains.
+ * the server drains, and with an `event: unauthorized` (`{detail, code}`) when its token
+ * expires or its user is removed or deactivated: renew the token and reconnect.
  *
  * @example
  * router.get('/api/events/status/', statusStream({ live, authenticate }));

@@ -50,7 +50,10 @@ interface Client {
 /**
  * `/ws/status/`: WebSockets of the monitor on an http.Server (PulseGuard's messages):
  * `latest` answers with statuses and pings, `subscribe` picks servers whose `update`s
- * follow. Without a valid token the socket is closed with 4001; a malformed message gets
+ * follow. Without a valid token the socket is closed with 4001, and so it is when the
+ * token expires or its user is removed or deactivated (the reason says which); the token
+ * comes in `Authorization`, as `Sec-WebSocket-Protocol: bearer, <token>` (answered
+ * `bearer`, never the token) or `?token=`. A malformed message gets
  * `{"type":"error"}`; a message over `maxPayload` closes it with 1009; pings drop dead
  * peers, slow readers are dropped; a drain closes every socket with 1001.
  *
