@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import type { LifelineLogger } from '../logging/logger.js';
-import { checkOptionsObject, optionError } from '../options.js';
+import { checkInteger, checkOptionsObject, optionError } from '../options.js';
 import { apiRouter, type LoginThrottle } from './api/index.js';
 import { Authenticator } from './auth/authenticate.js';
 import { adminSeed, configuredSecret, resolveSecret, seedAdmin, type AdminSeed } from './auth/setup.js';
@@ -21,9 +21,14 @@ export interface MonitorWebOptions extends MonitorOptions {
   tokenLifetimes?: Partial<TokenLifetimes>;
   /** Serve the dashboard at `/monitor/`. Default true. */
   dashboard?: boolean;
+  /**
+   * ms a removed or deactivated user keeps access at most: the API caches users this
+   * long, and open SSE streams and WebSockets re-check theirs this often. Default 5000.
+   */
+  userCheckInterval?: number;
 }
 
-const WEB_KEYS = ['secret', 'admin', 'loginThrottle', 'tokenLifetimes', 'dashboard'] as const;
+const WEB_KEYS = ['secret', 'admin', 'loginThrottle', 'tokenLifetimes', 'dashboard', 'userCheckInterval'] as const;
 
 export interface MonitorService {
   monitor: Monitor;
@@ -64,6 +69,8 @@ export function checkWebOptions(component: string, options: Readonly<MonitorWebO
     }
   }
   if (options.admin !== undefined) checkOptionsObject(`${component}: admin`, options.admin, ['username', 'password']);
+  if (options.userCheckInterval !== undefined)
+    checkInteger(component, 'userCheckInterval', options.userCheckInterval, { min: 10, unit: 'ms' });
   lifetimes(component, options.tokenLifetimes);
 }
 
@@ -74,7 +81,7 @@ export async function startMonitorService(
   logger: LifelineLogger,
 ): Promise<MonitorService> {
   checkWebOptions(component, options);
-  const { secret, admin, loginThrottle, tokenLifetimes, dashboard, ...monitorOptions } = options;
+  const { secret, admin, loginThrottle, tokenLifetimes, dashboard, userCheckInterval = 5000, ...monitorOptions } = options;
   // Before the database is opened: a production start without a secret creates nothing.
   configuredSecret(secret);
   adminSeed(admin);
@@ -84,9 +91,13 @@ export async function startMonitorService(
     const tokens = new Tokens(await resolveSecret(monitor.store, secret), lifetimes(component, tokenLifetimes));
     const created = await seedAdmin(monitor.store, admin);
     if (created) logger.info(`created the admin user "${created}"`);
-    const auth = new Authenticator(monitor.store, tokens);
-    const authenticate: Authenticate = (token) => auth.fromAccessToken(token);
-    live = await createLiveUpdates({ monitor, logger });
+    const auth = new Authenticator(monitor.store, tokens, userCheckInterval);
+    // With the token's expiry: streams and sockets end then.
+    const authenticate: Authenticate = async (token) => {
+      const { user, exp } = await auth.verifyAccess(token);
+      return { ...user, exp };
+    };
+    live = await createLiveUpdates({ monitor, logger, users: (ids) => monitor.store.users.activity(ids), userCheckInterval });
     const router = express.Router();
     // Before the API router: the stream answers for itself (auth by header or ?token=, 400 on a bad filter).
     router.get(['/api/events/status', '/api/events/status/'], statusStream({ live, authenticate }));

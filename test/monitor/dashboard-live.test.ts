@@ -6,7 +6,7 @@ import type { NotificationConfigInput } from '../../src/monitor/types.js';
 import { validateNotificationConfig } from '../../src/monitor/validate.js';
 import { chromiumPath } from '../helpers/chromium.js';
 import { ADMIN, startApi, type ApiHarness } from './api-helpers.js';
-import { serverInput, sqliteDatabase, type TestDatabase } from './helpers.js';
+import { serverInput, sqliteDatabase, waitFor, type TestDatabase } from './helpers.js';
 import { SseClient } from './live-helpers.js';
 import { startWebhookReceiver, type WebhookReceiver } from './receivers.js';
 import { startTarget, type Target } from './target.js';
@@ -14,7 +14,8 @@ import { startTarget, type Target } from './target.js';
 // The dashboard's live updates in a real Chromium: the page follows the SSE stream
 // (no polling), reconnects with the id of the last event it saw, and shows how the
 // notifications' deliveries went. Access tokens live 4 s, less than the stream's
-// `retry: 5000`: a reconnect after a drop always finds its token expired.
+// `retry: 5000`: a reconnect after a drop always finds its token expired. The server
+// ends each stream when its token expires, so the page renews and reopens every 4 s.
 const ACCESS_SECONDS = 4;
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const STREAM = '/api/events/status/';
@@ -28,6 +29,7 @@ interface StreamRequest {
   token: string | null;
   res: ServerResponse;
   status?: number;
+  closedAt?: number;
 }
 
 describe('monitor dashboard live updates in a real browser', () => {
@@ -58,7 +60,10 @@ describe('monitor dashboard live updates in a real browser', () => {
         res,
       };
       streams.push(entry);
-      res.once('close', () => (entry.status = res.statusCode));
+      res.once('close', () => {
+        entry.status = res.statusCode;
+        entry.closedAt = Date.now();
+      });
     });
     browser = await chromium.launch({
       executablePath,
@@ -156,9 +161,10 @@ describe('monitor dashboard live updates in a real browser', () => {
       // The network drops: the server loses the page's stream.
       const before = requests.length;
       const dropAt = Date.now();
-      const open = streams.filter((s) => s.browser && s.status === undefined);
-      expect(open).toHaveLength(1);
-      open[0]!.res.destroy();
+      // (Between a stream ended at its token's expiry and the next, none is open: wait for one.)
+      const current = () => streams.filter((s) => s.browser && s.status === undefined);
+      await waitFor(() => current().length === 1, 5000, 'the page to have one stream open');
+      current()[0]!.res.destroy();
       await page.waitForSelector('body[data-live="connecting"]');
       expect(await page.getAttribute('#refreshed', 'class')).toContain('problem');
 
@@ -173,8 +179,10 @@ describe('monitor dashboard live updates in a real browser', () => {
 
       // EventSource's own reconnect sent Last-Event-ID with the token it started with, expired by
       // then (401); the page renewed it and opened a new stream with ?last_event_id=.
+      // (Streams opened later, each at the previous one's expiry, are 200s too.)
       const after = streams.filter((s) => s.browser && s.at >= dropAt);
-      expect(after.map((s) => s.status ?? 200)).toEqual([401, 200]);
+      expect(after.map((s) => s.status ?? 200).slice(0, 2)).toEqual([401, 200]);
+      expect(after.slice(2).every((s) => (s.status ?? 200) === 200)).toBe(true);
       expect(after[0]!.header).toBe(lastSeen);
       expect(after[1]!.query).toBe(lastSeen);
       expect(after[1]!.token).not.toBe(after[0]!.token);
@@ -189,6 +197,37 @@ describe('monitor dashboard live updates in a real browser', () => {
       watcher.close();
     }
   }, 45_000);
+
+  it('renews its token and reopens the stream at once when the server ends it at the token expiry', async () => {
+    const flappy = (await api.monitor.store.servers.list({ query: 'flappy' })).results[0]!;
+    const { page, requests } = await open();
+    const before = requests.length;
+    const current = () => streams.filter((s) => s.browser && s.status === undefined);
+    await waitFor(() => current().length === 1, 5000, 'the page to have one stream open');
+    const first = current()[0]!;
+
+    // The server ends it (an `unauthorized` event, then the end) when its token expires, within ACCESS_SECONDS.
+    await waitFor(() => first.closedAt !== undefined, (ACCESS_SECONDS + 2) * 1000, 'the stream to end at its token expiry');
+    await waitFor(() => streams.some((s) => s.browser && s.at >= first.closedAt!), 8000, 'the page to open the next stream');
+    const next = streams.filter((s) => s.browser && s.at >= first.closedAt!);
+    const gap = next[0]!.at - first.closedAt!;
+    console.log(`dashboard live: next stream ${gap} ms after the server ended one at its token expiry`);
+    // At once, with a renewed token and the id it had, not after `retry:` with the expired one (a 401).
+    expect(next[0]!.status ?? 200).toBe(200);
+    expect(gap).toBeLessThan(1000);
+    expect(next[0]!.token).not.toBe(first.token);
+    expect(next[0]!.query).toMatch(/^\d+$/);
+
+    // Still live, and nothing was read again.
+    target.failing.add('/flappy');
+    await api.monitor.runNow([flappy.id]);
+    await page.waitForSelector('#servers tr[data-status="down"] .name:text-is("flappy")', { timeout: 2000 });
+    target.failing.delete('/flappy');
+    await api.monitor.runNow([flappy.id]);
+    await page.waitForSelector('#servers tr[data-status="up"] .name:text-is("flappy")', { timeout: 2000 });
+    expect(polls(requests.slice(before))).toEqual([]);
+    expect(await page.getAttribute('body', 'data-live')).toBe('open');
+  }, 30_000);
 
   it('shows the last delivery of a notification and its error, for a webhook whose receiver answers 500', async () => {
     const flappy = (await api.monitor.store.servers.list({ query: 'flappy' })).results[0]!;
@@ -208,6 +247,49 @@ describe('monitor dashboard live updates in a real browser', () => {
     expect(await cell.locator('.delivery-when').textContent()).toMatch(/^ server\.down, attempt 1, /);
     expect(await cell.getAttribute('title')).toMatch(/^Failed \d{4}-.*: HTTP 500$/);
     expect(hook.requests.map((r) => r.answered)).toEqual([500]);
+  }, 30_000);
+
+  it("opens a browser WebSocket with ['bearer', token] (answered `bearer`); the token alone fails the handshake, never echoed", async () => {
+    api.attachSockets(api.running.server);
+    const token = await api.login();
+    const answered: Array<string | undefined> = [];
+    const onUpgrade = (_req: IncomingMessage, socket: import('node:stream').Duplex) => {
+      // What the server wrote back in the 101, as the browser read it.
+      const write = socket.write.bind(socket) as (chunk: unknown, ...rest: unknown[]) => boolean;
+      socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+        const text = String(chunk);
+        if (text.startsWith('HTTP/1.1 101')) answered.push(/^Sec-WebSocket-Protocol: (.*)$/im.exec(text)?.[1]?.trim());
+        return write(chunk, ...rest);
+      }) as typeof socket.write;
+    };
+    api.running.server.prependListener('upgrade', onUpgrade);
+    context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${api.url}/monitor/`);
+    const attempt = (protocols: string[]) =>
+      page.evaluate(
+        ({ url, protocols }) =>
+          new Promise<{ opened: boolean; protocol: string; code: number; answer?: string }>((resolve) => {
+            const ws = new WebSocket(url, protocols);
+            ws.onopen = () => ws.send(JSON.stringify({ action: 'latest' }));
+            ws.onmessage = (message) => {
+              const answer = (JSON.parse(String(message.data)) as { type: string }).type;
+              resolve({ opened: true, protocol: ws.protocol, code: 0, answer });
+              ws.close();
+            };
+            ws.onclose = (event) => resolve({ opened: false, protocol: ws.protocol, code: event.code });
+          }),
+        { url: `${api.url.replace('http', 'ws')}/ws/status/`, protocols },
+      );
+    try {
+      expect(await attempt(['bearer', token])).toEqual({ opened: true, protocol: 'bearer', code: 0, answer: 'latest' });
+      // Chromium fails a handshake that answers none of the offered protocols (1006): the pair is the way.
+      expect(await attempt([token])).toEqual({ opened: false, protocol: '', code: 1006 });
+      expect(answered).toEqual(['bearer', undefined]);
+    } finally {
+      api.running.server.off('upgrade', onUpgrade);
+    }
   }, 30_000);
 
   it('had no page error', () => {

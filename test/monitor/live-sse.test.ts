@@ -59,6 +59,8 @@ describe('SSE /api/events/status/', () => {
       ['?status=', 'status'],
       ['?server_id=1,x', 'server_id'],
       ['?server_id=0', 'server_id'],
+      // The WebSocket's bound too (one parser): at most 1000 ids.
+      [`?server_id=${Array.from({ length: 1001 }, (_, i) => i + 1).join(',')}`, 'server_id'],
       ['?since=yesterday', 'since'],
       ['?since=2026-13-45T00:00:00Z', 'since'],
       ['?limit=0', 'limit'],
@@ -305,5 +307,7 @@ describe('SSE /api/events/status/', () => {
     expect(() => statusStream({ live, authenticate, bogus: 1 } as never)).toThrow(/bogus/);
     await expect(createLiveUpdates({ monitor: instance.monitor, channel: 'carrier-pigeon' as never })).rejects.toThrow(/`channel`/);
     await expect(createLiveUpdates({ monitor: instance.monitor, channel: 'postgres' })).rejects.toThrow(/`channel`/);
+    await expect(createLiveUpdates({ monitor: instance.monitor, users: 'x' as never })).rejects.toThrow(TypeError);
+    await expect(createLiveUpdates({ monitor: instance.monitor, userCheckInterval: 0 })).rejects.toThrow(/`userCheckInterval`/);
   });
 });

@@ -115,6 +115,7 @@ describe('WebSocket /ws/status/', () => {
       '{"action":"latest","server_ids":"1"}',
       '{"action":"latest","limit":0}',
       '{"action":"subscribe","query":5}',
+      JSON.stringify({ action: 'latest', server_ids: Array.from({ length: 1001 }, (_, i) => i + 1) }),
     ]) {
       const answer = await client.ask(bad);
       expect(answer.type, bad).toBe('error');

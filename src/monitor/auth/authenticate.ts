@@ -1,7 +1,8 @@
 import type { MonitorStore } from '../store/index.js';
 import type { User } from '../types.js';
+import { authorizationToken } from './credentials.js';
 import { verifyNobody, verifyPassword } from './passwords.js';
-import { TokenError, type Tokens } from './tokens.js';
+import { TokenError, type TokenClaims, type Tokens } from './tokens.js';
 
 /** Why a request is not authenticated, in simplejwt's words. */
 export class AuthError extends Error {
@@ -14,11 +15,9 @@ export class AuthError extends Error {
   }
 }
 
-const USER_CACHE_MS = 5000;
-
 /**
  * Who a request is: the user of a valid access token, looked up in the store (cached
- * for a few seconds, so a disabled or demoted user loses access within them).
+ * for `cacheMs`, 5 s by default, so a disabled or demoted user loses access within them).
  */
 export class Authenticator {
   readonly #cache = new Map<number, { user: User | undefined; at: number }>();
@@ -26,11 +25,12 @@ export class Authenticator {
   constructor(
     private readonly store: MonitorStore,
     readonly tokens: Tokens,
+    private readonly cacheMs = 5000,
   ) {}
 
   async #user(id: number): Promise<User | undefined> {
     const hit = this.#cache.get(id);
-    if (hit && Date.now() - hit.at < USER_CACHE_MS) return hit.user;
+    if (hit && Date.now() - hit.at < this.cacheMs) return hit.user;
     const user = id > 0 && id <= 2_147_483_647 ? await this.store.users.get(id) : undefined;
     if (this.#cache.size > 10_000) this.#cache.clear();
     this.#cache.set(id, { user, at: Date.now() });
@@ -46,26 +46,32 @@ export class Authenticator {
     return plain;
   }
 
-  /** The user of an `Authorization: Bearer <access>` header; throws AuthError when missing or invalid. */
+  /** The user of an `Authorization: Bearer <access>` (or `JWT <access>`) header; throws AuthError when missing or invalid. */
   async fromHeader(header: string | undefined): Promise<User> {
-    if (header === undefined || header.trim() === '') throw new AuthError('Authentication credentials were not provided.');
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) throw new AuthError('Authorization header must contain two space-delimited values', 'bad_authorization_header');
-    return this.fromAccessToken(m[1]!);
+    const parsed = authorizationToken(header);
+    if ('missing' in parsed) throw new AuthError('Authentication credentials were not provided.');
+    if ('malformed' in parsed)
+      throw new AuthError('Authorization header must contain two space-delimited values', 'bad_authorization_header');
+    return this.fromAccessToken(parsed.token);
   }
 
   async fromAccessToken(token: string): Promise<User> {
-    let userId: number;
+    return (await this.verifyAccess(token)).user;
+  }
+
+  /** The user of a valid access token and when the token expires (epoch seconds), for streams that end then. */
+  async verifyAccess(token: string): Promise<{ user: User; exp: number }> {
+    let claims: TokenClaims;
     try {
-      userId = (await this.tokens.verify(token, 'access')).user_id;
+      claims = await this.tokens.verify(token, 'access');
     } catch (error) {
       if (error instanceof TokenError) throw new AuthError('Given token not valid for any token type', 'token_not_valid');
       throw error;
     }
-    const user = await this.#user(userId);
+    const user = await this.#user(claims.user_id);
     if (!user) throw new AuthError('User not found', 'user_not_found');
     if (!user.is_active) throw new AuthError('User is inactive', 'user_inactive');
-    return user;
+    return { user, exp: claims.exp };
   }
 
   /** A refresh token's user, still existing and active (else TokenError). */

@@ -1,16 +1,11 @@
 import type { IncomingMessage } from 'node:http';
+import { headerToken, queryToken } from '../auth/credentials.js';
 import { isDatabaseUnavailable } from '../store/unavailable.js';
 import type { Authenticate, LiveUser } from './types.js';
 
-/** The bearer token of `Authorization: Bearer …` (or `JWT …`/`Token …`, as DRF clients send). */
-export function headerToken(req: IncomingMessage): string | undefined {
-  const match = /^(?:Bearer|JWT|Token)\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-  return match?.[1];
-}
-
-/** `?token=` — browsers' EventSource and WebSocket cannot send headers. */
-export function queryToken(url: URL): string | undefined {
-  return url.searchParams.get('token') || undefined;
+/** The token of `Authorization` (the API's own parser: `Bearer` or `JWT`), else `?token=`. */
+export function requestToken(req: IncomingMessage, url: URL): string | undefined {
+  return headerToken(req.headers.authorization) ?? queryToken(url);
 }
 
 /**

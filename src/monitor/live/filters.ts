@@ -12,6 +12,18 @@ export interface StreamFilter {
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 1000;
+/** Server ids one filter may name, on the stream and the socket alike. */
+export const MAX_IDS = 1000;
+
+/** Distinct server ids, or undefined when one is not an id or there are too many. */
+function serverIds(values: readonly unknown[]): number[] | undefined {
+  if (values.length > MAX_IDS || values.some((v) => !Number.isSafeInteger(v) || (v as number) < 1)) return undefined;
+  return [...new Set(values as number[])];
+}
+
+function limitOf(value: unknown): number | undefined {
+  return Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= MAX_LIMIT ? (value as number) : undefined;
+}
 
 function list(value: string): string[] {
   return value
@@ -35,9 +47,8 @@ export function parseStreamFilter(params: URLSearchParams): { ok: true; value: S
   const ids = params.get('server_id');
   if (ids !== null) {
     const parts = list(ids);
-    const numbers = parts.map((p) => (/^\d{1,15}$/.test(p) ? Number(p) : NaN));
-    if (parts.length === 0 || numbers.some((n) => !Number.isSafeInteger(n) || n < 1))
-      errors.server_id = [`Expected a comma-separated list of server ids; got "${ids.slice(0, 100)}".`];
+    const numbers = parts.length === 0 ? undefined : serverIds(parts.map((p) => (/^\d{1,15}$/.test(p) ? Number(p) : NaN)));
+    if (!numbers) errors.server_id = [`Expected a comma-separated list of at most ${MAX_IDS} server ids; got "${ids.slice(0, 100)}".`];
     else filter.serverIds = numbers;
   }
   const since = params.get('since');
@@ -49,11 +60,48 @@ export function parseStreamFilter(params: URLSearchParams): { ok: true; value: S
   }
   const limit = params.get('limit');
   if (limit !== null) {
-    const n = /^\d{1,7}$/.test(limit) ? Number(limit) : NaN;
-    if (!(n >= 1 && n <= MAX_LIMIT)) errors.limit = [`Expected an integer 1-${MAX_LIMIT}; got "${limit.slice(0, 100)}".`];
+    const n = limitOf(/^\d{1,7}$/.test(limit) ? Number(limit) : NaN);
+    if (n === undefined) errors.limit = [`Expected an integer 1-${MAX_LIMIT}; got "${limit.slice(0, 100)}".`];
     else filter.limit = n;
   }
   return Object.keys(errors).length > 0 ? { ok: false, errors } : { ok: true, value: filter };
+}
+
+/** A WebSocket message's filter refused; its message is the `{"type":"error"}` answer's. */
+export class FilterError extends Error {
+  override readonly name = 'FilterError';
+}
+
+/** What a WebSocket `latest` or `subscribe` message asks for (PulseGuard's `server_ids`, `query`, `limit`). */
+export interface SocketFilter {
+  serverIds?: number[];
+  /** Part of the servers' names, case-insensitive. */
+  query?: string;
+  limit: number;
+}
+
+export const SOCKET_DEFAULT_LIMIT = 20;
+
+/** Parses a message's filter with the stream's bounds; throws FilterError on a bad one. */
+export function parseSocketFilter(message: Readonly<Record<string, unknown>>): SocketFilter {
+  const filter: SocketFilter = { limit: SOCKET_DEFAULT_LIMIT };
+  const ids = message.server_ids;
+  if (ids !== undefined && ids !== null) {
+    const valid = Array.isArray(ids) ? serverIds(ids) : undefined;
+    if (!valid) throw new FilterError(`"server_ids" must be an array of at most ${MAX_IDS} server ids`);
+    filter.serverIds = valid;
+  }
+  const query = message.query;
+  if (query !== undefined && query !== null && query !== '') {
+    if (typeof query !== 'string' || query.length > 200) throw new FilterError('"query" must be a string of at most 200 characters');
+    filter.query = query;
+  }
+  if (message.limit !== undefined && message.limit !== null) {
+    const n = limitOf(message.limit);
+    if (n === undefined) throw new FilterError(`"limit" must be an integer 1-${MAX_LIMIT}`);
+    filter.limit = n;
+  }
+  return filter;
 }
 
 /** Whether a live event passes the client's filter (`since` and `limit` only shape the first events). */

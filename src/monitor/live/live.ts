@@ -4,6 +4,7 @@ import type { LifelineLogger } from '../../logging/logger.js';
 import { checkInteger, checkOptionsObject, optionError } from '../../options.js';
 import type { MonitorEvents } from '../events.js';
 import type { MonitorStore } from '../store/index.js';
+import { LiveAccess, type UserActivity } from './access.js';
 import type { ChannelLayer, ChannelLayerType } from './channel.js';
 import { channelLayer } from './layers.js';
 import { EventLog } from './log.js';
@@ -28,6 +29,14 @@ export interface LiveUpdatesOptions {
   replayEvents?: number;
   /** Where problems are logged. Default: warnings to the console; `false` for none. */
   logger?: LifelineLogger | false;
+  /**
+   * Re-checks the users of the open streams and sockets (one call for all of them), ending
+   * those of a removed or deactivated user. Default: none (only token expiry ends them);
+   * the monitor app passes its users table.
+   */
+  users?: UserActivity;
+  /** ms between those re-checks. Default 5000. */
+  userCheckInterval?: number;
 }
 
 export type LiveListener = (event: LiveEvent) => void;
@@ -37,6 +46,8 @@ export interface LiveUpdates {
   readonly store: MonitorStore;
   readonly channel: ChannelLayerType;
   readonly log: EventLog;
+  /** Ends streams and sockets whose token expires or whose user is removed or deactivated. */
+  readonly access: LiveAccess;
   /** Every instance's events as they arrive; returns the function that unsubscribes. */
   subscribe(listener: LiveListener): () => void;
   /** Runs `fn` for each open stream or socket when the live layer closes (they end themselves). */
@@ -46,7 +57,7 @@ export interface LiveUpdates {
   close(): Promise<void>;
 }
 
-const KNOWN = ['monitor', 'channel', 'redisUrl', 'redisPrefix', 'replayWindow', 'replayEvents', 'logger'];
+const KNOWN = ['monitor', 'channel', 'redisUrl', 'redisPrefix', 'replayWindow', 'replayEvents', 'logger', 'users', 'userCheckInterval'];
 
 /**
  * Starts the live updates of a monitor: every check this instance runs is published
@@ -67,12 +78,16 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
   const windowMs = checkInteger('monitor live', 'replayWindow', options.replayWindow ?? 5 * 60_000, { min: 0, unit: 'ms' });
   const minEvents = checkInteger('monitor live', 'replayEvents', options.replayEvents ?? 1000, { min: 0, max: 1_000_000 });
   const logger = monitorLogger(options.logger);
+  if (options.users !== undefined && typeof options.users !== 'function')
+    throw optionError('monitor live', 'users', 'a function (ids) => Promise<Map<id, active>>', options.users);
+  const userCheckInterval = checkInteger('monitor live', 'userCheckInterval', options.userCheckInterval ?? 5000, { min: 10, unit: 'ms' });
   const layer = channelLayer('monitor live', monitor.store, options, logger);
   // Tells this instance's own server changes from the others' (and the CLI's).
   const origin = randomBytes(8).toString('hex');
 
   let closing: Promise<void> | undefined;
   const log = new EventLog({ windowMs, minEvents });
+  const access = new LiveAccess({ interval: userCheckInterval, logger, ...(options.users ? { users: options.users } : {}) });
   const listeners = new Set<LiveListener>();
   const closers = new Set<() => void>();
   const deliver = (event: LiveEvent) => {
@@ -148,6 +163,7 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
     store: monitor.store,
     channel: layer.type,
     log,
+    access,
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -166,6 +182,7 @@ export async function createLiveUpdates(options: Readonly<LiveUpdatesOptions>): 
         offServer();
         for (const fn of [...closers]) fn();
         closers.clear();
+        access.close();
         await publishing;
         listeners.clear();
         await layer.close();

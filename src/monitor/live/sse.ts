@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkInteger, checkOptionsObject, optionError } from '../../options.js';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_DETAIL } from '../store/unavailable.js';
 import type { PingResult, ServerStatus } from '../types.js';
-import { checkAuthenticate, headerToken, queryToken, tryAuthenticate } from './auth.js';
+import type { AccessLoss } from './access.js';
+import { checkAuthenticate, requestToken, tryAuthenticate } from './auth.js';
 import { matches, parseStreamFilter, type StreamFilter } from './filters.js';
 import type { LiveUpdates } from './live.js';
 import { serverEventBody } from './server-events.js';
@@ -23,6 +24,15 @@ export interface StatusStreamOptions {
 const KNOWN = ['live', 'authenticate', 'heartbeatInterval', 'retry', 'maxBuffered'];
 /** The same goodbye as serve()'s drain, so clients see one shape whoever ends the stream. */
 export const SHUTDOWN_EVENT = 'event: shutdown\ndata: {"reason":"server shutting down"}\n\n';
+
+/**
+ * The last event of a stream whose token expired or whose user was removed or deactivated:
+ * `{detail, code}` as the API's 401. No `id:`, so a client renews its token and reconnects
+ * from the last event it had. Not named `error`: EventSource fires its own `error` then.
+ */
+export function unauthorizedEvent(loss: AccessLoss): string {
+  return `event: unauthorized\ndata: ${JSON.stringify({ detail: loss.detail, code: loss.code })}\n\n`;
+}
 
 function answer(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -90,7 +100,8 @@ async function snapshot(live: LiveUpdates, filter: StreamFilter): Promise<{ stat
  * missed; `?last_event_id=` for a client that cannot send the header), then each check
  * as it completes, from every instance. Every event has an `id:`; `: heartbeat` comments
  * keep the stream open through proxies; the stream ends with an `event: shutdown` when
- * the server drains.
+ * the server drains, and with an `event: unauthorized` (`{detail, code}`) when its token
+ * expires or its user is removed or deactivated: renew the token and reconnect.
  *
  * @example
  * router.get('/api/events/status/', statusStream({ live, authenticate }));
@@ -106,7 +117,7 @@ export function statusStream(options: Readonly<StatusStreamOptions>): (req: Inco
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const user = await tryAuthenticate(authenticate, headerToken(req) ?? queryToken(url));
+    const user = await tryAuthenticate(authenticate, requestToken(req, url));
     if (!user) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="api"');
       return answer(res, 401, { detail: 'Authentication credentials were not provided or are not valid.' });
@@ -152,11 +163,16 @@ export function statusStream(options: Readonly<StatusStreamOptions>): (req: Inco
     const offClose = live.onClose(() => {
       if (!res.writableEnded && !res.destroyed) res.end(SHUTDOWN_EVENT);
     });
+    // The stream holds only as long as its credentials: then it says why and ends.
+    const unwatch = live.access.watch(user, (loss) => {
+      if (!res.writableEnded && !res.destroyed) res.end(unauthorizedEvent(loss));
+    });
     const cleanup = () => {
       ended = true;
       unsubscribe();
       clearInterval(heartbeat);
       offClose();
+      unwatch();
     };
     res.once('close', cleanup);
     res.once('finish', cleanup);

@@ -41,6 +41,8 @@ export interface LiveUser {
   id: number;
   username: string;
   is_admin: boolean;
+  /** When the credentials expire, epoch seconds (the JWT's `exp`): a stream or socket ends then. */
+  exp?: number;
 }
 
 /** Resolves a bearer token to its user, or undefined when it is not valid. */

@@ -3,8 +3,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { GOING_AWAY, UPGRADE_TRACKER } from '../../lifecycle/connections.js';
 import { checkInteger, checkOptionsObject, checkString, optionError } from '../../options.js';
-import { checkAuthenticate, headerToken, queryToken, tryAuthenticate } from './auth.js';
+import { headerToken, offeredProtocols, protocolCredentials, queryToken } from '../auth/credentials.js';
 import { RETRY_AFTER_SECONDS } from '../store/unavailable.js';
+import { checkAuthenticate, tryAuthenticate } from './auth.js';
+import { FilterError, parseSocketFilter, type SocketFilter } from './filters.js';
 import type { LiveUpdates } from './live.js';
 import { serverEventBody } from './server-events.js';
 import type { Authenticate, LiveEvent, LiveUser } from './types.js';
@@ -33,9 +35,6 @@ export interface MonitorSockets {
 }
 
 const KNOWN = ['live', 'authenticate', 'path', 'maxPayload', 'pingInterval', 'maxBuffered'];
-const LATEST_LIMIT = 20;
-const MAX_LIMIT = 1000;
-const MAX_IDS = 1000;
 const MAX_PENDING = 8;
 
 class BadMessage extends Error {}
@@ -50,49 +49,13 @@ interface Client {
   subscription: Set<number> | 'all' | undefined;
 }
 
-function ids(value: unknown): number[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || value.length > MAX_IDS || value.some((v) => !Number.isSafeInteger(v) || (v as number) < 1)) {
-    throw new BadMessage(`"server_ids" must be an array of at most ${MAX_IDS} server ids`);
-  }
-  return [...new Set(value as number[])];
-}
-
-function query(value: unknown): string | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string' || value.length > 200) throw new BadMessage('"query" must be a string of at most 200 characters');
-  return value;
-}
-
-function limit(value: unknown): number {
-  if (value === undefined || value === null) return LATEST_LIMIT;
-  if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > MAX_LIMIT)
-    throw new BadMessage(`"limit" must be an integer 1-${MAX_LIMIT}`);
-  return value as number;
-}
-
-/** The token of a subprotocol list: `bearer, <token>` (or the only entry). */
-function protocolToken(protocols: Set<string>): string | undefined {
-  const list = [...protocols];
-  const bearer = list.findIndex((p) => /^(bearer|jwt|token)$/i.test(p));
-  if (bearer >= 0) return list[bearer + 1];
-  return list.length === 1 ? list[0] : undefined;
-}
-
-function protocolsOf(req: IncomingMessage): Set<string> {
-  const header = req.headers['sec-websocket-protocol'];
-  return new Set(
-    (header ?? '')
-      .split(',')
-      .map((p) => p.trim())
-      .filter((p) => p !== ''),
-  );
-}
-
 /**
  * `/ws/status/`: WebSockets of the monitor on an http.Server (PulseGuard's messages):
  * `latest` answers with statuses and pings, `subscribe` picks servers whose `update`s
- * follow. Without a valid token the socket is closed with 4001; a malformed message gets
+ * follow. Without a valid token the socket is closed with 4001, and so it is when the
+ * token expires or its user is removed or deactivated (the reason says which); the token
+ * comes in `Authorization`, as `Sec-WebSocket-Protocol: bearer, <token>` (answered
+ * `bearer`, never the token) or `?token=`. A malformed message gets
  * `{"type":"error"}`; a message over `maxPayload` closes it with 1009; pings drop dead
  * peers, slow readers are dropped; a drain closes every socket with 1001.
  *
@@ -114,11 +77,9 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload,
-    // Browsers fail a handshake that does not echo one of their protocols: echo `bearer`, never the token.
-    handleProtocols: (protocols) => {
-      const list = [...protocols];
-      return list.find((p) => /^(bearer|jwt|token)$/i.test(p)) ?? (list.length === 1 ? list[0]! : false);
-    },
+    // Browsers fail a handshake that does not answer one of their protocols: answer `bearer`
+    // (of `bearer, <token>`), never the token itself, even when it was the only one offered.
+    handleProtocols: (protocols) => protocolCredentials([...protocols]).answer ?? false,
   });
   const clients = new Set<Client>();
   let closing: Promise<void> | undefined;
@@ -150,9 +111,9 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
   });
 
   /** The servers a message names: its ids, narrowed by `query` on names (case-insensitive). */
-  async function serversOf(serverIds: number[] | undefined, text: string | undefined): Promise<number[] | undefined> {
-    if (text === undefined) return serverIds;
-    const page = await live.store.servers.list({ query: text, limit: 100_000, ...(serverIds ? { ids: serverIds } : {}) });
+  async function serversOf({ serverIds, query }: SocketFilter): Promise<number[] | undefined> {
+    if (query === undefined) return serverIds;
+    const page = await live.store.servers.list({ query, limit: 100_000, ...(serverIds ? { ids: serverIds } : {}) });
     return page.results.map((s) => s.id);
   }
 
@@ -168,18 +129,18 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
     }
     try {
       if (message.action === 'latest') {
-        const servers = await serversOf(ids(message.server_ids), query(message.query));
-        const n = limit(message.limit);
+        const asked = parseSocketFilter(message);
+        const servers = await serversOf(asked);
         if (servers?.length === 0) return send(client, { type: 'latest', statuses: [], pings: [] });
         const filter = servers ? { serverIds: servers } : {};
         const [statuses, pings] = await Promise.all([
           live.store.results.statuses(filter),
-          live.store.results.latest({ ...filter, limit: n }),
+          live.store.results.latest({ ...filter, limit: asked.limit }),
         ]);
         return send(client, { type: 'latest', statuses, pings });
       }
       if (message.action === 'subscribe') {
-        const servers = await serversOf(ids(message.server_ids), query(message.query));
+        const servers = await serversOf(parseSocketFilter(message));
         client.subscription = servers ? new Set(servers) : 'all';
         const list = servers ?? (await live.store.servers.all()).map((s) => s.id);
         return send(client, { type: 'subscribed', servers: list });
@@ -190,7 +151,7 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
       }
       throw new BadMessage('"action" must be "latest", "subscribe" or "unsubscribe"');
     } catch (error) {
-      if (error instanceof BadMessage) return send(client, { type: 'error', message: error.message });
+      if (error instanceof BadMessage || error instanceof FilterError) return send(client, { type: 'error', message: error.message });
       send(client, { type: 'error', message: 'the monitor could not answer; try again' });
     }
   }
@@ -198,6 +159,8 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
   function accept(ws: WebSocket, user: LiveUser, socket: Duplex): void {
     const client: Client = { ws, user, alive: true, pending: 0, subscription: undefined };
     clients.add(client);
+    // The socket holds only as long as its credentials: 4001 with the reason, as when they were missing.
+    const unwatch = live.access.watch(user, (loss) => ws.close(4001, loss.detail));
     // serve()'s drain closes upgraded sockets through this, with a proper 1001.
     (socket as Duplex & { [GOING_AWAY]?: () => void })[GOING_AWAY] = () => ws.close(1001, 'server shutting down');
     ws.on('pong', () => (client.alive = true));
@@ -207,14 +170,17 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
       void onMessage(client, data, isBinary).finally(() => client.pending--);
     });
     ws.on('error', () => {}); // 1009 and protocol errors: ws has already sent the close frame with the right code
-    ws.on('close', () => clients.delete(client));
+    ws.on('close', () => {
+      clients.delete(client);
+      unwatch();
+    });
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname.replace(/\/+$/, '') !== path) return false;
-    const protocols = protocolsOf(req);
-    const token = headerToken(req) ?? protocolToken(protocols) ?? queryToken(url);
+    const offered = offeredProtocols(req.headers['sec-websocket-protocol']);
+    const token = headerToken(req.headers.authorization) ?? protocolCredentials(offered).token ?? queryToken(url);
     socket.on('error', () => socket.destroy());
     void tryAuthenticate(authenticate, token).then(
       (user) => {

@@ -98,6 +98,22 @@ export class UserQueries {
     return row ? toUser(row) : undefined;
   }
 
+  /**
+   * Which of these users exist, and whether each is active: one query for every user
+   * of the open streams. Ids that are absent from the map were removed.
+   */
+  async activity(ids: readonly number[]): Promise<Map<number, boolean>> {
+    const out = new Map<number, boolean>();
+    // Under SQLite's and PostgreSQL's bound-parameter limits, whatever the number of users.
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = (await this.db('monitor_users')
+        .whereIn('id', ids.slice(i, i + 500))
+        .select('id', 'is_active')) as Row[];
+      for (const row of rows) out.set(num(row.id), Boolean(row.is_active));
+    }
+    return out;
+  }
+
   async list(): Promise<User[]> {
     return ((await this.db('monitor_users').orderBy('id')) as Row[]).map(toUser);
   }

@@ -4,6 +4,9 @@
 // server replays what was missed), but gives up on an error answer: most often a 401
 // because the token in its URL has expired by then. Then a new EventSource is opened
 // with a renewed token and `&last_event_id=`, which a new EventSource cannot send as a header.
+// The server also ends a stream when its token expires (or the user loses access), with an
+// `unauthorized` event first: then the token is renewed and the stream reopened at once,
+// without waiting `retry:` for a reconnect the expired token would get refused.
 import { apiUrl } from './api.js';
 
 const FIRST_RETRY_MS = 500;
@@ -81,6 +84,14 @@ export class LiveStream {
     );
     // The server drains: the stream ends, and EventSource reconnects by itself after `retry:`.
     source.addEventListener('shutdown', () => this.handlers.state('connecting'));
+    // The token expired, or the user lost access: renew now (a refused refresh ends the session).
+    source.addEventListener('unauthorized', () => {
+      if (source !== this.#source) return;
+      source.close();
+      this.#source = null;
+      this.handlers.state('connecting');
+      this.#retry(0);
+    });
     source.addEventListener('error', () => {
       if (source !== this.#source) return;
       this.handlers.state('connecting');
@@ -91,11 +102,16 @@ export class LiveStream {
     });
   }
 
-  /** After an error answer: renew the token (a refused refresh token ends the session), then a new EventSource. */
-  #retry() {
+  /**
+   * After an error answer: renew the token (a refused refresh token ends the session), then
+   * a new EventSource, after a growing delay (or `delay`).
+   */
+  #retry(delay) {
     clearTimeout(this.#timer);
-    const delay = this.#delay;
-    this.#delay = Math.min(this.#delay * 2, MAX_RETRY_MS);
+    if (delay === undefined) {
+      delay = this.#delay;
+      this.#delay = Math.min(this.#delay * 2, MAX_RETRY_MS);
+    }
     this.#timer = setTimeout(async () => {
       if (this.#closed) return;
       try {
