@@ -128,7 +128,9 @@ function check(file) {
       if (count !== header) problems.push(`${file}:${lines[k].number}: ${count} cells, the header has ${header}`);
       for (const cell of cells(lines[k].line)) {
         if (cell.length > MAX_CELL && !/^-+$/.test(cell))
-          problems.push(`${file}:${lines[k].number}: a cell of ${cell.length} characters (at most ${MAX_CELL}): put the text below the table`);
+          problems.push(
+            `${file}:${lines[k].number}: a cell of ${cell.length} characters (at most ${MAX_CELL}): put the text below the table`,
+          );
       }
     }
   }
@@ -136,7 +138,12 @@ function check(file) {
 }
 
 let broken = 0;
-const docs = existsSync('docs') ? readdirSync('docs').filter((f) => f.endsWith('.md')).sort().map((f) => join('docs', f)) : [];
+const docs = existsSync('docs')
+  ? readdirSync('docs')
+      .filter((f) => f.endsWith('.md'))
+      .sort()
+      .map((f) => join('docs', f))
+  : [];
 for (const file of process.argv.length > 2 ? process.argv.slice(2) : ['README.md', ...docs]) {
   const { problems, summary } = check(file);
   for (const problem of problems) console.log(problem);
