@@ -6,13 +6,14 @@ import { ConfigError } from '../errors.js';
 import { redactText, redactUrl } from '../logging/redact.js';
 import type { CheckReport, MonitorStore, Server, ServerEvent, ServerInput, ServerWithStatus } from '../monitor/index.js';
 import { CliError } from './config-file.js';
+import { monitorErrorLine } from './monitor-serve.js';
 
 type MonitorModule = typeof import('../monitor/index.js');
 
 const loadMonitor = (): Promise<MonitorModule> => import('../monitor/index.js');
 
 /** One line on stderr, credentials hidden. */
-const stderrLine = (message: unknown) => console.error(`lifeline: ${redactText(String(message).split('\n', 1)[0]!)}`);
+const stderrLine = (message: unknown) => console.error(monitorErrorLine(redactText(String(message).split('\n', 1)[0]!)));
 
 /** Runs an action and turns its outcome into the exit code; any error is one line, credentials hidden. */
 function action<A extends unknown[]>(fn: (...args: A) => Promise<number>) {

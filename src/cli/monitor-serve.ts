@@ -21,6 +21,14 @@ export function loadEnvironmentFile(): void {
   if (environment !== 'development' && !process.env.NODE_ENV) process.env.NODE_ENV = 'production';
 }
 
+/**
+ * A monitor error as the CLI prints it: `lifeline: <message>`, except missing packages, which
+ * read as the command's own line (`lifeline monitor: missing packages; run: npm install …`).
+ */
+export function monitorErrorLine(message: string): string {
+  return message.startsWith('monitor: missing package') ? `lifeline ${message}` : `lifeline: ${message}`;
+}
+
 function port(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('--port expects a whole number 0-65535');
   return Number(value);
@@ -71,7 +79,7 @@ export function registerMonitorServe(monitorCommand: Command): void {
         await serveMonitor(o);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        console.error(`lifeline: ${message.split('\n', 1)[0]}`);
+        console.error(monitorErrorLine(message.split('\n', 1)[0]!));
         // Whatever startup left open (a pool still connecting) must not keep the process alive.
         process.exit(1);
       }

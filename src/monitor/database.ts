@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Knex } from 'knex';
+import type { Knex, knex as createKnex } from 'knex';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -20,14 +20,26 @@ function ownerOnly(filename: string): void {
 /** A database the monitor may use: a URL, a SQLite file name, or a knex instance owned by the caller. */
 export type DatabaseOption = string | Knex;
 
-/** A missing package, reported in one line that says what to install. */
+/**
+ * Missing packages, reported in one line that says what to install: every missing one at
+ * once (`monitor: missing packages; run: npm install knex better-sqlite3`), so one install is enough.
+ */
 export class MissingDependencyError extends Error {
   override readonly name = 'MissingDependencyError';
+  /** Every missing package, in install order. */
+  readonly packages: readonly string[];
   constructor(
     readonly packageName: string,
-    purpose: string,
+    purpose?: string,
+    more: readonly string[] = [],
   ) {
-    super(`monitor: ${purpose} needs the \`${packageName}\` package: npm install ${packageName}`);
+    const packages = [packageName, ...more];
+    super(
+      purpose === undefined
+        ? `monitor: missing package${packages.length > 1 ? 's' : ''}; run: npm install ${packages.join(' ')}`
+        : `monitor: ${purpose} needs the \`${packageName}\` package: npm install ${packageName}`,
+    );
+    this.packages = packages;
   }
 }
 
@@ -36,14 +48,20 @@ function isMissing(error: unknown, name: string): boolean {
   return (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') && (e.message ?? '').includes(name);
 }
 
-/** Imports a package only when the monitor is used, so `express-lifeline` alone never loads it. */
-async function load<T>(name: string, purpose: string, importer: () => Promise<T>): Promise<T> {
-  try {
-    return await importer();
-  } catch (error) {
-    if (isMissing(error, name)) throw new MissingDependencyError(name, purpose);
-    throw error;
-  }
+/**
+ * Imports knex and the driver together, before either is used; when any is missing, one
+ * error names all that are missing. `express-lifeline` alone never loads them.
+ */
+async function loadAll(names: readonly string[]): Promise<unknown[]> {
+  const outcomes = await Promise.allSettled(names.map((name) => importByName(name)));
+  const missing = names.filter((name, i) => {
+    const outcome = outcomes[i]!;
+    if (outcome.status === 'fulfilled') return false;
+    if (isMissing(outcome.reason, name)) return true;
+    throw outcome.reason;
+  });
+  if (missing.length > 0) throw new MissingDependencyError(missing[0]!, undefined, missing.slice(1));
+  return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value);
 }
 
 /** Checks that a driver is installed (knex itself loads it later); a name in a variable keeps its types out. */
@@ -91,9 +109,10 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db', { lo
   }
   if (database.trim() === '')
     throw new TypeError('monitor: expected `database` to be a URL, a SQLite file name or a knex instance, got an empty string');
-  const { default: knex } = await load('knex', 'express-lifeline/monitor', () => import('knex'));
-  if (isPostgresUrl(database)) {
-    await load('pg', 'a PostgreSQL database', () => importByName('pg'));
+  const postgres = isPostgresUrl(database);
+  const [knexModule] = await loadAll(['knex', postgres ? 'pg' : 'better-sqlite3']);
+  const { default: knex } = knexModule as { default: typeof createKnex };
+  if (postgres) {
     const db = knex({
       client: 'pg',
       connection: database,
@@ -104,7 +123,6 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db', { lo
     });
     return { db, dialect: 'postgres', owned: true };
   }
-  await load('better-sqlite3', 'a SQLite database', () => importByName('better-sqlite3'));
   const filename = database === ':memory:' ? database : resolve(database.replace(/^sqlite:(\/\/)?/i, ''));
   if (filename !== ':memory:') ownerOnly(filename);
   const db = knex({

@@ -12,19 +12,19 @@ export interface Child {
 
 /**
  * Spawns `node script` with extra environment, collecting stdout and stderr. With
- * `fileLimit`, node runs under `ulimit -n <fileLimit>` (soft and hard), through bash.
+ * `fileLimit`, node runs under `ulimit -n <fileLimit>` (soft and hard), through bash; `cwd` is its working folder.
  */
 export function runNode(
   script: string,
   env: Record<string, string> = {},
   args: string[] = [],
-  { fileLimit }: { fileLimit?: number } = {},
+  { fileLimit, cwd }: { fileLimit?: number; cwd?: string } = {},
 ): Child {
   const [command, argv] =
     fileLimit === undefined
       ? [process.execPath, [script, ...args]]
       : ['bash', ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, script, ...args]];
-  const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -499,7 +499,11 @@ describe('lifeline monitor misuse', () => {
         symlinkSync(resolve('node_modules', name), join(install, 'node_modules', name));
     }
     const run = await lifeline(['monitor', 'list'], { script: join(install, 'dist/cli/main.js') });
-    expectOneLineError(run, /npm install better-sqlite3/);
+    expect({ code: run.code, out: run.out, err: run.err }).toEqual({
+      code: 1,
+      out: '',
+      err: 'lifeline monitor: missing package; run: npm install better-sqlite3\n',
+    });
   });
 
   it('other lifeline commands load neither the monitor nor knex (imported only by the monitor commands)', async () => {

@@ -99,14 +99,16 @@ describe('package entry points', () => {
       catch (error) { console.log(error.message); }
     `;
     const sqlite = join(dir, 'missing.db');
-    expect(node(attempt(sqlite), { LIFELINE_BLOCK: 'knex' }).stdout).toBe(
-      'monitor: express-lifeline/monitor needs the `knex` package: npm install knex\n',
-    );
+    expect(node(attempt(sqlite), { LIFELINE_BLOCK: 'knex' }).stdout).toBe('monitor: missing package; run: npm install knex\n');
     expect(node(attempt(sqlite), { LIFELINE_BLOCK: 'better-sqlite3' }).stdout).toBe(
-      'monitor: a SQLite database needs the `better-sqlite3` package: npm install better-sqlite3\n',
+      'monitor: missing package; run: npm install better-sqlite3\n',
     );
     expect(node(attempt('postgres://127.0.0.1:1/none'), { LIFELINE_BLOCK: 'pg' }).stdout).toBe(
-      'monitor: a PostgreSQL database needs the `pg` package: npm install pg\n',
+      'monitor: missing package; run: npm install pg\n',
+    );
+    // All at once, so one install is enough.
+    expect(node(attempt(sqlite), { LIFELINE_BLOCK: 'knex,better-sqlite3' }).stdout).toBe(
+      'monitor: missing packages; run: npm install knex better-sqlite3\n',
     );
   });
 
