@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import { lifeline } from '../lifeline.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { errorHandler, notFound } from '../middleware/error-handler.js';
+import { monitorHealthCheck } from './health.js';
 import type { Monitor } from './monitor.js';
 import type { Server } from 'node:http';
 import { attachMonitorSockets, type MonitorSockets } from './live/index.js';
@@ -40,7 +41,11 @@ export async function createMonitorApp(options: Readonly<MonitorWebOptions> = {}
   const { monitor, router, live, authenticate } = service;
   const app = express();
   app.disable('x-powered-by');
-  const life = lifeline({ database: monitor.store.db, ...(options.logger === undefined ? {} : { logger: options.logger }) });
+  const life = lifeline({
+    database: monitor.store.db,
+    health: { checks: { monitor: monitorHealthCheck(monitor) } },
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
   app.use(life);
   app.get('/', (_req, res) => res.redirect(302, '/monitor/'));
   app.use(router);
