@@ -107,12 +107,18 @@ async function run(job) {
   const startStats = monitor.stats();
   /** @type {Array<[number, number]>} */
   const rss = [[0, process.memoryUsage().rss]];
+  // In the soak (samples ≥ 10 s apart), the heap after a full GC too: what RSS alone cannot tell from garbage.
+  const gc = /** @type {{ gc?: () => void }} */ (globalThis).gc;
+  const heapAfterGc = () => (gc?.(), process.memoryUsage().heapUsed);
+  /** @type {Array<[number, number]>} */
+  const heap = job.sampleEvery >= 10 && gc ? [[0, heapAfterGc()]] : [];
   windowStart = Date.now();
   const cpuStart = process.cpuUsage();
   await send({ window: 'start' });
   while (Date.now() - windowStart < job.seconds * 1000) {
     await sleep(Math.min(job.sampleEvery * 1000, windowStart + job.seconds * 1000 - Date.now()));
     rss.push([(Date.now() - windowStart) / 1000, process.memoryUsage().rss]);
+    if (heap.length > 0) heap.push([(Date.now() - windowStart) / 1000, heapAfterGc()]);
   }
   windowEnd = Date.now();
   const cpu = process.cpuUsage(cpuStart);
@@ -158,6 +164,7 @@ async function run(job) {
     eldP99: Math.max(0, eld.percentile(99) / 1e6 - RESOLUTION),
     eldMax: Math.max(0, eld.max / 1e6 - RESOLUTION),
     rss,
+    heap,
   };
   await send(result);
   await once(process, 'message');

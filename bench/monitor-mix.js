@@ -22,7 +22,7 @@ import { hasTaskset, pin } from './cpu-pinning.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Steps, in servers at 60 s. */
-const STEPS = (process.env.BENCH_MIX_STEPS ?? '50000,100000').split(',').map(Number);
+const STEPS = (process.env.BENCH_MIX_STEPS ?? '50000,100000').split(',').filter(Boolean).map(Number);
 const INTERVAL = Number(process.env.BENCH_MIX_INTERVAL ?? 6);
 const TIMEOUT = Number(process.env.BENCH_MIX_TIMEOUT ?? 5);
 const WARMUP = Number(process.env.BENCH_MIX_WARMUP ?? 10);
@@ -130,7 +130,10 @@ async function apiLoad(
 /** @param {number} equivalent @param {number} seconds @param {number} sampleEvery */
 async function runMix(equivalent, seconds, sampleEvery) {
   const servers = Math.max(1, Math.round((equivalent * INTERVAL) / 60));
-  const child = fork(join(here, 'monitor-mix-child.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(here, 'monitor-mix-child.js'), [], {
+    execArgv: sampleEvery >= 10 ? ['--expose-gc'] : [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   pin(child.pid, '0');
   const messages = /** @type {Array<any>} */ ([]);
   /** @type {Array<() => void>} */
@@ -221,7 +224,7 @@ if (soak) {
   // Levelled off: the second half grew by less than a quarter of the first half's growth, or by < 5 MB.
   const levelled = secondHalf < 5 * 1024 * 1024 || secondHalf < firstHalf / 4;
   lines.push(
-    `- soak, ${soak.equivalent} servers at 60 s with the mix for ${soak.seconds.toFixed(0)} s after ${WARMUP} s of warm-up: RSS ${mb(soak.rssStart)} at the start, ${mb(half)} half-way, ${mb(soak.rssEnd)} at the end (max ${mb(soak.rssMax)}): ${levelled ? 'levelled off' : 'still growing'}; samples every 10 s: ${rss.map(([, r]) => (r / 1024 / 1024).toFixed(0)).join(', ')} MB; ${pct(soak.madeShare)} made, gap p99 ${soak.gapP99.toFixed(2)} s, API p95 ${soak.apiP95.toFixed(1)} ms (${soak.apiRequests} requests, ${soak.apiFailed} failed), healthy recorded down ${soak.healthyDown}`,
+    `- soak, ${soak.equivalent} servers at 60 s with the mix for ${soak.seconds.toFixed(0)} s after ${WARMUP} s of warm-up: RSS ${mb(soak.rssStart)} at the start, ${mb(half)} half-way, ${mb(soak.rssEnd)} at the end (max ${mb(soak.rssMax)}): ${levelled ? 'levelled off' : 'still growing'}; samples every 10 s: ${rss.map(([, r]) => (r / 1024 / 1024).toFixed(0)).join(', ')} MB; heap after a full GC: ${soak.heap.map((/** @type {[number, number]} */ [, h]) => (h / 1024 / 1024).toFixed(0)).join(', ')} MB; ${pct(soak.madeShare)} made, gap p99 ${soak.gapP99.toFixed(2)} s, API p95 ${soak.apiP95.toFixed(1)} ms (${soak.apiRequests} requests, ${soak.apiFailed} failed), healthy recorded down ${soak.healthyDown}`,
   );
 }
 const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.versions.node}, ${os.platform()} ${os.release()}`;
