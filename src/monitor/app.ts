@@ -4,6 +4,7 @@ import type { HealthCheck } from '../health/types.js';
 import { lifeline } from '../lifeline.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { errorHandler, notFound } from '../middleware/error-handler.js';
+import { monitorHealthCheck } from './health.js';
 import type { Monitor } from './monitor.js';
 import type { Server } from 'node:http';
 import { attachMonitorSockets, type MonitorSockets } from './live/index.js';
@@ -67,7 +68,7 @@ export async function createMonitorApp(options: Readonly<MonitorWebOptions> = {}
   const app = express();
   app.disable('x-powered-by');
   const life = lifeline({
-    health: { ...MONITOR_HEALTH, checks: { database: databaseCheck(monitor) } },
+    health: { ...MONITOR_HEALTH, checks: { database: databaseCheck(monitor), monitor: monitorHealthCheck(monitor) } },
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
   app.use(life);

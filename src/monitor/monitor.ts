@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { monitorLogger } from './default-logger.js';
-import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { ConfigError } from '../errors.js';
 import type { LifelineLogger } from '../logging/logger.js';
 import { checkBoolean, checkInteger, checkOptionsObject, optionError } from '../options.js';
 import { backgroundLoop } from '../time.js';
 import { checkServer, type CheckOutcome } from './checks/index.js';
+import { MAX_CONCURRENCY, processConcurrency } from './concurrency.js';
 import type { DatabaseOption } from './database.js';
 import { MonitorEvents } from './events.js';
 import { maintain, type MaintenanceReport } from './maintenance.js';
 import { notificationHook } from './notify/enqueue.js';
+import { OverloadGuard, type OverloadStats } from './overload.js';
 import { notifySettings, type NotifyOptions, type NotifySettings } from './notify/options.js';
 import { NotificationSender, type SenderStats } from './notify/sender.js';
 import { Scheduler, type SchedulerStats } from './scheduler.js';
@@ -27,7 +29,12 @@ import { BatchWriter, DEFAULT_MAX_PENDING } from './writer.js';
 export interface MonitorOptions {
   /** `postgres://…`, a SQLite file name, or a knex instance. Default `DATABASE_URL`, else `monitor.db`. */
   database?: DatabaseOption;
-  /** Checks at once at most. Default `MONITOR_CONCURRENCY`, else 100. */
+  /**
+   * Checks at once at most (1-100,000). Default `MONITOR_CONCURRENCY`, else derived from
+   * what a waiting check costs: half the sockets the descriptor limit (`ulimit -n`)
+   * leaves after the process's own files, and at most a quarter of the memory at 64 KB
+   * a check (`defaultConcurrency()`).
+   */
   concurrency?: number;
   /** Days raw results are kept. Default `MONITOR_RETENTION_DAYS`, else 7. */
   retentionDays?: number;
@@ -87,6 +94,12 @@ export interface Monitor {
     notifications: SenderStats;
     /** Results waiting to be written, dropped since start, and why writing fails now (null when it works). */
     results: { pending: number; dropped: number; error: string | null };
+    /** The bound on checks at once, and how many are running. */
+    concurrency: number;
+    running: number;
+    /** Checks not counted because the monitor could not keep up (see `overload`). */
+    overloaded: number;
+    overload: OverloadStats;
   };
   /** Rolls up finished hours and prunes old rows now (also runs in the background). */
   maintain(): Promise<MaintenanceReport>;
@@ -147,10 +160,12 @@ function envInteger(name: string, min: number, max: number): number | undefined 
  */
 export async function createMonitor(options: Readonly<MonitorOptions> = {}): Promise<Monitor> {
   checkOptionsObject('monitor', options, MONITOR_OPTION_KEYS);
-  const concurrency = checkInteger('monitor', 'concurrency', options.concurrency ?? envInteger('MONITOR_CONCURRENCY', 1, 10_000) ?? 100, {
-    min: 1,
-    max: 10_000,
-  });
+  const concurrency = checkInteger(
+    'monitor',
+    'concurrency',
+    options.concurrency ?? envInteger('MONITOR_CONCURRENCY', 1, MAX_CONCURRENCY) ?? processConcurrency(),
+    { min: 1, max: MAX_CONCURRENCY },
+  );
   const retentionDays = checkInteger(
     'monitor',
     'retentionDays',
@@ -222,9 +237,10 @@ interface Settings {
 /** Loads the servers and starts the checks on an open store. */
 async function startMonitor(store: MonitorStore, settings: Settings): Promise<Monitor> {
   const { concurrency, retentionDays, rollupRetentionDays, flushInterval, maintenanceInterval, logger, events, ca } = settings;
-  const closing = new AbortController();
-  // Each running check listens for the close: up to `concurrency` at once, past Node's warning at 10.
-  setMaxListeners(concurrency + 8, closing.signal);
+  // One controller per running check, aborted on close: a listener per check on one shared
+  // signal would cost O(checks running) to add and remove (EventTarget keeps a list).
+  const inFlight = new Set<AbortController>();
+  let closing = false;
   const tracked = new Map<number, Tracked>();
 
   // Runs of the monitor (all instances): uptime leaves out the time outside them.
@@ -303,8 +319,18 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     if (!entry) return undefined;
     if (settings.shared && !(await claim(entry, slot))) return undefined;
     const startedAt = Date.now();
-    const outcome: CheckOutcome = await checkServer(entry.server, { signal: closing.signal, ...(ca ? { ca } : {}) });
-    if (closing.signal.aborted || tracked.get(id) !== entry) return undefined; // cancelled, or removed meanwhile
+    const controller = new AbortController();
+    inFlight.add(controller);
+    const began = performance.now();
+    let outcome: CheckOutcome;
+    try {
+      outcome = await checkServer(entry.server, { signal: controller.signal, ...(ca ? { ca } : {}) });
+    } finally {
+      inFlight.delete(controller);
+    }
+    if (closing || tracked.get(id) !== entry) return undefined; // cancelled, or removed meanwhile
+    // The monitor's own lateness is not the target's outage: such a check is counted, not recorded.
+    if (overload.waitedOnLoop(outcome, began, performance.now(), Math.max(1, Math.round(entry.server.timeout * 1000)))) return undefined;
     const now = Date.now();
     const previous = entry.status.status;
     const next = nextState(entry.status, outcome, entry.server);
@@ -339,7 +365,12 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     return { committed: writer.add(record).then((ping) => (ping ? { server: record.server, ping, status: record.status } : undefined)) };
   }
 
-  const scheduler = new Scheduler({ concurrency, run: runCheck, epochGrid: settings.shared });
+  const scheduler = new Scheduler({
+    concurrency,
+    run: runCheck,
+    epochGrid: settings.shared,
+    tooLate: (slot, intervalMs, now) => overload.startsTooLate(slot, intervalMs, now),
+  });
 
   function track(server: Server, status: ServerStatus | undefined, changes: Change[]): void {
     const now = Date.now();
@@ -447,6 +478,8 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       guard('maintenance', () => maintain(store, maintenanceOptions)),
     ),
   );
+  // Last before the checks start: nothing after it can fail and leave its timers running.
+  const overload = new OverloadGuard(logger);
   if (settings.schedule) scheduler.start();
   sender?.start();
 
@@ -467,6 +500,10 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       servers: tracked.size,
       claimsLost,
       results: { pending: writer.pending, dropped: writer.dropped, error: writer.failure ?? null },
+      concurrency,
+      running: scheduler.running,
+      overloaded: overload.stats.overloaded,
+      overload: { ...overload.stats },
       notifications: sender ? { ...sender.stats } : { attempts: 0, delivered: 0, failed: 0 },
     }),
     maintain: () => maintain(store, maintenanceOptions),
@@ -475,7 +512,9 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
         for (const loop of loops) loop.stop();
         offServer();
         offStatus();
-        closing.abort();
+        closing = true;
+        for (const controller of inFlight) controller.abort();
+        overload.stop();
         await scheduler.stop();
         await writer.close();
         removeHook();

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /** A server's slot in the schedule: the next due time on its grid. */
 interface Entry {
   id: number;
@@ -6,6 +8,12 @@ interface Entry {
   generation: number;
   /** Queued or running: a slot that comes meanwhile is skipped, never run twice at once. */
   busy: boolean;
+}
+
+interface Queued<R> {
+  entry: Entry;
+  scheduledAt: number;
+  done?: ((result: R | undefined) => void) | undefined;
 }
 
 interface Slot {
@@ -23,6 +31,8 @@ export interface SchedulerStats {
   missed: number;
   /** How late checks started after their slot, ms (the last 1,000). */
   lateness: number[];
+  /** Slots dropped because a place came free too late for them (`tooLate`). */
+  lateSkipped: number;
 }
 
 export interface SchedulerOptions<R> {
@@ -36,7 +46,15 @@ export interface SchedulerOptions<R> {
    * false (the grid starts at the last check, or now plus the phase).
    */
   epochGrid?: boolean;
+  /**
+   * Whether a scheduled check is too late to start now (the monitor is overloaded):
+   * such a slot is dropped, not run late. Not asked for `runNow()` runs.
+   */
+  tooLate?: (scheduledAt: number, intervalMs: number, now: number) => boolean;
 }
+
+/** Starting checks yields to the event loop after this long (ms), so a burst of due checks never blocks the API. */
+const DRAIN_BUDGET_MS = 10;
 
 /** A stable spread of servers over their interval (Knuth's multiplicative hash of the id). */
 export function phaseOf(id: number, intervalMs: number): number {
@@ -54,7 +72,9 @@ export function phaseOf(id: number, intervalMs: number): number {
 export class Scheduler<R = unknown> {
   readonly #entries = new Map<number, Entry>();
   readonly #heap: Slot[] = [];
-  readonly #queue: Array<{ entry: Entry; scheduledAt: number; done?: (result: R | undefined) => void }> = [];
+  // A FIFO as an array and a head index: shift() copies the array, and the queue can hold thousands.
+  #queue: Array<Queued<R>> = [];
+  #head = 0;
   readonly #options: SchedulerOptions<R>;
   #running = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -62,7 +82,8 @@ export class Scheduler<R = unknown> {
   #started = false;
   #stopped = false;
   #idle: Array<() => void> = [];
-  readonly stats: SchedulerStats = { started: 0, overlapsSkipped: 0, missed: 0, lateness: [] };
+  #drainLater: NodeJS.Immediate | undefined;
+  readonly stats: SchedulerStats = { started: 0, overlapsSkipped: 0, missed: 0, lateness: [], lateSkipped: 0 };
 
   constructor(options: SchedulerOptions<R>) {
     this.#options = options;
@@ -140,7 +161,11 @@ export class Scheduler<R = unknown> {
   stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    for (const queued of this.#queue.splice(0)) {
+    clearImmediate(this.#drainLater);
+    const queuedRuns = this.#queue.slice(this.#head);
+    this.#queue = [];
+    this.#head = 0;
+    for (const queued of queuedRuns) {
       queued.entry.busy = false;
       queued.done?.(undefined);
     }
@@ -189,12 +214,35 @@ export class Scheduler<R = unknown> {
   }
 
   #drain(): void {
-    while (this.#running < this.#options.concurrency && this.#queue.length > 0) {
-      const { entry, scheduledAt, done } = this.#queue.shift()!;
+    if (this.#drainLater) return; // a drain is already due
+    const budgetEnd = performance.now() + DRAIN_BUDGET_MS;
+    const tooLate = this.#options.tooLate;
+    while (this.#running < this.#options.concurrency && this.#head < this.#queue.length) {
+      if (performance.now() > budgetEnd) {
+        this.#drainLater = setImmediate(() => {
+          this.#drainLater = undefined;
+          if (!this.#stopped) this.#drain();
+        });
+        return;
+      }
+      const { entry, scheduledAt, done } = this.#queue[this.#head]!;
+      this.#queue[this.#head++] = undefined as unknown as Queued<R>;
+      if (this.#head === this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#head);
+        this.#head = 0;
+      }
+      const now = Date.now();
+      if (!done && tooLate?.(scheduledAt, entry.intervalMs, now)) {
+        entry.busy = false;
+        this.stats.lateSkipped++;
+        continue;
+      }
       this.#running++;
       this.stats.started++;
-      const late = Date.now() - scheduledAt;
-      if (this.stats.lateness.push(late) > 1000) this.stats.lateness.shift();
+      if (this.stats.lateness.push(now - scheduledAt) > 1000) this.stats.lateness.shift();
       this.#options
         .run(entry.id, scheduledAt)
         .then(

@@ -214,7 +214,7 @@ describe('scheduling against real targets', () => {
     process.env.MONITOR_CONCURRENCY = 'lots';
     try {
       await expect(createMonitor({ database: db.url, logger: false })).rejects.toThrow(
-        /^MONITOR_CONCURRENCY must be an integer 1-10000, got "lots"$/,
+        /^MONITOR_CONCURRENCY must be an integer 1-100000, got "lots"$/,
       );
     } finally {
       delete process.env.MONITOR_CONCURRENCY;
@@ -223,7 +223,7 @@ describe('scheduling against real targets', () => {
 
   it('rejects bad options with a TypeError naming them', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
-      [{ concurrency: 0 }, /monitor: expected `concurrency` to be an integer 1-10000, got 0/],
+      [{ concurrency: 0 }, /monitor: expected `concurrency` to be an integer 1-100000, got 0/],
       [{ retentionDays: 'week' }, /`retentionDays`/],
       [{ ca: 'pem' }, /`ca` to be an array of PEM strings/],
       [{ concurency: 5 }, /unknown option `concurency`/],

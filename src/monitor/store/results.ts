@@ -26,6 +26,55 @@ export interface CheckRecord {
 
 const CHUNK = 100;
 
+/** The part of a better-sqlite3 connection the results' writes use. */
+interface SqliteStatement {
+  run(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+  get(...params: unknown[]): unknown;
+  pluck(): SqliteStatement;
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+}
+
+const PING_COLUMNS = ['server_id', 'status', 'response_time', 'status_code', 'error_message', 'check_timestamp'] as const;
+const STATUS_COLUMNS = [
+  'server_id',
+  'status',
+  'uptime_percentage',
+  'uptime',
+  'last_check',
+  'consecutive_failures',
+  'consecutive_successes',
+  'message',
+  'last_change',
+] as const;
+const values = (columns: number, rows: number) => Array.from({ length: rows }, () => `(${Array(columns).fill('?').join(', ')})`).join(', ');
+
+/** The SQL of each statement the writes of a batch use, by kind and row count (≤ CHUNK). */
+const SQL = {
+  exists: () => 'select 1 from "monitor_servers" where id = ?',
+  ping: (rows: number) =>
+    `insert into "monitor_ping_results" (${PING_COLUMNS.join(', ')}) values ${values(PING_COLUMNS.length, rows)} returning id`,
+  status: (rows: number) =>
+    `insert into "monitor_server_status" (${STATUS_COLUMNS.join(', ')}) values ${values(STATUS_COLUMNS.length, rows)}` +
+    ` on conflict (server_id) do update set ${STATUS_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
+  change: (rows: number) => `insert into "monitor_status_changes" (server_id, status, at) values ${values(3, rows)}`,
+};
+
+/**
+ * Statements prepared once per SQLite connection, by their SQL: better-sqlite3 runs on
+ * the event loop, and through knex every batch's statements would be built and compiled anew.
+ */
+const preparedOf = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
+function prepare(conn: SqliteConnection, sql: string): SqliteStatement {
+  let cache = preparedOf.get(conn);
+  if (!cache) preparedOf.set(conn, (cache = new Map()));
+  let statement = cache.get(sql);
+  if (!statement) cache.set(sql, (statement = conn.prepare(sql)));
+  return statement;
+}
+
 function sinceMs(since: number | string): number {
   return typeof since === 'number' ? since : Date.parse(since);
 }
@@ -130,6 +179,7 @@ export class ResultQueries {
    */
   async record<R extends CheckRecord>(records: readonly R[]): Promise<Array<{ record: R; ping: PingResult }>> {
     if (records.length === 0) return [];
+    if ((this.db.client as { driverName?: string }).driverName === 'better-sqlite3') return this.recordSqlite(records);
     return this.db.transaction(async (trx) => {
       const wanted = [...new Set(records.map((r) => r.ping.server))];
       const existing = new Set(((await trx('monitor_servers').whereIn('id', wanted).select('id')) as Row[]).map((r) => num(r.id)));
@@ -164,6 +214,71 @@ export class ResultQueries {
       }
       const changes = kept.filter((r) => r.change).map((r) => ({ server_id: r.ping.server, status: r.change!.status, at: r.change!.at }));
       for (let i = 0; i < changes.length; i += CHUNK) await trx('monitor_status_changes').insert(changes.slice(i, i + CHUNK));
+      for (const hook of this.#hooks) await hook(trx, stored);
+      return stored;
+    });
+  }
+
+  /**
+   * record() on better-sqlite3: the same statements as through knex (one multi-row INSERT
+   * per 100 pings, statuses and changes), prepared once and announced as knex's `query`
+   * events, so query logging and counting see them.
+   */
+  private recordSqlite<R extends CheckRecord>(records: readonly R[]): Promise<Array<{ record: R; ping: PingResult }>> {
+    return this.db.transaction(async (trx) => {
+      const conn = (await trx.client.acquireConnection()) as SqliteConnection;
+      const watched = this.db.listenerCount('query') > 0;
+      const run = (sql: string, bindings: unknown[], read: boolean) => {
+        if (watched) this.db.emit('query', { sql, bindings, method: read ? 'select' : 'insert' });
+        const statement = prepare(conn, sql);
+        return read ? statement.all(...bindings) : statement.run(...bindings);
+      };
+      const exists = prepare(conn, SQL.exists()).pluck();
+      const known = new Map<number, boolean>();
+      const kept = records.filter(({ ping }) => {
+        let found = known.get(ping.server);
+        if (found === undefined) known.set(ping.server, (found = exists.get(ping.server) !== undefined));
+        return found;
+      });
+      const stored: Array<{ record: R; ping: PingResult }> = [];
+      for (let i = 0; i < kept.length; i += CHUNK) {
+        const chunk = kept.slice(i, i + CHUNK);
+        const bindings: unknown[] = [];
+        for (const { ping } of chunk) {
+          bindings.push(
+            ping.server,
+            ping.status,
+            ping.response_time,
+            ping.status_code,
+            ping.error_message,
+            Date.parse(ping.check_timestamp),
+          );
+        }
+        const ids = run(SQL.ping(chunk.length), bindings, true) as Row[];
+        // RETURNING gives the rows in insertion order.
+        chunk.forEach((record, j) => stored.push({ record, ping: { id: num(ids[j]!.id), ...record.ping } }));
+      }
+      const latest = new Map<number, ServerStatus>();
+      for (const r of kept) latest.set(r.status.server, r.status);
+      const statuses = [...latest.values()];
+      for (let i = 0; i < statuses.length; i += CHUNK) {
+        const chunk = statuses.slice(i, i + CHUNK);
+        const bindings: unknown[] = [];
+        for (const status of chunk) {
+          const row = statusRow(status);
+          for (const column of STATUS_COLUMNS) bindings.push(row[column]);
+        }
+        run(SQL.status(chunk.length), bindings, false);
+      }
+      const changes = kept.filter((r) => r.change);
+      for (let i = 0; i < changes.length; i += CHUNK) {
+        const chunk = changes.slice(i, i + CHUNK);
+        run(
+          SQL.change(chunk.length),
+          chunk.flatMap((r) => [r.ping.server, r.change!.status, r.change!.at]),
+          false,
+        );
+      }
       for (const hook of this.#hooks) await hook(trx, stored);
       return stored;
     });
