@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Server } from '../types.js';
 import { guardedLookup, linkLocalAllowed, literalRefusal } from './address.js';
@@ -15,7 +15,7 @@ export function tcpCheck(server: Server, context: CheckContext = {}): Promise<Ch
   if (refused) return Promise.resolve({ status: 'failure', response_time: null, status_code: null, error_message: refused });
   return new Promise((resolve) => {
     const started = performance.now();
-    const socket = connect({ host: server.host, port: server.port, lookup: guardedLookup(allow, context.lookup) });
+    const socket = net.connect({ host: server.host, port: server.port, lookup: guardedLookup(allow, context.lookup) });
     const done = (outcome: CheckOutcome) => {
       clearTimeout(timer);
       context.signal?.removeEventListener('abort', onClose);
