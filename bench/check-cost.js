@@ -33,7 +33,9 @@ if (process.argv[2] === 'targets') {
   plain.listen(0, '127.0.0.1');
   await once(plain, 'listening');
   process.send?.({ https: ports, http: /** @type {import('node:net').AddressInfo} */ (plain.address()).port });
-} else {
+} else if (!process.env.BENCH_CHECK_CERT) {
+  // Parent: makes the certificate, then runs the checks in a child that trusts it the way a
+  // public certificate is trusted (NODE_EXTRA_CA_CERTS is read at startup), and with `ca`.
   const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-cert-'));
   execFileSync(
     'openssl',
@@ -52,9 +54,15 @@ if (process.argv[2] === 'targets') {
     ].concat(['-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']),
     { cwd: dir, stdio: 'ignore' },
   );
-  const pem = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  const checker = fork(fileURLToPath(import.meta.url), [], {
+    env: { ...process.env, BENCH_CHECK_CERT: dir, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
+    stdio: 'inherit',
+  });
+  await once(checker, 'exit');
   rmSync(dir, { recursive: true, force: true });
-
+} else {
+  const dir = process.env.BENCH_CHECK_CERT;
+  const pem = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
   pin(process.pid, '0');
   const child = fork(fileURLToPath(import.meta.url), ['targets', JSON.stringify(pem)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   pin(child.pid, '1');
@@ -89,7 +97,9 @@ if (process.argv[2] === 'targets') {
     console.log(`${name}: ${Math.round(micros)} µs CPU per check, ${Math.round(CHECKS / seconds)} checks/s, ${failed} failed`);
   }
 
-  await scenario('https, 10 targets, extra CA', (i) => server(ports.https[i % TARGETS] ?? 0, 'https'), { ca: [pem.cert] });
+  const secure = (/** @type {number} */ i) => server(ports.https[i % TARGETS] ?? 0, 'https');
+  await scenario('https, 10 targets, system trust', secure, {});
+  await scenario('https, 10 targets, extra CA (monitor option ca)', secure, { ca: [pem.cert] });
   await scenario('http, 1 MiB body, no keyword', () => server(ports.http, 'http'), {});
   child.kill();
 }
