@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { inspect } from 'node:util';
+import { linkLocalAllowed, literalRefusal } from './checks/address.js';
 import {
   NOTIFICATION_TYPES,
   PROTOCOLS,
@@ -132,7 +133,12 @@ export interface ValidateServerOptions {
   partial?: boolean;
   /** The stored server being replaced (PUT) or patched (PATCH). */
   existing?: Server;
+  /** Accept link-local and cloud metadata hosts. Default `MONITOR_ALLOW_LINK_LOCAL` (unset: refused). */
+  allowLinkLocal?: boolean;
 }
+
+/** A link-local or metadata address, refused as a target (where checks could read the cloud host's credentials). */
+const LINK_LOCAL = 'Link-local and cloud metadata addresses are not allowed (set MONITOR_ALLOW_LINK_LOCAL=1 to allow).';
 
 /**
  * Checks a server's fields as the REST API receives them. Returns the complete
@@ -152,6 +158,7 @@ export function validateServer(input: unknown, options: ValidateServerOptions = 
   const protocol = f.choice('protocol', PROTOCOLS, { required: true }) ?? base?.protocol;
   const rawHost = f.string('host', { required: true, max: 255 });
   if (typeof rawHost === 'string' && !isHost(rawHost)) f.fail('host', 'Enter a valid host name or IP address (no scheme, path or port).');
+  else if (typeof rawHost === 'string' && literalRefusal(rawHost, options.allowLinkLocal ?? linkLocalAllowed())) f.fail('host', LINK_LOCAL);
   const port = f.integer('port', { max: 65535 });
   const path = f.string('path', { max: 2000, nullable: true });
   if (typeof path === 'string' && !path.startsWith('/')) f.fail('path', 'Ensure the path starts with "/".');
@@ -227,12 +234,13 @@ function readTags(f: Fields, value: unknown): string[] | undefined {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PHONE = /^\+[1-9]\d{6,14}$/;
 
-function recipientError(type: string, recipient: string): string | undefined {
+function recipientError(type: string, recipient: string, allowLinkLocal: boolean): string | undefined {
   if (type === 'email') return EMAIL.test(recipient) ? undefined : 'Enter a valid email address.';
   if (type === 'sms') return PHONE.test(recipient) ? undefined : 'Enter a phone number in international format, e.g. +14155550123.';
   try {
     const url = new URL(recipient);
-    if (url.protocol === 'http:' || url.protocol === 'https:') return undefined;
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'Enter a valid http(s) URL.';
+    return literalRefusal(url.hostname, allowLinkLocal) ? LINK_LOCAL : undefined;
   } catch {
     // falls through to the message
   }
@@ -242,6 +250,8 @@ function recipientError(type: string, recipient: string): string | undefined {
 export interface ValidateNotificationOptions {
   partial?: boolean;
   existing?: NotificationConfig;
+  /** Accept webhook URLs on link-local and cloud metadata addresses. Default `MONITOR_ALLOW_LINK_LOCAL` (unset: refused). */
+  allowLinkLocal?: boolean;
 }
 
 /** Checks a notification config; the recipient is validated for its type (address, URL or phone number). */
@@ -254,7 +264,7 @@ export function validateNotificationConfig(input: unknown, options: ValidateNoti
   const type = f.choice('notification_type', NOTIFICATION_TYPES, { required: true }) ?? base?.notification_type;
   const recipient = f.string('recipient', { required: true, max: 500 }) ?? base?.recipient;
   if (typeof recipient === 'string' && type !== undefined && f.errors.recipient === undefined) {
-    const message = recipientError(type, recipient);
+    const message = recipientError(type, recipient, options.allowLinkLocal ?? linkLocalAllowed());
     if (message) f.fail('recipient', message);
   }
   const enabled = f.boolean('enabled');

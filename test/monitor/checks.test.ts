@@ -5,6 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lifeline } from '../../src/index.js';
 import { checkServer } from '../../src/monitor/checks/index.js';
+import { FULL_HANDSHAKE_EVERY, SessionCache } from '../../src/monitor/checks/sessions.js';
 import type { Server } from '../../src/monitor/types.js';
 import { express } from '../helpers/express.js';
 import { makeCert } from './certs.js';
@@ -223,6 +224,175 @@ describe('HTTPS checks', () => {
     } finally {
       await close(plain);
     }
+  });
+});
+
+/**
+ * Answers that never end: `/endless` streams as fast as the socket takes it, `/drip` sends a
+ * line every 50 ms; `-json` variants are health-style JSON. `closed` counts the answers whose
+ * connection ended before their body did.
+ */
+function endlessTarget() {
+  const counts = { closed: 0 };
+  const handler: http.RequestListener = (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const json = url.pathname.endsWith('-json');
+    const first = url.searchParams.get('first') ?? (json ? '{"status":"degraded","filler":"' : '<h1>Welcome</h1>');
+    res.writeHead(200, { 'content-type': json ? 'application/json' : 'text/html' });
+    res.write(first);
+    let open = true;
+    res.on('close', () => {
+      open = false;
+      if (!res.writableEnded) counts.closed++;
+    });
+    if (url.pathname.startsWith('/split')) {
+      res.write('...Good');
+      setTimeout(() => res.end(json ? 'bye"}' : 'bye, see you'), 30);
+      return;
+    }
+    const chunk = Buffer.alloc(16 * 1024, 'x');
+    const pump = () => {
+      while (open && res.write(chunk));
+      if (open) res.once('drain', pump);
+    };
+    if (url.pathname.startsWith('/endless')) return pump();
+    const timer = setInterval(() => (open ? res.write('tick\n') : clearInterval(timer)), 50);
+  };
+  return { handler, counts };
+}
+
+describe('answers decided as users expect', () => {
+  const { handler: endless, counts } = endlessTarget();
+  const cert = makeCert();
+  let port: number;
+  let securePort: number;
+  const plain = http.createServer(endless);
+  const secure = https.createServer({ key: cert.key, cert: cert.cert }, endless);
+  beforeAll(async () => {
+    port = await listen(plain);
+    securePort = await listen(secure);
+  });
+  afterAll(() => Promise.all([close(plain), close(secure)]));
+
+  it('without a keyword, an endless 200 is a success decided at the headers, its connection closed at once', async () => {
+    const before = counts.closed;
+    for (const [protocol, p] of [
+      ['http', port],
+      ['https', securePort],
+    ] as const) {
+      for (const path of ['/endless', '/drip']) {
+        const outcome = await checkServer(server({ protocol, port: p, path, timeout: 1.5 }), { ca: [cert.cert] });
+        expect(outcome, `${protocol} ${path}`).toMatchObject({ status: 'success', status_code: 200, error_message: null });
+        expect(outcome.response_time).toBeLessThan(1000);
+      }
+    }
+    await waitFor(() => counts.closed - before === 4, 3000, 'the four answers closed by the monitor');
+  });
+
+  it('with a keyword, reads until it is seen (even across chunks), else up to 1 MiB or the timeout, and says how far it read', async () => {
+    // Seen in the first line of an answer that drips forever: decided then, not at the timeout.
+    const seen = await checkServer(server({ port, path: '/drip', keyword: 'Welcome', timeout: 1.5 }));
+    expect(seen).toMatchObject({ status: 'success', status_code: 200 });
+    expect(seen.response_time).toBeLessThan(1000);
+    expect(await checkServer(server({ port, path: '/split', keyword: 'Goodbye' }))).toMatchObject({ status: 'success' });
+    expect(await checkServer(server({ port, path: '/endless', keyword: 'Goodbye', timeout: 1.5 }))).toMatchObject({
+      status: 'failure',
+      status_code: 200,
+      error_message: 'keyword "Goodbye" not found in the first 1 MiB of the response',
+    });
+    expect(await checkServer(server({ port, path: '/drip', keyword: 'Goodbye', timeout: 0.4 }))).toMatchObject({
+      status: 'failure',
+      status_code: 200,
+      error_message: 'keyword "Goodbye" not found in what the response sent within 0.4 s',
+    });
+  });
+
+  it('an endless or dripping JSON answer is bounded and decided, never a timeout, and not read as a health answer', async () => {
+    for (const path of ['/endless-json', '/drip-json']) {
+      const outcome = await checkServer(server({ port, path, timeout: 0.5 }));
+      expect(outcome, path).toMatchObject({ status: 'success', status_code: 200, error_message: null });
+      expect(outcome.degraded, path).toBeUndefined();
+    }
+    // A complete health answer is still read.
+    expect(await checkServer(server({ port, path: '/split-json', timeout: 0.5 }))).toMatchObject({
+      status: 'success',
+      degraded: 'health endpoint reports degraded',
+    });
+  });
+});
+
+describe('TLS sessions', () => {
+  const cert = makeCert();
+  const other = makeCert();
+  let srv: https.Server;
+  let port: number;
+  const reused: boolean[] = [];
+  beforeAll(async () => {
+    srv = https.createServer({ key: cert.key, cert: cert.cert }, (_req, res) => res.end('secure'));
+    srv.on('secureConnection', (socket: import('node:tls').TLSSocket) => reused.push(socket.isSessionReused()));
+    port = await listen(srv);
+  });
+  afterAll(() => close(srv));
+
+  it('a repeat check of a target resumes its session; another trust list does not share it', async () => {
+    const ca = [cert.cert];
+    reused.length = 0;
+    for (let i = 0; i < 3; i++) expect(await checkServer(server({ protocol: 'https', port }), { ca })).toMatchObject({ status: 'success' });
+    expect(reused).toEqual([false, true, true]);
+    expect(await checkServer(server({ protocol: 'https', port }), { ca: [cert.cert] })).toMatchObject({ status: 'success' });
+    expect(reused).toEqual([false, true, true, false]);
+  });
+
+  it('a certificate changed on the target is seen at the next check, and the session starts anew after it', async () => {
+    const ca = [cert.cert];
+    reused.length = 0;
+    expect(await checkServer(server({ protocol: 'https', port }), { ca })).toMatchObject({ status: 'success' });
+    expect(await checkServer(server({ protocol: 'https', port }), { ca })).toMatchObject({ status: 'success' });
+    srv.setSecureContext({ key: other.key, cert: other.cert });
+    expect(await checkServer(server({ protocol: 'https', port }), { ca })).toMatchObject({
+      status: 'failure',
+      error_message: 'TLS error: self-signed certificate',
+    });
+    srv.setSecureContext({ key: cert.key, cert: cert.cert });
+    expect(await checkServer(server({ protocol: 'https', port }), { ca })).toMatchObject({ status: 'success' });
+    expect(await checkServer(server({ protocol: 'https', port }), { ca })).toMatchObject({ status: 'success' });
+    // The refused handshake never completes on the server: four connections, the third a full handshake.
+    expect(reused).toEqual([false, true, false, true]);
+  });
+
+  it('leaves no connection open behind a check, http or https', async () => {
+    const target = http.createServer((_req, res) => res.end('ok'));
+    const plainPort = await listen(target);
+    try {
+      await Promise.all(Array.from({ length: 5 }, () => checkServer(server({ port: plainPort }))));
+      await Promise.all(Array.from({ length: 5 }, () => checkServer(server({ protocol: 'https', port }), { ca: [cert.cert] })));
+      const open = (s: net.Server) => new Promise<number>((resolve, reject) => s.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+      await waitFor(async () => (await open(target)) === 0 && (await open(srv)) === 0, 3000, 'no open connections');
+    } finally {
+      await close(target);
+    }
+  });
+
+  it('the session cache is bounded, makes a full handshake due every FULL_HANDSHAKE_EVERY, and frees stale entries', () => {
+    const cache = new SessionCache(2);
+    const t0 = 1_000_000;
+    const s = (n: number) => Buffer.from([n]);
+    cache.set('a', s(1), false, t0);
+    cache.set('b', s(2), false, t0);
+    cache.set('c', s(3), false, t0 + 1);
+    // Full: a new target is left out rather than pushing out one in use.
+    expect([cache.get('a', t0 + 2), cache.get('b', t0 + 2), cache.get('c', t0 + 2)]).toEqual([s(1), s(2), undefined]);
+    // A resumed handshake does not renew the verification; a full one does.
+    cache.set('a', s(4), true, t0 + 60_000);
+    cache.set('b', s(5), false, t0 + 60_000);
+    expect(cache.get('a', t0 + FULL_HANDSHAKE_EVERY)).toBeUndefined();
+    expect(cache.get('b', t0 + FULL_HANDSHAKE_EVERY)).toEqual(s(5));
+    // Entries unused for FULL_HANDSHAKE_EVERY make room: b goes, e (stored later) stays.
+    cache.set('e', s(6), false, t0 + 60_001);
+    const later = t0 + 60_000 + FULL_HANDSHAKE_EVERY;
+    cache.set('d', s(7), false, later);
+    expect(cache.size).toBe(2);
+    expect([cache.get('b', later), cache.get('e', later), cache.get('d', later)]).toEqual([undefined, s(6), s(7)]);
   });
 });
 

@@ -464,6 +464,24 @@ describe('lifeline monitor misuse', () => {
     expect(JSON.parse((await monitor('list', '--json')).out)).toHaveLength(1);
   });
 
+  it('add refuses a link-local or metadata target naming the option; MONITOR_ALLOW_LINK_LOCAL=1 allows it, a bad value is named', async () => {
+    expectOneLineError(
+      await monitor('add', '--name', 'x', '--url', 'http://169.254.169.254/latest/meta-data/'),
+      /^lifeline: --url: Link-local and cloud metadata addresses are not allowed \(set MONITOR_ALLOW_LINK_LOCAL=1 to allow\)\.$/m,
+    );
+    expectOneLineError(
+      await monitor('add', '--name', 'x', '--tcp', '[fd00:ec2::254]:80'),
+      /^lifeline: --tcp: Link-local and cloud metadata/m,
+    );
+    const env = { MONITOR_ALLOW_LINK_LOCAL: '1' };
+    const added = await lifeline(['monitor', 'add', '--name', 'meta', '--tcp', '169.254.169.254:80'], { env });
+    expect(added.code, added.err).toBe(0);
+    const bad = await lifeline(['monitor', 'add', '--name', 'meta', '--tcp', '169.254.169.254:80'], {
+      env: { MONITOR_ALLOW_LINK_LOCAL: 'yes' },
+    });
+    expectOneLineError(bad, /^lifeline: MONITOR_ALLOW_LINK_LOCAL must be 1, 0, true or false, got "yes"$/m);
+  });
+
   it('a bad MONITOR_CONCURRENCY stops check with one line naming it', async () => {
     const run = await lifeline(['monitor', 'check'], { env: { MONITOR_CONCURRENCY: 'lots' } });
     expectOneLineError(run, /^lifeline: MONITOR_CONCURRENCY must be an integer 1-10000, got "lots"$/m);

@@ -1,28 +1,52 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { Server } from '../types.js';
 import { parseStatusRanges } from '../validate.js';
+import { guardedLookup, linkLocalAllowed, literalRefusal } from './address.js';
 import { describeError } from './errors.js';
+import { trustOf, type Trust } from './sessions.js';
 import type { CheckContext, CheckOutcome } from './types.js';
 
 const MAX_REDIRECTS = 5;
-/** Enough for a keyword in a page; the rest of a larger body is discarded unread. */
+/** Enough for a keyword in a page; the rest of a larger body is not downloaded. */
 const MAX_BODY = 1024 * 1024;
 /** A health answer is small; a bigger JSON body is not parsed. */
 const MAX_HEALTH_JSON = 64 * 1024;
 const HEADERS = { 'user-agent': 'express-lifeline-monitor', accept: 'application/json, text/html;q=0.9, */*;q=0.8' };
 
+// One connection per check, closed with it (keepAlive false: no socket outlives its check);
+// TLS sessions are resumed through `session`, from the trust's cache, not the agent's.
+const httpAgent = new http.Agent({ keepAlive: false });
+const httpsAgent = new https.Agent({ keepAlive: false, maxCachedSessions: 0 });
+
 class CheckTimeout extends Error {
   override readonly name = 'CheckTimeout';
 }
+
+/** Why the body was not read to its end. */
+type Cut = 'bound' | 'timeout' | 'found';
 
 interface Answer {
   statusCode: number;
   location: string | undefined;
   contentType: string;
-  body: string | undefined;
+  /** Time to the status line and headers, ms. */
+  headersAt: number;
+  /** What was read of the body (undefined: not read). */
+  body: Buffer | undefined;
+  cut: Cut | undefined;
+}
+
+interface Request {
+  url: URL;
+  keyword: Buffer | undefined;
+  signal: AbortSignal;
+  trust: Trust;
+  lookup: LookupFunction;
+  started: number;
 }
 
 /** Builds the URL of a server's check, bracketing IPv6 hosts. */
@@ -32,101 +56,149 @@ export function targetUrl(server: Pick<Server, 'protocol' | 'host' | 'port' | 'p
 }
 
 /**
- * The trusted roots with extra CAs added, as one TLS context per list: given as `ca`,
- * every connection would build its own (~30 ms of CPU parsing ~140 roots, and native
- * memory the GC does not see).
+ * One GET, decided as early as the answer allows: at the headers for a redirect or
+ * when no body is needed (the connection is closed there: an endless answer is not
+ * read), else once the keyword is seen, the body ends, or its bound is reached. A
+ * timeout after the headers decides on what was read.
  */
-const caCache = new WeakMap<ReadonlyArray<string>, SecureContext>();
-function trusted(ca: ReadonlyArray<string> | undefined): SecureContext | undefined {
-  if (!ca || ca.length === 0) return undefined;
-  let context = caCache.get(ca);
-  if (!context) caCache.set(ca, (context = createSecureContext({ ca: [...rootCertificates, ...ca] })));
-  return context;
-}
-
-function requestOnce(url: URL, readBody: boolean, signal: AbortSignal, ca: SecureContext | undefined): Promise<Answer> {
+function requestOnce({ url, keyword, signal, trust, lookup, started }: Request): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:';
-    const options: https.RequestOptions & { secureContext?: SecureContext } = { method: 'GET', headers: HEADERS, agent: false, signal };
-    if (secure && ca) options.secureContext = ca;
+    const sessionKey = `${url.hostname}:${url.port}`;
+    const options: https.RequestOptions & Pick<ConnectionOptions, 'secureContext' | 'session'> = {
+      method: 'GET',
+      headers: HEADERS,
+      signal,
+      lookup,
+    };
+    if (secure) {
+      options.agent = httpsAgent;
+      options.secureContext = trust.context;
+      const session = trust.sessions.get(sessionKey);
+      if (session) options.session = session;
+    } else {
+      options.agent = httpAgent;
+    }
     const req = (secure ? https : http).request(url, options, (res: IncomingMessage) => {
+      const headersAt = performance.now() - started;
       const statusCode = res.statusCode ?? 0;
       const location = statusCode >= 300 && statusCode < 400 ? res.headers.location : undefined;
       const contentType = String(res.headers['content-type'] ?? '');
-      const wantBody = location === undefined && (readBody || contentType.includes('json'));
+      const json = contentType.includes('json');
+      const limit = location !== undefined ? 0 : keyword ? MAX_BODY : json ? MAX_HEALTH_JSON : 0;
+      const answer: Answer = { statusCode, location, contentType, headersAt, body: undefined, cut: undefined };
+      if (limit === 0) {
+        res.destroy();
+        return resolve(answer);
+      }
       const chunks: Buffer[] = [];
       let size = 0;
+      let tail: Buffer = Buffer.alloc(0);
+      let settled = false;
+      const finish = (cut: Cut | undefined) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        answer.body = Buffer.concat(chunks, Math.min(size, limit));
+        answer.cut = cut;
+        if (cut !== undefined) res.destroy();
+        resolve(answer);
+      };
+      const onAbort = () => (signal.reason instanceof CheckTimeout ? finish('timeout') : reject(signal.reason));
+      signal.addEventListener('abort', onAbort, { once: true });
       res.on('data', (chunk: Buffer) => {
-        if (!wantBody) return;
-        if (size < MAX_BODY) chunks.push(chunk);
+        chunks.push(chunk);
         size += chunk.length;
-        if (size >= MAX_BODY) {
-          // Enough read: stop the download rather than pull a large body.
-          res.destroy();
-          resolve({ statusCode, location, contentType, body: Buffer.concat(chunks).toString('utf8', 0, MAX_BODY) });
+        // A keyword in a page (not in a health answer, parsed whole) decides as soon as it is seen.
+        if (keyword && !json) {
+          const window = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
+          if (window.includes(keyword)) return finish('found');
+          tail = window.subarray(Math.max(0, window.length - keyword.length + 1));
         }
+        if (size >= limit) finish('bound');
       });
-      res.on('end', () =>
-        resolve({ statusCode, location, contentType, body: wantBody ? Buffer.concat(chunks).toString('utf8') : undefined }),
-      );
+      res.on('end', () => finish(undefined));
       res.on('error', reject);
-      if (location !== undefined) res.resume();
+      res.on('close', () => reject(new Error('connection closed before the end of the answer')));
     });
-    req.on('error', reject);
+    if (secure) {
+      req.on('socket', (socket) => {
+        const tls = socket as TLSSocket;
+        tls.on('session', (session: Buffer) => trust.sessions.set(sessionKey, session, tls.isSessionReused()));
+      });
+    }
+    req.on('error', (error) => {
+      if (secure && !signal.aborted) trust.sessions.delete(sessionKey);
+      reject(error);
+    });
     req.end();
   });
 }
 
 function healthSaysDegraded(answer: Answer): boolean {
-  if (!answer.contentType.includes('json') || answer.body === undefined || answer.body.length > MAX_HEALTH_JSON) return false;
+  const body = answer.body;
+  if (!answer.contentType.includes('json') || body === undefined || answer.cut !== undefined || body.length > MAX_HEALTH_JSON) return false;
   try {
-    const parsed = JSON.parse(answer.body) as { status?: unknown };
+    const parsed = JSON.parse(body.toString('utf8')) as { status?: unknown };
     return parsed?.status === 'degraded';
   } catch {
     return false;
   }
 }
 
+function keywordMissing(server: Server, answer: Answer): string {
+  const quoted = `keyword "${server.keyword}" not found`;
+  if (answer.cut === 'bound') return `${quoted} in the first ${MAX_BODY / 1024 / 1024} MiB of the response`;
+  if (answer.cut === 'timeout') return `${quoted} in what the response sent within ${server.timeout} s`;
+  return `${quoted} in the response`;
+}
+
 /**
  * GETs a server's URL with one deadline for the whole exchange, following up to 5
  * redirects, and judges the final answer by status range, keyword and, for an
- * express-lifeline health endpoint, its `degraded` status.
+ * express-lifeline health endpoint, its `degraded` status. Link-local and metadata
+ * addresses are refused as the target, as a redirect's target and as a looked-up
+ * address, unless allowed (`MONITOR_ALLOW_LINK_LOCAL`).
  */
 export async function httpCheck(server: Server, context: CheckContext = {}): Promise<CheckOutcome> {
   const ranges = parseStatusRanges(server.expected_status) ?? [[200, 399] as const];
+  const allow = context.allowLinkLocal ?? linkLocalAllowed();
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
+  const refused = literalRefusal(server.host, allow);
+  if (refused) return { status: 'failure', response_time: null, status_code: null, error_message: refused };
   const controller = new AbortController();
   const timeoutMs = Math.max(1, Math.round(server.timeout * 1000));
   const timer = setTimeout(() => controller.abort(new CheckTimeout()), timeoutMs);
   const onClose = () => controller.abort(context.signal?.reason);
   context.signal?.addEventListener('abort', onClose, { once: true });
-  const ca = trusted(context.ca);
-  const started = performance.now();
-  const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
+  const request = {
+    keyword: server.keyword !== null ? Buffer.from(server.keyword) : undefined,
+    signal: controller.signal,
+    trust: trustOf(context.ca),
+    lookup: guardedLookup(allow, context.lookup),
+    started,
+  };
   try {
     let url = targetUrl(server);
     for (let redirects = 0; ; redirects++) {
-      const answer = await requestOnce(url, server.keyword !== null, controller.signal, ca);
+      const answer = await requestOnce({ ...request, url });
       if (answer.location !== undefined) {
-        if (redirects >= MAX_REDIRECTS) {
-          return {
-            status: 'failure',
-            response_time: elapsed(),
-            status_code: answer.statusCode,
-            error_message: `more than ${MAX_REDIRECTS} redirects`,
-          };
-        }
+        const failure = (error_message: string): CheckOutcome => ({
+          status: 'failure',
+          response_time: elapsed(),
+          status_code: answer.statusCode,
+          error_message,
+        });
+        if (redirects >= MAX_REDIRECTS) return failure(`more than ${MAX_REDIRECTS} redirects`);
         url = new URL(answer.location, url);
-        if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-          return {
-            status: 'failure',
-            response_time: elapsed(),
-            status_code: answer.statusCode,
-            error_message: `redirect to unsupported ${url.protocol} URL`,
-          };
-        }
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') return failure(`redirect to unsupported ${url.protocol} URL`);
+        const refusedRedirect = literalRefusal(url.hostname, allow, { redirect: true });
+        if (refusedRedirect) return failure(refusedRedirect);
         continue;
       }
-      const response_time = elapsed();
+      // Decided at the headers, the answer's time is theirs; one whose body was read, the time to the decision.
+      const response_time = answer.body === undefined ? Math.round(answer.headersAt * 1000) / 1000 : elapsed();
       const code = answer.statusCode;
       if (!ranges.some(([lo, hi]) => code >= lo && code <= hi)) {
         return {
@@ -136,13 +208,8 @@ export async function httpCheck(server: Server, context: CheckContext = {}): Pro
           error_message: `expected status ${server.expected_status}, got ${code}`,
         };
       }
-      if (server.keyword !== null && !(answer.body ?? '').includes(server.keyword)) {
-        return {
-          status: 'failure',
-          response_time,
-          status_code: code,
-          error_message: `keyword "${server.keyword}" not found in the response`,
-        };
+      if (request.keyword && answer.cut !== 'found' && !(answer.body ?? Buffer.alloc(0)).includes(request.keyword)) {
+        return { status: 'failure', response_time, status_code: code, error_message: keywordMissing(server, answer) };
       }
       const outcome: CheckOutcome = { status: 'success', response_time, status_code: code, error_message: null };
       if (healthSaysDegraded(answer)) outcome.degraded = 'health endpoint reports degraded';

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import type { PingStatus } from '../types.js';
 
 /** What one check found. */
@@ -16,4 +17,8 @@ export interface CheckContext {
   signal?: AbortSignal;
   /** Extra trusted certificate authorities (PEM), added to the system's roots. */
   ca?: ReadonlyArray<string>;
+  /** Allow link-local and cloud metadata targets. Default `MONITOR_ALLOW_LINK_LOCAL` (unset: refused). */
+  allowLinkLocal?: boolean;
+  /** Resolves host names (default `dns.lookup`); link-local answers are refused whatever resolves them. */
+  lookup?: LookupFunction;
 }

@@ -1,7 +1,9 @@
+import type { LookupFunction } from 'node:net';
 import { describeError } from '../checks/errors.js';
 import type { NotificationPayload } from './message.js';
 import { summaryOf, textOf } from './message.js';
 import type { SmsOptions } from './options.js';
+import { post, PostStopped } from './post.js';
 import { signWebhook } from './signature.js';
 
 /** What one attempt gave. */
@@ -13,12 +15,23 @@ export interface AttemptOutcome {
   gone?: boolean;
 }
 
-/** Why a failed request failed, in one line (fetch hides the socket's error in `cause`). */
+/** How one webhook or SMS attempt is made. */
+export interface AttemptOptions {
+  /** One attempt may take this long, ms. */
+  timeout: number;
+  /** Aborted when the monitor stops. */
+  signal: AbortSignal;
+  /** Allow link-local and cloud metadata addresses (`MONITOR_ALLOW_LINK_LOCAL`). Default false. */
+  allowLinkLocal?: boolean;
+  /** Resolves host names (default `dns.lookup`); link-local answers are refused whatever resolves them. */
+  lookup?: LookupFunction;
+}
+
+/** Why a failed request failed, in one line. */
 function requestError(error: unknown, timeout: number): string {
-  const e = error as { name?: string; cause?: unknown };
-  if (e.name === 'TimeoutError') return `no answer within ${timeout / 1000} s`;
-  if (e.name === 'AbortError') return 'cancelled: the monitor is stopping';
-  return describeError(e.cause ?? error);
+  if (error instanceof PostStopped)
+    return error.reason === 'timeout' ? `no answer within ${timeout / 1000} s` : 'cancelled: the monitor is stopping';
+  return describeError(error);
 }
 
 function httpOutcome(status: number): AttemptOutcome {
@@ -36,7 +49,7 @@ export async function sendWebhook(
   secret: string | null,
   messageId: string,
   payload: NotificationPayload,
-  { timeout, signal }: { timeout: number; signal: AbortSignal },
+  options: AttemptOptions,
 ): Promise<AttemptOutcome> {
   const body = JSON.stringify(payload);
   const timestamp = Math.floor(Date.now() / 1000);
@@ -48,57 +61,40 @@ export async function sendWebhook(
   };
   if (secret) headers['webhook-signature'] = signWebhook(secret, messageId, timestamp, body);
   try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers,
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]),
-    });
-    await res.body?.cancel();
+    const res = await post(url, { ...options, headers, body });
     return httpOutcome(res.status);
   } catch (error) {
-    return { ok: false, status_code: null, error: requestError(error, timeout) };
+    return { ok: false, status_code: null, error: requestError(error, options.timeout) };
   }
 }
 
 /** Sends a text through a Twilio-compatible API: form-encoded To, From, Body, basic auth; 2xx is sent. */
-export async function sendSms(
-  sms: SmsOptions,
-  to: string,
-  payload: NotificationPayload,
-  { timeout, signal }: { timeout: number; signal: AbortSignal },
-): Promise<AttemptOutcome> {
+export async function sendSms(sms: SmsOptions, to: string, payload: NotificationPayload, options: AttemptOptions): Promise<AttemptOutcome> {
   const url = `${sms.url.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(sms.accountSid)}/Messages.json`;
   try {
-    const res = await fetch(url, {
-      method: 'POST',
+    const res = await post(url, {
+      ...options,
       headers: {
         authorization: `Basic ${Buffer.from(`${sms.accountSid}:${sms.authToken}`).toString('base64')}`,
         'content-type': 'application/x-www-form-urlencoded',
         accept: 'application/json',
       },
       body: new URLSearchParams({ To: to, From: sms.from, Body: summaryOf(payload).slice(0, 1600) }).toString(),
-      redirect: 'manual',
-      signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]),
+      // Twilio explains a refusal in `message` (e.g. an unverified number): worth showing.
+      readAnswer: true,
     });
     const outcome = httpOutcome(res.status);
-    if (outcome.ok) {
-      await res.body?.cancel();
-      return outcome;
-    }
-    // Twilio explains a refusal in `message` (e.g. an unverified number): worth showing.
-    const text = await res.text().catch(() => '');
+    if (outcome.ok) return outcome;
     let detail = '';
     try {
-      const message = (JSON.parse(text) as { message?: unknown }).message;
+      const message = (JSON.parse(res.text) as { message?: unknown }).message;
       if (typeof message === 'string') detail = `: ${message.slice(0, 200)}`;
     } catch {
       // not JSON: the status says enough
     }
     return { ok: false, status_code: res.status, error: `HTTP ${res.status}${detail}` };
   } catch (error) {
-    return { ok: false, status_code: null, error: requestError(error, timeout) };
+    return { ok: false, status_code: null, error: requestError(error, options.timeout) };
   }
 }
 

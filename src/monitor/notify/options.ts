@@ -1,4 +1,5 @@
 import { ConfigError } from '../../errors.js';
+import { linkLocalAllowed, literalRefusal } from '../checks/address.js';
 import { checkBoolean, checkInteger, checkOptionsObject, checkString, optionError } from '../../options.js';
 
 /** A Twilio-compatible SMS API: POST {url}/2010-04-01/Accounts/{accountSid}/Messages.json with basic auth. */
@@ -69,6 +70,8 @@ export interface NotifySettings {
   smtpUrl: string | undefined;
   mailFrom: string;
   sms: SmsOptions | undefined;
+  /** `MONITOR_ALLOW_LINK_LOCAL`: webhook and SMS API requests may go to link-local and cloud metadata addresses. */
+  allowLinkLocal: boolean;
 }
 
 const KNOWN = [
@@ -100,10 +103,17 @@ function isUrl(value: string, protocols: readonly string[]): boolean {
   }
 }
 
-function smsFromEnv(env: Env): SmsOptions | undefined {
+/** Why an http(s) URL's host is refused (a link-local or metadata address), or undefined. */
+function refusedHost(url: string, allowLinkLocal: boolean): string | undefined {
+  return literalRefusal(new URL(url).hostname, allowLinkLocal);
+}
+
+function smsFromEnv(env: Env, allowLinkLocal: boolean): SmsOptions | undefined {
   const url = env.SMS_API_URL;
   if (!url) return undefined;
   if (!isUrl(url, ['http:', 'https:'])) throw new ConfigError('SMS_API_URL', `SMS_API_URL must be an http(s) URL, got "${url}"`);
+  const refused = refusedHost(url, allowLinkLocal);
+  if (refused) throw new ConfigError('SMS_API_URL', `SMS_API_URL ${refused}`);
   const sms: Partial<SmsOptions> = { url, accountSid: env.SMS_ACCOUNT_SID, authToken: env.SMS_AUTH_TOKEN, from: env.SMS_FROM };
   for (const [key, variable] of [
     ['accountSid', 'SMS_ACCOUNT_SID'],
@@ -118,6 +128,7 @@ function smsFromEnv(env: Env): SmsOptions | undefined {
 /** Options of the notifications, with defaults from the environment; every bad value throws here, at setup. */
 export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env = process.env): NotifySettings {
   checkOptionsObject(C, options, KNOWN);
+  const allowLinkLocal = linkLocalAllowed(env);
   const send = options.send === undefined ? true : checkBoolean(C, 'send', options.send);
   let retrySchedule = [...DEFAULT_RETRY_SCHEDULE];
   if (options.retrySchedule !== undefined) {
@@ -160,6 +171,9 @@ export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env =
     checkOptionsObject(`${C}.sms`, given, ['url', 'accountSid', 'authToken', 'from']);
     const o = given as Partial<SmsOptions>;
     if (typeof o.url !== 'string' || !isUrl(o.url, ['http:', 'https:'])) throw optionError(C, 'sms.url', 'an http(s) URL', o.url);
+    if (refusedHost(o.url, allowLinkLocal)) {
+      throw optionError(C, 'sms.url', 'an http(s) URL not on a link-local or metadata address (or MONITOR_ALLOW_LINK_LOCAL=1)', o.url);
+    }
     for (const key of ['accountSid', 'authToken', 'from'] as const) {
       if (typeof o[key] !== 'string' || o[key] === '') {
         throw optionError(C, `sms.${key}`, 'a non-empty string', key === 'authToken' ? '(hidden)' : o[key]);
@@ -167,7 +181,7 @@ export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env =
     }
     sms = { url: o.url, accountSid: o.accountSid!, authToken: o.authToken!, from: o.from! };
   } else {
-    sms = smsFromEnv(env);
+    sms = smsFromEnv(env, allowLinkLocal);
   }
   return {
     send,
@@ -182,5 +196,6 @@ export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env =
     smtpUrl,
     mailFrom,
     sms,
+    allowLinkLocal,
   };
 }

@@ -188,7 +188,7 @@ export class NotificationSender {
     }
     const payload = message.payload as unknown as NotificationPayload;
     const started = Date.now();
-    const options = { timeout: this.#settings.timeout, signal: this.#closing.signal };
+    const options = { timeout: this.#settings.timeout, signal: this.#closing.signal, allowLinkLocal: this.#settings.allowLinkLocal };
     let outcome: AttemptOutcome;
     try {
       if (config.notification_type === 'webhook') {
