@@ -5,7 +5,7 @@ import { hashPassword, verifyPassword } from '../../src/monitor/auth/passwords.j
 import { configuredSecret, monitorProduction, seedAdmin } from '../../src/monitor/auth/setup.js';
 import { Tokens } from '../../src/monitor/auth/tokens.js';
 import { openStore } from '../../src/monitor/store/index.js';
-import { sqliteDatabase } from './helpers.js';
+import { sqliteDatabase, waitFor } from './helpers.js';
 import { ADMIN, startApi } from './api-helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -93,7 +93,9 @@ describe('monitor tokens and secrets', () => {
     const api = await startApi(db, { tokenLifetimes: { access: 1 } });
     cleanups.push(() => api.shutdown());
     const { access, refresh } = (await request(api.url).post('/api/auth/token/').send(ADMIN)).body as { access: string; refresh: string };
-    await new Promise((r) => setTimeout(r, 2100));
+    // Wait for the token's own `exp` (seconds) to pass, not a guess of it.
+    const exp = (JSON.parse(Buffer.from(access.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
+    await waitFor(() => Date.now() >= exp * 1000 + 1, 3000, 'the access token to expire');
     const expired = await request(api.url).get('/api/servers/').set('Authorization', `Bearer ${access}`);
     expect(expired.status).toBe(401);
     const again = await request(api.url).post('/api/auth/token/refresh/').send({ refresh });

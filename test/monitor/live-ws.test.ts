@@ -158,8 +158,12 @@ describe('WebSocket /ws/status/', () => {
     await waitFor(() => instance.sockets.clients === 2, 2000, 'two clients');
     // A stalled peer: its socket reads nothing, so no pong comes back.
     (dead.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    let pings = 0;
+    alive.ws.on('ping', () => pings++);
     await waitFor(() => instance.sockets.clients === 1, 3000, 'the dead peer dropped');
-    await new Promise((r) => setTimeout(r, 300));
+    // Three more ping rounds answered: the live peer is kept, round after round.
+    const from = pings;
+    await waitFor(() => pings >= from + 3, 3000, 'three more pings');
     expect(alive.ws.readyState).toBe(WebSocket.OPEN);
     expect(await alive.ask({ action: 'latest' })).toMatchObject({ type: 'latest' });
   });

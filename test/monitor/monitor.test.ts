@@ -84,7 +84,12 @@ describe('scheduling against real targets', () => {
     monitor.store.db.on('query', (q: { sql: string }) => {
       if (/^insert into [`"]monitor_ping_results/i.test(q.sql)) inserts++;
     });
-    await new Promise((r) => setTimeout(r, 5200));
+    // Watch until every server has had five slots (four intervals to measure drift over).
+    await waitFor(
+      () => [...paths, '/hang'].every((path) => (target.arrivals.get(path) ?? []).length >= 5),
+      10_000,
+      'five checks of every server',
+    );
     const late: number[] = [];
     const firsts: number[] = [];
     for (const path of paths) {
@@ -124,7 +129,7 @@ describe('scheduling against real targets', () => {
     // Checks at different moments, as a running monitor would have done them.
     for (const id of ids) {
       await first.runNow([id]);
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 150)); // the scenario: checks made at different moments
     }
     const lastCheck = new Map((await first.store.results.statuses()).map((s) => [s.server, Date.parse(s.last_check!)]));
     await first.close();
@@ -132,7 +137,7 @@ describe('scheduling against real targets', () => {
 
     const restarted = Date.now();
     await start(db);
-    await new Promise((r) => setTimeout(r, 3200));
+    await waitFor(() => ids.every((_, i) => (target.arrivals.get(`/r${i}`) ?? []).length >= 1), 5000, 'the first check of every server');
     for (const [i, id] of ids.entries()) {
       const times = target.arrivals.get(`/r${i}`) ?? [];
       expect(times.length, `checks of /r${i}`).toBeGreaterThanOrEqual(1);
@@ -179,19 +184,26 @@ describe('scheduling against real targets', () => {
     const monitor = await start(db);
     const server = await monitor.store.servers.create(input(target.port, { name: 'x', path: '/x', check_interval: 1 }));
     await waitFor(() => (target.arrivals.get('/x') ?? []).length >= 1, 3000, 'first check');
+    // A witness on the same 1 s interval: two of its checks mean a slot of every 1 s server has passed.
+    await monitor.store.servers.create(input(target.port, { name: 'w', path: '/w', check_interval: 1 }));
+    const twoSlots = async (what: string) => {
+      await waitFor(() => (target.arrivals.get('/w') ?? []).length >= 1, 3000, 'the witness checked');
+      const from = target.arrivals.get('/w')!.length;
+      await waitFor(() => target.arrivals.get('/w')!.length >= from + 2, 3000, what);
+    };
     await monitor.store.servers.update(server.id, { ...input(target.port, { name: 'x', path: '/x', check_interval: 1 }), enabled: false });
-    await new Promise((r) => setTimeout(r, 100));
+    await twoSlots('one slot after the disabling'); // a check of x already running may still land meanwhile
     const count = target.arrivals.get('/x')!.length;
-    await new Promise((r) => setTimeout(r, 1500));
+    await twoSlots('two slots more');
     expect(target.arrivals.get('/x')!.length).toBe(count);
     const other = await monitor.store.servers.create(input(target.port, { name: 'y', path: '/y', check_interval: 1 }));
     await waitFor(() => (target.arrivals.get('/y') ?? []).length >= 1, 3000, 'first check of y');
     await monitor.store.servers.remove(other.id);
-    await new Promise((r) => setTimeout(r, 100));
+    await twoSlots('one slot after the removal');
     const yCount = target.arrivals.get('/y')!.length;
-    await new Promise((r) => setTimeout(r, 1500));
+    await twoSlots('two slots more');
     expect(target.arrivals.get('/y')!.length).toBe(yCount);
-    expect(monitor.stats().servers).toBe(1);
+    expect(monitor.stats().servers).toBe(2); // x (disabled) and the witness
   }, 15_000);
 
   it('closes promptly while a check hangs, storing no cancelled result', async () => {

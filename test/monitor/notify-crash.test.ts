@@ -13,7 +13,6 @@ const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const FIXTURE = resolve('test/fixtures/monitor-notify.ts');
 // A dead sender's claim runs out after `lease`: short here so the restarted process takes the message soon.
@@ -95,7 +94,8 @@ describe('notifications across a crash (kill -9)', () => {
     await waitFor(() => hook.processed.size === 1, 15_000, 'the delivery after the restart').catch((e) => {
       throw new Error(`${String(e)}\n${second.output()}`);
     });
-    await sleep(1500); // time for a wrong second delivery to show
+    // Delivered in the outbox: the one sender left will not send it again (the first is dead).
+    await waitFor(async () => (await outbox(db)).messages[0]?.state === 'delivered', 15_000, 'delivered');
 
     expect(hook.requests.map((r) => r.answered)).toEqual([0, 200]);
     expect(hook.requests[1]!.id).toBe(hook.requests[0]!.id);
@@ -132,7 +132,7 @@ describe('notifications across a crash (kill -9)', () => {
     await waitFor(() => hook.processed.size === 1, 15_000, 'the delivery after the restart').catch((e) => {
       throw new Error(`${String(e)}\n${second.output()}`);
     });
-    await sleep(1500);
+    await waitFor(async () => (await outbox(db)).messages[0]?.state === 'delivered', 15_000, 'delivered');
     expect(hook.requests).toHaveLength(1);
     expect(hook.requests[0]).toMatchObject({ verified: true, answered: 200, id: failed.messages[0]!.message_id });
     const done = await outbox(db);
@@ -180,7 +180,8 @@ describe.each(DATABASES)('a hanging delivery across a crash (kill -9) on %s', (_
     const second = await start(db, HANGING);
     await waitFor(() => hang.processed.size === 2, 15_000, "the hanging config's notices after the restart").catch(explain(second));
     await waitFor(async () => (await outbox(db)).deliveries.length === 4, 5000, 'the attempts recorded');
-    await sleep(1500); // time for a wrong second delivery to show
+    // Every message delivered: nothing is left that a sender could send twice.
+    await waitFor(async () => (await outbox(db)).messages.every((m) => m.state === 'delivered'), 15_000, 'all delivered');
 
     expect(hang.requests.map((r) => [r.body.type, r.answered])).toEqual([
       ['server.down', 0],

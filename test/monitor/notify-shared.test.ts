@@ -13,7 +13,6 @@ const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const NOTIFY = { pollInterval: 25, retrySchedule: [200], timeout: 3000, lease: 5000 };
 
@@ -53,13 +52,25 @@ describe('notifications with several instances on one PostgreSQL', () => {
     const two: Monitor = await createMonitor({ database: db.url, logger: false, notifications: NOTIFY });
     cleanups.push(() => two.close());
     cleanups.push(() => one.close());
-    await sleep(1500); // up, on both
+    const checks = () => one.stats().started + two.stats().started;
+    /** Waits until both instances together have checked every server `rounds` more times. */
+    const moreChecks = async (rounds: number, what: string) => {
+      const from = checks();
+      await waitFor(() => checks() >= from + rounds * paths.length, 10_000, what);
+    };
+    const allAre = async (status: string) =>
+      (await one.store.results.statuses()).filter((s) => s.status === status).length === paths.length;
+    await waitFor(() => allAre('up'), 10_000, 'every server up');
     for (const path of paths) target.failing.add(path);
     await waitFor(() => hook.requests.length >= paths.length, 10_000, 'the down notices');
-    await sleep(2500); // more failing checks, by both instances: no more notices
+    await moreChecks(2, 'more failing checks, by both instances');
+    // The outbox is written with each check: one notice per server, however many failing checks came after.
+    expect(await one.store.outbox.list()).toHaveLength(paths.length);
     for (const path of paths) target.failing.delete(path);
     await waitFor(() => hook.requests.length >= 2 * paths.length, 10_000, 'the up notices');
-    await sleep(1500);
+    await moreChecks(2, 'more passing checks');
+    await waitFor(async () => (await one.store.outbox.list({ state: 'delivered' })).length === 2 * paths.length, 10_000, 'all delivered');
+    expect(await one.store.outbox.list()).toHaveLength(2 * paths.length);
 
     const got = hook.requests.map((r) => `${r.url.split('?')[1]} ${String(r.body.type)}`).sort();
     expect(got).toEqual(paths.flatMap((p) => [`${p} server.down`, `${p} server.up`]).sort());
@@ -101,7 +112,8 @@ describe('notifications with several instances on one PostgreSQL', () => {
       })),
     );
     await waitFor(() => hook.processed.size === count, 15_000, 'every message');
-    await sleep(1000);
+    // Every message delivered in the outbox: no sender has anything left to send twice.
+    await waitFor(async () => (await store.outbox.list({ state: 'delivered' })).length === count, 15_000, 'all delivered');
 
     expect(hook.requests).toHaveLength(count);
     expect(new Set(hook.requests.map((r) => r.url)).size).toBe(count);

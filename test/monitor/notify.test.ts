@@ -74,16 +74,19 @@ describe('notifications', () => {
 
     await check(monitor, target, server.id, 3, false);
     await check(monitor, target, server.id, 1, true); // below the threshold: pending, nothing sent
-    await sleep(300);
-    expect(hook.requests).toHaveLength(0);
+    // Notices are written in the transaction that stores the check (runNow resolves after it): none means none will go.
+    expect(await monitor.store.outbox.list()).toEqual([]);
     await check(monitor, target, server.id, 1, true); // second failure: down
     await waitFor(() => hook.requests.length === 1 && smtp.mails.length === 1 && sms.messages.length === 1, 5000, 'the down notices');
     await check(monitor, target, server.id, 3, true); // still down: no notice per check
-    await sleep(1100);
+    expect(await monitor.store.outbox.list()).toHaveLength(3);
+    await sleep(1100); // the scenario: an outage of over a second, which the up notice reports
     await check(monitor, target, server.id, 1, false); // back up
     await waitFor(() => hook.requests.length === 2 && smtp.mails.length === 2 && sms.messages.length === 2, 5000, 'the up notices');
     await check(monitor, target, server.id, 3, false);
-    await sleep(300);
+    // Six notices written, every one delivered: nothing is left that could still arrive.
+    await waitFor(async () => (await monitor.store.outbox.list({ state: 'delivered' })).length === 6, 5000, 'six deliveries');
+    expect(await monitor.store.outbox.list()).toHaveLength(6);
 
     expect(hook.requests.map((r) => r.body.type)).toEqual(['server.down', 'server.up']);
     expect(hook.requests.every((r) => r.verified)).toBe(true);
@@ -135,7 +138,8 @@ describe('notifications', () => {
       attempt: 1,
     });
     await waitFor(() => hook.processed.size === 1, 5000, 'the delivery');
-    await sleep(400);
+    // Delivered in the outbox: no further attempt can come.
+    await waitFor(async () => (await monitor.store.outbox.list({ config: config.id }))[0]?.state === 'delivered', 5000, 'delivered');
 
     expect(hook.requests.map((r) => r.answered)).toEqual([500, 500, 200]);
     expect(new Set(hook.requests.map((r) => r.id)).size).toBe(1);
@@ -177,9 +181,9 @@ describe('notifications', () => {
 
     await check(monitor, target, server.id, 1, false);
     await check(monitor, target, server.id, 1, true);
-    await sleep(500);
+    // A disabled config gets no new notices (written with the checks, already stored), and its one message is finished.
+    expect(await monitor.store.outbox.list({ config: config.id })).toMatchObject([{ state: 'disabled' }]);
     expect(hook.requests).toHaveLength(1);
-    expect(await monitor.store.outbox.list({ config: config.id })).toHaveLength(1);
   });
 
   it('respects notify_on_failure and notify_on_recovery, and reminds while a server stays down', async () => {
@@ -204,12 +208,13 @@ describe('notifications', () => {
 
     await check(monitor, target, server.id, 1, true);
     for (let i = 0; i < 5; i++) {
-      await sleep(200);
+      await sleep(200); // the scenario: a server down for about a second, against a 400 ms reminder interval
       await check(monitor, target, server.id, 1, true);
     }
     await check(monitor, target, server.id, 1, false);
     await waitFor(() => hook.requests.filter((r) => r.body.type === 'server.up').length === 2, 5000, 'the up notices');
-    await sleep(300);
+    // Every notice delivered: the list below is final.
+    await waitFor(async () => (await monitor.store.outbox.list({ state: 'pending' })).length === 0, 5000, 'no pending notice');
     const seen = (query: string) => hook.requests.filter((r) => r.url.endsWith(query));
     const kinds = (query: string) => seen(query).map((r) => `${r.body.type}${r.body.reminder ? ' (reminder)' : ''}`);
     // Down at once to the configs that want failures, reminders while it stays down, the recovery to those that want it.
@@ -246,7 +251,7 @@ describe('notifications', () => {
     const config = await addConfig(monitor, { server: server.id, notification_type: 'webhook', recipient: hook.url, secret: SECRET });
     await check(monitor, target, server.id, 1, true);
     await waitFor(async () => (await monitor.store.outbox.list({ config: config.id }))[0]?.state === 'failed', 5000, 'giving up');
-    await sleep(300);
+    await waitFor(() => lines.some(([level]) => level === 'error'), 5000, 'the give-up line');
 
     const attempts = lines.filter(([, message]) => message.startsWith('monitor: notification'));
     const n = attempts.length;
@@ -316,9 +321,10 @@ describe('notifications', () => {
     const { monitor, target, server } = await setup({ notifications: false }, { failure_threshold: 1 });
     await addConfig(monitor, { server: server.id, notification_type: 'webhook', recipient: hook.url, secret: SECRET });
     await check(monitor, target, server.id, 1, true);
-    await sleep(300);
-    expect(hook.requests).toHaveLength(0);
     expect(await monitor.store.outbox.list()).toMatchObject([{ event: 'server.down', state: 'pending', attempts: 0 }]);
+    // No sender in this process: nothing tried, nothing received.
+    expect(monitor.stats().notifications).toMatchObject({ attempts: 0 });
+    expect(hook.requests).toHaveLength(0);
   });
 });
 

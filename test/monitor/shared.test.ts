@@ -2,14 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMonitor, type Monitor } from '../../src/monitor/monitor.js';
 import { openStore } from '../../src/monitor/store/index.js';
 import { validateServer } from '../../src/monitor/validate.js';
-import { postgresDatabase } from './helpers.js';
+import { postgresDatabase, waitFor } from './helpers.js';
 import { startTarget } from './target.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('several instances on one PostgreSQL', () => {
   it('run each slot of each server once between them, keep one count of failures, and take over when one stops', async () => {
@@ -40,7 +39,9 @@ describe('several instances on one PostgreSQL', () => {
     const two: Monitor = await createMonitor({ database: db.url, logger: false });
     cleanups.push(() => two.close());
     cleanups.push(() => one.close());
-    await sleep(3600);
+    // Every server checked at least three times (the failing one: down at the third, by whichever instance).
+    await waitFor(() => paths.every((path) => (target.arrivals.get(path) ?? []).length >= 3), 10_000, 'three checks of every server');
+    await waitFor(async () => (await one.store.results.status(ids[4]!))?.status === 'down', 10_000, 'the failing server down');
 
     for (const path of paths) {
       const times = target.arrivals.get(path) ?? [];
@@ -61,7 +62,10 @@ describe('several instances on one PostgreSQL', () => {
     // One instance stops: the other takes every slot from the next one.
     await one.close();
     const before = new Map(paths.map((p) => [p, target.arrivals.get(p)!.length]));
-    await sleep(2300);
-    for (const path of paths) expect(target.arrivals.get(path)!.length - before.get(path)!, path).toBeGreaterThanOrEqual(2);
+    await waitFor(
+      () => paths.every((path) => target.arrivals.get(path)!.length - before.get(path)! >= 2),
+      5000,
+      'two more checks of every server by the other',
+    );
   }, 20_000);
 });

@@ -47,7 +47,7 @@ describe('BatchWriter', () => {
     });
     const writer = new BatchWriter({ results: store.results, flushInterval: 50, onCommitted: () => {} });
     const pending = writer.add({ ...record(1), change: { status: 'up', at: Date.now() } });
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => writer.failure !== undefined, 3000, 'a failed write');
     expect((await store.results.list({ serverIds: [id] })).count).toBe(0);
     expect(await store.db('monitor_settings').where('key', 'like', 'outbox-%')).toEqual([]);
     fail = false;
@@ -90,7 +90,7 @@ describe('BatchWriter', () => {
     // A real failure: the table is gone for a while.
     await store.db.schema.renameTable('monitor_ping_results', 'monitor_ping_results_away');
     const pending = [writer.add(record(1)), writer.add(record(2))];
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => writer.failure !== undefined, 3000, 'a failed write');
     expect(committed).toEqual([]);
     expect(writer.pending).toBe(2);
     await store.db.schema.renameTable('monitor_ping_results_away', 'monitor_ping_results');
