@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { LifelineLogger } from '../../logging/logger.js';
+import { MissingReferenceError } from '../store/errors.js';
 import type { FieldErrors, User } from '../types.js';
 
 /** An answer the API gives instead of going on: a status and a DRF-shaped body. */
@@ -101,6 +102,8 @@ export function apiErrors(logger: LifelineLogger) {
       res.set(error.headers);
       return send(res, error.status, error.body);
     }
+    // A reference deleted between the route's check and the write: the same 400 as when the check saw it missing.
+    if (error instanceof MissingReferenceError) return send(res, 400, { [error.field]: [error.message] });
     const e = (typeof error === 'object' && error !== null ? error : {}) as BodyParserError;
     const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
     if (e.type === 'entity.too.large') return send(res, 413, { detail: `Request body is larger than ${BODY_LIMIT.replace('mb', ' MB')}.` });
