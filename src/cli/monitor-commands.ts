@@ -54,13 +54,15 @@ async function withStore<T>(
   { migrate = true } = {},
 ): Promise<T> {
   const monitor = await loadMonitor();
-  let store: MonitorStore;
+  let store: MonitorStore | undefined;
   try {
     store = await monitor.openStore({ database: db.url, migrate: false, log: KNEX_LOG });
     // The first query is the first connection: a wrong host or password fails here.
     if (migrate) await store.migrate();
     else await store.db.raw('select 1');
   } catch (error) {
+    // Its pool would keep the process alive after the one line is printed.
+    await store?.close().catch(() => {});
     throw openError(error, db, monitor);
   }
   try {
@@ -70,11 +72,19 @@ async function withStore<T>(
   }
 }
 
+const SQL_PREFIX = /^(?:select|insert|update|delete|create|alter|drop|pragma)\b.*? - /i;
+const SQLITE_ACCESS = /readonly database|unable to open database file/i;
+
+/** A database error's first line: the driver's reason (knex puts the statement first), with a hint for file access. */
+export function databaseReason(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n', 1)[0]!.replace(SQL_PREFIX, '');
+  return SQLITE_ACCESS.test(message) ? `${message} (this user must be able to write the file and its folder)` : message;
+}
+
 function openError(error: unknown, db: DatabaseChoice, monitor: MonitorModule): Error {
   // A missing driver or a bad MONITOR_* variable already says it all in one line.
   if (error instanceof monitor.MissingDependencyError || error instanceof ConfigError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new CliError(`cannot open the database ${db.label}: ${message.split('\n', 1)[0]}`);
+  return new CliError(`cannot open the database ${db.label}: ${databaseReason(error)}`);
 }
 
 /** How a server is shown: its check URL, or `tcp://host:port`. */
@@ -99,7 +109,12 @@ async function migrateCommand(o: { database?: string }): Promise<number> {
   return withStore(
     db,
     async (store, monitor) => {
-      const applied = await store.migrate();
+      let applied: string[];
+      try {
+        applied = await store.migrate();
+      } catch (error) {
+        throw openError(error, db, monitor);
+      }
       const total = (await monitor.migrationSource.getMigrations([])).length;
       if (applied.length === 0) console.log(`${db.label} is up to date (${plural(total, 'migration')} applied)`);
       else console.log(`applied ${plural(applied.length, 'migration')} to ${db.label}: ${applied.join(', ')}`);

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { redactText } from '../logging/redact.js';
+import { databaseReason } from './monitor-commands.js';
 
 /** `ENVIRONMENT` → the .env file PulseGuard loads for it. */
 const ENV_FILES: Record<string, string> = { development: '.env.dev', staging: '.env.stg', production: '.env.prod' };
@@ -69,8 +71,7 @@ export function registerMonitorServe(monitorCommand: Command): void {
       try {
         await serveMonitor(o);
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        console.error(`lifeline: ${message.split('\n', 1)[0]}`);
+        console.error(`lifeline: ${redactText(databaseReason(error))}`);
         // Whatever startup left open (a pool still connecting) must not keep the process alive.
         process.exit(1);
       }

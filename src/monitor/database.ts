@@ -51,6 +51,9 @@ function importByName(name: string): Promise<unknown> {
   return import(name) as Promise<unknown>;
 }
 
+/** How long opening a PostgreSQL connection may take, ms. */
+const CONNECT_TIMEOUT = 10_000;
+
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(?:ql)?:\/\//i.test(url);
 }
@@ -91,9 +94,12 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db', { lo
     await load('pg', 'a PostgreSQL database', () => importByName('pg'));
     const db = knex({
       client: 'pg',
-      connection: database,
+      // A host that never answers: without a connect timeout the attempt outlives knex's acquire
+      // timeout and keeps the process alive (and destroy() waits for it).
+      connection: { connectionString: database, connectionTimeoutMillis: CONNECT_TIMEOUT },
       pool: { min: 0, max: 10 },
-      acquireConnectionTimeout: 10_000,
+      // Past the connect timeout, so the driver's reason is the one reported, not knex's "pool is probably full".
+      acquireConnectionTimeout: CONNECT_TIMEOUT + 1000,
       ...(log ? { log } : {}),
     });
     return { db, dialect: 'postgres', owned: true };
