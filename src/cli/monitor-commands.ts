@@ -2,6 +2,7 @@
 // database. The monitor (and so knex and its driver) is imported inside each action,
 // so every other lifeline command starts without it.
 import type { Command } from 'commander';
+import { checkDatabaseUrl } from '../database-url.js';
 import { ConfigError } from '../errors.js';
 import { redactText, redactUrl } from '../logging/redact.js';
 import type { CheckReport, MonitorStore, Server, ServerInput, ServerWithStatus } from '../monitor/index.js';
@@ -38,6 +39,7 @@ function chooseDatabase(option: string | undefined): DatabaseChoice {
   const [source, url] = option !== undefined ? ['--database', option] : fromEnv ? ['DATABASE_URL', fromEnv] : ['', 'monitor.db'];
   const expected = `${source}: expected a postgres:// URL or a SQLite file name, got`;
   if (url.trim() === '') throw new CliError(`${expected} an empty string`);
+  checkDatabaseUrl(url, source);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   const label = scheme ? redactUrl(url) : url;
   if (scheme !== undefined && !['postgres', 'postgresql', 'sqlite'].includes(scheme)) throw new CliError(`${expected} ${label}`);

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { checkDatabaseUrl } from '../database-url.js';
 import { redactText } from '../logging/redact.js';
 import { databaseReason } from './monitor-commands.js';
 
@@ -42,6 +43,7 @@ async function serveMonitor(o: { port?: number; host?: string; database?: string
   if (o.port === undefined) readEnv.port();
   if (o.host === undefined) readEnv.host();
   if (o.database !== undefined && o.database.trim() === '') throw new Error('--database expects a URL or a SQLite file name');
+  if (o.database !== undefined) checkDatabaseUrl(o.database, '--database');
   const { app, close, attachSockets } = await createMonitorApp(o.database === undefined ? {} : { database: o.database });
   try {
     const served = await serve(app, {

@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Knex } from 'knex';
+import { checkDatabaseUrl } from '../database-url.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -89,6 +90,8 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db', { lo
   }
   if (database.trim() === '')
     throw new TypeError('monitor: expected `database` to be a URL, a SQLite file name or a knex instance, got an empty string');
+  // Named after where it came from when that is the environment (createMonitor's default).
+  checkDatabaseUrl(database, database === process.env.DATABASE_URL ? 'DATABASE_URL' : 'monitor: `database`');
   const { default: knex } = await load('knex', 'express-lifeline/monitor', () => import('knex'));
   if (isPostgresUrl(database)) {
     await load('pg', 'a PostgreSQL database', () => importByName('pg'));
