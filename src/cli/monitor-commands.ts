@@ -277,10 +277,9 @@ async function addCommand(o: AddOptions): Promise<number> {
 
 // ---- list
 
+/** Every server, in the API's shape (status, notification ids, current status). */
 async function allServers(store: MonitorStore): Promise<ServerWithStatus[]> {
-  const [servers, statuses] = await Promise.all([store.servers.all(), store.results.statuses()]);
-  const statusOf = new Map(statuses.map((s) => [s.server, s]));
-  return servers.map((server) => ({ ...server, current_status: statusOf.get(server.id) ?? null }));
+  return (await store.servers.list({ limit: Number.MAX_SAFE_INTEGER })).results;
 }
 
 async function listCommand(o: { json?: boolean; database?: string }): Promise<number> {
