@@ -10,7 +10,7 @@ import { chromiumPath } from '../helpers/chromium.js';
 import { ADMIN, startApi, type ApiHarness } from './api-helpers.js';
 import { serverInput, sqliteDatabase, waitFor, type TestDatabase } from './helpers.js';
 
-describe('dashboard uptime of a server that went down', () => {
+describe('dashboard uptime of a server that went down, and its charts', () => {
   let db: TestDatabase;
   let api: ApiHarness;
   let target: HttpServer;
@@ -45,7 +45,7 @@ describe('dashboard uptime of a server that went down', () => {
   const shown = (page: Page) => page.locator(`#servers tbody tr[data-server-id="${serverId}"] .uptime-24h`).textContent();
   const format = (value: number) => `${value.toFixed(value >= 99.995 || value === 0 ? 0 : 2)} %`;
 
-  it("shows the API's figure after checks that changed nothing, not the figure of the moment it went down", async () => {
+  it("shows the API's uptime after checks that changed nothing (not the figure of the moment it went down), and scales its charts to the data", async () => {
     const token = await api.login();
     const context = await browser.newContext();
     try {
@@ -55,7 +55,7 @@ describe('dashboard uptime of a server that went down', () => {
       await page.fill('#login-password', ADMIN.password);
       await page.click('#login-form button[type="submit"]');
       await page.waitForSelector(`#servers tbody tr[data-server-id="${serverId}"][data-status="up"]`);
-      await page.waitForFunction(() => document.body.dataset.live === 'open');
+      await page.waitForFunction(`document.body.dataset.live === 'open'`);
       expect(await shown(page)).toBe('100 %');
 
       // Up for a while, then down: the status event carries the uptime of that moment (about 100 %).
@@ -71,6 +71,26 @@ describe('dashboard uptime of a server that went down', () => {
       const figure = await apiUptime(token);
       expect(figure).toBeLessThan(80);
       await expect.poll(() => shown(page), { timeout: 10_000 }).toBe(format(figure));
+
+      // The charts' axes, as the page computes them: the data's span and values, not a fixed hour from 0.
+      // A string, so the test runner does not rewrite the page's dynamic import.
+      const axes = (await page.evaluate(`(async () => {
+        const app = document.querySelector('script[type="module"]').src;
+        const scale = await import(app.replace(/app\\.js$/, 'scale.js'));
+        const now = Date.now();
+        const back = (range) => range.map((s) => now / 1000 - s);
+        return {
+          onePoint: back(scale.timeRange([{ t: now - 30000 }], now, 3600)),
+          twoMinutes: back(scale.timeRange([{ t: now - 120000 }, { t: now }], now, 3600)),
+          hours: back(scale.timeRange([{ t: now - 7200000 }], now, 3600)),
+          slowServer: scale.valueRange(200, 250),
+        };
+      })()`)) as { onePoint: number[]; twoMinutes: number[]; hours: number[]; slowServer: number[] };
+      expect(axes.onePoint).toEqual([60, 0]);
+      expect(axes.twoMinutes).toEqual([120, 0]);
+      expect(axes.hours).toEqual([3600, 0]);
+      expect(axes.slowServer[0]).toBeGreaterThan(150);
+      expect(axes.slowServer[1]).toBeLessThan(300);
     } finally {
       await context.close();
     }
