@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import { inspect } from 'node:util';
 import { ConfigError } from './errors.js';
+import { checkDatabaseUrl } from './database-url.js';
 import type { LifelineLogger } from './logging/logger.js';
 
 export type DetailsMode = 'always' | 'never' | 'authorized';
@@ -319,7 +320,11 @@ export const readEnv = {
     if (raw === undefined || raw === 'epoch' || raw === 'iso') return raw;
     throw new ConfigError('HEALTH_TIMESTAMP', `Invalid HEALTH_TIMESTAMP: expected epoch or iso, got '${raw}'`);
   },
-  databaseUrl: (env: Env = process.env): string | undefined => envValue(env, 'DATABASE_URL'),
+  /** `DATABASE_URL`, refused when its password holds an unencoded `@` or `/`. */
+  databaseUrl: (env: Env = process.env): string | undefined => {
+    const raw = envValue(env, 'DATABASE_URL');
+    return raw === undefined ? undefined : checkDatabaseUrl(raw);
+  },
 };
 
 /** Every environment variable the design names, validated and with defaults applied. */

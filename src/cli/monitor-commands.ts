@@ -2,6 +2,7 @@
 // database. The monitor (and so knex and its driver) is imported inside each action,
 // so every other lifeline command starts without it.
 import type { Command } from 'commander';
+import { checkDatabaseUrl } from '../database-url.js';
 import { ConfigError } from '../errors.js';
 import { redactText, redactUrl } from '../logging/redact.js';
 import type { CheckReport, MonitorStore, Server, ServerEvent, ServerInput, ServerWithStatus } from '../monitor/index.js';
@@ -39,6 +40,7 @@ function chooseDatabase(option: string | undefined): DatabaseChoice {
   const [source, url] = option !== undefined ? ['--database', option] : fromEnv ? ['DATABASE_URL', fromEnv] : ['', 'monitor.db'];
   const expected = `${source}: expected a postgres:// URL or a SQLite file name, got`;
   if (url.trim() === '') throw new CliError(`${expected} an empty string`);
+  checkDatabaseUrl(url, source);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   const label = scheme ? redactUrl(url) : url;
   if (scheme !== undefined && !['postgres', 'postgresql', 'sqlite'].includes(scheme)) throw new CliError(`${expected} ${label}`);
@@ -55,13 +57,15 @@ async function withStore<T>(
   { migrate = true } = {},
 ): Promise<T> {
   const monitor = await loadMonitor();
-  let store: MonitorStore;
+  let store: MonitorStore | undefined;
   try {
     store = await monitor.openStore({ database: db.url, migrate: false, log: KNEX_LOG });
     // The first query is the first connection: a wrong host or password fails here.
     if (migrate) await store.migrate();
     else await store.db.raw('select 1');
   } catch (error) {
+    // Its pool would keep the process alive after the one line is printed.
+    await store?.close().catch(() => {});
     throw openError(error, db, monitor);
   }
   const changes: ServerEvent[] = [];
@@ -87,11 +91,19 @@ async function announce(store: MonitorStore, changes: ServerEvent[], monitor: Mo
   }
 }
 
+const SQL_PREFIX = /^(?:select|insert|update|delete|create|alter|drop|pragma)\b.*? - /i;
+const SQLITE_ACCESS = /readonly database|unable to open database file/i;
+
+/** A database error's first line: the driver's reason (knex puts the statement first), with a hint for file access. */
+export function databaseReason(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n', 1)[0]!.replace(SQL_PREFIX, '');
+  return SQLITE_ACCESS.test(message) ? `${message} (this user must be able to write the file and its folder)` : message;
+}
+
 function openError(error: unknown, db: DatabaseChoice, monitor: MonitorModule): Error {
   // A missing driver or a bad MONITOR_* variable already says it all in one line.
   if (error instanceof monitor.MissingDependencyError || error instanceof ConfigError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new CliError(`cannot open the database ${db.label}: ${message.split('\n', 1)[0]}`);
+  return new CliError(`cannot open the database ${db.label}: ${databaseReason(error)}`);
 }
 
 /** How a server is shown: its check URL, or `tcp://host:port`. */
@@ -116,7 +128,12 @@ async function migrateCommand(o: { database?: string }): Promise<number> {
   return withStore(
     db,
     async (store, monitor) => {
-      const applied = await store.migrate();
+      let applied: string[];
+      try {
+        applied = await store.migrate();
+      } catch (error) {
+        throw openError(error, db, monitor);
+      }
       const total = (await monitor.migrationSource.getMigrations([])).length;
       if (applied.length === 0) console.log(`${db.label} is up to date (${plural(total, 'migration')} applied)`);
       else console.log(`applied ${plural(applied.length, 'migration')} to ${db.label}: ${applied.join(', ')}`);
@@ -277,10 +294,9 @@ async function addCommand(o: AddOptions): Promise<number> {
 
 // ---- list
 
+/** Every server, in the API's shape (status, notification ids, current status). */
 async function allServers(store: MonitorStore): Promise<ServerWithStatus[]> {
-  const [servers, statuses] = await Promise.all([store.servers.all(), store.results.statuses()]);
-  const statusOf = new Map(statuses.map((s) => [s.server, s]));
-  return servers.map((server) => ({ ...server, current_status: statusOf.get(server.id) ?? null }));
+  return (await store.servers.list({ limit: Number.MAX_SAFE_INTEGER })).results;
 }
 
 async function listCommand(o: { json?: boolean; database?: string }): Promise<number> {

@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { checkDatabaseUrl } from '../database-url.js';
+import { redactText } from '../logging/redact.js';
+import { databaseReason } from './monitor-commands.js';
 
 /** `ENVIRONMENT` → the .env file PulseGuard loads for it. */
 const ENV_FILES: Record<string, string> = { development: '.env.dev', staging: '.env.stg', production: '.env.prod' };
@@ -48,6 +51,7 @@ async function serveMonitor(o: { port?: number; host?: string; database?: string
   if (o.port === undefined) readEnv.port();
   if (o.host === undefined) readEnv.host();
   if (o.database !== undefined && o.database.trim() === '') throw new Error('--database expects a URL or a SQLite file name');
+  if (o.database !== undefined) checkDatabaseUrl(o.database, '--database');
   const { app, close, attachSockets } = await createMonitorApp(o.database === undefined ? {} : { database: o.database });
   try {
     const served = await serve(app, {
@@ -78,8 +82,7 @@ export function registerMonitorServe(monitorCommand: Command): void {
       try {
         await serveMonitor(o);
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        console.error(monitorErrorLine(message.split('\n', 1)[0]!));
+        console.error(monitorErrorLine(redactText(databaseReason(error))));
         // Whatever startup left open (a pool still connecting) must not keep the process alive.
         process.exit(1);
       }

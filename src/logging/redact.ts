@@ -1,7 +1,8 @@
 // user:password@ in a URL. The password may itself hold '@' or '/' (badly escaped
-// DATABASE_URLs do), so it runs, lazily, up to the '@' that is followed by a host and
-// then the end of the authority. A path holding '@' may be over-redacted: never a leak.
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)\S*?@(?=[^\s@/?#]*(?:[/?#\s"'<>]|$))/gi;
+// DATABASE_URLs do), so it runs up to the last '@' before the query that is followed by
+// a host and then the end of the authority (a password holding '?' or '#': up to the
+// first such '@'). A path holding '@' may be over-redacted: never a leak.
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/]*:)(?:[^\s?#]*|\S*?)@(?=[^\s@/?#]*(?:[/?#\s"'<>]|$))/gi;
 // The credential after an Authorization header's scheme (Bearer, Basic, Token, Digest…),
 // or the whole value when there is no scheme.
 const AUTHORIZATION = /\b((?:proxy-)?authorization["']?\s*[=:]\s*["']?)(?:([a-z][a-z0-9-]*)\s+)?("(?:[^"\\]|\\.)*"|[^\s"',;&]+)/gi;
@@ -41,7 +42,8 @@ export function redactText(text: string): string {
 export function redactUrl(url: string): string {
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    // Credentials first, as text: a password holding '@' or '/' would parse in part as the host.
+    parsed = new URL(url.replace(URL_CREDENTIALS, '$1***@'));
   } catch {
     return redactText(url);
   }

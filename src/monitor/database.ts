@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Knex, knex as createKnex } from 'knex';
+import { checkDatabaseUrl } from '../database-url.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -69,6 +70,9 @@ function importByName(name: string): Promise<unknown> {
   return import(name) as Promise<unknown>;
 }
 
+/** How long opening a PostgreSQL connection may take, ms. */
+const CONNECT_TIMEOUT = 10_000;
+
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(?:ql)?:\/\//i.test(url);
 }
@@ -109,15 +113,20 @@ export async function openDatabase(database: DatabaseOption = 'monitor.db', { lo
   }
   if (database.trim() === '')
     throw new TypeError('monitor: expected `database` to be a URL, a SQLite file name or a knex instance, got an empty string');
+  // Named after where it came from when that is the environment (createMonitor's default).
+  checkDatabaseUrl(database, database === process.env.DATABASE_URL ? 'DATABASE_URL' : 'monitor: `database`');
   const postgres = isPostgresUrl(database);
   const [knexModule] = await loadAll(['knex', postgres ? 'pg' : 'better-sqlite3']);
   const { default: knex } = knexModule as { default: typeof createKnex };
   if (postgres) {
     const db = knex({
       client: 'pg',
-      connection: database,
+      // A host that never answers: without a connect timeout the attempt outlives knex's acquire
+      // timeout and keeps the process alive (and destroy() waits for it).
+      connection: { connectionString: database, connectionTimeoutMillis: CONNECT_TIMEOUT },
       pool: { min: 0, max: 10 },
-      // A stopped or unreachable server must be a 503 within ~2 s, not a request hanging for knex's 60 s.
+      // A stopped or unreachable server must be a 503 within ~2 s, not a request hanging for knex's 60 s;
+      // a refused connection fails at once with the driver's own reason.
       acquireConnectionTimeout: PG_ACQUIRE_TIMEOUT,
       ...(log ? { log } : {}),
     });

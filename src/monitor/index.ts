@@ -11,6 +11,7 @@ export {
   type StatusEvent,
 } from './events.js';
 export { openStore, MonitorStore, type OpenStoreOptions } from './store/index.js';
+export { MissingReferenceError } from './store/errors.js';
 export type { ServerListOptions, ServerWithStatus } from './store/servers.js';
 export type { CheckRecord, RecordHook, ResultFilter, StatusFilter } from './store/results.js';
 export type { RunInterval, StateChange } from './store/history.js';

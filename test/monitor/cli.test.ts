@@ -168,6 +168,9 @@ describe('lifeline monitor add and list', () => {
     expect(servers[0]).toMatchObject({
       id: 1,
       enabled: true,
+      // The API's shape: PulseGuard's state string and config ids beside the whole status.
+      status: 'pending',
+      notifications: [],
       current_status: { status: 'pending', uptime_percentage: 100, last_check: null },
     });
     expect(Object.keys(servers[0]!).sort()).toEqual(
@@ -183,9 +186,11 @@ describe('lifeline monitor add and list', () => {
         'id',
         'keyword',
         'name',
+        'notifications',
         'path',
         'port',
         'protocol',
+        'status',
         'success_threshold',
         'tags',
         'timeout',

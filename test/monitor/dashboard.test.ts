@@ -101,7 +101,7 @@ describe('dashboard router', () => {
       const res = await request(running.url).get(`/monitor/${base}${file}`).buffer(true).expect(200);
       for (const m of res.text.matchAll(/^import [^'"]*['"]\.\/([^'"]+)['"]/gm)) queue.push(m[1]!);
     }
-    expect([...seen].sort()).toEqual(['api.js', 'app.js', 'detail.js', 'format.js', 'forms.js', 'live.js', 'sparkline.js']);
+    expect([...seen].sort()).toEqual(['api.js', 'app.js', 'detail.js', 'format.js', 'forms.js', 'live.js', 'scale.js', 'sparkline.js']);
   });
 
   it('answers 404 for another version, an unknown file or a path outside the folder', async () => {
@@ -163,7 +163,7 @@ describe('dashboard in the built package', () => {
       }),
     ) as [{ files: { path: string }[] }];
     const files = packed.files.map((f) => f.path);
-    for (const file of ['index.html', 'app.js', 'api.js', 'detail.js', 'forms.js', 'format.js', 'sparkline.js', 'style.css']) {
+    for (const file of ['index.html', 'app.js', 'api.js', 'detail.js', 'forms.js', 'format.js', 'scale.js', 'sparkline.js', 'style.css']) {
       expect(files).toContain(`dist/monitor/dashboard/static/${file}`);
     }
   });

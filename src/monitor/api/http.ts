@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { LifelineLogger } from '../../logging/logger.js';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_DETAIL } from '../store/unavailable.js';
+import { MissingReferenceError } from '../store/errors.js';
 import type { FieldErrors, User } from '../types.js';
 
 /** An answer the API gives instead of going on: a status and a DRF-shaped body. */
@@ -113,6 +114,8 @@ export function apiErrors(logger: LifelineLogger) {
       return send(res, error.status, error.body);
     }
     if (isDatabaseUnavailable(error)) return sendUnavailable(res);
+    // A reference deleted between the route's check and the write: the same 400 as when the check saw it missing.
+    if (error instanceof MissingReferenceError) return send(res, 400, { [error.field]: [error.message] });
     const e = (typeof error === 'object' && error !== null ? error : {}) as BodyParserError;
     const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
     if (e.type === 'entity.too.large') return send(res, 413, { detail: `Request body is larger than ${BODY_LIMIT.replace('mb', ' MB')}.` });

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { NotificationConfig, NotificationConfigInput, User } from '../types.js';
+import { referencing } from './errors.js';
 import { toDelivery, type Delivery } from './outbox.js';
 import { num, toNotificationConfig, toUser, type Row } from './rows.js';
 
@@ -25,20 +26,31 @@ export class NotificationQueries {
     return row;
   }
 
+  /** Adds a config; its server removed meanwhile is a MissingReferenceError on `server`. */
   async create(input: NotificationConfigInput): Promise<NotificationConfig> {
     const now = Date.now();
-    const [row] = (await this.db('monitor_notification_configs')
-      .insert({ ...this.columns(input), created_at: now, updated_at: now })
-      .returning('*')) as Row[];
+    const [row] = await referencing(
+      'server',
+      input.server,
+      () =>
+        this.db('monitor_notification_configs')
+          .insert({ ...this.columns(input), created_at: now, updated_at: now })
+          .returning('*') as Promise<Row[]>,
+    );
     return toNotificationConfig(row!);
   }
 
-  /** Updates; a config given without `secret` keeps its secret. */
+  /** Updates; a config given without `secret` keeps its secret. A server removed meanwhile: MissingReferenceError. */
   async update(id: number, input: NotificationConfigInput): Promise<NotificationConfig | undefined> {
-    const [row] = (await this.db('monitor_notification_configs')
-      .where({ id })
-      .update({ ...this.columns(input), updated_at: Date.now() })
-      .returning('*')) as Row[];
+    const [row] = await referencing(
+      'server',
+      input.server,
+      () =>
+        this.db('monitor_notification_configs')
+          .where({ id })
+          .update({ ...this.columns(input), updated_at: Date.now() })
+          .returning('*') as Promise<Row[]>,
+    );
     return row ? toNotificationConfig(row) : undefined;
   }
 

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Page, PingResult, PingStatus, ServerState, ServerStatus } from '../types.js';
+import { dialectOf } from '../database.js';
 import { num, statusRow, toPing, toStatus, type Row } from './rows.js';
 
 export interface ResultFilter {
@@ -182,7 +183,11 @@ export class ResultQueries {
     if ((this.db.client as { driverName?: string }).driverName === 'better-sqlite3') return this.recordSqlite(records);
     return this.db.transaction(async (trx) => {
       const wanted = [...new Set(records.map((r) => r.ping.server))];
-      const existing = new Set(((await trx('monitor_servers').whereIn('id', wanted).select('id')) as Row[]).map((r) => num(r.id)));
+      const present = trx('monitor_servers').whereIn('id', wanted).select('id');
+      // PostgreSQL: held until the commit, so a server deleted meanwhile waits for the batch, or is gone
+      // from this answer; never deleted between it and the inserts (a foreign-key error failing the batch).
+      if (dialectOf(this.db) === 'postgres') present.forKeyShare();
+      const existing = new Set(((await present) as Row[]).map((r) => num(r.id)));
       const kept = records.filter((r) => existing.has(r.ping.server));
       const stored: Array<{ record: R; ping: PingResult }> = [];
       for (let i = 0; i < kept.length; i += CHUNK) {

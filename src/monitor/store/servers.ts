@@ -1,9 +1,18 @@
 import type { Knex } from 'knex';
 import type { MonitorEvents } from '../events.js';
-import type { Page, Server, ServerInput, ServerStatus } from '../types.js';
+import type { Page, Server, ServerInput, ServerState, ServerStatus } from '../types.js';
 import { num, toServer, toStatus, type Row } from './rows.js';
 
+/**
+ * A server as the API shows it. `status` and `notifications` are PulseGuard's read-only
+ * fields (its clients read `server.status` as the state); `current_status` is the whole
+ * current status (uptime, last check, message), null before the server is tracked.
+ */
 export interface ServerWithStatus extends Server {
+  /** The current state; `pending` until the first checks decide. Ignored on write. */
+  status: ServerState;
+  /** The ids of the server's notification configs, ascending. Ignored on write. */
+  notifications: number[];
   current_status: ServerStatus | null;
 }
 
@@ -63,13 +72,30 @@ export class ServerQueries {
       .orderBy('id')
       .limit(options.limit ?? 100)
       .offset(options.offset ?? 0)) as Row[];
+    return { count: num(countRow?.n ?? 0), results: await this.withStatus(rows) };
+  }
+
+  /** Adds the status and the notification config ids: one query each for the whole page, not one per server. */
+  private async withStatus(rows: readonly Row[]): Promise<ServerWithStatus[]> {
     const ids = rows.map((r) => num(r.id));
-    const statuses = ids.length === 0 ? [] : ((await this.db('monitor_server_status').whereIn('server_id', ids)) as Row[]);
-    const byServer = new Map(statuses.map((r) => [num(r.server_id), toStatus(r)]));
-    return {
-      count: num(countRow?.n ?? 0),
-      results: rows.map((r) => ({ ...toServer(r), current_status: byServer.get(num(r.id)) ?? null })),
-    };
+    if (ids.length === 0) return [];
+    const [statuses, configs] = (await Promise.all([
+      this.db('monitor_server_status').whereIn('server_id', ids),
+      this.db('monitor_notification_configs').whereIn('server_id', ids).select('id', 'server_id').orderBy('id'),
+    ])) as [Row[], Row[]];
+    const statusOf = new Map(statuses.map((r) => [num(r.server_id), toStatus(r)]));
+    const configsOf = new Map<number, number[]>();
+    for (const c of configs) {
+      const server = num(c.server_id);
+      let list = configsOf.get(server);
+      if (!list) configsOf.set(server, (list = []));
+      list.push(num(c.id));
+    }
+    return rows.map((r) => {
+      const id = num(r.id);
+      const current = statusOf.get(id) ?? null;
+      return { ...toServer(r), status: current?.status ?? 'pending', notifications: configsOf.get(id) ?? [], current_status: current };
+    });
   }
 
   /** Every server (the scheduler's view). */
@@ -95,9 +121,7 @@ export class ServerQueries {
 
   async get(id: number): Promise<ServerWithStatus | undefined> {
     const row = (await this.db('monitor_servers').where({ id }).first()) as Row | undefined;
-    if (!row) return undefined;
-    const status = (await this.db('monitor_server_status').where({ server_id: id }).first()) as Row | undefined;
-    return { ...toServer(row), current_status: status ? toStatus(status) : null };
+    return row ? (await this.withStatus([row]))[0] : undefined;
   }
 
   /** Adds a validated server with a `pending` status, in one transaction. */

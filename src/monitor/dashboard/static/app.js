@@ -24,6 +24,11 @@ const HOUR_MS = 3_600_000;
 // before the newest one seen so a slow check's result is not missed (ids dedupe).
 const OVERLAP_MS = 120_000;
 const USER_KEY = 'monitor.user';
+// A check that changes no state sends no status event, yet moves the uptime: the statuses
+// of the servers checked are re-read this long after their pings (one request for all).
+const STATUS_DELAY_MS = 1000;
+// Beyond this many servers to re-read, one request for every status is shorter than the id list.
+const STATUS_IDS_MAX = 200;
 
 const $ = (selector) => document.querySelector(selector);
 const el = (tag, props = {}, ...children) => {
@@ -55,6 +60,9 @@ const state = {
   liveState: 'closed',
   updatedAt: null,
   generation: 0,
+  /** Servers checked since their statuses were last read, and the timer that reads them. */
+  checked: new Set(),
+  statusTimer: 0,
   editing: null,
   detail: null,
 };
@@ -73,6 +81,9 @@ function stopLive() {
   state.liveState = 'closed';
   document.body.dataset.live = 'closed';
   clearTimeout(state.renderTimer);
+  clearTimeout(state.statusTimer);
+  state.statusTimer = 0;
+  state.checked.clear();
   clearInterval(state.tick);
   for (const timer of state.deliveryTimers) clearTimeout(timer);
   state.deliveryTimers = [];
@@ -186,6 +197,12 @@ function addPing(ping) {
   return true;
 }
 
+/** The later of two ISO times, either of which may be missing. */
+function latest(a, b) {
+  if (!a || !b) return a ?? b ?? null;
+  return Date.parse(b) > Date.parse(a) ? b : a;
+}
+
 /** The newer of two ServerStatus (by last check, then last change): a late REST answer does not undo an event. */
 function newer(a, b) {
   if (!a) return b;
@@ -234,7 +251,11 @@ async function refresh(generation = state.generation) {
       state.admin ? state.session.all('notification-configs/').then(withDeliveries) : null,
     ]);
     if (generation !== state.generation) return;
-    for (const server of servers) server.current_status = newer(state.servers.get(server.id)?.current_status, server.current_status);
+    for (const server of servers) {
+      const known = state.servers.get(server.id);
+      server.current_status = newer(known?.current_status, server.current_status);
+      if (known?.last_ping_at) server.last_ping_at = known.last_ping_at;
+    }
     state.servers = new Map(servers.map((s) => [s.id, s]));
     if (configs) state.notifications = configs;
     render();
@@ -334,9 +355,35 @@ function applyPing(ping) {
   const server = state.servers.get(ping.server);
   if (!server) return unknownServer();
   if (!addPing(ping)) return;
-  // A check that does not change the state sends no status event: its time is the ping's.
-  const status = server.current_status;
-  if (status && (Date.parse(status.last_check ?? '') || 0) < Date.parse(ping.check_timestamp)) status.last_check = ping.check_timestamp;
+  // The status stays as the monitor sent it (its own last check), so a fresher one from the
+  // API always wins in newer(); the row shows the later of the two times.
+  if ((Date.parse(server.last_ping_at ?? '') || 0) < Date.parse(ping.check_timestamp)) server.last_ping_at = ping.check_timestamp;
+  state.checked.add(ping.server);
+  readStatusesSoon();
+}
+
+/** Re-reads the statuses of the servers just checked: their uptime moved though their state did not. */
+function readStatusesSoon() {
+  if (state.statusTimer) return;
+  const generation = state.generation;
+  state.statusTimer = setTimeout(async () => {
+    const ids = [...state.checked];
+    state.checked.clear();
+    try {
+      const params = ids.length > STATUS_IDS_MAX ? {} : { server_id: ids.join(',') };
+      const statuses = await state.session.all('server-status/', params);
+      if (generation !== state.generation) return;
+      for (const status of statuses) if (state.servers.has(status.server)) applyStatus(status, false);
+      requestRender();
+    } catch {
+      // The next check asks again; the slow refresh says when the API is unreachable.
+    } finally {
+      if (generation === state.generation) {
+        state.statusTimer = 0;
+        if (state.checked.size > 0) readStatusesSoon();
+      }
+    }
+  }, STATUS_DELAY_MS);
 }
 
 function requestRender() {
@@ -431,8 +478,9 @@ function render() {
     cells.message.textContent = status?.message ?? '';
     cells.uptime24.textContent = percent(status?.uptime?.['24h'] ?? status?.uptime_percentage);
     cells.uptime30.textContent = percent(status?.uptime?.['30d']);
-    cells.lastCheck.textContent = ago(status?.last_check, now);
-    cells.lastCheck.title = status?.last_check ?? '';
+    const lastCheck = latest(status?.last_check, server.last_ping_at);
+    cells.lastCheck.textContent = ago(lastCheck, now);
+    cells.lastCheck.title = lastCheck ?? '';
     const points = by.get(server.id) ?? [];
     const last = points.at(-1);
     cells.response.textContent = last ? (last.ms === null ? last.status : milliseconds(last.ms)) : '—';

@@ -3,6 +3,7 @@
 // page already holds (no extra request).
 /* global uPlot */
 import { milliseconds } from './format.js';
+import { timeRange, valueRange } from './scale.js';
 
 const WINDOW_S = 3600;
 const RESULTS = 15;
@@ -44,7 +45,7 @@ export class Detail {
         legend: { show: true },
         scales: {
           x: { time: true, range: () => this.#window },
-          y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] },
+          y: { range: (_u, min, max) => valueRange(min, max) },
         },
         axes: [{}, { values: (_u, ticks) => ticks.map((t) => milliseconds(t)), size: 60 }],
         series: [
@@ -74,8 +75,7 @@ export class Detail {
   /** `points`: [{t, ms, status, error}] oldest first. */
   update(points, now = Date.now()) {
     if (!this.#plot) return;
-    const end = now / 1000;
-    this.#window = [end - WINDOW_S, end];
+    this.#window = timeRange(points, now, WINDOW_S);
     this.#plot.setData([points.map((p) => p.t / 1000), points.map((p) => p.ms), points.map((p) => (p.ms === null ? 0 : null))]);
     const rows = points
       .slice(-RESULTS)

@@ -1,7 +1,9 @@
-// A row's "last hour": response times as a uPlot line over a fixed one-hour window, so
-// gaps (failures, pauses) show where they happened. uPlot styles its elements through
-// the CSSOM, which the page's CSP (style-src 'self') allows; it sets no style attributes.
+// A row's "last hour": response times as a uPlot line over the last hour (or less, when the
+// server has less data), so gaps (failures, pauses) show where they happened. uPlot styles
+// its elements through the CSSOM, which the page's CSP (style-src 'self') allows; it sets
+// no style attributes.
 /* global uPlot */
+import { timeRange, valueRange } from './scale.js';
 
 const WINDOW_S = 3600;
 const WIDTH = 140;
@@ -22,7 +24,7 @@ export class Sparkline {
         padding: [2, 0, 2, 0],
         scales: {
           x: { time: false, range: () => this.#window },
-          y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] },
+          y: { range: (_u, min, max) => valueRange(min, max) },
         },
         axes: [{ show: false }, { show: false }],
         series: [
@@ -39,8 +41,7 @@ export class Sparkline {
 
   /** `points`: [{t: epoch ms, ms: response time, null for a failed check}] oldest first. */
   update(points, now = Date.now()) {
-    const end = now / 1000;
-    this.#window = [end - WINDOW_S, end];
+    this.#window = timeRange(points, now, WINDOW_S);
     this.plot.setData([points.map((p) => p.t / 1000), points.map((p) => p.ms), points.map((p) => (p.ms === null ? 0 : null))]);
   }
 
