@@ -467,7 +467,7 @@ describe('lifeline monitor misuse', () => {
     }
     // None of that changed anything.
     expect(JSON.parse((await monitor('list', '--json')).out)).toHaveLength(1);
-  });
+  }, 60_000); // some forty CLI processes, one after another
 
   it('add refuses a link-local or metadata target naming the option; MONITOR_ALLOW_LINK_LOCAL=1 allows it, a bad value is named', async () => {
     expectOneLineError(
@@ -489,7 +489,7 @@ describe('lifeline monitor misuse', () => {
 
   it('a bad MONITOR_CONCURRENCY stops check with one line naming it', async () => {
     const run = await lifeline(['monitor', 'check'], { env: { MONITOR_CONCURRENCY: 'lots' } });
-    expectOneLineError(run, /^lifeline: MONITOR_CONCURRENCY must be an integer 1-10000, got "lots"$/m);
+    expectOneLineError(run, /^lifeline: MONITOR_CONCURRENCY must be an integer 1-100000, got "lots"$/m);
   });
 
   it('a bad DATABASE_URL is named, with its password hidden', async () => {
