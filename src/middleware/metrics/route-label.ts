@@ -38,7 +38,7 @@ function routePath(route: { path?: unknown }): string {
 
 /**
  * Express 4 keeps only the compiled regexp of a mount path: `/users/:id` is
- * `^\/users\/(?:([^\/]+?))\/?(?=\/|$)`. Turned back into the template it came from;
+ * `^\/users(?:\/([^/]+?))\/?(?=\/|$)`. Turned back into the template it came from;
  * a path it cannot read back is shown as its regexp, which is constant too.
  */
 function express4Mount(layer: Layer): string {
@@ -49,7 +49,8 @@ function express4Mount(layer: Layer): string {
   const text = regexp.source
     .replace(/^\^/, '')
     .replace(/\\\/\?\(\?=\\\/\|\$\)$/, '')
-    .replace(/\(\?:\(\[\^\\\/\]\+\?\)\)/g, () => `:${String(keys[i++]?.name ?? i)}`)
+    // A parameter: `(?:\/([^/]+?))` after a segment, `(?:([^\/]+?))` within one.
+    .replace(/\(\?:(\\\/)?\(\[\^\\?\/\]\+\?\)\)/g, (_m, slash?: string) => `${slash ? '/' : ''}:${String(keys[i++]?.name ?? i)}`)
     .replace(/\\(.)/g, '$1');
   return /[()[\]*+?|^$]/.test(text) ? regexp.source : text;
 }
