@@ -31,7 +31,14 @@ let n = 0;
 async function startCluster(env: Record<string, string> = {}) {
   const port = await freePort();
   const logFile = join(dir, `cluster-${++n}.log`);
-  const child = runNode(cli, { LOG_FILE: logFile, PORT: String(port), ...env }, ['serve', appModule, '--port', String(port), '--workers', '2']);
+  const child = runNode(cli, { LOG_FILE: logFile, PORT: String(port), ...env }, [
+    'serve',
+    appModule,
+    '--port',
+    String(port),
+    '--workers',
+    '2',
+  ]);
   running.push(child);
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
   const deadline = Date.now() + 20_000;
@@ -42,7 +49,8 @@ async function startCluster(env: Record<string, string> = {}) {
   return { ...child, url: `http://127.0.0.1:${port}`, log };
 }
 
-const COUNT = 'http_server_request_duration_seconds_count{http_request_method="GET",http_route="/notes/:id",http_response_status_code="200"}';
+const COUNT =
+  'http_server_request_duration_seconds_count{http_request_method="GET",http_route="/notes/:id",http_response_status_code="200"}';
 
 function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
@@ -54,7 +62,10 @@ async function drive(url: string, count: number): Promise<Set<number>> {
   const pids = new Set<number>();
   for (let i = 0; i < count; i += 10) {
     const answers = await Promise.all(
-      Array.from({ length: Math.min(10, count - i) }, async (_, j) => (await (await fetch(`${url}/notes/${i + j}`)).json()) as { pid: number }),
+      Array.from(
+        { length: Math.min(10, count - i) },
+        async (_, j) => (await (await fetch(`${url}/notes/${i + j}`)).json()) as { pid: number },
+      ),
     );
     for (const a of answers) pids.add(a.pid);
   }
@@ -100,7 +111,10 @@ describe('lifeline serve: /metrics for the whole cluster', () => {
     const deadline = Date.now() + 15_000;
     for (;;) {
       // A connection kept alive to the killed worker is reset: ask again.
-      const now = (await fetch(`${c.url}/api/status`).then((r) => r.json(), () => ({ cluster: { workers: [], restarts: 0 } }))) as Status;
+      const now = (await fetch(`${c.url}/api/status`).then(
+        (r) => r.json(),
+        () => ({ cluster: { workers: [], restarts: 0 } }),
+      )) as Status;
       if (now.cluster.restarts >= 1 && now.cluster.workers.length === 2 && !now.cluster.workers.some((w) => w.pid === victim)) break;
       if (Date.now() > deadline) throw new Error(`no respawn:\n${c.log()}`);
       await sleep(100);
