@@ -70,6 +70,7 @@ const servers = {
   lifelineAccess: await startServer('lifeline-access'),
   serve: await startServer('serve'),
   hung: await startServer('lifeline-hung'),
+  metrics: await startServer('lifeline-metrics'),
 };
 const scenarios = [
   { name: 'bare Express 5, GET /api/items', server: servers.bare, url: `${servers.bare.url}/api/items` },
@@ -85,6 +86,7 @@ const scenarios = [
   { name: 'serve(app), GET /api/ping (answered before Express)', server: servers.serve, url: `${servers.serve.url}/api/ping` },
   { name: 'serve(app), GET /api/health/ready (before Express)', server: servers.serve, url: `${servers.serve.url}/api/health/ready` },
   { name: 'lifeline(), GET /api/health, dependency hung', server: servers.hung, url: `${servers.hung.url}/api/health` },
+  { name: 'lifeline({ metrics: true }), GET /api/items', server: servers.metrics, url: `${servers.metrics.url}/api/items` },
 ];
 
 for (const s of scenarios) await load(s.server, s.url, { duration: 2 }); // warm-up: JIT, pools
@@ -147,6 +149,12 @@ const addedCpu = (list) => perRound(list, (x, b) => x.cpu - b.cpu);
 // The access log's cost: the same route and stack, with and without a line per request.
 const accessVsOff = versus(accessRow.list, routeRow.list, (x, b) => x.rps / b.rps);
 const accessCpu = versus(accessRow.list, routeRow.list, (x, b) => x.cpu - b.cpu);
+// The cost of /metrics on a route: the same route and stack, with and without the histogram.
+const metricsRow = rows.find((r) => r.name.startsWith('lifeline({ metrics: true })'));
+if (!metricsRow) throw new Error('scenarios missing');
+const metricsVsOff = versus(metricsRow.list, routeRow.list, (x, b) => x.rps / b.rps);
+const metricsCpuRatio = versus(metricsRow.list, routeRow.list, (x, b) => b.cpu / x.cpu);
+const metricsCpu = versus(metricsRow.list, routeRow.list, (x, b) => x.cpu - b.cpu);
 
 // Memory: RSS after warm-up, then after a long mixed run on the lifeline server.
 const lifelineUrl = servers.lifeline.url;
@@ -244,6 +252,7 @@ const summary = [
   `- /api/health while a dependency hangs (answered from the last snapshot, refreshed in the background): p99 ${hungRow?.p99} ms, p50 ${hungRow?.p50} ms, vs p99 ${healthRow.p99} ms, p50 ${healthRow.p50} ms with every dependency answering`,
   `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
   `- access log on vs off (lifeline(), GET /api/items): ${accessVsOff.toFixed(2)}× throughput, +${accessCpu.toFixed(1)} µs server CPU per request; p99 ${accessRow.p99} ms vs ${routeRow.p99} ms; one line alone (bench/log-line.js): ${logLine.cpuMicros.toFixed(1)} µs CPU`,
+  `- metrics on vs off (lifeline(), GET /api/items): ${metricsVsOff.toFixed(3)}× throughput, ${metricsCpuRatio.toFixed(3)}× CPU efficiency (target ≥ 0.98×), ${metricsCpu >= 0 ? '+' : ''}${metricsCpu.toFixed(1)} µs server CPU per request; p99 ${metricsRow.p99} ms vs ${routeRow.p99} ms`,
   `- serve(app) /api/ping answered at the http.Server level: ${rows[6]?.throughput.toFixed(2)}× bare throughput, ${rows[6]?.efficiency.toFixed(2)}× CPU efficiency`,
   `- reload under load (2 workers, ${CONNECTIONS} connections): both workers replaced in ${reload.reloadMs} ms; ${reload.sent} requests sent during the run, ${reload.answered} answered, ${reload.failed} failed (target 0); p99 ${reload.p99} ms during the reload vs ${reload.steadyP99} ms steady (${reload.rps.toFixed(0)} vs ${reload.steadyRps.toFixed(0)} req/s)`,
   `- RSS of the lifeline server: ${mb(rssBefore)} after warm-up, ${mb(rssAfter)} after ${longTotal} more requests (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %)`,

@@ -34,6 +34,10 @@ const accessLogger = mode === 'lifeline-access' ? createLogger({ file: accessFil
 if (mode === 'lifeline' || mode === 'serve') {
   life = lifeline({ logger: false });
   app.use(life);
+} else if (mode === 'lifeline-metrics') {
+  // The same stack with /metrics on: every request timed into the route-template histogram.
+  life = lifeline({ logger: false, metrics: true });
+  app.use(life);
 } else if (mode === 'lifeline-hung') {
   // A dependency that answers once, then hangs like a partitioned database (connections
   // open, nothing answers); non-critical, so the answers stay 200 (degraded) for autocannon.

@@ -12,6 +12,15 @@ export { corsSecurity, type CorsSecurityOptions } from './middleware/cors-securi
 export { errorHandler, notFound, type ErrorHandlerOptions } from './middleware/error-handler.js';
 export { health, type HealthMiddleware, type HealthOptions, type Readiness, type ReportSection } from './middleware/health.js';
 export { keepAlive, type KeepAliveMiddleware, type KeepAliveOptions } from './middleware/keep-alive.js';
+export {
+  metrics,
+  type MetricFamily,
+  type MetricsMiddleware,
+  type MetricsOptions,
+  type ProcessMetrics,
+  type Sample,
+  type ScrapeExchange,
+} from './middleware/metrics/index.js';
 export type { ClosableMiddleware, ErrorMiddleware, Middleware, NextFunction } from './middleware/types.js';
 export { loadConfig, type DetailsMode, type LifelineConfig, type LogFormat, type LogLevel } from './options.js';
 export { serve, type ServeOptions, type Served } from './lifecycle/serve.js';

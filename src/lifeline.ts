@@ -6,8 +6,9 @@ import type { LifelineLogger } from './logging/logger.js';
 import { corsSecurity, SAME_ORIGIN_HEADERS, type CorsSecurityOptions, type SameOriginHeaders } from './middleware/cors-security.js';
 import { health, type HealthMiddleware, type HealthOptions } from './middleware/health.js';
 import { keepAlive, type KeepAliveOptions } from './middleware/keep-alive.js';
+import { metrics, type MetricsMiddleware, type MetricsOptions } from './middleware/metrics/index.js';
 import { fromStep, stepOf, type ClosableMiddleware, type NextFunction } from './middleware/types.js';
-import { checkOptionsObject, optionError } from './options.js';
+import { checkOptionsObject, optionError, readEnv } from './options.js';
 
 export interface LifelineOptions {
   /** CORS and security headers: options, or `false` to leave them out. */
@@ -16,6 +17,11 @@ export interface LifelineOptions {
   keepAlive?: boolean | KeepAliveOptions;
   /** Health endpoints and checks: options, or `false`. */
   health?: boolean | HealthOptions;
+  /**
+   * Prometheus metrics at `/metrics`: options, `true`, or `false`. Default `METRICS`, else off
+   * (prom-client is then never loaded). Its checks are the health part's.
+   */
+  metrics?: boolean | MetricsOptions;
   /** A knex instance, checked as the critical `database` check. */
   database?: KnexLike;
   /** A static directory, checked as the non-critical `static_files` check. */
@@ -31,9 +37,11 @@ export type LifelineMiddleware = ClosableMiddleware & {
   check(): Promise<'healthy' | 'degraded' | 'unhealthy'>;
   /** The health part, for servers that answer probes themselves; undefined with `health: false`. */
   readonly health: HealthMiddleware | undefined;
+  /** The metrics part, for the cluster runner; undefined while metrics are off. */
+  readonly metrics: MetricsMiddleware | undefined;
 };
 
-const KNOWN = ['cors', 'keepAlive', 'health', 'database', 'staticDir', 'logger'] as const;
+const KNOWN = ['cors', 'keepAlive', 'health', 'metrics', 'database', 'staticDir', 'logger'] as const;
 
 function part<T extends object>(name: string, value: boolean | T | undefined): T | undefined {
   if (value === false) return undefined;
@@ -56,6 +64,7 @@ export function lifeline(options: Readonly<LifelineOptions> = {}): LifelineMiddl
   const corsOptions = part<CorsSecurityOptions>('cors', options.cors);
   const keepAliveOptions = part<KeepAliveOptions>('keepAlive', options.keepAlive);
   const healthOptions = part<HealthOptions>('health', options.health);
+  const metricsOptions = part<MetricsOptions>('metrics', options.metrics ?? readEnv.metrics() ?? false);
   const withLogger = <T extends { logger?: LifelineLogger | false }>(o: T): T =>
     options.logger === undefined || o.logger !== undefined ? o : { ...o, logger: options.logger };
 
@@ -70,9 +79,13 @@ export function lifeline(options: Readonly<LifelineOptions> = {}): LifelineMiddl
   }
   const keepAlivePart = keepAliveOptions ? keepAlive(withLogger(keepAliveOptions)) : undefined;
   const corsPart = corsOptions ? corsSecurity(withLogger(corsOptions)) : undefined;
+  const metricsPart = metricsOptions
+    ? metrics(withLogger(healthPart && metricsOptions.health === undefined ? { ...metricsOptions, health: healthPart } : metricsOptions))
+    : undefined;
 
-  // keepAlive first, so preflights and health answers are counted and timed too.
-  const steps = [keepAlivePart, corsPart, healthPart].filter((m) => m !== undefined).map(stepOf);
+  // keepAlive first, so preflights and health answers are counted and timed too. Metrics
+  // last: its histogram is the app's routes, not lifeline's own answers.
+  const steps = [keepAlivePart, corsPart, healthPart, metricsPart].filter((m) => m !== undefined).map(stepOf);
   function lifelineStep(req: IncomingMessage, res: ServerResponse, next: NextFunction): boolean {
     for (const step of steps) if (step(req, res, next)) return true;
     return false;
@@ -81,9 +94,10 @@ export function lifeline(options: Readonly<LifelineOptions> = {}): LifelineMiddl
   middleware.activity = (app: object) => activityOf(app);
   middleware.check = async () => (healthPart ? healthPart.check() : 'healthy');
   Object.defineProperty(middleware, 'health', { value: healthPart, enumerable: true });
+  Object.defineProperty(middleware, 'metrics', { value: metricsPart, enumerable: true });
   if (corsPart) Object.defineProperty(middleware, SAME_ORIGIN_HEADERS, { value: (corsPart as SameOriginHeaders)[SAME_ORIGIN_HEADERS] });
   middleware.close = async () => {
-    await Promise.all([keepAlivePart?.close(), corsPart?.close(), healthPart?.close()]);
+    await Promise.all([keepAlivePart?.close(), corsPart?.close(), healthPart?.close(), metricsPart?.close()]);
   };
   return middleware;
 }

@@ -325,6 +325,21 @@ export const readEnv = {
     const raw = envValue(env, 'DATABASE_URL');
     return raw === undefined ? undefined : checkDatabaseUrl(raw);
   },
+  /** `METRICS`: turns lifeline()'s /metrics on (1, true, on) or off (0, false, off) when its options do not say. */
+  metrics: (env: Env = process.env): boolean | undefined => {
+    const raw = envValue(env, 'METRICS')?.toLowerCase();
+    if (raw === undefined) return undefined;
+    if (raw === 'true' || raw === '1' || raw === 'on') return true;
+    if (raw === 'false' || raw === '0' || raw === 'off') return false;
+    throw envError('METRICS', "'1' or '0' (also true/false, on/off)", raw);
+  },
+  metricsPath: (env: Env = process.env): string | undefined => {
+    const raw = envValue(env, 'METRICS_PATH');
+    if (raw !== undefined && (!raw.startsWith('/') || raw.length < 2 || raw.endsWith('/') || /[?#\s]/.test(raw)))
+      throw envError('METRICS_PATH', "a path like '/metrics' (leading slash, no trailing slash)", raw);
+    return raw;
+  },
+  metricsToken: (env: Env = process.env): string | undefined => envValue(env, 'METRICS_TOKEN'),
 };
 
 /** Every environment variable the design names, validated and with defaults applied. */
@@ -353,6 +368,10 @@ export interface LifelineConfig {
   healthTimestamp: 'epoch' | 'iso' | undefined;
   logMaxSize: number;
   logFileMode: number;
+  /** `METRICS`: undefined when unset (lifeline() then leaves /metrics off). */
+  metrics: boolean | undefined;
+  metricsPath: string;
+  metricsToken: string | undefined;
 }
 
 /**
@@ -408,5 +427,8 @@ export function loadConfig(env: Env = process.env): LifelineConfig {
     healthTimestamp: readEnv.healthTimestamp(env),
     logMaxSize: readEnv.logMaxSize(env) ?? 10 * 1024 * 1024,
     logFileMode: readEnv.logFileMode(env) ?? 0o600,
+    metrics: readEnv.metrics(env),
+    metricsPath: readEnv.metricsPath(env) ?? '/metrics',
+    metricsToken: readEnv.metricsToken(env),
   };
 }

@@ -208,6 +208,9 @@ describe('environment variables', () => {
       healthMounts: {},
       logMaxSize: 10 * 1024 * 1024,
       logFileMode: 0o600,
+      metrics: undefined,
+      metricsPath: '/metrics',
+      metricsToken: undefined,
     });
   });
 
@@ -224,6 +227,9 @@ describe('environment variables', () => {
       HEALTH_MOUNTS: 'kubernetes, health',
       LOG_MAX_SIZE: '2048',
       LOG_FILE_MODE: '0640',
+      METRICS: 'on',
+      METRICS_PATH: '/internal/metrics',
+      METRICS_TOKEN: 'm',
     });
     expect(config).toMatchObject({
       port: 9000,
@@ -237,6 +243,9 @@ describe('environment variables', () => {
       healthMounts: { health: true, kubernetes: true },
       logMaxSize: 2048,
       logFileMode: 0o640,
+      metrics: true,
+      metricsPath: '/internal/metrics',
+      metricsToken: 'm',
     });
   });
 
@@ -254,6 +263,8 @@ describe('environment variables', () => {
     [{ HEADERS_TIMEOUT: 'soon' }, 'HEADERS_TIMEOUT', /^Invalid HEADERS_TIMEOUT: expected a whole number of milliseconds >= 1/],
     [{ REQUEST_TIMEOUT: '-1' }, 'REQUEST_TIMEOUT', /^Invalid REQUEST_TIMEOUT: expected a whole number of milliseconds \(0 turns it off\)/],
     [{ KEEP_ALIVE_TIMEOUT: '5s' }, 'KEEP_ALIVE_TIMEOUT', /^Invalid KEEP_ALIVE_TIMEOUT/],
+    [{ METRICS: 'maybe' }, 'METRICS', /^Invalid METRICS: expected '1' or '0'/],
+    [{ METRICS_PATH: 'metrics' }, 'METRICS_PATH', /^Invalid METRICS_PATH: expected a path like '\/metrics'/],
     [
       { WORKERS: '1000' },
       'WORKERS',

@@ -1,5 +1,6 @@
 /** Messages between the primary and its workers over the cluster IPC channel. */
 import type { SharedSnapshot } from '../health/registry.js';
+import type { ProcessMetrics } from '../middleware/metrics/families.js';
 
 export interface WorkerStats {
   requests: number;
@@ -12,7 +13,11 @@ export type WorkerMessage =
   | ({ lifeline: 'stats' } & WorkerStats)
   | { lifeline: 'cluster-info?'; id: number }
   | { lifeline: 'health-claim?'; id: number; maxAge: number }
-  | { lifeline: 'health-snapshot'; snapshot: SharedSnapshot };
+  | { lifeline: 'health-snapshot'; snapshot: SharedSnapshot }
+  // A scrape reached this worker: the primary answers with every worker's figures.
+  | { lifeline: 'metrics?'; id: number; openMetrics: boolean; timeout: number }
+  // This worker's figures for the primary's collection `id`; no id: its last ones, before a graceful exit.
+  | { lifeline: 'metrics-data'; id?: number; metrics: ProcessMetrics };
 
 export interface WorkerView {
   slot: number;
@@ -35,7 +40,9 @@ export type PrimaryMessage =
   | { lifeline: 'shutdown' }
   | { lifeline: 'cluster-info'; id: number; info: ClusterInfo }
   | { lifeline: 'health-claim'; id: number; run: boolean; retryIn: number }
-  | { lifeline: 'health-snapshot'; snapshot: SharedSnapshot };
+  | { lifeline: 'health-snapshot'; snapshot: SharedSnapshot }
+  | { lifeline: 'metrics'; id: number; text: string }
+  | { lifeline: 'metrics-collect'; id: number };
 
 export function isLifelineMessage<T extends { lifeline: string }>(message: unknown): message is T {
   return typeof message === 'object' && message !== null && typeof (message as { lifeline?: unknown }).lifeline === 'string';

@@ -20,6 +20,7 @@ import {
 import { resolveServerLimits } from '../lifecycle/server-limits.js';
 import { logLines, STDOUT_LOGGED_ENV } from './output.js';
 import { watchSources } from './watch.js';
+import { ClusterScrapes } from './primary-metrics.js';
 import { bootOutcome, decideRespawn, type RespawnPolicy } from './respawn.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 
@@ -258,6 +259,15 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     }
   }
 
+  const scrapes = new ClusterScrapes((worker, message) => tell(worker, message));
+  function answerScrape(from: Worker, id: number, openMetrics: boolean, timeout: number): void {
+    const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+    scrapes.scrape(live, openMetrics, timeout).then(
+      (text) => tell(from, { lifeline: 'metrics', id, text }),
+      (error: unknown) => log.error(`metrics scrape: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  }
+
   /** Sends over IPC unless the worker is already disconnected (it is exiting). */
   function tell(worker: Worker, message: PrimaryMessage): boolean {
     if (!worker.isConnected()) return false;
@@ -292,12 +302,16 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       else if (message.lifeline === 'health-claim?')
         tell(worker, { lifeline: 'health-claim', id: message.id, ...claimChecks(worker, message.maxAge) });
       else if (message.lifeline === 'health-snapshot') shareSnapshot(worker, message);
+      else if (message.lifeline === 'metrics?') answerScrape(worker, message.id, message.openMetrics, message.timeout);
+      else if (message.lifeline === 'metrics-data') scrapes.received(worker, message.id, message.metrics);
     });
+    scrapes.track(worker, slot.index);
     worker.on('error', (error) => log.warn(`worker ${slot.index} (pid ${worker.process.pid}): ${error.message}`));
     generationOf.set(worker.id, generation);
     worker.on('exit', (code, signal) => {
       stats.delete(worker.id);
       generationOf.delete(worker.id);
+      scrapes.exited(worker);
       if (retired.delete(worker.id) || stopping || slot.worker !== worker) return;
       slot.worker = undefined;
       died(slot, worker, code, signal);

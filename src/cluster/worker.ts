@@ -6,6 +6,7 @@ import { serve, type Served } from '../lifecycle/serve.js';
 import { acquireLogger, componentLogger } from '../logging/logger.js';
 import { backgroundLoop, sleep } from '../time.js';
 import { loadApp } from './load-app.js';
+import { findMetrics, shareMetrics } from './worker-metrics.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage } from './messages.js';
 
 const CLUSTER_INFO_WAIT = 250;
@@ -13,6 +14,14 @@ const CLUSTER_INFO_WAIT = 250;
 function send(message: WorkerMessage): void {
   // After the primary is gone (or during exit) the channel is closed: drop the message.
   if (process.connected) process.send?.(message);
+}
+
+/** Sends and resolves once the message has left (or could not): a last message before exit must not be lost. */
+function sendAndWait(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected || !process.send) resolve();
+    else process.send(message, undefined, {}, () => resolve());
+  });
 }
 
 /**
@@ -32,7 +41,7 @@ export async function runWorker(): Promise<void> {
   const claims = new Map<number, (answer: { run: boolean; retryIn: number }) => void>();
   // Stop requests can come while the app is still starting (loading the app,
   // checks retrying before listen): remember them and shut down as soon as the server exists.
-  const life: { served?: Served; stopReason?: string; health?: HealthMiddleware } = {};
+  const life: { served?: Served; stopReason?: string; health?: HealthMiddleware; metrics?: (m: PrimaryMessage) => void } = {};
   const stop = (reason: string) => {
     if (life.served) void life.served.shutdown(reason);
     else life.stopReason ??= reason;
@@ -43,6 +52,7 @@ export async function runWorker(): Promise<void> {
     else if (message.lifeline === 'cluster-info') pending.get(message.id)?.(message.info);
     else if (message.lifeline === 'health-claim') claims.get(message.id)?.(message);
     else if (message.lifeline === 'health-snapshot') life.health?.adoptSnapshot(message.snapshot);
+    else life.metrics?.(message);
   });
   // The primary forwards signals as a 'shutdown' message; a signal sent straight to a
   // worker (kill <pid>) drains it too. The primary replaces it.
@@ -54,6 +64,9 @@ export async function runWorker(): Promise<void> {
   const activity = activityOf(app);
   const health = findHealth(app);
   life.health = health;
+  const metrics = findMetrics(app);
+  const scrapes = metrics && shareMetrics(metrics, sendAndWait);
+  life.metrics = scrapes?.onMessage;
 
   // One worker runs the checks per maxAge window and the others adopt its snapshot; when
   // the primary does not answer in time, this worker runs them itself.
@@ -102,7 +115,7 @@ export async function runWorker(): Promise<void> {
     signals: false,
     shutdownTimeout,
     beforeShutdown,
-    onShutdown,
+    onShutdown: scrapes ? [scrapes.beforeExit, ...onShutdown] : onShutdown,
     port: Number(process.env.PORT),
     host: process.env.HOST ?? '127.0.0.1',
   });

@@ -1,7 +1,7 @@
 import { SAME_ORIGIN_HEADERS, type HeaderList } from '../middleware/cors-security.js';
 import type { HealthMiddleware } from '../middleware/health.js';
 
-interface Layer {
+export interface Layer {
   handle?: unknown;
 }
 
@@ -43,7 +43,8 @@ export function findSameOriginHeaders(app: unknown, health: HealthMiddleware): H
   return found;
 }
 
-function topLevelLayers(app: unknown): Layer[] {
+/** The middlewares an Express app was given with app.use(), in order. */
+export function topLevelLayers(app: unknown): Layer[] {
   const holder = app as { router?: { stack?: Layer[] }; _router?: { stack?: Layer[] } };
   let stack: Layer[] | undefined;
   try {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Activity } from '../activity.js';
-import { HealthRegistry, type SharedSnapshot, type SnapshotExchange } from '../health/registry.js';
+import { HealthRegistry, type HealthSnapshot, type SharedSnapshot, type SnapshotExchange } from '../health/registry.js';
 import {
   detailedReport,
   healthJsonReport,
@@ -43,6 +43,9 @@ export interface Readiness {
   /** True before the first run of the checks has finished (the failing checks have not answered yet). */
   pending: boolean;
 }
+
+/** The last snapshot of a health(), without waiting or refreshing (metrics() reads the checks from it). */
+export const PEEK_SNAPSHOT: unique symbol = Symbol('express-lifeline.health.peek');
 
 export type HealthMiddleware = ClosableMiddleware & {
   /** Runs every check now and returns the new snapshot's status. */
@@ -223,6 +226,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
   middleware.addReportSection = (name, provider) => sections.add(name, provider);
   middleware.shareSnapshots = (exchange) => registry.share(exchange);
   middleware.adoptSnapshot = (snapshot) => registry.adopt(snapshot);
+  Object.defineProperty(middleware, PEEK_SNAPSHOT, { value: (): HealthSnapshot | undefined => registry.peek() });
   middleware.close = async () => {
     loop?.stop();
     sampler.stop();
