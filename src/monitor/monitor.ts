@@ -1,30 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { monitorLogger } from './default-logger.js';
 import { hostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { ConfigError } from '../errors.js';
 import type { LifelineLogger } from '../logging/logger.js';
 import { checkBoolean, checkInteger, checkOptionsObject, optionError } from '../options.js';
 import { backgroundLoop } from '../time.js';
-import { checkServer, type CheckOutcome } from './checks/index.js';
 import { MAX_CONCURRENCY, processConcurrency } from './concurrency.js';
 import type { DatabaseOption } from './database.js';
+import { monitorLogger } from './default-logger.js';
 import { MonitorEvents } from './events.js';
+import { monitorFailures } from './failures.js';
 import { maintain, type MaintenanceReport } from './maintenance.js';
 import { notificationHook } from './notify/enqueue.js';
-import { OverloadGuard, type OverloadStats } from './overload.js';
 import { notifySettings, type NotifyOptions, type NotifySettings } from './notify/options.js';
 import { NotificationSender, type SenderStats } from './notify/sender.js';
-import { Scheduler, type SchedulerStats } from './scheduler.js';
-import { nextState } from './state.js';
+import type { OverloadStats } from './overload.js';
+import { RunLedger } from './runner/ledger.js';
+import { CheckRunner, type CheckReport } from './runner/runner.js';
+import { ServerTracker } from './runner/tracker.js';
+import type { SchedulerStats } from './scheduler.js';
 import { openStore, type MonitorStore } from './store/index.js';
-import type { CheckRecord } from './store/results.js';
-import { iso } from './store/rows.js';
-import { fingerprintOf } from './store/servers.js';
-import type { PingResult, Server, ServerState, ServerStatus } from './types.js';
-import { mergeIntervals, trimChanges, uptimeFigures, WINDOWS, type Change, type Interval } from './uptime.js';
-import { isDatabaseUnavailable } from './store/unavailable.js';
-import { BatchWriter, DEFAULT_MAX_PENDING } from './writer.js';
+import { DEFAULT_MAX_PENDING } from './writer.js';
+
+export type { CheckReport } from './runner/runner.js';
 
 export interface MonitorOptions {
   /** `postgres://…`, a SQLite file name, or a knex instance. Default `DATABASE_URL`, else `monitor.db`. */
@@ -74,13 +71,6 @@ export interface MonitorOptions {
   notifications?: NotifyOptions | false;
 }
 
-/** A finished check, as `check()` and `runNow()` give it back. */
-export interface CheckReport {
-  server: Server;
-  ping: PingResult;
-  status: ServerStatus;
-}
-
 export interface Monitor {
   readonly store: MonitorStore;
   readonly events: MonitorEvents;
@@ -107,17 +97,6 @@ export interface Monitor {
   close(): Promise<void>;
 }
 
-interface Tracked {
-  server: Server;
-  status: ServerStatus;
-  changes: Change[];
-}
-
-interface PendingRecord extends CheckRecord {
-  server: Server;
-  previous: ServerState;
-}
-
 /** createMonitor()'s option names; the web entry points accept these and their own. */
 export const MONITOR_OPTION_KEYS = [
   'database',
@@ -134,9 +113,6 @@ export const MONITOR_OPTION_KEYS = [
   'shared',
   'notifications',
 ] as const;
-const RUN_HEARTBEAT = 30_000;
-const SYNC_INTERVAL = 15_000;
-const RUN_RELOAD_INTERVAL = 600_000;
 
 function envInteger(name: string, min: number, max: number): number | undefined {
   const raw = process.env[name];
@@ -234,273 +210,58 @@ interface Settings {
   notify: NotifySettings;
 }
 
-/** Loads the servers and starts the checks on an open store. */
+/**
+ * Starts the monitor on an open store: the ledger records this run, the tracker loads
+ * the servers and follows their changes, the runner checks them on their schedule; the
+ * notification sender and the rollups run beside.
+ */
 async function startMonitor(store: MonitorStore, settings: Settings): Promise<Monitor> {
-  const { concurrency, retentionDays, rollupRetentionDays, flushInterval, maintenanceInterval, logger, events, ca } = settings;
-  // One controller per running check, aborted on close: a listener per check on one shared
-  // signal would cost O(checks running) to add and remove (EventTarget keeps a list).
-  const inFlight = new Set<AbortController>();
-  let closing = false;
-  const tracked = new Map<number, Tracked>();
-
-  // Runs of the monitor (all instances): uptime leaves out the time outside them.
-  const start = Date.now();
-  const since = start - WINDOWS['30d'];
+  const { retentionDays, rollupRetentionDays, maintenanceInterval, logger, events } = settings;
   const instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const runId = await store.history.startRun(instance, start);
-  let pastRuns: Interval[] = mergeIntervals(await store.history.runsSince(since));
-  const coverage = (now: number) => mergeIntervals([...pastRuns, { start, end: now }]);
+  const runner = new CheckRunner({ ...settings, store });
+  let tracker: ServerTracker | undefined;
+  let ledger: RunLedger | undefined;
+  try {
+    ledger = await RunLedger.open(store, instance, logger);
+    tracker = new ServerTracker({ store, events, schedule: runner.scheduler, instance, shared: settings.shared, logger });
+    runner.attach(tracker, ledger);
+    await tracker.load(ledger.since);
+  } catch (error) {
+    tracker?.close();
+    await ledger?.close();
+    await runner.close();
+    throw error;
+  }
 
   // Notifications: the outbox row commits with the state change; the sender reads it in the background.
   const removeHook = store.results.addRecordHook(notificationHook(store.outbox, settings.notify));
   const sender = settings.notify.send ? new NotificationSender(store, settings.notify, logger, instance) : undefined;
-
-  const writer = new BatchWriter<PendingRecord>({
-    results: store.results,
-    flushInterval,
-    maxPending: settings.resultBuffer,
-    logger,
-    onCommitted(stored) {
-      for (const { record, ping } of stored) {
-        events.publish('ping', { ping, status: record.status });
-        if (record.change) events.publish('status', { status: record.status, previous: record.previous, server: record.server, ping });
-      }
-    },
-  });
-
-  /** Wrapped, so the scheduler's slot is freed when the check is done, not when it is stored. */
-  interface Ran {
-    committed: Promise<CheckReport | undefined>;
-  }
-
-  /**
-   * Shared checks: takes the slot in the database, and adopts the state another
-   * instance stored since this one last checked the server (with its state changes,
-   * for uptime).
-   */
-  async function claim(entry: Tracked, slot: number): Promise<boolean> {
-    let stored: ServerStatus | undefined;
-    try {
-      stored = await store.results.claim(entry.server.id, slot, instance);
-      claimFailing = false;
-    } catch (error) {
-      // The database is down: no instance can share the slot, so each checks on its own and
-      // the writer keeps the result until it can be stored (and says so, once). Two instances
-      // may both check a server during the outage: a duplicate result beats a missed outage.
-      if (isDatabaseUnavailable(error)) return true;
-      if (!claimFailing)
-        logger.warn('monitor: could not claim a check in the database, skipping until it answers', { error: String(error) });
-      claimFailing = true;
-      return false;
-    }
-    if (!stored) {
-      claimsLost++;
-      return false;
-    }
-    const mine = entry.status.last_check ? Date.parse(entry.status.last_check) : -Infinity;
-    if (stored.last_check !== null && Date.parse(stored.last_check) > mine) {
-      const knownChange = entry.changes[entry.changes.length - 1]?.at ?? -Infinity;
-      if (Date.parse(stored.last_change) > knownChange) {
-        const now = Date.now();
-        entry.changes = (await store.history.changesSince(now - WINDOWS['30d'], [entry.server.id])).map((c) => ({
-          status: c.status,
-          at: c.at,
-        }));
-      }
-      entry.status = stored;
-    }
-    return true;
-  }
-  let claimsLost = 0;
-  let claimFailing = false;
-
-  async function runCheck(id: number, slot: number): Promise<Ran | undefined> {
-    const entry = tracked.get(id);
-    if (!entry) return undefined;
-    if (settings.shared && !(await claim(entry, slot))) return undefined;
-    const startedAt = Date.now();
-    const controller = new AbortController();
-    inFlight.add(controller);
-    const began = performance.now();
-    let outcome: CheckOutcome;
-    try {
-      outcome = await checkServer(entry.server, { signal: controller.signal, ...(ca ? { ca } : {}) });
-    } finally {
-      inFlight.delete(controller);
-    }
-    if (closing || tracked.get(id) !== entry) return undefined; // cancelled, or removed meanwhile
-    // The monitor's own lateness is not the target's outage: such a check is counted, not recorded.
-    if (overload.waitedOnLoop(outcome, began, performance.now(), Math.max(1, Math.round(entry.server.timeout * 1000)))) return undefined;
-    const now = Date.now();
-    const previous = entry.status.status;
-    const next = nextState(entry.status, outcome, entry.server);
-    const changed = next.status !== previous;
-    if (changed) {
-      entry.changes.push({ status: next.status, at: now });
-      trimChanges(entry.changes, now);
-    }
-    const uptime = uptimeFigures(entry.changes, coverage(now), now);
-    entry.status = {
-      ...entry.status,
-      ...next,
-      uptime,
-      uptime_percentage: uptime['24h'],
-      last_check: iso(startedAt),
-      last_change: changed ? iso(now) : entry.status.last_change,
-    };
-    const record: PendingRecord = {
-      ping: {
-        server: id,
-        status: outcome.status,
-        response_time: outcome.response_time,
-        status_code: outcome.status_code,
-        error_message: outcome.error_message,
-        check_timestamp: iso(startedAt),
-      },
-      status: entry.status,
-      server: entry.server,
-      previous,
-      ...(changed ? { change: { status: next.status, at: now, from: previous } } : {}),
-    };
-    return { committed: writer.add(record).then((ping) => (ping ? { server: record.server, ping, status: record.status } : undefined)) };
-  }
-
-  const scheduler = new Scheduler({
-    concurrency,
-    run: runCheck,
-    epochGrid: settings.shared,
-    tooLate: (slot, intervalMs, now) => overload.startsTooLate(slot, intervalMs, now),
-  });
-
-  function track(server: Server, status: ServerStatus | undefined, changes: Change[]): void {
-    const now = Date.now();
-    const current: ServerStatus = status ?? {
-      id: 0,
-      server: server.id,
-      status: 'pending',
-      uptime_percentage: 100,
-      uptime: { '24h': 100, '7d': 100, '30d': 100 },
-      last_check: null,
-      consecutive_failures: 0,
-      consecutive_successes: 0,
-      message: '',
-      last_change: iso(now),
-    };
-    tracked.set(server.id, { server, status: current, changes });
-    if (server.enabled) scheduler.schedule(server.id, server.check_interval, current.last_check ? Date.parse(current.last_check) : null);
-    else scheduler.unschedule(server.id);
-  }
-
-  function untrack(id: number): void {
-    tracked.delete(id);
-    scheduler.unschedule(id);
-  }
-
-  /** Follows a server's new settings; the schedule changes only when the interval or `enabled` did. */
-  function follow(server: Server, status?: ServerStatus): void {
-    const entry = tracked.get(server.id);
-    if (!entry) return track(server, status, [{ status: 'pending', at: Date.parse(server.created_at) }]);
-    const old = entry.server;
-    entry.server = server;
-    if (old.check_interval === server.check_interval && old.enabled === server.enabled) return;
-    if (!server.enabled) return scheduler.unschedule(server.id);
-    const last = entry.status.last_check;
-    scheduler.schedule(server.id, server.check_interval, last ? Date.parse(last) : null);
-  }
-
-  // Load what is stored: servers, their statuses and 30 days of state changes.
-  const [servers, statuses, changes] = await Promise.all([
-    store.servers.all(),
-    store.results.statuses(),
-    store.history.changesSince(since),
-  ]);
-  const statusOf = new Map(statuses.map((s) => [s.server, s]));
-  const changesOf = new Map<number, Change[]>();
-  for (const c of changes) {
-    let list = changesOf.get(c.server);
-    if (!list) changesOf.set(c.server, (list = []));
-    list.push({ status: c.status, at: c.at });
-  }
-  for (const server of servers) track(server, statusOf.get(server.id), changesOf.get(server.id) ?? []);
-
   const offStatus = sender ? events.on('status', () => sender.wake()) : () => {};
-  const offServer = events.on('server', (event) => {
-    if (event.action === 'deleted') untrack(event.id);
-    else follow(event.server, event.action === 'created' ? event.status : undefined);
-  });
-
-  // Other instances' and the CLI's changes come through the live channel layer within a second; this
-  // safety net (a change announced while the channel was down, a monitor without live updates) reads
-  // every server only when a one-row fingerprint says they differ from what is tracked.
-  async function sync(): Promise<void> {
-    const stored = await store.servers.fingerprint();
-    const held = fingerprintOf([...tracked.values()].map((t) => t.server));
-    if (stored.count === held.count && stored.ids === held.ids && stored.updated === held.updated) return;
-    const current = await store.servers.all();
-    const seen = new Set<number>();
-    for (const server of current) {
-      seen.add(server.id);
-      const entry = tracked.get(server.id);
-      if (!entry) follow(server, await store.results.status(server.id));
-      else if (entry.server.updated_at !== server.updated_at) follow(server);
-    }
-    for (const id of [...tracked.keys()]) if (!seen.has(id)) untrack(id);
-  }
-
-  const loops: Array<{ stop(): void }> = [];
-  const guard = (what: string, task: () => Promise<unknown>) => async () => {
-    try {
-      await task();
-    } catch (error) {
-      // An outage is the writer's to report, once; these loops just try again next time.
-      if (!isDatabaseUnavailable(error)) logger.warn(`monitor: ${what} failed`, { error: String(error) });
-    }
-  };
-  loops.push(
-    backgroundLoop(
-      RUN_HEARTBEAT,
-      guard('run heartbeat', () => store.history.touchRun(runId)),
-    ),
-  );
-  loops.push(backgroundLoop(SYNC_INTERVAL, guard('server sync', sync)));
-  loops.push(
-    backgroundLoop(
-      RUN_RELOAD_INTERVAL,
-      guard('run reload', async () => {
-        pastRuns = mergeIntervals((await store.history.runsSince(Date.now() - WINDOWS['30d'])).filter((r) => r.start !== start));
-      }),
-    ),
-  );
   const maintenanceOptions = { retentionDays, rollupRetentionDays, logger };
-  loops.push(
-    backgroundLoop(
-      maintenanceInterval,
-      guard('maintenance', () => maintain(store, maintenanceOptions)),
-    ),
+  const rollups = backgroundLoop(
+    maintenanceInterval,
+    async () => {
+      await maintain(store, maintenanceOptions);
+    },
+    monitorFailures('monitor: maintenance', logger),
   );
-  // Last before the checks start: nothing after it can fail and leave its timers running.
-  const overload = new OverloadGuard(logger);
-  if (settings.schedule) scheduler.start();
+  if (settings.schedule) runner.scheduler.start();
   sender?.start();
 
+  const { scheduler, writer, overload } = runner;
   let closed: Promise<void> | undefined;
   return {
     store,
     events,
-    async runNow(serverIds) {
-      const ids = serverIds ?? [...tracked.values()].filter((t) => t.server.enabled).map((t) => t.server.id);
-      const ran = await scheduler.runNow(ids);
-      const reports = await Promise.all(ran.map((r) => r?.committed));
-      return reports.filter((r): r is CheckReport => r !== undefined);
-    },
+    runNow: (serverIds) => runner.runNow(serverIds ?? tracker.enabledIds()),
     stats: () => ({
       ...scheduler.stats,
       lateness: [...scheduler.stats.lateness],
       batches: writer.batches,
-      servers: tracked.size,
-      claimsLost,
+      servers: tracker.size,
+      claimsLost: tracker.claimsLost,
       results: { pending: writer.pending, dropped: writer.dropped, error: writer.failure ?? null },
-      concurrency,
+      concurrency: settings.concurrency,
       running: scheduler.running,
       overloaded: overload.stats.overloaded,
       overload: { ...overload.stats },
@@ -509,17 +270,13 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     maintain: () => maintain(store, maintenanceOptions),
     close() {
       closed ??= (async () => {
-        for (const loop of loops) loop.stop();
-        offServer();
+        rollups.stop();
+        tracker.close();
         offStatus();
-        closing = true;
-        for (const controller of inFlight) controller.abort();
-        overload.stop();
-        await scheduler.stop();
-        await writer.close();
+        await runner.close();
         removeHook();
         await sender?.close();
-        await store.history.touchRun(runId).catch(() => {});
+        await ledger.close();
         await store.close();
       })();
       return closed;

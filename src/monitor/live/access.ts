@@ -1,4 +1,5 @@
 import type { LifelineLogger } from '../../logging/logger.js';
+import { monitorFailures } from '../failures.js';
 import type { LiveUser } from './types.js';
 
 /** Why a stream or socket lost its credentials; `code` and `detail` as the REST API's 401 says them. */
@@ -40,16 +41,15 @@ export class LiveAccess {
   readonly #byUser = new Map<number, Set<Watch>>();
   readonly #users: UserActivity | undefined;
   readonly #interval: number;
-  readonly #logger: LifelineLogger;
   #timer: NodeJS.Timeout | undefined;
   #checking = false;
-  #failing = false;
+  readonly #failures;
   #closed = false;
 
   constructor(options: LiveAccessOptions) {
     this.#users = options.users;
     this.#interval = options.interval;
-    this.#logger = options.logger;
+    this.#failures = monitorFailures('monitor live: re-checking the users of open streams', options.logger);
   }
 
   /** Open connections being watched. */
@@ -108,12 +108,10 @@ export class LiveAccess {
         activity = await users(ids);
       } catch (error) {
         // The database is away: the streams stay (they were valid); said once, until it answers again.
-        if (!this.#failing) this.#logger.warn('monitor live: could not re-check the users of open streams', { error: String(error) });
-        this.#failing = true;
+        this.#failures.failed(error);
         return;
       }
-      if (this.#failing) this.#logger.info('monitor live: re-checking the users of open streams again');
-      this.#failing = false;
+      this.#failures.succeeded();
       for (const id of ids) {
         const active = activity.get(id);
         if (active === true) continue;

@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
+import type { FailureLog } from '../../logging/failure-log.js';
 import type { LifelineLogger } from '../../logging/logger.js';
+import { backoffDelay } from '../../time.js';
+import { monitorFailures } from '../failures.js';
 import { decodeEvent, encodePayload, type ChannelLayer } from './channel.js';
 import type { LiveEvent, LivePayload } from './types.js';
 
@@ -14,6 +17,8 @@ interface PgConnection {
 
 const COUNTER = 'monitor_live_counter';
 const RECONNECT_MS = 1000;
+/** A server that stays away is tried again at most this far apart. */
+const MAX_RECONNECT_MS = 10_000;
 
 /**
  * Fans events out through PostgreSQL `LISTEN/NOTIFY` on the monitor's own database.
@@ -28,11 +33,15 @@ export class PostgresChannel implements ChannelLayer {
   #deliver: ((event: LiveEvent) => void) | undefined;
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
+  #reconnects = 0;
+  readonly #listenFailures: FailureLog;
 
   constructor(
     private readonly db: Knex,
-    private readonly logger: LifelineLogger,
-  ) {}
+    logger: LifelineLogger,
+  ) {
+    this.#listenFailures = monitorFailures('monitor live: the LISTEN connection (reconnecting)', logger);
+  }
 
   async start(deliver: (event: LiveEvent) => void): Promise<void> {
     this.#deliver = deliver;
@@ -63,7 +72,7 @@ export class PostgresChannel implements ChannelLayer {
       if (this.#listener !== connection) return;
       this.#listener = undefined;
       if (this.#closed) return;
-      this.logger.warn('monitor live: lost the LISTEN connection, reconnecting', { error: String(error ?? 'ended') });
+      this.#listenFailures.failed(error ?? new Error('the connection ended'));
       void connection.end().catch(() => {});
       this.#scheduleReconnect();
     };
@@ -72,6 +81,8 @@ export class PostgresChannel implements ChannelLayer {
     this.#listener = connection;
     try {
       await connection.query(`listen "${this.#channel}"`);
+      this.#reconnects = 0;
+      this.#listenFailures.succeeded();
     } catch (error) {
       this.#listener = undefined;
       await connection.end().catch(() => {});
@@ -80,11 +91,15 @@ export class PostgresChannel implements ChannelLayer {
   }
 
   #scheduleReconnect(): void {
+    const delay = backoffDelay(this.#reconnects++, { base: RECONNECT_MS, cap: MAX_RECONNECT_MS, jitter: 0.2 });
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       if (this.#closed) return;
-      this.#listen().catch(() => this.#scheduleReconnect());
-    }, RECONNECT_MS);
+      this.#listen().catch((error: unknown) => {
+        this.#listenFailures.failed(error);
+        this.#scheduleReconnect();
+      });
+    }, delay);
     this.#retry.unref();
   }
 

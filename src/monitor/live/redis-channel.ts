@@ -1,4 +1,5 @@
 import type { LifelineLogger } from '../../logging/logger.js';
+import { monitorFailures } from '../failures.js';
 import { MissingDependencyError } from '../database.js';
 import { decodeEvent, encodePayload, type ChannelLayer } from './channel.js';
 import type { LiveEvent, LivePayload } from './types.js';
@@ -8,6 +9,7 @@ interface RedisClient {
   subscribe(channel: string): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
   eval(script: string, keys: number, ...args: Array<string | number>): Promise<unknown>;
   quit(): Promise<unknown>;
   disconnect(): void;
@@ -72,15 +74,15 @@ export class RedisChannel implements ChannelLayer {
     const options = { lazyConnect: false, maxRetriesPerRequest: 3, enableOfflineQueue: true };
     this.#publisher = new Redis(this.url, options);
     this.#subscriber = new Redis(this.url, options);
-    let lastWarning = 0;
-    const warn = (error: Error) => {
-      // ioredis reconnects by itself; say it once a minute at most.
-      if (Date.now() - lastWarning < 60_000) return;
-      lastWarning = Date.now();
-      this.logger.warn('monitor live: Redis connection failed, retrying', { error: error.message });
-    };
-    this.#publisher.on('error', warn);
-    this.#subscriber.on('error', warn);
+    // ioredis reconnects by itself: each kind of error is said once, then its recovery.
+    for (const [name, connection] of [
+      ['publisher', this.#publisher],
+      ['subscriber', this.#subscriber],
+    ] as const) {
+      const failures = monitorFailures(`monitor live: the Redis ${name} connection (retrying)`, this.logger);
+      connection.on('error', (error: Error) => failures.failed(error));
+      connection.on('ready', () => failures.succeeded());
+    }
     this.#subscriber.on('message', (channel, message) => {
       if (channel !== this.#channel) return;
       const event = decodeEvent(message);

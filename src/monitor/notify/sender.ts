@@ -1,5 +1,6 @@
 import type { Transporter } from 'nodemailer';
 import type { LifelineLogger } from '../../logging/logger.js';
+import { monitorFailures } from '../failures.js';
 import type { MonitorStore } from '../store/index.js';
 import type { NotificationConfig } from '../types.js';
 import type { AttemptResult, OutboxMessage } from '../store/outbox.js';
@@ -56,7 +57,7 @@ export class NotificationSender {
   #again = false;
   #mail: Promise<Transporter> | undefined;
   #lastPrune = 0;
-  #failing = false;
+  readonly #outboxFailures;
   /** Attempts in flight, by outbox id. */
   readonly #inFlight = new Map<number, Promise<void>>();
   /** Attempts in flight per destination. */
@@ -70,6 +71,7 @@ export class NotificationSender {
     this.#settings = settings;
     this.#logger = logger;
     this.#instance = instance;
+    this.#outboxFailures = monitorFailures('monitor: reading the notification outbox', logger);
   }
 
   start(): void {
@@ -100,11 +102,9 @@ export class NotificationSender {
     this.#running = (async () => {
       try {
         more = await this.#tick();
-        if (this.#failing) this.#logger.warn('monitor: notification outbox readable again');
-        this.#failing = false;
+        this.#outboxFailures.succeeded();
       } catch (error) {
-        if (!this.#failing) this.#logger.warn('monitor: could not read the notification outbox, retrying', { error: String(error) });
-        this.#failing = true;
+        this.#outboxFailures.failed(error);
       }
     })();
     await this.#running;
