@@ -131,7 +131,8 @@ async function apiLoad(
 async function runMix(equivalent, seconds, sampleEvery) {
   const servers = Math.max(1, Math.round((equivalent * INTERVAL) / 60));
   const child = fork(join(here, 'monitor-mix-child.js'), [], {
-    execArgv: sampleEvery >= 10 ? ['--expose-gc'] : [],
+    // BENCH_MIX_NODE_ARGS: extra node flags for the monitor child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    execArgv: [...(sampleEvery >= 10 ? ['--expose-gc'] : []), ...(process.env.BENCH_MIX_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   pin(child.pid, '0');
