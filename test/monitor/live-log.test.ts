@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../src/monitor/live/log.js';
-import type { LiveEvent } from '../../src/monitor/live/types.js';
+import type { LiveEvent, LiveStatus } from '../../src/monitor/live/types.js';
 
-const event = (id: number): LiveEvent => ({ type: 'status', id, previous: 'up', status: { server: id % 100 } as LiveEvent['status'] });
+const event = (id: number): LiveEvent => ({ type: 'status', id, previous: 'up', status: { server: id % 100 } as LiveStatus['status'] });
 
 describe('EventLog (the live events kept for replay)', () => {
   it('stays bounded at maxEvents and costs O(1) an event once full, not a shift of every kept event', () => {
