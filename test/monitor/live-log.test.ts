@@ -37,4 +37,11 @@ describe('EventLog (the live events kept for replay)', () => {
     expect(log.since(9)?.map((e) => e.id)).toEqual([10, 11, 12]);
     expect(log.lastId).toBe(12);
   });
+
+  it('holds at most 20,000 events by default, whatever the rate (memory, not minutes, is the bound)', () => {
+    const log = new EventLog();
+    for (let id = 1; id <= 30_000; id++) log.add(event(id), 1_000_000);
+    expect(log.size).toBe(20_000);
+    expect(log.since(10_000)?.length).toBe(20_000);
+  });
 });
