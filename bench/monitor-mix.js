@@ -131,7 +131,8 @@ async function apiLoad(
 async function runMix(equivalent, seconds, sampleEvery) {
   const servers = Math.max(1, Math.round((equivalent * INTERVAL) / 60));
   const child = fork(join(here, 'monitor-mix-child.js'), [], {
-    execArgv: sampleEvery >= 10 ? ['--expose-gc'] : [],
+    // BENCH_MIX_NODE_ARGS: extra node flags for the monitor child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    execArgv: [...(sampleEvery >= 10 ? ['--expose-gc'] : []), ...(process.env.BENCH_MIX_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   pin(child.pid, '0');
@@ -192,6 +193,23 @@ async function runMix(equivalent, seconds, sampleEvery) {
   return { ...step, holds };
 }
 
+/**
+ * Whether samples [seconds, bytes] levelled off: the least-squares slope of the last third,
+ * carried over the whole run, adds less than 5 % of the end value (or 5 MB).
+ * @param {Array<[number, number]>} samples
+ */
+function levelled(samples) {
+  const tail = samples.slice(Math.floor((samples.length * 2) / 3));
+  if (tail.length < 3) return 'levelled: too few samples';
+  const mx = tail.reduce((a, [x]) => a + x, 0) / tail.length;
+  const my = tail.reduce((a, [, y]) => a + y, 0) / tail.length;
+  const slope = tail.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / tail.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  const span = (samples[samples.length - 1]?.[0] ?? 0) - (samples[0]?.[0] ?? 0);
+  const end = samples[samples.length - 1]?.[1] ?? 0;
+  const yes = slope * span < Math.max(5 * 1024 * 1024, end * 0.05);
+  return `levelled: ${yes ? 'yes' : 'no'} (last third ${slope >= 0 ? '+' : ''}${((slope * 60) / 1024 / 1024).toFixed(1)} MB/min)`;
+}
+
 const steps = [];
 for (const equivalent of STEPS) steps.push(await runMix(equivalent, SECONDS, 5));
 const soak = SOAK_SECONDS > 0 ? await runMix(SOAK_SERVERS, SOAK_SECONDS, 10) : undefined;
@@ -218,13 +236,10 @@ const lines = steps.map(
 );
 if (soak) {
   const rss = /** @type {Array<[number, number]>} */ (soak.rss);
+  const heap = /** @type {Array<[number, number]>} */ (soak.heap);
   const half = rss[Math.floor(rss.length / 2)]?.[1] ?? NaN;
-  const firstHalf = half - soak.rssStart;
-  const secondHalf = soak.rssEnd - half;
-  // Levelled off: the second half grew by less than a quarter of the first half's growth, or by < 5 MB.
-  const levelled = secondHalf < 5 * 1024 * 1024 || secondHalf < firstHalf / 4;
   lines.push(
-    `- soak, ${soak.equivalent} servers at 60 s with the mix for ${soak.seconds.toFixed(0)} s after ${WARMUP} s of warm-up: RSS ${mb(soak.rssStart)} at the start, ${mb(half)} half-way, ${mb(soak.rssEnd)} at the end (max ${mb(soak.rssMax)}): ${levelled ? 'levelled off' : 'still growing'}; samples every 10 s: ${rss.map(([, r]) => (r / 1024 / 1024).toFixed(0)).join(', ')} MB; heap after a full GC: ${soak.heap.map((/** @type {[number, number]} */ [, h]) => (h / 1024 / 1024).toFixed(0)).join(', ')} MB; ${pct(soak.madeShare)} made, gap p99 ${soak.gapP99.toFixed(2)} s, API p95 ${soak.apiP95.toFixed(1)} ms (${soak.apiRequests} requests, ${soak.apiFailed} failed), healthy recorded down ${soak.healthyDown}`,
+    `- soak, ${soak.equivalent} servers at 60 s with the mix for ${soak.seconds.toFixed(0)} s after ${WARMUP} s of warm-up: RSS ${mb(soak.rssStart)} at the start, ${mb(half)} half-way, ${mb(soak.rssEnd)} at the end (max ${mb(soak.rssMax)}), ${levelled(rss)}; heap after a full GC ${heap.length ? `${mb(heap[0]?.[1] ?? NaN)} → ${mb(heap[heap.length - 1]?.[1] ?? NaN)}, ${levelled(heap)}` : 'not sampled'}; samples every 10 s: RSS ${rss.map(([, r]) => (r / 1024 / 1024).toFixed(0)).join(', ')} MB; heap ${heap.map(([, h]) => (h / 1024 / 1024).toFixed(0)).join(', ')} MB; ${pct(soak.madeShare)} made, gap p99 ${soak.gapP99.toFixed(2)} s, API p95 ${soak.apiP95.toFixed(1)} ms (${soak.apiRequests} requests, ${soak.apiFailed} failed), healthy recorded down ${soak.healthyDown}, ${(soak.cpuMicros / Math.max(1, soak.started)).toFixed(0)} µs of monitor CPU per check started`,
   );
 }
 const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.versions.node}, ${os.platform()} ${os.release()}`;

@@ -19,6 +19,8 @@ export interface WriterOptions<R extends CheckRecord> {
 }
 
 export const DEFAULT_MAX_PENDING = 20_000;
+/** Results written in one transaction at most (~8 ms of a synchronous SQLite write). */
+export const MAX_FLUSH = 500;
 /** Retries of a failing write: 250 ms doubling up to 5 s, spread so instances that failed together retry apart. */
 const RETRY = { base: 250, cap: 5000, jitter: 0.2 };
 
@@ -104,8 +106,11 @@ export class BatchWriter<R extends CheckRecord> {
     this.#timer = undefined;
     if (this.#flushing) return this.#flushing;
     if (this.#queue.length === 0) return;
-    const batch = this.#queue;
-    this.#queue = [];
+    // At most MAX_FLUSH a transaction: better-sqlite3 writes synchronously, and a backlog written
+    // at once (after an outage, or a writer that fell behind) would hold the event loop, the API's
+    // requests and the checks' timers with it, for its whole length (16 µs a check).
+    const batch = this.#queue.length > MAX_FLUSH ? this.#queue.splice(0, MAX_FLUSH) : this.#queue;
+    if (batch === this.#queue) this.#queue = [];
     this.#flushing = (async () => {
       try {
         const stored = await this.#options.results.record(batch.map((b) => b.record));

@@ -3,7 +3,7 @@ import { openStore, type MonitorStore } from '../../src/monitor/store/index.js';
 import type { CheckRecord } from '../../src/monitor/store/results.js';
 import type { PingResult, ServerStatus } from '../../src/monitor/types.js';
 import { validateServer } from '../../src/monitor/validate.js';
-import { BatchWriter } from '../../src/monitor/writer.js';
+import { BatchWriter, MAX_FLUSH } from '../../src/monitor/writer.js';
 import { sqliteDatabase, waitFor } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -76,6 +76,21 @@ describe('BatchWriter', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(committed.map((c) => c.length)).toEqual([10, 1]);
     expect((await store.results.list({ serverIds: [id] })).count).toBe(11);
+    await writer.close();
+  });
+
+  it('writes a backlog in transactions of at most MAX_FLUSH, so a synchronous SQLite write never holds the loop for all of it', async () => {
+    const { store, id, record } = await withServer();
+    const committed: number[] = [];
+    const writer = new BatchWriter({ results: store.results, flushInterval: 50, onCommitted: (s) => committed.push(s.length) });
+    await store.db.schema.renameTable('monitor_ping_results', 'monitor_ping_results_away');
+    const pending = Array.from({ length: MAX_FLUSH * 2 + 200 }, (_, i) => writer.add(record(i)));
+    await waitFor(() => writer.failure !== undefined, 3000, 'a failed write');
+    await store.db.schema.renameTable('monitor_ping_results_away', 'monitor_ping_results');
+    await Promise.all(pending);
+    expect(committed.reduce((a, b) => a + b, 0)).toBe(MAX_FLUSH * 2 + 200);
+    expect(Math.max(...committed)).toBeLessThanOrEqual(MAX_FLUSH);
+    expect((await store.results.list({ serverIds: [id] })).count).toBe(MAX_FLUSH * 2 + 200);
     await writer.close();
   });
 
