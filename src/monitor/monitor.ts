@@ -23,6 +23,7 @@ import type { PingResult, Server, ServerState, ServerStatus } from './types.js';
 import { mergeIntervals, trimChanges, uptimeFigures, WINDOWS, type Change, type Interval } from './uptime.js';
 import { isDatabaseUnavailable } from './store/unavailable.js';
 import { BatchWriter, DEFAULT_MAX_PENDING } from './writer.js';
+import { WindowCache } from './windows/cache.js';
 
 export interface MonitorOptions {
   /** `postgres://…`, a SQLite file name, or a knex instance. Default `DATABASE_URL`, else `monitor.db`. */
@@ -234,6 +235,8 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
   const runId = await store.history.startRun(instance, start);
   let pastRuns: Interval[] = mergeIntervals(await store.history.runsSince(since));
   const coverage = (now: number) => mergeIntervals([...pastRuns, { start, end: now }]);
+  // Maintenance windows: shown as `maintenance`, and their time is left out of uptime like the monitor's own downtime.
+  const windows = new WindowCache(store);
 
   // Notifications: the outbox row commits with the state change; the sender reads it in the background.
   const removeHook = store.results.addRecordHook(notificationHook(store.outbox, settings.notify));
@@ -246,8 +249,9 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     logger,
     onCommitted(stored) {
       for (const { record, ping } of stored) {
-        events.publish('ping', { ping, status: record.status });
-        if (record.change) events.publish('status', { status: record.status, previous: record.previous, server: record.server, ping });
+        const status = windows.show(record.status, Date.parse(ping.check_timestamp));
+        events.publish('ping', { ping, status });
+        if (record.change) events.publish('status', { status, previous: record.previous, server: record.server, ping });
       }
     },
   });
@@ -302,6 +306,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     const entry = tracked.get(id);
     if (!entry) return undefined;
     if (settings.shared && !(await claim(entry, slot))) return undefined;
+    await windows.fresh();
     const startedAt = Date.now();
     const outcome: CheckOutcome = await checkServer(entry.server, { signal: closing.signal, ...(ca ? { ca } : {}) });
     if (closing.signal.aborted || tracked.get(id) !== entry) return undefined; // cancelled, or removed meanwhile
@@ -313,7 +318,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       entry.changes.push({ status: next.status, at: now });
       trimChanges(entry.changes, now);
     }
-    const uptime = uptimeFigures(entry.changes, coverage(now), now);
+    const uptime = uptimeFigures(entry.changes, windows.coverage(id, coverage(now), now), now);
     entry.status = {
       ...entry.status,
       ...next,
