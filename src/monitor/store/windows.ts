@@ -48,7 +48,13 @@ export class MaintenanceWindowQueries {
   async list(options: { serverIds?: readonly number[]; db?: Knex | Knex.Transaction } = {}): Promise<MaintenanceWindow[]> {
     const db = options.db ?? this.db;
     const q = db(WINDOWS).orderBy('id');
-    if (options.serverIds) q.whereIn('id', db(SERVERS).select('window_id').whereIn('server_id', [...options.serverIds]));
+    if (options.serverIds)
+      q.whereIn(
+        'id',
+        db(SERVERS)
+          .select('window_id')
+          .whereIn('server_id', [...options.serverIds]),
+      );
     const rows = (await q) as Row[];
     if (rows.length === 0) return [];
     const links = (await db(SERVERS)

@@ -91,3 +91,15 @@ export async function showStatuses(source: MonitorStore | Db, statuses: ServerSt
   const active = await maintenanceNow(source, ids, at);
   return active.size === 0 ? statuses : statuses.map((s) => shown(s, active.has(s.server)));
 }
+
+/** Servers with their `current_status` as users see it. */
+export async function showServerStatuses<T extends { current_status: ServerStatus | null }>(
+  source: MonitorStore | Db,
+  servers: T[],
+): Promise<T[]> {
+  const statuses = servers.flatMap((s) => (s.current_status ? [s.current_status] : []));
+  const shownList = await showStatuses(source, statuses);
+  if (shownList === statuses) return servers;
+  const byServer = new Map(shownList.map((s) => [s.server, s]));
+  return servers.map((s) => (s.current_status ? { ...s, current_status: byServer.get(s.current_status.server) ?? s.current_status } : s));
+}

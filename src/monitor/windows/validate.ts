@@ -24,7 +24,10 @@ export interface ValidateWindowOptions {
  * (5 fields, or `@daily`…) + `duration_minutes` + `timezone` (IANA, default UTC).
  * A PATCH that gives fields of the other kind switches the window's kind.
  */
-export function validateWindow(body: unknown, { partial = false, existing }: ValidateWindowOptions = {}): Validated<MaintenanceWindowInput> {
+export function validateWindow(
+  body: unknown,
+  { partial = false, existing }: ValidateWindowOptions = {},
+): Validated<MaintenanceWindowInput> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, errors: { non_field_errors: ['Invalid data. Expected a dictionary.'] } };
   }
@@ -52,8 +55,9 @@ export function validateWindow(body: unknown, { partial = false, existing }: Val
     else if (v.length === 0) fail('servers', 'This list may not be empty.');
     else if (v.length > MAX_SERVERS) fail('servers', `Ensure this field has no more than ${MAX_SERVERS} elements.`);
     else {
-      const bad = v.find((id) => typeof id !== "number" || !Number.isInteger(id) || id < 1 || id > 2_147_483_647);
-      if (bad !== undefined) fail('servers', `Incorrect type. Expected pk value, received ${JSON.stringify(bad)?.slice(0, 50) ?? typeof bad}.`);
+      const bad = v.find((id) => typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > 2_147_483_647);
+      if (bad !== undefined)
+        fail('servers', `Incorrect type. Expected pk value, received ${JSON.stringify(bad)?.slice(0, 50) ?? typeof bad}.`);
       else servers = [...new Set(v as number[])];
     }
   }
@@ -89,7 +93,8 @@ export function validateWindow(body: unknown, { partial = false, existing }: Val
     if (out.starts_at && out.ends_at && Date.parse(out.ends_at) <= Date.parse(out.starts_at)) fail('ends_at', 'Must be after starts_at.');
   } else {
     const zone = given('timezone') ? raw.timezone : (keep?.timezone ?? 'UTC');
-    if (typeof zone !== 'string' || !isTimeZone(zone.trim())) fail('timezone', `"${String(zone).slice(0, 100)}" is not a valid IANA time zone.`);
+    if (typeof zone !== 'string' || !isTimeZone(zone.trim()))
+      fail('timezone', `"${String(zone).slice(0, 100)}" is not a valid IANA time zone.`);
     else out.timezone = zone.trim();
     const cron = given('cron') ? raw.cron : keep?.cron;
     if (cron === undefined || cron === null) fail('cron', REQUIRED);
