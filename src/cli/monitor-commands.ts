@@ -1,7 +1,6 @@
 // `lifeline monitor migrate|user add|add|list|remove|check`: scripting the monitor's
 // database. The monitor (and so knex and its driver) is imported inside each action,
 // so every other lifeline command starts without it.
-import { showStatuses } from '../monitor/windows/index.js';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { redactText, redactUrl } from '../logging/redact.js';
@@ -279,6 +278,8 @@ async function addCommand(o: AddOptions): Promise<number> {
 // ---- list
 
 async function allServers(store: MonitorStore): Promise<ServerWithStatus[]> {
+  // Loaded here: other lifeline commands load no monitor module.
+  const { showStatuses } = await import('../monitor/windows/index.js');
   const [servers, statuses] = await Promise.all([store.servers.all(), store.results.statuses().then((list) => showStatuses(store, list))]);
   const statusOf = new Map(statuses.map((s) => [s.server, s]));
   return servers.map((server) => ({ ...server, current_status: statusOf.get(server.id) ?? null }));
