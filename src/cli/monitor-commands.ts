@@ -296,7 +296,9 @@ async function addCommand(o: AddOptions): Promise<number> {
 
 /** Every server, in the API's shape (status, notification ids, current status). */
 async function allServers(store: MonitorStore): Promise<ServerWithStatus[]> {
-  return (await store.servers.list({ limit: Number.MAX_SAFE_INTEGER })).results;
+  // Loaded here: other lifeline commands load no monitor module.
+  const { showServerStatuses } = await import('../monitor/windows/index.js');
+  return showServerStatuses(store, (await store.servers.list({ limit: Number.MAX_SAFE_INTEGER })).results);
 }
 
 async function listCommand(o: { json?: boolean; database?: string }): Promise<number> {

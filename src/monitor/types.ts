@@ -6,7 +6,11 @@ export type Protocol = (typeof PROTOCOLS)[number];
 export const PING_STATUSES = ['success', 'failure', 'timeout'] as const;
 export type PingStatus = (typeof PING_STATUSES)[number];
 
-export const SERVER_STATES = ['up', 'down', 'degraded', 'pending'] as const;
+/**
+ * `maintenance` is shown while a maintenance window covers the server; it is never
+ * stored: the up/down state machine goes on underneath, and shows when the window ends.
+ */
+export const SERVER_STATES = ['up', 'down', 'degraded', 'pending', 'maintenance'] as const;
 export type ServerState = (typeof SERVER_STATES)[number];
 
 export const NOTIFICATION_TYPES = ['email', 'webhook', 'sms'] as const;

@@ -76,3 +76,21 @@ export function trimChanges(changes: Change[], now: number): void {
   while (drop + 1 < changes.length && changes[drop + 1]!.at <= from) drop++;
   if (drop > 0) changes.splice(0, drop);
 }
+
+/** `runs` (merged) without the time in `holes` (merged): the monitor's coverage of a server outside its maintenance. */
+export function subtractIntervals(runs: readonly Interval[], holes: readonly Interval[]): Interval[] {
+  if (holes.length === 0) return [...runs];
+  const out: Interval[] = [];
+  for (const run of runs) {
+    let start = run.start;
+    for (const hole of holes) {
+      if (hole.end <= start) continue;
+      if (hole.start >= run.end) break;
+      if (hole.start > start) out.push({ start, end: hole.start });
+      start = Math.max(start, hole.end);
+      if (start >= run.end) break;
+    }
+    if (start < run.end) out.push({ start, end: run.end });
+  }
+  return out;
+}

@@ -72,6 +72,8 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       'monitor_notification_outbox',
       'monitor_notification_deliveries',
       'monitor_live_counter',
+      'monitor_maintenance_windows',
+      'monitor_maintenance_servers',
       'monitor_knex_migrations',
     ]) {
       expect(await store.db.schema.hasTable(table), table).toBe(true);
@@ -84,6 +86,7 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       '0002_claims',
       '0003_notifications',
       '0004_live_counter',
+      '0020_maintenance_windows',
     ]);
   });
 

@@ -6,6 +6,8 @@ import { authRoutes, type LoginThrottle } from './auth-routes.js';
 import { checkRoutes } from './checks.js';
 import { authenticate } from './guards.js';
 import { apiErrors, send } from './http.js';
+import { historyRoutes } from './history.js';
+import { maintenanceRoutes } from './maintenance.js';
 import { notificationRoutes } from './notifications.js';
 import { pingResultRoutes, serverStatusRoutes } from './results.js';
 import { serverRoutes } from './servers.js';
@@ -19,7 +21,7 @@ export interface ApiRouterOptions {
   loginThrottle?: LoginThrottle | false;
 }
 
-const PREFIXES = ['/auth', '/servers', '/ping-results', '/server-status', '/notification-configs', '/checks'];
+const PREFIXES = ['/auth', '/servers', '/ping-results', '/server-status', '/notification-configs', '/checks', '/maintenance'];
 
 /**
  * The REST API, to mount at `/api`: PulseGuard's routes and Django REST framework's
@@ -32,7 +34,9 @@ export function apiRouter(options: ApiRouterOptions): Router {
   const guard = authenticate(auth);
   const router = express.Router();
   router.use('/auth', authRoutes(auth, options.loginThrottle ?? {}));
+  router.use('/servers', historyRoutes(store, guard));
   router.use('/servers', serverRoutes(store, guard));
+  router.use('/maintenance', maintenanceRoutes(store, guard));
   router.use('/ping-results', pingResultRoutes(store, guard));
   router.use('/server-status', serverStatusRoutes(store, guard));
   router.use('/notification-configs', notificationRoutes(store, guard));

@@ -1,6 +1,7 @@
 import express, { type RequestHandler, type Router } from 'express';
 import type { MonitorStore } from '../store/index.js';
 import { PING_STATUSES, SERVER_STATES } from '../types.js';
+import { showStatuses } from '../windows/index.js';
 import { handler, methodNotAllowed, send } from './http.js';
 import { checkPageExists, choiceList, dateParam, idList, pageBody, pageOf, param, positiveParam } from './query.js';
 
@@ -48,16 +49,16 @@ export function serverStatusRoutes(store: MonitorStore, authenticate: RequestHan
       handler(async (req, res) => {
         const serverIds = idList(req, 'server_id');
         const status = choiceList(req, 'status', SERVER_STATES);
-        const filter = { ...(serverIds ? { serverIds } : {}), ...(status ? { status } : {}) };
+        // As users see them (`maintenance` during a window), filtered after: no stored state is `maintenance`.
+        const { results: stored } = await store.results.statusPage(serverIds ? { serverIds } : {});
+        const all = (await showStatuses(store, stored)).filter((s) => !status || status.includes(s.status));
         // Without paging parameters, every status at once: a client's overview is one request.
         if (param(req, 'page') === undefined && param(req, 'page_size') === undefined) {
-          const { count, results } = await store.results.statusPage(filter);
-          return send(res, 200, { count, next: null, previous: null, results });
+          return send(res, 200, { count: all.length, next: null, previous: null, results: all });
         }
         const page = pageOf(req);
-        const { count, results } = await store.results.statusPage({ ...filter, limit: page.size, offset: page.offset });
-        checkPageExists(page, count);
-        send(res, 200, pageBody(req, page, count, results));
+        checkPageExists(page, all.length);
+        send(res, 200, pageBody(req, page, all.length, all.slice(page.offset, page.offset + page.size)));
       }),
     )
     .all(methodNotAllowed(['GET']));

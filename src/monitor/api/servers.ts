@@ -1,6 +1,7 @@
 import express, { type RequestHandler, type Router } from 'express';
 import type { MonitorStore } from '../store/index.js';
 import { validateServer } from '../validate.js';
+import { showServerStatuses } from '../windows/index.js';
 import { adminOnly } from './guards.js';
 import { badRequest, handler, methodNotAllowed, notFound, nullCharacters, readBody, send } from './http.js';
 import { booleanParam, checkPageExists, idParam, pageBody, pageOf, param } from './query.js';
@@ -33,7 +34,7 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
           ...(enabled === undefined ? {} : { enabled }),
         });
         checkPageExists(page, count);
-        send(res, 200, pageBody(req, page, count, results));
+        send(res, 200, pageBody(req, page, count, await showServerStatuses(store, results)));
       }),
     )
     .post(
@@ -64,7 +65,7 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
       handler(async (req, res) => {
         const server = await store.servers.get(idParam(req));
         if (!server) throw notFound();
-        send(res, 200, server);
+        send(res, 200, (await showServerStatuses(store, [server]))[0]);
       }),
     )
     .put(authenticate, adminOnly, readBody, replace(false))

@@ -1,3 +1,4 @@
+import { showStatuses } from '../windows/index.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkInteger, checkOptionsObject, optionError } from '../../options.js';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_DETAIL } from '../store/unavailable.js';
@@ -76,10 +77,9 @@ function lastEventId(req: IncomingMessage, url: URL): number | undefined {
 
 /** The first events' data: statuses (changed since `since`) and the latest pings of the servers asked for. */
 async function snapshot(live: LiveUpdates, filter: StreamFilter): Promise<{ statuses: ServerStatus[]; pings: PingResult[] }> {
-  let statuses = await live.store.results.statuses({
-    ...(filter.status ? { status: filter.status } : {}),
-    ...(filter.serverIds ? { serverIds: filter.serverIds } : {}),
-  });
+  // As users see them (`maintenance` during a window), then filtered: a stored state is never `maintenance`.
+  let statuses = await showStatuses(live.store, await live.store.results.statuses(filter.serverIds ? { serverIds: filter.serverIds } : {}));
+  if (filter.status) statuses = statuses.filter((s) => filter.status!.includes(s.status));
   // Pings have no server state: a state filter keeps the pings of the servers in those states.
   const pingServers = filter.status ? statuses.map((s) => s.server) : filter.serverIds;
   const pings =

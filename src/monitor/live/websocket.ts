@@ -1,3 +1,4 @@
+import { showStatuses } from '../windows/index.js';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -134,7 +135,7 @@ export function attachMonitorSockets(server: Server, options: Readonly<MonitorSo
         if (servers?.length === 0) return send(client, { type: 'latest', statuses: [], pings: [] });
         const filter = servers ? { serverIds: servers } : {};
         const [statuses, pings] = await Promise.all([
-          live.store.results.statuses(filter),
+          live.store.results.statuses(filter).then((list) => showStatuses(live.store, list)),
           live.store.results.latest({ ...filter, limit: asked.limit }),
         ]);
         return send(client, { type: 'latest', statuses, pings });

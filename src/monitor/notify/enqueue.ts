@@ -5,6 +5,7 @@ import type { RecordHook } from '../store/results.js';
 import { iso, num, toServer, type Row } from '../store/rows.js';
 import type { ServerState } from '../types.js';
 import type { NotificationPayload } from './message.js';
+import { maintenanceNow } from '../windows/index.js';
 
 const isUp = (s: ServerState | undefined) => s === 'up' || s === 'degraded';
 
@@ -33,6 +34,12 @@ async function downSince(trx: Knex.Transaction, server: number, at: number): Pro
   return row?.t === null || row?.t === undefined ? undefined : num(row.t);
 }
 
+/** True when the occurrence running now (for `server`) also covers `at`, the change's time. */
+function quietAt(quiet: Map<number, { start: number; end: number }>, server: number, at: number): boolean {
+  const o = quiet.get(server);
+  return o !== undefined && o.start <= at && at < o.end;
+}
+
 export const newMessageId = (): string => `msg_${randomBytes(12).toString('hex')}`;
 
 /**
@@ -49,11 +56,16 @@ export const newMessageId = (): string => `msg_${randomBytes(12).toString('hex')
  */
 export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { reminderInterval: number }): RecordHook {
   return async (trx, stored) => {
-    const candidates = stored.filter(({ record }) => {
+    let candidates = stored.filter(({ record }) => {
       const c = record.change;
       if (c) return c.status === 'down' || c.from === 'down' || c.from === undefined;
       return reminderInterval > 0 && record.status.status === 'down';
     });
+    if (candidates.length === 0) return;
+    // A server in a maintenance window is expected to go down: nothing is sent while the window runs.
+    const now = Date.now();
+    const quiet = await maintenanceNow(trx, [...new Set(candidates.map((c) => c.ping.server))], now);
+    if (quiet.size > 0) candidates = candidates.filter(({ record, ping }) => !quietAt(quiet, ping.server, record.change?.at ?? now));
     if (candidates.length === 0) return;
     const serverIds = [...new Set(candidates.map((c) => c.ping.server))];
     const configs = (await trx('monitor_notification_configs')
@@ -71,7 +83,6 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
       ((await trx('monitor_servers').whereIn('id', [...configsOf.keys()])) as Row[]).map((r) => [num(r.id), toServer(r)]),
     );
 
-    const now = Date.now();
     const messages: OutboxInput[] = [];
     for (const { record, ping } of candidates) {
       const server = servers.get(ping.server);

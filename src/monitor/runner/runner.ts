@@ -10,6 +10,7 @@ import type { CheckRecord } from '../store/results.js';
 import { iso } from '../store/rows.js';
 import type { PingResult, Server, ServerState, ServerStatus } from '../types.js';
 import { trimChanges, uptimeFigures } from '../uptime.js';
+import { WindowCache } from '../windows/cache.js';
 import { BatchWriter } from '../writer.js';
 import type { RunLedger } from './ledger.js';
 import type { ServerTracker } from './tracker.js';
@@ -54,6 +55,8 @@ export class CheckRunner {
   readonly scheduler: Scheduler<Ran | undefined>;
   readonly writer: BatchWriter<PendingRecord>;
   readonly overload: OverloadGuard;
+  /** Maintenance windows: shown as `maintenance`, and their time left out of uptime like the monitor's own downtime. */
+  readonly windows: WindowCache;
   readonly #options: RunnerOptions;
   #tracker: ServerTracker | undefined;
   #ledger: RunLedger | undefined;
@@ -65,6 +68,7 @@ export class CheckRunner {
   constructor(options: RunnerOptions) {
     this.#options = options;
     const { events } = options;
+    const windows = (this.windows = new WindowCache(options.store));
     this.writer = new BatchWriter<PendingRecord>({
       results: options.store.results,
       flushInterval: options.flushInterval,
@@ -72,8 +76,9 @@ export class CheckRunner {
       logger: options.logger,
       onCommitted(stored) {
         for (const { record, ping } of stored) {
-          events.publish('ping', { ping, status: record.status });
-          if (record.change) events.publish('status', { status: record.status, previous: record.previous, server: record.server, ping });
+          const status = windows.show(record.status, Date.parse(ping.check_timestamp));
+          events.publish('ping', { ping, status });
+          if (record.change) events.publish('status', { status, previous: record.previous, server: record.server, ping });
         }
       },
     });
@@ -96,6 +101,7 @@ export class CheckRunner {
     const tracker = this.#tracker!;
     const entry = tracker.get(id);
     if (!entry || !(await tracker.claim(entry, slot))) return undefined;
+    await this.windows.fresh();
     const startedAt = Date.now();
     const controller = new AbortController();
     this.#inFlight.add(controller);
@@ -119,7 +125,7 @@ export class CheckRunner {
       entry.changes.push({ status: next.status, at: now });
       trimChanges(entry.changes, now);
     }
-    const uptime = uptimeFigures(entry.changes, this.#ledger!.coverage(now), now);
+    const uptime = uptimeFigures(entry.changes, this.windows.coverage(id, this.#ledger!.coverage(now), now), now);
     entry.status = {
       ...entry.status,
       ...next,

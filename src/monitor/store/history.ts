@@ -1,7 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import type { Rollup, ServerState } from '../types.js';
-import { num, toRollup, type Row } from './rows.js';
+import { iso, num, toRollup, type Row } from './rows.js';
 
 export interface StateChange {
   server: number;
@@ -15,6 +15,41 @@ export interface RunInterval {
 }
 
 const HOUR = 3_600_000;
+
+/** One bucket of a server's history. */
+export interface HistoryBucket {
+  /** ISO 8601 UTC. */
+  start: string;
+  checks: number;
+  /** Percent of the checks that succeeded; null without checks. */
+  uptime: number | null;
+  /** ms, over the successful checks; null without one. */
+  avg_response_time: number | null;
+  /** ms; from rollups, the highest hourly p95 of the bucket (an upper bound). */
+  p95_response_time: number | null;
+}
+
+export interface BucketQuery {
+  /** Epoch ms; aligned down to `size`. */
+  from: number;
+  to: number;
+  /** Bucket length, ms (a whole number of hours, or a divisor of one, for rollups to fit). */
+  size: number;
+  /** Hours before this are rolled up (the rollup watermark): older time is read from rollups, newer from raw results. */
+  rolledUpTo?: number | undefined;
+}
+
+interface Acc {
+  checks: number;
+  failures: number;
+  /** Sum of response times and how many, for the mean. */
+  sum: number;
+  timed: number;
+  times: number[];
+  p95: number | null;
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 /** p95 by nearest rank. */
 function p95(sorted: readonly number[]): number | null {
@@ -67,6 +102,76 @@ export class HistoryQueries {
   async rollups(serverId: number, since: number): Promise<Rollup[]> {
     const rows = (await this.db('monitor_rollups').where('server_id', serverId).where('hour', '>=', since).orderBy('hour')) as Row[];
     return rows.map(toRollup);
+  }
+
+  /**
+   * A server's history in buckets of `size` from raw results (since the rollup watermark)
+   * and hourly rollups (before it; only when a bucket is at least an hour). Buckets start
+   * at the first one with checks: a new server's 90 days are not 89 empty ones.
+   */
+  async buckets(serverId: number, { from, to, size, rolledUpTo }: BucketQuery): Promise<HistoryBucket[]> {
+    const first = Math.floor(from / size) * size;
+    const boundary = size >= HOUR && rolledUpTo !== undefined ? Math.min(Math.max(rolledUpTo, first), to) : first;
+    const accs = new Map<number, Acc>();
+    const acc = (at: number): Acc => {
+      const key = Math.floor(at / size) * size;
+      let a = accs.get(key);
+      if (!a) accs.set(key, (a = { checks: 0, failures: 0, sum: 0, timed: 0, times: [], p95: null }));
+      return a;
+    };
+    if (boundary > first) {
+      const rollups = (await this.db('monitor_rollups')
+        .where('server_id', serverId)
+        .where('hour', '>=', first)
+        .where('hour', '<', boundary)) as Row[];
+      for (const r of rollups) {
+        const a = acc(num(r.hour));
+        const count = num(r.count);
+        const failures = num(r.failures);
+        a.checks += count;
+        a.failures += failures;
+        if (r.avg_response_ms !== null && r.avg_response_ms !== undefined) {
+          a.sum += num(r.avg_response_ms) * (count - failures);
+          a.timed += count - failures;
+        }
+        if (r.p95_response_ms !== null && r.p95_response_ms !== undefined) a.p95 = Math.max(a.p95 ?? 0, num(r.p95_response_ms));
+      }
+    }
+    const raw = (await this.db('monitor_ping_results')
+      .where('server_id', serverId)
+      .where('check_timestamp', '>=', boundary)
+      .where('check_timestamp', '<', to)
+      .select('check_timestamp', 'status', 'response_time')) as Row[];
+    for (const r of raw) {
+      const a = acc(num(r.check_timestamp));
+      a.checks++;
+      if (r.status !== 'success') a.failures++;
+      else if (r.response_time !== null && r.response_time !== undefined) {
+        const t = num(r.response_time);
+        a.sum += t;
+        a.timed++;
+        a.times.push(t);
+      }
+    }
+    const keys = [...accs.keys()].filter((k) => accs.get(k)!.checks > 0);
+    if (keys.length === 0) return [];
+    const out: HistoryBucket[] = [];
+    for (let key = Math.min(...keys); key < to; key += size) {
+      const a = accs.get(key);
+      if (!a || a.checks === 0) {
+        out.push({ start: iso(key), checks: 0, uptime: null, avg_response_time: null, p95_response_time: null });
+        continue;
+      }
+      const rawP95 = p95(a.times.sort((x, y) => x - y));
+      out.push({
+        start: iso(key),
+        checks: a.checks,
+        uptime: round3(((a.checks - a.failures) / a.checks) * 100),
+        avg_response_time: a.timed === 0 ? null : round3(a.sum / a.timed),
+        p95_response_time: a.p95 === null ? rawP95 : rawP95 === null ? a.p95 : Math.max(a.p95, rawP95),
+      });
+    }
+    return out;
   }
 
   /** Computes the rollups of one hour (start in epoch ms) from the raw results; idempotent. Returns the rows written. */

@@ -7,6 +7,7 @@ import { HistoryQueries } from './history.js';
 import { OutboxQueries } from './outbox.js';
 import { ResultQueries } from './results.js';
 import { ServerQueries } from './servers.js';
+import { MaintenanceWindowQueries } from './windows.js';
 
 export interface OpenStoreOptions {
   /** `postgres://…`, a SQLite file name, or a knex instance. Default `monitor.db`. */
@@ -28,6 +29,7 @@ export class MonitorStore {
   readonly outbox: OutboxQueries;
   readonly users: UserQueries;
   readonly settings: SettingQueries;
+  readonly maintenance: MaintenanceWindowQueries;
 
   constructor(
     readonly db: Knex,
@@ -42,6 +44,7 @@ export class MonitorStore {
     this.outbox = new OutboxQueries(db, dialect);
     this.users = new UserQueries(db);
     this.settings = new SettingQueries(db);
+    this.maintenance = new MaintenanceWindowQueries(db);
   }
 
   /** Applies pending migrations; returns their names. */

@@ -188,6 +188,7 @@ function addPing(ping) {
   if (!Number.isFinite(t) || t < Date.now() - HOUR_MS) return false;
   if (t > state.newestPing) state.newestPing = t;
   state.pings.set(ping.id, {
+    id: ping.id,
     server: ping.server,
     t,
     ms: ping.status === 'success' && typeof ping.response_time === 'number' ? ping.response_time : null,
@@ -500,7 +501,7 @@ function render() {
     state.rows.delete(id);
   }
   $('#no-servers').hidden = state.servers.size > 0;
-  const parts = ['up', 'degraded', 'down', 'pending', 'paused'].filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`);
+  const parts = ['up', 'degraded', 'down', 'maintenance', 'pending', 'paused'].filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`);
   const total = state.servers.size;
   $('#summary').textContent = `${total} server${total === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
 }
@@ -582,7 +583,7 @@ function openDialog(dialog, title, values) {
 for (const dialog of document.querySelectorAll('dialog')) {
   dialog.querySelector('[data-close]').addEventListener('click', () => dialog.close());
 }
-state.detail = new Detail($('#detail-dialog'));
+state.detail = new Detail($('#detail-dialog'), (path) => state.session.request('GET', path));
 $('#detail-dialog').addEventListener('close', () => {
   state.detail.serverId = null;
 });
