@@ -11,6 +11,7 @@ import type { DatabaseOption } from './database.js';
 import { MonitorEvents } from './events.js';
 import { maintain, type MaintenanceReport } from './maintenance.js';
 import { notificationHook } from './notify/enqueue.js';
+import { incidentHook } from './pages/incident-hook.js';
 import { notifySettings, type NotifyOptions, type NotifySettings } from './notify/options.js';
 import { NotificationSender, type SenderStats } from './notify/sender.js';
 import { Scheduler, type SchedulerStats } from './scheduler.js';
@@ -237,6 +238,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
 
   // Notifications: the outbox row commits with the state change; the sender reads it in the background.
   const removeHook = store.results.addRecordHook(notificationHook(store.outbox, settings.notify));
+  const removeIncidentHook = store.results.addRecordHook(incidentHook(store));
   const sender = settings.notify.send ? new NotificationSender(store, settings.notify, logger, instance) : undefined;
 
   const writer = new BatchWriter<PendingRecord>({
@@ -479,6 +481,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
         await scheduler.stop();
         await writer.close();
         removeHook();
+        removeIncidentHook();
         await sender?.close();
         await store.history.touchRun(runId).catch(() => {});
         await store.close();

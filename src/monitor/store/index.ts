@@ -4,9 +4,11 @@ import { MonitorEvents } from '../events.js';
 import { migrate } from '../migrations/index.js';
 import { NotificationQueries, SettingQueries, UserQueries } from './admin.js';
 import { HistoryQueries } from './history.js';
+import { IncidentQueries } from './incidents.js';
 import { OutboxQueries } from './outbox.js';
 import { ResultQueries } from './results.js';
 import { ServerQueries } from './servers.js';
+import { StatusPageQueries } from './status-pages.js';
 
 export interface OpenStoreOptions {
   /** `postgres://…`, a SQLite file name, or a knex instance. Default `monitor.db`. */
@@ -28,6 +30,8 @@ export class MonitorStore {
   readonly outbox: OutboxQueries;
   readonly users: UserQueries;
   readonly settings: SettingQueries;
+  readonly statusPages: StatusPageQueries;
+  readonly incidents: IncidentQueries;
 
   constructor(
     readonly db: Knex,
@@ -42,6 +46,8 @@ export class MonitorStore {
     this.outbox = new OutboxQueries(db, dialect);
     this.users = new UserQueries(db);
     this.settings = new SettingQueries(db);
+    this.statusPages = new StatusPageQueries(db);
+    this.incidents = new IncidentQueries(db);
   }
 
   /** Applies pending migrations; returns their names. */
