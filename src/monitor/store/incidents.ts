@@ -51,14 +51,11 @@ type Db = Knex | Knex.Transaction;
 export async function readIncidents(db: Db, rows: Row[]): Promise<Incident[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => num(r.id));
-  const [servers, updates, pages] = await Promise.all([
-    db(SERVERS).whereIn('incident_id', ids).orderBy('server_id') as Promise<Row[]>,
-    db(UPDATES).whereIn('incident_id', ids).orderBy('id') as Promise<Row[]>,
-    db('monitor_status_pages').whereIn(
-      'id',
-      rows.filter((r) => r.page_id !== null && r.page_id !== undefined).map((r) => num(r.page_id)),
-    ) as Promise<Row[]>,
-  ]);
+  // One after another: inside a transaction they share one connection.
+  const servers = (await db(SERVERS).whereIn('incident_id', ids).orderBy('server_id')) as Row[];
+  const updates = (await db(UPDATES).whereIn('incident_id', ids).orderBy('id')) as Row[];
+  const pageIds = rows.filter((r) => r.page_id !== null && r.page_id !== undefined).map((r) => num(r.page_id));
+  const pages = pageIds.length ? ((await db('monitor_status_pages').whereIn('id', pageIds)) as Row[]) : [];
   const slugOf = new Map(pages.map((p) => [num(p.id), String(p.slug)]));
   const group = <T>(list: Row[], map: (r: Row) => T) => {
     const out = new Map<number, T[]>();
