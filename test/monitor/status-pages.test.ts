@@ -7,8 +7,22 @@ import { startTarget, type Target } from './target.js';
 interface Summary {
   title: string;
   status: string;
-  servers: Array<{ id: number; name: string; status: string; uptime: Record<string, number | null>; days: Array<{ date: string; uptime: number | null; status: string }> }>;
-  incidents: Array<{ id: number; title: string; state: string; impact: string; servers: number[]; resolved_at: string | null; updates: unknown[] }>;
+  servers: Array<{
+    id: number;
+    name: string;
+    status: string;
+    uptime: Record<string, number | null>;
+    days: Array<{ date: string; uptime: number | null; status: string }>;
+  }>;
+  incidents: Array<{
+    id: number;
+    title: string;
+    state: string;
+    impact: string;
+    servers: number[];
+    resolved_at: string | null;
+    updates: unknown[];
+  }>;
   maintenance: unknown[];
 }
 
@@ -77,14 +91,23 @@ describe.each(DATABASES)('status pages and incidents on %s', (_name, makeDb) => 
   it('validates pages DRF-style and keeps them to admins', async () => {
     const r = request(api.url);
     expect((await r.get('/api/status-pages/')).status).toBe(401);
-    const bad = await r.post('/api/status-pages/').set(auth(admin)).send({ slug: 'Not A Slug', servers: [web, 999_999], display_names: { x: 'y' } });
+    const bad = await r
+      .post('/api/status-pages/')
+      .set(auth(admin))
+      .send({ slug: 'Not A Slug', servers: [web, 999_999], display_names: { x: 'y' } });
     expect(bad.status).toBe(400);
     expect(Object.keys(bad.body as object).sort()).toEqual(['display_names', 'slug', 'title']);
     expect((bad.body as Record<string, string[]>).title).toEqual(['This field is required.']);
-    const missing = await r.post('/api/status-pages/').set(auth(admin)).send({ slug: 'x', title: 'X', servers: [web, 999_999] });
+    const missing = await r
+      .post('/api/status-pages/')
+      .set(auth(admin))
+      .send({ slug: 'x', title: 'X', servers: [web, 999_999] });
     expect(missing.status).toBe(400);
     expect(missing.body).toEqual({ servers: ['Invalid pk "999999" - object does not exist.'] });
-    const stray = await r.post('/api/status-pages/').set(auth(admin)).send({ slug: 'x', title: 'X', servers: [web], display_names: { [other]: 'O' } });
+    const stray = await r
+      .post('/api/status-pages/')
+      .set(auth(admin))
+      .send({ slug: 'x', title: 'X', servers: [web], display_names: { [other]: 'O' } });
     expect(stray.body).toEqual({ display_names: [`Server ${other} is not on this page.`] });
     expect((await r.post('/api/status-pages/').set(auth(reader)).send({ slug: 'x', title: 'X' })).status).toBe(403);
     expect((await r.post('/api/status-pages/').set(auth(admin)).send('[1]').type('json')).status).toBe(400);
@@ -101,9 +124,16 @@ describe.each(DATABASES)('status pages and incidents on %s', (_name, makeDb) => 
     expect(taken.body).toEqual({ slug: ['status page with this slug already exists.'] });
     const list = await r.get('/api/status-pages/').set(auth(reader));
     expect(list.body).toMatchObject({ count: 1, results: [{ slug: 'acme' }] });
-    const patched = await r.patch('/api/status-pages/acme/').set(auth(admin)).send({ display_names: { [web]: 'Website', [apiServer]: 'API' } });
+    const patched = await r
+      .patch('/api/status-pages/acme/')
+      .set(auth(admin))
+      .send({ display_names: { [web]: 'Website', [apiServer]: 'API' } });
     expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ title: 'Acme', servers: [apiServer, web], display_names: { [web]: 'Website', [apiServer]: 'API' } });
+    expect(patched.body).toMatchObject({
+      title: 'Acme',
+      servers: [apiServer, web],
+      display_names: { [web]: 'Website', [apiServer]: 'API' },
+    });
 
     const temp = await r.post('/api/status-pages/').set(auth(admin)).send({ slug: 'temp', title: 'Temp' });
     expect(temp.status).toBe(201);
@@ -185,12 +215,18 @@ describe.each(DATABASES)('status pages and incidents on %s', (_name, makeDb) => 
     const events = (await api.monitor.store.outbox.list({ server: web })).map((m) => m.event);
     expect(events).toEqual(['server.down', 'incident.opened', 'server.up', 'incident.resolved']);
     const resolved = (await api.monitor.store.outbox.list({ server: web })).find((m) => m.event === 'incident.resolved')!;
-    expect(resolved.payload).toMatchObject({ type: 'incident.resolved', incident: { id: incident!.id, state: 'resolved', status_page: 'acme' } });
+    expect(resolved.payload).toMatchObject({
+      type: 'incident.resolved',
+      incident: { id: incident!.id, state: 'resolved', status_page: 'acme' },
+    });
   });
 
   it('lets operators open, edit, update and resolve incidents, with field errors', async () => {
     const r = request(api.url);
-    const bad = await r.post('/api/incidents/').set(auth(admin)).send({ state: 'sleeping', servers: [999_999], started_at: 'yesterday' });
+    const bad = await r
+      .post('/api/incidents/')
+      .set(auth(admin))
+      .send({ state: 'sleeping', servers: [999_999], started_at: 'yesterday' });
     expect(bad.status).toBe(400);
     expect(Object.keys(bad.body as object).sort()).toEqual(['started_at', 'state', 'title']);
     expect((await r.post('/api/incidents/').set(auth(reader)).send({ title: 'x' })).status).toBe(403);
@@ -199,17 +235,35 @@ describe.each(DATABASES)('status pages and incidents on %s', (_name, makeDb) => 
       .set(auth(admin))
       .send({ title: 'Slow logins', impact: 'minor', servers: [web], message: 'We are looking into slow logins.' });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ title: 'Slow logins', state: 'investigating', impact: 'minor', servers: [web], resolved_at: null, automatic: false });
+    expect(created.body).toMatchObject({
+      title: 'Slow logins',
+      state: 'investigating',
+      impact: 'minor',
+      servers: [web],
+      resolved_at: null,
+      automatic: false,
+    });
     const id = (created.body as { id: number }).id;
-    const patched = await r.patch(`/api/incidents/${id}/`).set(auth(admin)).send({ state: 'identified', resolved_at: '2020-01-01T00:00:00Z' });
+    const patched = await r
+      .patch(`/api/incidents/${id}/`)
+      .set(auth(admin))
+      .send({ state: 'identified', resolved_at: '2020-01-01T00:00:00Z' });
     expect(patched.body).toEqual({ resolved_at: ['Only a resolved incident has a resolved_at.'] });
-    expect((await r.patch(`/api/incidents/${id}/`).set(auth(admin)).send({ state: 'identified' })).body).toMatchObject({ state: 'identified' });
+    expect((await r.patch(`/api/incidents/${id}/`).set(auth(admin)).send({ state: 'identified' })).body).toMatchObject({
+      state: 'identified',
+    });
     expect((await r.post(`/api/incidents/${id}/updates/`).set(auth(admin)).send({ state: 'resolved' })).body).toEqual({
       message: ['This field is required.'],
     });
-    const resolved = await r.post(`/api/incidents/${id}/updates/`).set(auth(admin)).send({ state: 'resolved', message: 'Fixed: a cache was cold.' });
+    const resolved = await r
+      .post(`/api/incidents/${id}/updates/`)
+      .set(auth(admin))
+      .send({ state: 'resolved', message: 'Fixed: a cache was cold.' });
     expect(resolved.status).toBe(201);
-    expect(resolved.body).toMatchObject({ state: 'resolved', updates: [{ state: 'investigating' }, { state: 'resolved', message: 'Fixed: a cache was cold.' }] });
+    expect(resolved.body).toMatchObject({
+      state: 'resolved',
+      updates: [{ state: 'investigating' }, { state: 'resolved', message: 'Fixed: a cache was cold.' }],
+    });
     expect((resolved.body as { resolved_at: string | null }).resolved_at).not.toBeNull();
     const postmortem = await r.post(`/api/incidents/${id}/updates/`).set(auth(admin)).send({ message: 'Postmortem: …' });
     expect(postmortem.body).toMatchObject({ state: 'resolved' });

@@ -85,8 +85,8 @@ export function renderPage(summary: PageSummary, { assets, events }: { assets: s
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(summary.title)} – status</title>
-<link rel="stylesheet" href="${assets}/status.css">
-<script type="module" src="${assets}/status.js"></script>
+<link rel="stylesheet" href="${assets}/status-page.css">
+<script type="module" src="${assets}/status-page.js"></script>
 </head>
 <body data-events="${escapeHtml(events)}">
 <main>
