@@ -8,6 +8,8 @@ export interface CachedSummary {
   summary: PageSummary;
   json: string;
   at: number;
+  /** The rendered page by its base path (rendered once per summary). */
+  html: Map<string, string>;
 }
 
 type Entry = { value: Promise<CachedSummary | undefined>; servers: ReadonlySet<number>; at: number };
@@ -50,7 +52,7 @@ export class SummaryCache {
     const page = await this.store.statusPages.get(slug);
     if (!page) return undefined;
     const summary = await computeSummary(this.store, page, now);
-    return { page, summary, json: JSON.stringify(summary), at: now };
+    return { page, summary, json: JSON.stringify(summary), at: now, html: new Map() };
   }
 
   /** Drops the pages showing any of these servers. */

@@ -66,6 +66,12 @@ export interface PageSummary {
   generated_at: string;
 }
 
+const SPANS = [
+  ['7d', 7],
+  ['30d', 30],
+  ['90d', 90],
+] as const;
+
 const STATE: Record<ServerState, PublicServerStatus> = { up: 'operational', degraded: 'degraded', down: 'outage', pending: 'pending' };
 
 const percent = (count: number, failures: number): number | null =>
@@ -103,40 +109,10 @@ interface Counts {
   failures: number;
 }
 
-/**
- * Per server and UTC day, from the hourly rollups up to the rollup watermark and the raw
- * results after it (today's, and any hour not rolled up yet): grouped in the database, so
- * 90 days of 100 servers come back as at most 9000 rows.
- */
-async function dailyCounts(
-  store: MonitorStore,
-  ids: readonly number[],
-  since: number,
-  watermark: number,
-): Promise<Map<number, Map<number, Counts>>> {
-  const { db } = store;
-  const dayOf = (column: string) =>
-    store.dialect === 'postgres'
-      ? db.raw(`floor(${column} / ${DAY})::bigint as day`)
-      : db.raw(`cast(${column} / ${DAY} as integer) as day`);
-  const [rolled, raw] = await Promise.all([
-    db('monitor_rollups')
-      .whereIn('server_id', [...ids])
-      .where('hour', '>=', since)
-      .where('hour', '<', watermark)
-      .select('server_id', dayOf('hour'))
-      .sum({ count: 'count', failures: 'failures' })
-      .groupBy('server_id', 'day') as Promise<Row[]>,
-    db('monitor_ping_results')
-      .whereIn('server_id', [...ids])
-      .where('check_timestamp', '>=', Math.max(since, watermark))
-      .select('server_id', dayOf('check_timestamp'))
-      .count({ count: '*' })
-      .sum({ failures: db.raw("case when status = 'success' then 0 else 1 end") })
-      .groupBy('server_id', 'day') as Promise<Row[]>,
-  ]);
-  const out = new Map<number, Map<number, Counts>>();
-  for (const r of [...rolled, ...raw]) {
+type DailyCounts = Map<number, Map<number, Counts>>;
+
+function addCounts(out: DailyCounts, rows: readonly Row[]): void {
+  for (const r of rows) {
     const server = num(r.server_id);
     let days = out.get(server);
     if (!days) out.set(server, (days = new Map()));
@@ -146,7 +122,79 @@ async function dailyCounts(
     acc.failures += num(r.failures ?? 0);
     days.set(day, acc);
   }
-  return out;
+}
+
+function dayColumn(store: MonitorStore, column: string) {
+  return store.dialect === 'postgres'
+    ? store.db.raw(`floor(${column} / ${DAY})::bigint as day`)
+    : store.db.raw(`cast(${column} / ${DAY} as integer) as day`);
+}
+
+/** Rollups of whole hours in [from, to), per server and UTC day: grouped in the database. */
+async function rolledDays(store: MonitorStore, ids: readonly number[], from: number, to: number): Promise<Row[]> {
+  if (to <= from) return [];
+  return (await store
+    .db('monitor_rollups')
+    .whereIn('server_id', [...ids])
+    .where('hour', '>=', from)
+    .where('hour', '<', to)
+    .select('server_id', dayColumn(store, 'hour'))
+    .sum({ count: 'count', failures: 'failures' })
+    .groupBy('server_id', 'day')) as Row[];
+}
+
+/**
+ * The days before today change only when an hour is rolled up into them: computed once
+ * per page, rollup watermark and day, and kept (the costly part: 89 days × 24 hours of
+ * every server), so a status change recomputes only today.
+ */
+const pastCache = new WeakMap<MonitorStore, Map<string, Promise<DailyCounts>>>();
+
+function pastDays(store: MonitorStore, ids: readonly number[], firstDay: number, until: number): Promise<DailyCounts> {
+  let cache = pastCache.get(store);
+  if (!cache) pastCache.set(store, (cache = new Map()));
+  const key = `${firstDay}:${until}:${ids.join(',')}`;
+  let value = cache.get(key);
+  if (!value) {
+    if (cache.size >= 200) cache.clear();
+    value = rolledDays(store, ids, firstDay * DAY, until).then((rows) => {
+      const out: DailyCounts = new Map();
+      addCounts(out, rows);
+      return out;
+    });
+    value.catch(() => cache.delete(key));
+    cache.set(key, value);
+  }
+  return value;
+}
+
+/**
+ * Per server and UTC day, from the hourly rollups up to the rollup watermark and the raw
+ * results after it (today's, and any hour not rolled up yet).
+ */
+async function dailyCounts(
+  store: MonitorStore,
+  ids: readonly number[],
+  firstDay: number,
+  today: number,
+  watermark: number,
+): Promise<{ past: DailyCounts; recent: DailyCounts }> {
+  const { db } = store;
+  const pastUntil = Math.min(watermark, today * DAY);
+  const [past, recent, raw] = await Promise.all([
+    pastDays(store, ids, firstDay, pastUntil),
+    rolledDays(store, ids, Math.max(pastUntil, firstDay * DAY), watermark),
+    db('monitor_ping_results')
+      .whereIn('server_id', [...ids])
+      .where('check_timestamp', '>=', Math.max(firstDay * DAY, watermark))
+      .select('server_id', dayColumn(store, 'check_timestamp'))
+      .count({ count: '*' })
+      .sum({ failures: db.raw("case when status = 'success' then 0 else 1 end") })
+      .groupBy('server_id', 'day') as Promise<Row[]>,
+  ]);
+  const recentCounts: DailyCounts = new Map();
+  addCounts(recentCounts, [...recent, ...raw]);
+  return { past, recent: recentCounts };
 }
 
 /** The last 24 hours per server: rollups of whole hours, raw results for the rest. */
@@ -195,7 +243,9 @@ export async function computeSummary(store: MonitorStore, page: StoredPage, now:
           .select('id', 'name') as Promise<Row[]>)
       : Promise.resolve([] as Row[]),
     ids.length ? store.results.statuses({ serverIds: ids }) : Promise.resolve([]),
-    ids.length ? dailyCounts(store, ids, firstDay * DAY, watermark) : Promise.resolve(new Map<number, Map<number, Counts>>()),
+    ids.length
+      ? dailyCounts(store, ids, firstDay, today, watermark)
+      : Promise.resolve({ past: new Map(), recent: new Map() } as { past: DailyCounts; recent: DailyCounts }),
     ids.length ? lastDayCounts(store, ids, now, watermark) : Promise.resolve(new Map<number, Counts>()),
     ids.length ? view.activeFor(ids, now) : Promise.resolve(new Set<number>()),
     ids.length ? view.windows(ids, now, MAINTENANCE_HORIZON) : Promise.resolve([]),
@@ -204,21 +254,22 @@ export async function computeSummary(store: MonitorStore, page: StoredPage, now:
   const nameOf = new Map(names.map((r) => [num(r.id), String(r.name)]));
   const stateOf = new Map(statuses.map((s) => [s.server, s.status]));
 
+  const dates = Array.from({ length: DAYS }, (_, i) => iso((firstDay + i) * DAY).slice(0, 10));
   const servers: PublicServer[] = ids.map((id) => {
-    const perDay = daily.get(id) ?? new Map<number, Counts>();
+    const past = daily.past.get(id);
+    const recent = daily.recent.get(id);
     const days: DayEntry[] = [];
     const sums = { '7d': { count: 0, failures: 0 }, '30d': { count: 0, failures: 0 }, '90d': { count: 0, failures: 0 } };
     for (let d = firstDay; d <= today; d++) {
-      const c = perDay.get(d) ?? { count: 0, failures: 0 };
-      days.push({ date: iso(d * DAY).slice(0, 10), uptime: percent(c.count, c.failures), status: dayStatus(c.count, c.failures) });
-      for (const [key, span] of [
-        ['7d', 7],
-        ['30d', 30],
-        ['90d', 90],
-      ] as const) {
+      const a = past?.get(d);
+      const b = recent?.get(d);
+      const count = (a?.count ?? 0) + (b?.count ?? 0);
+      const failures = (a?.failures ?? 0) + (b?.failures ?? 0);
+      days.push({ date: dates[d - firstDay]!, uptime: percent(count, failures), status: dayStatus(count, failures) });
+      for (const [key, span] of SPANS) {
         if (d > today - span) {
-          sums[key].count += c.count;
-          sums[key].failures += c.failures;
+          sums[key].count += count;
+          sums[key].failures += failures;
         }
       }
     }
