@@ -1,7 +1,7 @@
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from '../helpers/chromium.js';
-import { startApi, type ApiHarness } from './api-helpers.js';
+import { ADMIN, startApi, type ApiHarness } from './api-helpers.js';
 import { serverInput, sqliteDatabase, type TestDatabase } from './helpers.js';
 import { startTarget, type Target } from './target.js';
 
@@ -94,6 +94,55 @@ describe('public status page in a real browser', () => {
 
     expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([]);
     expect(lines.filter((l) => CSP_VIOLATION.test(l) || l.startsWith('pageerror') || l.startsWith('error'))).toEqual([]);
+    await context.close();
+  });
+
+  it("lets an admin manage pages and incidents in the dashboard, with the API's field errors", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const lines: string[] = [];
+    page.on('console', (m) => lines.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
+    await page.goto(`${api.url}/monitor/`);
+    await page.fill('#login-username', ADMIN.username);
+    await page.fill('#login-password', ADMIN.password);
+    await page.click('#login-form button[type="submit"]');
+    await page.waitForSelector('#page-list tbody tr[data-slug="acme"]');
+    expect(await page.getAttribute('#page-list tr[data-slug="acme"] a', 'href')).toBe('../status/acme');
+
+    await page.click('#add-page');
+    await page.fill('#page-slug', 'Bad Slug');
+    await page.fill('#page-servers', `${web}, 999999`);
+    await page.fill('#page-names', `${web}=Public web`);
+    await page.click('#page-form button[type="submit"]');
+    await expect.poll(() => page.textContent('#page-form [data-error-for="slug"]')).toMatch(/^Enter a valid "slug"/);
+    expect(await page.textContent('#page-form [data-error-for="title"]')).toBe('This field is required.');
+    await page.fill('#page-slug', 'public');
+    await page.fill('#page-title', 'Public');
+    await page.click('#page-form button[type="submit"]');
+    await expect.poll(() => page.textContent('#page-form [data-error-for="servers"]')).toBe('Invalid pk "999999" - object does not exist.');
+    await page.fill('#page-servers', String(web));
+    await page.click('#page-form button[type="submit"]');
+    await page.waitForSelector('#page-list tr[data-slug="public"]');
+    expect((await api.monitor.store.statusPages.get('public'))?.display_names).toEqual({ [web]: 'Public web' });
+
+    await page.click('#add-incident');
+    await page.fill('#incident-servers', String(web));
+    await page.click('#incident-form button[type="submit"]');
+    await expect.poll(() => page.textContent('#incident-form [data-error-for="title"]')).toBe('This field is required.');
+    await page.fill('#incident-title', 'Planned database move');
+    await page.fill('#incident-message', 'Moving the database.');
+    await page.click('#incident-form button[type="submit"]');
+    const row = page.locator('#incident-list tr', { hasText: 'Planned database move' });
+    await row.waitFor();
+    await row.locator('button[data-action="update"]').click();
+    await page.click('#update-form button[type="submit"]');
+    await expect.poll(() => page.textContent('#update-form [data-error-for="message"]')).toBe('This field is required.');
+    await page.selectOption('#update-state', 'resolved');
+    await page.fill('#update-message', 'Done.');
+    await page.click('#update-form button[type="submit"]');
+    await expect.poll(() => row.getAttribute('data-state')).toBe('resolved');
+    expect(lines.filter((l) => CSP_VIOLATION.test(l) || l.startsWith('pageerror'))).toEqual([]);
     await context.close();
   });
 });
