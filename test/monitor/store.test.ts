@@ -72,6 +72,11 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       'monitor_notification_outbox',
       'monitor_notification_deliveries',
       'monitor_live_counter',
+      'monitor_status_pages',
+      'monitor_status_page_servers',
+      'monitor_incidents',
+      'monitor_incident_servers',
+      'monitor_incident_updates',
       'monitor_knex_migrations',
     ]) {
       expect(await store.db.schema.hasTable(table), table).toBe(true);
@@ -84,6 +89,8 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       '0002_claims',
       '0003_notifications',
       '0004_live_counter',
+      '0010_status_pages',
+      '0011_incidents',
     ]);
   });
 

@@ -21,7 +21,16 @@ export interface ApiRouterOptions {
   loginThrottle?: LoginThrottle | false;
 }
 
-const PREFIXES = ['/auth', '/servers', '/ping-results', '/server-status', '/notification-configs', '/checks', '/status-pages', '/incidents'];
+const PREFIXES = [
+  '/auth',
+  '/servers',
+  '/ping-results',
+  '/server-status',
+  '/notification-configs',
+  '/checks',
+  '/status-pages',
+  '/incidents',
+];
 
 /**
  * The REST API, to mount at `/api`: PulseGuard's routes and Django REST framework's
