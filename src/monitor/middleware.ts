@@ -17,7 +17,8 @@ export interface MonitorMiddleware {
   attachSockets(server: Server): Promise<MonitorSockets>;
 }
 
-const OWN_PATHS = /^\/(?:api\/(?:auth|events|servers|ping-results|server-status|notification-configs|checks)(?:\/|$)|monitor(?:\/|$))/;
+const OWN_PATHS =
+  /^\/(?:api\/(?:auth|events|servers|ping-results|server-status|notification-configs|checks|status-pages|incidents)(?:\/|$)|monitor(?:\/|$)|status\/)/;
 
 /**
  * The monitor inside an existing Express app: its REST API under `/api/` and the

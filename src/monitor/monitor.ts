@@ -11,6 +11,7 @@ import { MonitorEvents } from './events.js';
 import { monitorFailures } from './failures.js';
 import { maintain, type MaintenanceReport } from './maintenance.js';
 import { notificationHook } from './notify/enqueue.js';
+import { incidentHook } from './pages/incident-hook.js';
 import { notifySettings, type NotifyOptions, type NotifySettings } from './notify/options.js';
 import { NotificationSender, type SenderStats } from './notify/sender.js';
 import type { OverloadStats } from './overload.js';
@@ -235,6 +236,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
 
   // Notifications: the outbox row commits with the state change; the sender reads it in the background.
   const removeHook = store.results.addRecordHook(notificationHook(store.outbox, settings.notify));
+  const removeIncidentHook = store.results.addRecordHook(incidentHook(store));
   const sender = settings.notify.send ? new NotificationSender(store, settings.notify, logger, instance) : undefined;
   const offStatus = sender ? events.on('status', () => sender.wake()) : () => {};
   const maintenanceOptions = { retentionDays, rollupRetentionDays, logger };
@@ -275,6 +277,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
         offStatus();
         await runner.close();
         removeHook();
+        removeIncidentHook();
         await sender?.close();
         await ledger.close();
         await store.close();

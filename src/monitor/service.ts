@@ -8,6 +8,9 @@ import { DEFAULT_LIFETIMES, Tokens, type TokenLifetimes } from './auth/tokens.js
 import { dashboardRouter } from './dashboard/index.js';
 import { createLiveUpdates, statusStream, type Authenticate, type LiveUpdates } from './live/index.js';
 import { createMonitor, MONITOR_OPTION_KEYS, type Monitor, type MonitorOptions } from './monitor.js';
+import { summaryCache } from './pages/cache.js';
+import { publicPageRoutes } from './pages/public.js';
+import { PageStreams } from './pages/stream.js';
 
 /** Options of `monitor()` and `createMonitorApp()`: the monitor's own, plus the web parts. */
 export interface MonitorWebOptions extends MonitorOptions {
@@ -101,6 +104,9 @@ export async function startMonitorService(
     const router = express.Router();
     // Before the API router: the stream answers for itself (auth by header or ?token=, 400 on a bad filter).
     router.get(['/api/events/status', '/api/events/status/'], statusStream({ live, authenticate }));
+    // Status pages' public side (no login): the page, its summary and its stream.
+    const cache = summaryCache(monitor.store);
+    router.use(publicPageRoutes({ cache, streams: new PageStreams(live, cache, logger), logger }));
     router.use('/api', apiRouter({ monitor, auth, logger, loginThrottle: loginThrottle ?? {} }));
     // The dashboard router also redirects /monitor to /monitor/ (its relative links need the slash).
     if (dashboard !== false) router.use('/monitor', dashboardRouter());

@@ -16,7 +16,7 @@ import { checkServer } from '../../src/monitor/checks/index.js';
 import { sendSms, sendWebhook } from '../../src/monitor/notify/channels.js';
 import { notifySettings } from '../../src/monitor/notify/options.js';
 import { createMonitor } from '../../src/monitor/monitor.js';
-import type { NotificationPayload } from '../../src/monitor/notify/message.js';
+import type { ServerNotification } from '../../src/monitor/notify/message.js';
 import type { Server } from '../../src/monitor/types.js';
 import { validateNotificationConfig, validateServer } from '../../src/monitor/validate.js';
 import { startApi, type ApiHarness } from './api-helpers.js';
@@ -330,11 +330,11 @@ describe('checks', () => {
 });
 
 describe('webhook and SMS deliveries', () => {
-  const payload: NotificationPayload = {
+  const payload: ServerNotification = {
     type: 'server.down',
     server: target({ name: 'Billing API' }),
-    status: { status: 'down' } as NotificationPayload['status'],
-    ping: { status: 'failure', error_message: 'connection refused' } as NotificationPayload['ping'],
+    status: { status: 'down' } as ServerNotification['status'],
+    ping: { status: 'failure', error_message: 'connection refused' } as ServerNotification['ping'],
     timestamp: new Date(0).toISOString(),
   };
   const options = { timeout: 2000, signal: new AbortController().signal };

@@ -74,6 +74,11 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       'monitor_live_counter',
       'monitor_maintenance_windows',
       'monitor_maintenance_servers',
+      'monitor_status_pages',
+      'monitor_status_page_servers',
+      'monitor_incidents',
+      'monitor_incident_servers',
+      'monitor_incident_updates',
       'monitor_knex_migrations',
     ]) {
       expect(await store.db.schema.hasTable(table), table).toBe(true);
@@ -87,6 +92,8 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       '0003_notifications',
       '0004_live_counter',
       '0020_maintenance_windows',
+      '0021_status_pages',
+      '0022_incidents',
     ]);
   });
 

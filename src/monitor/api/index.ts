@@ -8,9 +8,11 @@ import { authenticate } from './guards.js';
 import { apiErrors, send } from './http.js';
 import { historyRoutes } from './history.js';
 import { maintenanceRoutes } from './maintenance.js';
+import { incidentRoutes } from './incidents.js';
 import { notificationRoutes } from './notifications.js';
 import { pingResultRoutes, serverStatusRoutes } from './results.js';
 import { serverRoutes } from './servers.js';
+import { statusPageRoutes } from './status-pages.js';
 
 export type { LoginThrottle } from './auth-routes.js';
 
@@ -21,7 +23,17 @@ export interface ApiRouterOptions {
   loginThrottle?: LoginThrottle | false;
 }
 
-const PREFIXES = ['/auth', '/servers', '/ping-results', '/server-status', '/notification-configs', '/checks', '/maintenance'];
+const PREFIXES = [
+  '/auth',
+  '/servers',
+  '/ping-results',
+  '/server-status',
+  '/notification-configs',
+  '/checks',
+  '/maintenance',
+  '/status-pages',
+  '/incidents',
+];
 
 /**
  * The REST API, to mount at `/api`: PulseGuard's routes and Django REST framework's
@@ -41,6 +53,8 @@ export function apiRouter(options: ApiRouterOptions): Router {
   router.use('/server-status', serverStatusRoutes(store, guard));
   router.use('/notification-configs', notificationRoutes(store, guard));
   router.use('/checks', checkRoutes(monitor, guard, logger));
+  router.use('/status-pages', statusPageRoutes(store, guard));
+  router.use('/incidents', incidentRoutes(store, guard));
   router.use(function monitorApiNotFound(req, res, next) {
     if (PREFIXES.some((p) => req.path === p || req.path.startsWith(`${p}/`))) return send(res, 404, { detail: 'Not found.' });
     next();

@@ -4,6 +4,8 @@ import * as claims from './0002_claims.js';
 import * as notifications from './0003_notifications.js';
 import * as liveCounter from './0004_live_counter.js';
 import * as maintenanceWindows from './0020_maintenance_windows.js';
+import * as statusPages from './0021_status_pages.js';
+import * as incidents from './0022_incidents.js';
 
 export interface Migration {
   name: string;
@@ -12,7 +14,7 @@ export interface Migration {
 }
 
 /** In order; a new migration is appended, never inserted. Modules, not files on disk, so they ship in dist. */
-const MIGRATIONS: readonly Migration[] = [initial, claims, notifications, liveCounter, maintenanceWindows];
+const MIGRATIONS: readonly Migration[] = [initial, claims, notifications, liveCounter, maintenanceWindows, statusPages, incidents];
 
 /** knex's migration source API over the list above. */
 export const migrationSource: Knex.MigrationSource<Migration> = {

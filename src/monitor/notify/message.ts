@@ -1,9 +1,35 @@
 import type { PingResult, Server, ServerStatus } from '../types.js';
-import type { NotificationEvent } from '../store/outbox.js';
 
 /** The webhook body, frozen in the outbox when the state changes: every attempt sends the same bytes. */
-export interface NotificationPayload {
-  type: NotificationEvent;
+export type NotificationPayload = ServerNotification | IncidentNotification;
+
+/** An incident as notifications carry it (for operators: server ids, no updates). */
+export interface IncidentSummary {
+  id: number;
+  title: string;
+  state: string;
+  impact: string;
+  servers: number[];
+  started_at: string;
+  resolved_at: string | null;
+  /** The page the monitor opened it for, else null. */
+  status_page: string | null;
+}
+
+/** `incident.opened` / `incident.resolved`, sent to the notification configs of the incident's servers. */
+export interface IncidentNotification {
+  type: 'incident.opened' | 'incident.resolved';
+  incident: IncidentSummary;
+  /** The server whose notification config this message goes to. */
+  server: Server;
+  /** When the incident opened (or resolved), ISO 8601 UTC. */
+  timestamp: string;
+  /** `incident.resolved`: how long it lasted, seconds. */
+  duration_seconds?: number;
+}
+
+export interface ServerNotification {
+  type: 'server.down' | 'server.up';
   server: Server;
   status: ServerStatus;
   /** The check that caused the change (for a reminder: the latest check). */
@@ -15,6 +41,9 @@ export interface NotificationPayload {
   /** Set on the reminders sent while a server stays down. */
   reminder?: true;
 }
+
+export const isIncident = (p: NotificationPayload): p is IncidentNotification =>
+  p.type === 'incident.opened' || p.type === 'incident.resolved';
 
 /** `45 s`, `3 min 12 s`, `2 h 5 min`, `1 d 3 h`: an outage's length in words. */
 export function formatDuration(ms: number): string {
@@ -40,6 +69,11 @@ function target(server: Server): string {
 
 /** One line: the email subject, and the whole SMS. */
 export function summaryOf(p: NotificationPayload): string {
+  if (isIncident(p)) {
+    if (p.type === 'incident.opened') return `INCIDENT: ${p.incident.title}`;
+    const after = p.duration_seconds === undefined ? '' : ` after ${formatDuration(p.duration_seconds * 1000)}`;
+    return `RESOLVED: ${p.incident.title}${after}`;
+  }
   if (p.type === 'server.down') {
     const reason = p.status.message ? `: ${p.status.message}` : '';
     return `${p.reminder ? 'Still DOWN' : 'DOWN'}: ${p.server.name}${reason}`;
@@ -50,6 +84,19 @@ export function summaryOf(p: NotificationPayload): string {
 
 /** The email body. */
 export function textOf(p: NotificationPayload): string {
+  if (isIncident(p)) {
+    const lines = [
+      summaryOf(p),
+      '',
+      `Incident: #${p.incident.id} ${p.incident.title}`,
+      `State: ${p.incident.state}, impact: ${p.incident.impact}`,
+      `Started: ${p.incident.started_at}`,
+      `Server: ${p.server.name} (${target(p.server)})`,
+    ];
+    if (p.incident.resolved_at) lines.push(`Resolved: ${p.incident.resolved_at}`);
+    if (p.incident.status_page) lines.push(`Status page: /status/${p.incident.status_page}`);
+    return `${lines.join('\n')}\n`;
+  }
   const lines = [
     summaryOf(p),
     '',

@@ -4,10 +4,12 @@ import { MonitorEvents } from '../events.js';
 import { migrate } from '../migrations/index.js';
 import { NotificationQueries, SettingQueries, UserQueries } from './admin.js';
 import { HistoryQueries } from './history.js';
+import { IncidentQueries } from './incidents.js';
 import { OutboxQueries } from './outbox.js';
 import { ResultQueries } from './results.js';
 import { ServerQueries } from './servers.js';
 import { MaintenanceWindowQueries } from './windows.js';
+import { StatusPageQueries } from './status-pages.js';
 
 export interface OpenStoreOptions {
   /** `postgres://…`, a SQLite file name, or a knex instance. Default `monitor.db`. */
@@ -30,6 +32,8 @@ export class MonitorStore {
   readonly users: UserQueries;
   readonly settings: SettingQueries;
   readonly maintenance: MaintenanceWindowQueries;
+  readonly statusPages: StatusPageQueries;
+  readonly incidents: IncidentQueries;
 
   constructor(
     readonly db: Knex,
@@ -45,6 +49,8 @@ export class MonitorStore {
     this.users = new UserQueries(db);
     this.settings = new SettingQueries(db);
     this.maintenance = new MaintenanceWindowQueries(db);
+    this.statusPages = new StatusPageQueries(db);
+    this.incidents = new IncidentQueries(db);
   }
 
   /** Applies pending migrations; returns their names. */

@@ -6,6 +6,7 @@ import { clearErrors, fillForm, readForm, showErrors } from './forms.js';
 import { ago, milliseconds, percent, target } from './format.js';
 import { Detail } from './detail.js';
 import { LiveStream } from './live.js';
+import { showPages } from './pages.js';
 import { Sparkline } from './sparkline.js';
 
 // Checks, and servers added, edited or removed (by anyone), arrive live from the SSE
@@ -135,6 +136,7 @@ async function showDashboard() {
   $('#add-server').hidden = !state.admin;
   $('#server-actions-head').hidden = !state.admin;
   $('#notifications').hidden = !state.admin;
+  if (state.admin) showPages(state.session, () => [...state.servers.values()]);
   await refresh(generation);
   if (generation !== state.generation || !state.session.active) return;
   startLive(generation);

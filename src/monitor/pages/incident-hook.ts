@@ -1,0 +1,163 @@
+import type { Knex } from 'knex';
+import { addUpdate, type IncidentImpact } from '../store/incidents.js';
+import type { MonitorStore } from '../store/index.js';
+import type { RecordHook } from '../store/results.js';
+import { num, type Row } from '../store/rows.js';
+import type { ServerState } from '../types.js';
+import { enqueueIncident } from './incident-notify.js';
+import { maintenanceView } from './maintenance-view.js';
+
+/** Servers of one page failing within this long of the first are one incident. */
+export const FOLD_WINDOW = 60_000;
+
+const INCIDENTS = 'monitor_incidents';
+const MEMBERS = 'monitor_incident_servers';
+const RANK: Record<IncidentImpact, number> = { none: 0, minor: 1, major: 2, critical: 3 };
+const isBad = (s: ServerState | undefined) => s === 'down' || s === 'degraded';
+
+interface Failing {
+  page: number;
+  server: number;
+  at: number;
+  impact: IncidentImpact;
+}
+
+/** "API is down", "API, Web and 2 more are down": the title the monitor gives (until an operator renames it). */
+function autoTitle(names: readonly string[], impact: IncidentImpact): string {
+  const shown = names.length > 3 ? `${names.slice(0, 2).join(', ')} and ${names.length - 2} more` : names.join(', ');
+  return `${shown} ${names.length === 1 ? 'is' : 'are'} ${RANK[impact] >= RANK.major ? 'down' : 'degraded'}`;
+}
+
+/**
+ * The record hook that opens and resolves the monitor's incidents, in the transaction
+ * storing the state changes: a server of a page going `down` or `degraded` (after its
+ * thresholds: the state machine says so only then) opens an incident on that page, or
+ * joins the page's incident opened within the last minute; when every server of an
+ * incident is back `up`, it resolves. `incident.opened`/`incident.resolved` go to the
+ * outbox in the same transaction.
+ *
+ * One incident per outage across instances: on PostgreSQL the page rows are locked
+ * (`FOR UPDATE`, in id order) before the incidents are read, so two instances storing
+ * failures of one page at once take turns and the second sees the first's incident;
+ * SQLite has one writer at a time anyway.
+ */
+export function incidentHook(store: MonitorStore): RecordHook {
+  return async (trx, stored) => {
+    const changes = stored.filter(({ record }) => {
+      const c = record.change;
+      return c !== undefined && (isBad(c.status) || (c.status === 'up' && isBad(c.from)));
+    });
+    if (changes.length === 0) return;
+    const memberships = await store.statusPages.pagesOf(
+      trx,
+      changes.map((c) => c.ping.server),
+    );
+    if (memberships.length === 0) return;
+    const pageIds = [...new Set(memberships.map((m) => m.page))].sort((a, b) => a - b);
+    if (store.dialect === 'postgres') await trx('monitor_status_pages').whereIn('id', pageIds).orderBy('id').forUpdate().select('id');
+    const failingIds = changes.filter((c) => isBad(c.record.change!.status)).map((c) => c.ping.server);
+    const latest = Math.max(...changes.map((c) => c.record.change!.at));
+    const maintained = failingIds.length > 0 ? await maintenanceView(store).activeFor(failingIds, latest, trx) : new Set<number>();
+
+    for (const { record, ping } of changes) {
+      const change = record.change!;
+      for (const m of memberships) {
+        if (m.server !== ping.server) continue;
+        if (isBad(change.status)) {
+          if (maintained.has(m.server)) continue;
+          const impact: IncidentImpact = change.status === 'down' ? 'major' : 'minor';
+          await fail(trx, store, { page: m.page, server: m.server, at: change.at, impact });
+        } else {
+          await recover(trx, store, m.page, m.server, change.at);
+        }
+      }
+    }
+  };
+}
+
+/** The names the page shows for an incident's servers, in the page's order. */
+async function namesOn(trx: Knex.Transaction, page: number, incident: number): Promise<string[]> {
+  const rows = (await trx(`${MEMBERS} as i`)
+    .join('monitor_status_page_servers as p', function () {
+      this.on('p.server_id', '=', 'i.server_id').andOn('p.page_id', '=', trx.raw('?', [page]));
+    })
+    .join('monitor_servers as s', 's.id', 'i.server_id')
+    .where('i.incident_id', incident)
+    .orderBy('p.position')
+    .select('p.display_name', 's.name')) as Row[];
+  return rows.map((r) => (typeof r.display_name === 'string' && r.display_name !== '' ? r.display_name : String(r.name)));
+}
+
+async function fail(trx: Knex.Transaction, store: MonitorStore, f: Failing): Promise<void> {
+  const open = (await trx(INCIDENTS)
+    .where({ page_id: f.page, automatic: true })
+    .whereNull('resolved_at')
+    .orderBy('started_at', 'desc')
+    .select('id', 'impact', 'started_at', 'title_auto')) as Row[];
+  // Already in one of the page's open incidents (another instance stored the same failure, or the
+  // server came back and failed again before the others recovered): it rejoins that one.
+  const mine = open.length
+    ? ((await trx(MEMBERS)
+        .whereIn(
+          'incident_id',
+          open.map((o) => num(o.id)),
+        )
+        .where('server_id', f.server)
+        .select('incident_id', 'recovered_at')) as Row[])
+    : [];
+  const rejoin = mine[0];
+  const recent = open.find((o) => num(o.started_at) >= f.at - FOLD_WINDOW);
+  const target = rejoin ? open.find((o) => num(o.id) === num(rejoin.incident_id)) : recent;
+
+  if (target) {
+    const id = num(target.id);
+    const impact = RANK[f.impact] > RANK[target.impact as IncidentImpact] ? f.impact : (target.impact as IncidentImpact);
+    if (rejoin) {
+      if (rejoin.recovered_at === null && impact === target.impact) return; // nothing new
+      await trx(MEMBERS).where({ incident_id: id, server_id: f.server }).update({ recovered_at: null });
+    } else {
+      await trx(MEMBERS).insert({ incident_id: id, server_id: f.server, recovered_at: null });
+      await enqueueIncident(trx, store.outbox, id, 'incident.opened', [f.server], f.at);
+    }
+    const update: Record<string, unknown> = { impact, updated_at: f.at };
+    if (target.title_auto) update.title = autoTitle(await namesOn(trx, f.page, id), impact);
+    await trx(INCIDENTS).where({ id }).update(update);
+    return;
+  }
+
+  const [row] = (await trx(INCIDENTS)
+    .insert({
+      title: 'Incident',
+      state: 'investigating',
+      impact: f.impact,
+      page_id: f.page,
+      automatic: true,
+      title_auto: true,
+      started_at: f.at,
+      resolved_at: null,
+      created_at: f.at,
+      updated_at: f.at,
+    })
+    .returning('id')) as Row[];
+  const id = num(row!.id);
+  await trx(MEMBERS).insert({ incident_id: id, server_id: f.server, recovered_at: null });
+  const title = autoTitle(await namesOn(trx, f.page, id), f.impact);
+  await trx(INCIDENTS).where({ id }).update({ title });
+  await addUpdate(trx, id, 'investigating', `${title}. We are looking into it.`, f.at);
+  await enqueueIncident(trx, store.outbox, id, 'incident.opened', [f.server], f.at);
+}
+
+async function recover(trx: Knex.Transaction, store: MonitorStore, page: number, server: number, at: number): Promise<void> {
+  const open = trx(INCIDENTS).where({ page_id: page, automatic: true }).whereNull('resolved_at').select('id');
+  const affected = (await trx(MEMBERS).whereIn('incident_id', open).where('server_id', server).whereNull('recovered_at')) as Row[];
+  for (const row of affected) {
+    const id = num(row.incident_id);
+    await trx(MEMBERS).where({ incident_id: id, server_id: server }).update({ recovered_at: at });
+    const [left] = (await trx(MEMBERS).where({ incident_id: id }).whereNull('recovered_at').count({ n: '*' })) as Row[];
+    if (num(left?.n ?? 0) > 0) continue;
+    await trx(INCIDENTS).where({ id }).update({ state: 'resolved', resolved_at: at, updated_at: at });
+    await addUpdate(trx, id, 'resolved', 'Every affected service is back up.', at);
+    const servers = ((await trx(MEMBERS).where({ incident_id: id }).select('server_id')) as Row[]).map((r) => num(r.server_id));
+    await enqueueIncident(trx, store.outbox, id, 'incident.resolved', servers, at);
+  }
+}
