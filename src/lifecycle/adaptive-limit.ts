@@ -19,9 +19,12 @@ export interface AdaptiveLimitOptions {
   tolerance: number;
   /** ms of samples per update. Default 100. */
   window?: number;
-  /** Samples a window needs before it counts. Default 5. */
+  /** Samples a window needs before it counts. Default 10. */
   minSamples?: number;
-  /** Latency (ms) below which no request is considered queued, however fast the usual. Default 5. */
+  /**
+   * Queueing (ms above the usual latency) that never counts as overload, however fast the
+   * usual: a few ms of noise on a busy machine is not a reason to refuse work. Default 50.
+   */
   floor?: number;
 }
 
@@ -47,8 +50,8 @@ export class AdaptiveLimit {
   constructor(private readonly options: Readonly<AdaptiveLimitOptions>) {
     this.current = options.max;
     this.window = options.window ?? 100;
-    this.minSamples = options.minSamples ?? 5;
-    this.floor = options.floor ?? 5;
+    this.minSamples = options.minSamples ?? 10;
+    this.floor = options.floor ?? 50;
   }
 
   /** The number of requests that may be in flight now. */
@@ -86,12 +89,13 @@ export class AdaptiveLimit {
     if (this.usual > 2 * recent) this.usual *= 0.95;
     this.usual += (recent - this.usual) / LONG_WINDOWS;
     const { min, max, tolerance } = this.options;
-    const allowed = tolerance * Math.max(this.usual, this.floor);
+    const allowed = Math.max(tolerance * this.usual, this.usual + this.floor);
     let next: number;
     if (recent > allowed) {
-      // Queueing: the limit falls to what was really in flight, then by the ratio.
+      // Queueing: the limit falls to twice what was really in flight, then by the ratio,
+      // smoothed: it takes a few windows of it in a row (not one noisy one) to shed.
       const gradient = Math.max(0.5, allowed / recent);
-      const base = Math.min(this.current, Math.max(peak, min));
+      const base = Math.min(this.current, Math.max(2 * peak, min));
       next = base * (1 - SMOOTHING) + base * gradient * SMOOTHING;
     } else {
       // Only a limit that was nearly reached has earned growth (Netflix's app-limited rule).

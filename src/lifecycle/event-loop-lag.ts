@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 export interface EventLoopLag {
-  /** True while the event loop's delay p99 has been over the limit for two windows in a row. */
+  /** True while the event loop's delay p99 has been over the limit for three windows in a row. */
   readonly lagging: boolean;
   /** The p99 of the last window, in ms. */
   readonly p99: number;
@@ -10,7 +10,7 @@ export interface EventLoopLag {
 
 /**
  * Watches the event loop's delay (perf_hooks' histogram, a libuv timer at `resolution`
- * ms) in windows of `window` ms. Lagging takes two windows in a row over `limit`: one
+ * ms) in windows of `window` ms. Lagging takes three windows in a row over `limit`: one
  * stall (a large GC, a module compiled on first use) is not an overload; a loop that
  * stays late is.
  */
@@ -36,7 +36,7 @@ export function watchEventLoopLag(limit: number, window = 500, resolution = 20):
     due = now + window;
     histogram.reset();
     over = state.p99 > limit ? over + 1 : 0;
-    state.lagging = over >= 2;
+    state.lagging = over >= 3;
     timer.refresh();
   }, window);
   timer.unref();

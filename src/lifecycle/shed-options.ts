@@ -3,7 +3,7 @@ import { checkInteger, checkOptionsObject, optionError } from '../options.js';
 
 /** serve()'s `shed` option: when to answer new requests 503 before Express sees them. */
 export interface ShedOptions {
-  /** Event-loop delay p99 (ms, over 500 ms windows, two in a row) past which every new request is shed. Default `SHED_MAX_EVENT_LOOP_DELAY` or 200; 0 = off. */
+  /** Event-loop delay p99 (ms, over 500 ms windows, three in a row) past which every new request is shed. Default `SHED_MAX_EVENT_LOOP_DELAY` or 200; 0 = off. */
   maxEventLoopDelay?: number;
   /** Highest (and first) adaptive concurrency limit. Default `SHED_MAX_CONCURRENCY` or 1000; 0 turns the adaptive limit off. */
   maxConcurrency?: number;
