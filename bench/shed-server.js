@@ -35,6 +35,8 @@ app.get('/api/work', async (_req, res) => {
 });
 const served = await serve(app, { port: 0, logger, shed: process.env.SHED !== '0', exit: true });
 process.send?.({ port: served.port });
+// The bench died (an error): nobody is left to stop this server.
+process.on('disconnect', () => process.exit(0));
 process.on('message', (message) => {
   if (message === 'stats') process.send?.({ shedding: served.shedding() ?? null });
 });
