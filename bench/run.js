@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { hasTaskset, pin } from './cpu-pinning.js';
 import { measureLogLine } from './log-line.js';
+import { measureShedding, sheddingTable } from './shed.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -237,6 +238,10 @@ const reload = await (async () => {
   };
 })();
 
+// Load shedding at 3× a CPU-heavy route's capacity, on and off (bench/shed.js): one route
+// that waits 5 ms (a database) then burns CPU, one that only burns CPU.
+const shedding = [await measureShedding('await'), await measureShedding('sync')];
+
 const mb = (/** @type {number} */ n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const table = [
   '| scenario | req/s | throughput vs bare | server CPU µs/request | CPU efficiency vs bare | p50 ms | p99 ms |',
@@ -259,7 +264,7 @@ const summary = [
 ].join('\n');
 const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${mb(os.totalmem())}, Node ${process.versions.node}, ${os.platform()} ${os.release()}`;
 const header = `Run ${new Date().toISOString()} on ${machine}; ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s per scenario, interleaved; ratios are medians of per-round ratios to bare Express; CPU efficiency = bare's server CPU per request / this one's; ${hasTaskset ? 'server on core 0, load on core 1' : 'no taskset: server and load share cores'}.`;
-const report = `${header}\n\n${table}\n\n${summary}\n`;
+const report = `${header}\n\n${table}\n\n${summary}\n\n${sheddingTable(shedding)}\n`;
 console.log(report);
 if (process.env.BENCH_WRITE !== '0') {
   writeFileSync(join(here, 'latest.md'), report);

@@ -18,6 +18,8 @@ export class Activity {
   health: HealthStatus = 'healthy';
   /** Set when a graceful shutdown begins: readiness fails and headers say `draining`. */
   draining = false;
+  /** Set while serve() sheds load: readiness fails with `overloaded`. */
+  overloaded = false;
 
   /**
    * Counts a request that starts now: the one place requests are counted, for keepAlive()

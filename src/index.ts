@@ -24,6 +24,8 @@ export {
 export type { ClosableMiddleware, ErrorMiddleware, Middleware, NextFunction } from './middleware/types.js';
 export { loadConfig, type DetailsMode, type LifelineConfig, type LogFormat, type LogLevel } from './options.js';
 export { serve, type ServeOptions, type Served } from './lifecycle/serve.js';
+export type { ShedOptions } from './lifecycle/shed-options.js';
+export type { ShedStats } from './lifecycle/load-shedder.js';
 export { runCluster, type ClusterHandle, type ClusterOptions, type ReloadReport } from './cluster/primary.js';
 export type { ClusterInfo, WorkerView } from './cluster/messages.js';
 export {

@@ -17,10 +17,27 @@ export interface BackendConfig {
   headers_timeout?: number;
   request_timeout?: number;
   keep_alive_timeout?: number;
+  /** Load shedding of `lifeline serve` (on unless false) and its limits; unset, serve() takes SHED_* or its defaults. */
+  shed?: boolean;
+  shed_max_event_loop_delay?: number;
+  shed_max_concurrency?: number;
+  shed_min_concurrency?: number;
+  shed_latency_tolerance?: number;
+  shed_retry_after?: number;
 }
 
 /** The optional keys: no default here, serve() owns the defaults. */
 export const LIMIT_KEYS = ['max_connections', 'headers_timeout', 'request_timeout', 'keep_alive_timeout'] as const;
+
+/** The load-shedding keys, optional like the limits. */
+export const SHED_KEYS = [
+  'shed',
+  'shed_max_event_loop_delay',
+  'shed_max_concurrency',
+  'shed_min_concurrency',
+  'shed_latency_tolerance',
+  'shed_retry_after',
+] as const;
 
 export const DEFAULTS: BackendConfig = { host: '127.0.0.1', port: 8000, workers: 1, reload: false, log_level: 'info', entry: 'app.js' };
 
@@ -57,6 +74,24 @@ export function validateConfigValue<K extends keyof BackendConfig>(key: K, value
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
         fail(key === 'max_connections' ? 'an integer >= 1' : 'an integer >= 1 (ms)');
       break;
+    case 'shed':
+      if (typeof value !== 'boolean') fail('true or false');
+      break;
+    case 'shed_max_event_loop_delay':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) fail('an integer >= 0 (ms, 0 = off)');
+      break;
+    case 'shed_max_concurrency':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) fail('an integer >= 0 (0 = no adaptive limit)');
+      break;
+    case 'shed_min_concurrency':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail('an integer >= 1');
+      break;
+    case 'shed_latency_tolerance':
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > 100) fail('a number 1-100');
+      break;
+    case 'shed_retry_after':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3600) fail('an integer 1-3600 (s)');
+      break;
     case 'request_timeout':
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) fail('an integer >= 0 (ms, 0 = off)');
       break;
@@ -86,8 +121,12 @@ export function readConfigFile(path = CONFIG_FILE): Partial<BackendConfig> {
   const out: Partial<BackendConfig> = {};
   for (const [key, value] of Object.entries(parsed)) {
     // Own keys only: `constructor`, `toString` or `__proto__` are `in` every object.
-    if (!Object.hasOwn(DEFAULTS, key) && !(LIMIT_KEYS as readonly string[]).includes(key))
-      throw new CliError(`${path}: unknown key \`${key}\` (known: ${[...Object.keys(DEFAULTS), ...LIMIT_KEYS].join(', ')})`);
+    if (
+      !Object.hasOwn(DEFAULTS, key) &&
+      !(LIMIT_KEYS as readonly string[]).includes(key) &&
+      !(SHED_KEYS as readonly string[]).includes(key)
+    )
+      throw new CliError(`${path}: unknown key \`${key}\` (known: ${[...Object.keys(DEFAULTS), ...LIMIT_KEYS, ...SHED_KEYS].join(', ')})`);
     (out as Record<string, unknown>)[key] = validateConfigValue(key as keyof BackendConfig, value, path);
   }
   return out;

@@ -281,6 +281,18 @@ program
   .option('--headers-timeout <ms>', 'time a client gets to send the headers (default HEADERS_TIMEOUT or 20000)')
   .option('--request-timeout <ms>', 'time a client gets to send the whole request (default REQUEST_TIMEOUT or 30000)')
   .option('--keep-alive-timeout <ms>', 'idle keep-alive connections close after this (default KEEP_ALIVE_TIMEOUT or 5000)')
+  .option('--no-shed', 'turn load shedding off (or SHED=0)')
+  .option(
+    '--shed-max-event-loop-delay <ms>',
+    'event-loop delay p99 past which every new request is shed; 0 = off (default SHED_MAX_EVENT_LOOP_DELAY or 200)',
+  )
+  .option('--shed-max-concurrency <n>', 'highest adaptive concurrency limit; 0 = no adaptive limit (default SHED_MAX_CONCURRENCY or 1000)')
+  .option('--shed-min-concurrency <n>', 'lowest adaptive concurrency limit (default SHED_MIN_CONCURRENCY or 1)')
+  .option(
+    '--shed-latency-tolerance <x>',
+    'latency may reach x times the usual before the limit shrinks (default SHED_LATENCY_TOLERANCE or 2)',
+  )
+  .option('--shed-retry-after <s>', 'Retry-After of a shed answer (default SHED_RETRY_AFTER or 1)')
   .option('--single', 'one process, no cluster (no reload); used by lifeline run')
   .option('--reload', 'dev mode: reload the workers when a source file changes')
   .option('--log-output', "write the app's and the primary's stdout/stderr into the log file (LOG_FILE); what lifeline start uses")

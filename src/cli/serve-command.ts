@@ -5,6 +5,7 @@ import { captureOwnOutput, STDOUT_LOGGED_ENV } from '../cluster/output.js';
 import { runCluster } from '../cluster/primary.js';
 import { serve } from '../lifecycle/serve.js';
 import { resolveServerLimits, type ServerLimitOptions } from '../lifecycle/server-limits.js';
+import { readShedEnabled, readShedEnv, resolveShed, type ShedOptions } from '../lifecycle/shed-options.js';
 import { acquireLogger } from '../logging/logger.js';
 import { loadConfig, readEnv } from '../options.js';
 import { optionalInteger, workerCount } from './args.js';
@@ -19,7 +20,11 @@ workers sharing one port. SIGTERM/SIGINT drain every worker; SIGHUP reloads them
 a time with no downtime.
 
 Flags win over the environment, which wins over .backend_config.json
-(max_connections, headers_timeout, request_timeout, keep_alive_timeout).`;
+(max_connections, headers_timeout, request_timeout, keep_alive_timeout, shed, shed_*).
+
+Load shedding is on: while the event loop lags or more requests are in flight than a
+limit adapted from measured latency, new requests get 503 with Retry-After (probes and
+/metrics never); readiness then says "overloaded". --no-shed or SHED=0 turns it off.`;
 
 /** The flags as commander hands them over: strings, parsed by the shared integer(). */
 export interface ServeFlags {
@@ -33,6 +38,13 @@ export interface ServeFlags {
   headersTimeout?: string;
   requestTimeout?: string;
   keepAliveTimeout?: string;
+  /** false with --no-shed. */
+  shed?: boolean;
+  shedMaxEventLoopDelay?: string;
+  shedMaxConcurrency?: string;
+  shedMinConcurrency?: string;
+  shedLatencyTolerance?: string;
+  shedRetryAfter?: string;
   single?: boolean;
   reload?: boolean;
   logOutput?: boolean;
@@ -74,6 +86,64 @@ function serverLimits(flags: ServeFlags): ServerLimitOptions {
   return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
 }
 
+/** A decimal flag (the latency tolerance), one line when it is not a number. */
+function decimal(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new CliError(`${flag} expects a number like 2 or 1.5, got '${value}'`);
+  return Number(value);
+}
+
+/**
+ * Load shedding: off with --no-shed (else SHED, else the file's `shed`); each limit a
+ * flag, else (when its variable is unset, serve() reads it) the file's key. Checked here,
+ * so a bad value is one line before any worker starts.
+ */
+function shedding(flags: ServeFlags): ShedOptions | false {
+  const file = readConfigFile();
+  const env = process.env;
+  let enabled: boolean | undefined;
+  let fromEnv: ShedOptions;
+  try {
+    enabled = readShedEnabled(env);
+    fromEnv = readShedEnv(env);
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  if (flags.shed === false || (enabled ?? file.shed) === false) return false;
+  const pick = <K extends keyof ShedOptions>(key: K, given: ShedOptions[K], saved: ShedOptions[K]) =>
+    given ?? (fromEnv[key] === undefined ? saved : undefined);
+  const options: ShedOptions = {
+    maxEventLoopDelay: pick(
+      'maxEventLoopDelay',
+      optionalInteger('--shed-max-event-loop-delay', flags.shedMaxEventLoopDelay),
+      file.shed_max_event_loop_delay,
+    ),
+    maxConcurrency: pick('maxConcurrency', optionalInteger('--shed-max-concurrency', flags.shedMaxConcurrency), file.shed_max_concurrency),
+    minConcurrency: pick(
+      'minConcurrency',
+      optionalInteger('--shed-min-concurrency', flags.shedMinConcurrency, 1),
+      file.shed_min_concurrency,
+    ),
+    latencyTolerance: pick(
+      'latencyTolerance',
+      decimal('--shed-latency-tolerance', flags.shedLatencyTolerance),
+      file.shed_latency_tolerance,
+    ),
+    retryAfter: pick('retryAfter', optionalInteger('--shed-retry-after', flags.shedRetryAfter, 1, 3600), file.shed_retry_after),
+  };
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ShedOptions;
+  try {
+    resolveShed('serve', given);
+  } catch (error) {
+    throw new CliError(
+      (error as Error).message
+        .replace(/^serve: /, '')
+        .replace(/`shed\.(\w+)`/, (_m, name: string) => `--shed-${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`),
+    );
+  }
+  return given;
+}
+
 /** `lifeline serve`: checks the flags and starts the primary; usage errors are one line. */
 export async function serveCommand(entry: string | undefined, flags: ServeFlags): Promise<number> {
   let captured = false;
@@ -92,12 +162,13 @@ export async function serveCommand(entry: string | undefined, flags: ServeFlags)
     const forced = forceWorkers || readEnv.workersForced();
     const workers = flags.workers === undefined ? undefined : workerCount('--workers', flags.workers, forced);
     const limits = serverLimits(flags);
+    const shed = shedding(flags);
     const port = optionalInteger('--port', flags.port, 0, 65535);
     const shutdownTimeout = optionalInteger('--shutdown-timeout', flags.shutdownTimeout);
     if (flags.single) {
       if (workers !== undefined && workers !== 1) throw new CliError('--single runs one process: leave out --workers');
       const { app, beforeShutdown, onShutdown } = await loadApp(entry);
-      await serve(app, { port, host: flags.host, shutdownTimeout, ...limits, beforeShutdown, onShutdown });
+      await serve(app, { port, host: flags.host, shutdownTimeout, ...limits, shed, beforeShutdown, onShutdown });
       return -1;
     }
     const statusFile = flags.reloadStatus === undefined ? undefined : resolve(flags.reloadStatus);
@@ -111,6 +182,7 @@ export async function serveCommand(entry: string | undefined, flags: ServeFlags)
       shutdownTimeout,
       watch: flags.reload ? dirname(resolve(entry)) : undefined,
       ...limits,
+      shed,
       output: flags.logOutput ? 'log' : 'inherit',
       onReload: statusFile === undefined ? undefined : (report) => writeReloadStatus(statusFile, report),
     });

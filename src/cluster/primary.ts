@@ -18,6 +18,7 @@ import {
   workersExpected,
 } from '../options.js';
 import { resolveServerLimits } from '../lifecycle/server-limits.js';
+import { resolveShed, SHED_VARIABLES, type ShedOptions } from '../lifecycle/shed-options.js';
 import { logLines, STDOUT_LOGGED_ENV } from './output.js';
 import { watchSources } from './watch.js';
 import { ClusterScrapes } from './primary-metrics.js';
@@ -65,6 +66,8 @@ export interface ClusterOptions {
   headersTimeout?: number;
   requestTimeout?: number;
   keepAliveTimeout?: number;
+  /** Each worker's load shedding (see ServeOptions.shed); `false` turns it off. Unset, each worker reads SHED, SHED_* … */
+  shed?: boolean | Omit<ShedOptions, 'exemptPaths'>;
   /**
    * Told when a reload starts and how it ended, so a caller can report the outcome
    * without reading the log (lifeline serve writes it to the reload status file).
@@ -122,6 +125,7 @@ const KNOWN = [
   'headersTimeout',
   'requestTimeout',
   'keepAliveTimeout',
+  'shed',
   'onReload',
 ] as const;
 
@@ -177,6 +181,16 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   const limitEnv: Record<string, string> = {};
   for (const [option, variable] of LIMIT_VARIABLES) {
     if (options[option] !== undefined) limitEnv[variable] = String(options[option]);
+  }
+  // Shedding too: checked here, given to the workers as the variables their serve() reads.
+  resolveShed('cluster', options.shed);
+  if (options.shed === false) limitEnv.SHED = '0';
+  else if (typeof options.shed === 'object') {
+    limitEnv.SHED = '1';
+    for (const [option, variable] of SHED_VARIABLES) {
+      const value = options.shed[option];
+      if (value !== undefined) limitEnv[variable] = String(value);
+    }
   }
   const output = checkOneOf('cluster', 'output', options.output ?? 'inherit', ['inherit', 'log']);
   if (options.onReload !== undefined && typeof options.onReload !== 'function')

@@ -195,13 +195,18 @@ export function probeHealthJson(ok: boolean): string {
   return ok ? '{"status":"pass"}' : '{"status":"fail"}';
 }
 
-/** Why an app is not ready: draining first, then checks not run yet, then failing critical checks; undefined when ready. */
+/**
+ * Why an app is not ready: draining first, then overloaded (serve() sheds load), then
+ * checks not run yet, then failing critical checks; undefined when ready.
+ */
 export function notReadyReason(
   draining: boolean,
   failing: readonly string[],
   pending = false,
-): 'draining' | 'checks not completed yet' | 'critical checks failing' | undefined {
+  overloaded = false,
+): 'draining' | 'overloaded' | 'checks not completed yet' | 'critical checks failing' | undefined {
   if (draining) return 'draining';
+  if (overloaded) return 'overloaded';
   if (failing.length === 0) return undefined;
   return pending ? 'checks not completed yet' : 'critical checks failing';
 }

@@ -57,7 +57,7 @@ export function createProbeAnswerer(
     } else {
       health.readiness().then(
         ({ failing, pending }) => {
-          const reason = notReadyReason(activity.draining, failing, pending);
+          const reason = notReadyReason(activity.draining, failing, pending, activity.overloaded);
           send(req, res, started, count, reason === undefined ? 200 : 503, JSON.stringify(readyReport(reason)));
         },
         () => send(req, res, started, count, 503, JSON.stringify(readyReport('readiness unknown'))),

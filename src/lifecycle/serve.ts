@@ -14,6 +14,8 @@ import { findHealth, findSameOriginHeaders } from './find-health.js';
 import { createProbeAnswerer } from './probes.js';
 import { applyServerLimits, resolveServerLimits } from './server-limits.js';
 import { failureLog } from '../logging/failure-log.js';
+import { createLoadShedder, type ShedStats } from './load-shedder.js';
+import { resolveShed, type ShedOptions } from './shed-options.js';
 
 type Hook = () => unknown;
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -58,6 +60,13 @@ export interface ServeOptions {
   requestTimeout?: number;
   /** ms an idle keep-alive connection stays open. Default `KEEP_ALIVE_TIMEOUT` or 5000. */
   keepAliveTimeout?: number;
+  /**
+   * Load shedding, before Express: new requests get 503 with `Retry-After` and
+   * `Connection: close` while the event loop lags or more are in flight than a limit
+   * adapted from measured latency allows; probes and `/metrics` never. `false` (or
+   * `SHED=0`) turns it off; an object tunes it (see ShedOptions). Default on.
+   */
+  shed?: boolean | ShedOptions;
 }
 
 export interface Served {
@@ -66,6 +75,8 @@ export interface Served {
   url: string;
   /** Starts (or joins) the graceful shutdown; resolves with the exit code, 0 when everything drained. */
   shutdown(reason?: string): Promise<number>;
+  /** What load shedding has done; undefined when it is off. */
+  shedding(): ShedStats | undefined;
 }
 
 const KNOWN = [
@@ -87,6 +98,7 @@ const KNOWN = [
   'headersTimeout',
   'requestTimeout',
   'keepAliveTimeout',
+  'shed',
 ] as const;
 
 function hooks(name: string, value: Hook | readonly Hook[] | undefined): Hook[] {
@@ -108,6 +120,18 @@ function fromEnv<T>(read: () => T, exit: boolean): T {
     console.error(`serve: ${error.message}`);
     process.exit(1);
   }
+}
+
+/** Paths load shedding never touches: the probes (wherever health() is mounted, with or without a trailing slash) and the given ones. */
+function exemptPaths(health: HealthMiddleware | undefined, extra: readonly string[]): Set<string> {
+  const paths = new Set(extra);
+  for (const prefix of new Set(['/api', health?.prefix ?? '/api'])) {
+    for (const suffix of ['/ping', '/health/live', '/health/ready']) {
+      paths.add(prefix + suffix);
+      paths.add(`${prefix + suffix}/`);
+    }
+  }
+  return paths;
 }
 
 /** Runs the critical checks up to `tries` times with exponential backoff; true when they passed. */
@@ -155,6 +179,7 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   const startupTries = checkInteger('serve', 'startupTries', options.startupTries ?? 5, { min: 1, max: 100 });
   const startupDelay = checkInteger('serve', 'startupDelay', options.startupDelay ?? 500, { min: 0, unit: 'ms' });
   const limits = resolveServerLimits('serve', options);
+  const shedSettings = fromEnv(() => resolveShed('serve', options.shed), exit);
   const handle = acquireLogger(checkLogger('serve', options.logger));
   const log = componentLogger(handle.logger, 'lifecycle');
 
@@ -164,6 +189,7 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   // Headers that change per request (a CSP nonce) cannot be precomputed: Express answers then.
   const sameOrigin = found && fastProbes ? findSameOriginHeaders(app, found) : 'per-request';
   const probe = found && sameOrigin !== 'per-request' ? createProbeAnswerer(found, activity, sameOrigin) : undefined;
+  const shedder = shedSettings && createLoadShedder(shedSettings, activity, exemptPaths(found, shedSettings.exemptPaths), log);
   const server = createServer(
     {
       headersTimeout: limits.headersTimeout,
@@ -173,6 +199,7 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
     (req, res) => {
       tracker.track(req, res);
       if (probe?.(req, res)) return;
+      if (shedder && !shedder.admit(req, res)) return;
       app(req, res);
     },
   );
@@ -225,6 +252,7 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
     // net.Server's close stops accepting; http.Server's would also cut idle keep-alive
     // connections at once, racing clients that are about to reuse them.
     NetServer.prototype.close.call(server);
+    shedder?.stop();
     tracker.beginDrain(idleGrace);
     const left = Math.max(0, shutdownTimeout - (Date.now() - started));
     const drained = forced ? false : await tracker.waitUntilClosed(left);
@@ -283,5 +311,5 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
   // Once per start: a cluster's primary has already said it for its workers.
   const nodeEnvWarning = cluster.isWorker ? undefined : readEnv.nodeEnvWarning();
   if (nodeEnvWarning) log.warn(nodeEnvWarning);
-  return { server, port: address.port, url, shutdown };
+  return { server, port: address.port, url, shutdown, shedding: () => shedder?.stats() };
 }

@@ -86,8 +86,11 @@ function stackLines(stack: string): string {
 // One record, one line: control characters from any source (a path, a header, an
 // error message quoting input) are escaped here, once, for every text line.
 const textLine = winston.format.printf((info) => {
-  const { timestamp, level, message, component, stack, ...rest } = info;
+  const { timestamp, level, message, component, stack, trace_id, span_id, ...rest } = info;
   let line = `${String(timestamp)} ${level} ${component ? `[${String(component)}] ` : ''}${String(message)}`;
+  // Trace context as key=value, the form log tools join traces on (JSON lines keep them as fields).
+  if (typeof trace_id === 'string') line += ` trace_id=${trace_id}`;
+  if (typeof span_id === 'string') line += ` span_id=${span_id}`;
   const extra = Object.keys(rest).length > 0 ? JSON.stringify(rest) : '';
   if (extra && extra !== '{}') line += ` ${extra}`;
   line = escapeControl(line);

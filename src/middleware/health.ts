@@ -155,7 +155,7 @@ export function health(options: Readonly<HealthOptions> = {}): HealthMiddleware 
 
   async function answerReady(req: IncomingMessage, res: ServerResponse, activity: Activity, type: MediaType): Promise<void> {
     const { failing, pending } = await readiness();
-    const reason = notReadyReason(activity.draining, failing, pending);
+    const reason = notReadyReason(activity.draining, failing, pending, activity.overloaded);
     const code = reason === undefined ? 200 : 503;
     if (type === 'application/health+json') {
       sendJson(req, res, code, probeHealthJson(reason === undefined), HEALTH_JSON_TYPE);

@@ -6,6 +6,7 @@ import { redactUrl } from '../logging/redact.js';
 import { checkBoolean, checkHttpUrl, checkInteger, checkLogger, checkOptionsObject, readEnv } from '../options.js';
 import { backgroundLoop } from '../time.js';
 import { failureLog } from '../logging/failure-log.js';
+import { parseTraceparent, type TraceIds } from '../logging/trace-context.js';
 import { activityLookup } from './app-activity.js';
 import { fromStep, requestPath, type ClosableMiddleware } from './types.js';
 
@@ -40,6 +41,8 @@ interface RequestTiming {
   req: IncomingMessage;
   /** The connection's byte count when the request came, for the access line. */
   bytesBefore: number;
+  /** From a valid `traceparent`, so the access line joins the distributed trace. */
+  trace: TraceIds | undefined;
 }
 type Tracked = ServerResponse & { [REQUEST]?: RequestTiming };
 
@@ -148,6 +151,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
       started: performance.now(),
       req,
       bytesBefore: accessLog ? req.socket.bytesWritten : 0,
+      trace: accessLog ? parseTraceparent(req.headers.traceparent) : undefined,
     };
     onHeaders(res, setBackendHeaders);
     res.on('close', requestDone);
@@ -174,6 +178,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
       const bytes = r.req.socket.bytesWritten - r.bytesBefore;
       access.info(
         `${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.headersSent ? this.statusCode : '-'} ${ms.toFixed(1)} ms ${bytes} bytes${this.writableFinished ? '' : ' (aborted)'}`,
+        r.trace,
       );
     }
   }

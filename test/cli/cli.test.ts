@@ -186,6 +186,23 @@ describe('lifeline CLI', () => {
     }
   });
 
+  it('serve checks the load-shedding flags, variables and file keys: one line each', () => {
+    for (const [args, env, err] of [
+      [['--shed-max-concurrency', 'x'], {}, "lifeline serve: --shed-max-concurrency expects a whole number, got 'x'\n"],
+      [['--shed-latency-tolerance', 'high'], {}, "lifeline serve: --shed-latency-tolerance expects a number like 2 or 1.5, got 'high'\n"],
+      [['--shed-latency-tolerance', '0.5'], {}, 'lifeline serve: expected --shed-latency-tolerance to be a number 1-100, got 0.5\n'],
+      [['--shed-retry-after', '0'], {}, "lifeline serve: --shed-retry-after expects a whole number 1-3600, got '0'\n"],
+      [[], { SHED: 'maybe' }, "lifeline serve: Invalid SHED: expected '1' or '0' (also true/false, on/off), got 'maybe'\n"],
+      [
+        [],
+        { SHED_MAX_EVENT_LOOP_DELAY: 'soon' },
+        "lifeline serve: Invalid SHED_MAX_EVENT_LOOP_DELAY: expected a whole number, got 'soon'\n",
+      ],
+    ] as const) {
+      expect(lifelineWith(env, 'serve', 'app.mjs', ...args), args.join(' ')).toMatchObject({ code: 1, out: '', err });
+    }
+  });
+
   it('serve --workers -1 gets the same one-line error as any bad number', () => {
     for (const value of ['-1', 'abc', '0', String(4 * availableParallelism() + 1)])
       expect(lifeline('serve', 'app.mjs', '--workers', value)).toMatchObject({

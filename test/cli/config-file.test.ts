@@ -42,7 +42,7 @@ describe('readConfigFile', () => {
   it('refuses an unknown key, naming the known ones', () => {
     expect(() => readText('{"port": 8080, "prot": 1}')).toThrow(
       new CliError(
-        `${file}: unknown key \`prot\` (known: host, port, workers, reload, log_level, entry, max_connections, headers_timeout, request_timeout, keep_alive_timeout)`,
+        `${file}: unknown key \`prot\` (known: host, port, workers, reload, log_level, entry, max_connections, headers_timeout, request_timeout, keep_alive_timeout, shed, shed_max_event_loop_delay, shed_max_concurrency, shed_min_concurrency, shed_latency_tolerance, shed_retry_after)`,
       ),
     );
   });
@@ -104,5 +104,25 @@ describe('effectiveConfig', () => {
 
   it('reports an invalid variable as a CliError', () => {
     expect(() => effectiveConfig({}, file, { PORT: 'eighty' })).toThrow(CliError);
+  });
+});
+
+describe('.backend_config.json: load shedding keys', () => {
+  it.each([
+    ['shed', '"yes"', /`shed` must be true or false/],
+    ['shed_max_event_loop_delay', '-1', /`shed_max_event_loop_delay` must be an integer >= 0 \(ms, 0 = off\)/],
+    ['shed_min_concurrency', '0', /`shed_min_concurrency` must be an integer >= 1/],
+    ['shed_latency_tolerance', '0.5', /`shed_latency_tolerance` must be a number 1-100/],
+    ['shed_retry_after', '0', /`shed_retry_after` must be an integer 1-3600/],
+  ])('checks %s', (key, value, message) => {
+    expect(() => readText(`{"${key}": ${value}}`)).toThrow(message);
+  });
+
+  it('accepts valid ones', () => {
+    expect(readText('{"shed": false, "shed_max_concurrency": 50, "shed_latency_tolerance": 1.5}')).toEqual({
+      shed: false,
+      shed_max_concurrency: 50,
+      shed_latency_tolerance: 1.5,
+    });
   });
 });

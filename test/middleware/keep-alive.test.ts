@@ -521,3 +521,76 @@ describe('keepAlive access log', () => {
     );
   });
 });
+
+describe('keepAlive access log: W3C trace context', () => {
+  const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const SPAN = '00f067aa0ba902b7';
+
+  /** The access lines written to a real file in `format`, one request per traceparent given (undefined: none). */
+  async function fileLines(format: 'text' | 'json', headers: Array<string | undefined>): Promise<string[]> {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-trace-'));
+    const file = join(dir, 'backend.log');
+    const logger = createLogger({ file, console: false, format });
+    const ka = keepAlive({ logger, interval: 0, accessLog: true });
+    const app = express();
+    app.use(ka);
+    app.get('/items', (_req: unknown, res: Res) => res.json([]));
+    const running = await listen(app);
+    try {
+      for (const header of headers) {
+        // A raw request: the header goes on the wire exactly as written (fetch would refuse some).
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect(Number(new URL(running.url).port), '127.0.0.1', () =>
+            socket.end(
+              `GET /items HTTP/1.1\r\nHost: x\r\n${header === undefined ? '' : `traceparent: ${header}\r\n`}Connection: close\r\n\r\n`,
+            ),
+          );
+          socket.on('data', () => undefined);
+          socket.on('close', () => resolve());
+          socket.on('error', reject);
+        });
+      }
+    } finally {
+      await running.close();
+      await ka.close();
+      await logger.closeAndFlush();
+    }
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    rmSync(dir, { recursive: true, force: true });
+    return lines;
+  }
+
+  it('a valid traceparent puts trace_id and span_id on the text access line', async () => {
+    const [line] = await fileLines('text', [`00-${TRACE}-${SPAN}-01`]);
+    expect(line).toMatch(new RegExp(`^\\S+Z info \\[access\\] GET /items 200 \\d+\\.\\d ms \\d+ bytes trace_id=${TRACE} span_id=${SPAN}$`));
+  });
+
+  it('JSON lines carry them as fields', async () => {
+    const [line] = await fileLines('json', [`00-${TRACE}-${SPAN}-00`]);
+    expect(JSON.parse(line ?? '{}')).toMatchObject({ component: 'access', trace_id: TRACE, span_id: SPAN });
+  });
+
+  it('an invalid traceparent is ignored, never logged', async () => {
+    const bad = [
+      `00-${TRACE.toUpperCase()}-${SPAN}-01`, // uppercase
+      `00-${'0'.repeat(32)}-${SPAN}-01`, // all-zero trace id
+      `00-${TRACE}-${'0'.repeat(16)}-01`, // all-zero parent id
+      `ff-${TRACE}-${SPAN}-01`, // version ff
+      `00-${TRACE}-${SPAN}-01-extra`, // version 00 has exactly four fields
+      `00-${TRACE}-${SPAN}`, // no flags
+      `00-${TRACE}-${SPAN}-01 injected=1`, // log injection attempt
+      'garbage',
+    ];
+    const lines = await fileLines('text', [...bad, undefined]);
+    expect(lines).toHaveLength(bad.length + 1);
+    for (const line of lines) {
+      expect(line).toMatch(/^\S+Z info \[access\] GET \/items 200 \d+\.\d ms \d+ bytes$/);
+    }
+    expect(lines.join('\n')).not.toMatch(/injected|garbage|trace_id|span_id/);
+  });
+
+  it('a later version with more fields is read by its first four', async () => {
+    const [line] = await fileLines('text', [`01-${TRACE}-${SPAN}-01-future`]);
+    expect(line).toContain(`trace_id=${TRACE} span_id=${SPAN}`);
+  });
+});
