@@ -221,6 +221,56 @@ describe.each(DATABASES)('status pages and incidents on %s', (_name, makeDb) => 
     });
   });
 
+  it('opens no incident for a server in a maintenance window, and shows the window on the page', async () => {
+    const r = request(api.url);
+    expect(
+      (
+        await r
+          .post('/api/status-pages/')
+          .set(auth(admin))
+          .send({ slug: 'works', title: 'Works', servers: [other] })
+      ).status,
+    ).toBe(201);
+    const now = Date.now();
+    const window = await r
+      .post('/api/maintenance/')
+      .set(auth(admin))
+      .send({
+        title: 'Database upgrade',
+        servers: [other],
+        starts_at: new Date(now - 60_000).toISOString(),
+        ends_at: new Date(now + 3_600_000).toISOString(),
+      });
+    expect(window.status).toBe(201);
+    target.failing.add('/other');
+    try {
+      await api.monitor.runNow([other]);
+      await api.monitor.runNow([other]);
+      let summary = (await r.get('/api/status-pages/works/summary/')).body as Summary;
+      expect(summary.status).toBe('maintenance');
+      expect(summary.incidents).toEqual([]);
+      expect(summary.maintenance).toMatchObject([{ title: 'Database upgrade', servers: [other] }]);
+      expect((await api.monitor.store.incidents.list({ open: true })).results.filter((i) => i.servers.includes(other))).toEqual([]);
+      // Without the window, the next outage of the same server opens its incident: the window was what held it back.
+      expect((await r.delete(`/api/maintenance/${(window.body as { id: number }).id}/`).set(auth(admin))).status).toBe(204);
+      target.failing.delete('/other');
+      await api.monitor.runNow([other]);
+      target.failing.add('/other');
+      await api.monitor.runNow([other]);
+      await api.monitor.runNow([other]);
+      await waitFor(
+        async () => ((await r.get('/api/status-pages/works/summary/')).body as Summary).incidents.length === 1,
+        5000,
+        'the incident of the outage after the window',
+      );
+      summary = (await r.get('/api/status-pages/works/summary/')).body as Summary;
+      expect(summary.status).toBe('outage');
+    } finally {
+      target.failing.delete('/other');
+      await api.monitor.runNow([other]);
+    }
+  });
+
   it('lets operators open, edit, update and resolve incidents, with field errors', async () => {
     const r = request(api.url);
     const bad = await r
