@@ -9,7 +9,18 @@ export type PingStatus = (typeof PING_STATUSES)[number];
 export const SERVER_STATES = ['up', 'down', 'degraded', 'pending'] as const;
 export type ServerState = (typeof SERVER_STATES)[number];
 
-export const NOTIFICATION_TYPES = ['email', 'webhook', 'sms'] as const;
+export const NOTIFICATION_TYPES = [
+  'email',
+  'webhook',
+  'sms',
+  'slack',
+  'discord',
+  'teams',
+  'telegram',
+  'ntfy',
+  'pagerduty',
+  'gotify',
+] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 /** A watched target. */
@@ -75,18 +86,34 @@ export interface ServerStatus {
   last_change: string;
 }
 
-/** Where and when to tell people about a server. `secret` is write-only and never read back. */
+/**
+ * Where and when to tell people about a server. `secret` is write-only and never read back:
+ * the webhook's signing key, the Telegram bot token, the ntfy access token, the PagerDuty
+ * routing key or the Gotify application token.
+ */
 export interface NotificationConfig {
   id: number;
   server: number;
   notification_type: NotificationType;
+  /**
+   * An email address (email), an E.164 number (sms), the URL posted to (webhook, slack,
+   * discord, teams), the Gotify server's URL (gotify), the chat id (telegram), the topic
+   * (ntfy); empty for pagerduty (the routing key is the secret).
+   */
   recipient: string;
+  /** The API's base URL for telegram, ntfy and pagerduty; null: the service's public one. */
+  base_url: string | null;
+  /** A secret is stored (it is never returned). */
+  has_secret: boolean;
   enabled: boolean;
   notify_on_failure: boolean;
   notify_on_recovery: boolean;
 }
 
-export type NotificationConfigInput = Omit<NotificationConfig, 'id'> & { secret?: string | null };
+export type NotificationConfigInput = Omit<NotificationConfig, 'id' | 'has_secret' | 'base_url'> & {
+  base_url?: string | null;
+  secret?: string | null;
+};
 
 export interface User {
   id: number;

@@ -84,6 +84,7 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       '0002_claims',
       '0003_notifications',
       '0004_live_counter',
+      '0030_notification_channels',
     ]);
   });
 

@@ -9,6 +9,7 @@ import { apiErrors, send } from './http.js';
 import { notificationRoutes } from './notifications.js';
 import { pingResultRoutes, serverStatusRoutes } from './results.js';
 import { serverRoutes } from './servers.js';
+import { passwordRoutes, userRoutes } from './users.js';
 
 export type { LoginThrottle } from './auth-routes.js';
 
@@ -19,7 +20,7 @@ export interface ApiRouterOptions {
   loginThrottle?: LoginThrottle | false;
 }
 
-const PREFIXES = ['/auth', '/servers', '/ping-results', '/server-status', '/notification-configs', '/checks'];
+const PREFIXES = ['/auth', '/servers', '/ping-results', '/server-status', '/notification-configs', '/checks', '/users'];
 
 /**
  * The REST API, to mount at `/api`: PulseGuard's routes and Django REST framework's
@@ -31,12 +32,14 @@ export function apiRouter(options: ApiRouterOptions): Router {
   const { store } = monitor;
   const guard = authenticate(auth);
   const router = express.Router();
+  router.use('/auth/password', passwordRoutes(store, guard));
   router.use('/auth', authRoutes(auth, options.loginThrottle ?? {}));
   router.use('/servers', serverRoutes(store, guard));
   router.use('/ping-results', pingResultRoutes(store, guard));
   router.use('/server-status', serverStatusRoutes(store, guard));
   router.use('/notification-configs', notificationRoutes(store, guard));
   router.use('/checks', checkRoutes(monitor, guard, logger));
+  router.use('/users', userRoutes(store, auth, guard));
   router.use(function monitorApiNotFound(req, res, next) {
     if (PREFIXES.some((p) => req.path === p || req.path.startsWith(`${p}/`))) return send(res, 404, { detail: 'Not found.' });
     next();

@@ -3,6 +3,7 @@ import * as initial from './0001_initial.js';
 import * as claims from './0002_claims.js';
 import * as notifications from './0003_notifications.js';
 import * as liveCounter from './0004_live_counter.js';
+import * as notificationChannels from './0030_notification_channels.js';
 
 export interface Migration {
   name: string;
@@ -11,7 +12,7 @@ export interface Migration {
 }
 
 /** In order; a new migration is appended, never inserted. Modules, not files on disk, so they ship in dist. */
-const MIGRATIONS: readonly Migration[] = [initial, claims, notifications, liveCounter];
+const MIGRATIONS: readonly Migration[] = [initial, claims, notifications, liveCounter, notificationChannels];
 
 /** knex's migration source API over the list above. */
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -1,7 +1,9 @@
 import { describeError } from '../checks/errors.js';
 import type { NotificationPayload } from './message.js';
 import { summaryOf, textOf } from './message.js';
+import type { NotificationConfig } from '../types.js';
 import type { SmsOptions } from './options.js';
+import { serviceRequest, type ServiceType } from './services.js';
 import { signWebhook } from './signature.js';
 
 /** What one attempt gave. */
@@ -21,6 +23,14 @@ function requestError(error: unknown, timeout: number): string {
   return describeError(e.cause ?? error);
 }
 
+/** How one attempt is made. */
+export interface AttemptOptions {
+  /** One attempt may take this long, ms. */
+  timeout: number;
+  /** Aborted when the monitor stops. */
+  signal: AbortSignal;
+}
+
 function httpOutcome(status: number): AttemptOutcome {
   if (status >= 200 && status < 300) return { ok: true, status_code: status, error: null };
   return { ok: false, status_code: status, error: `HTTP ${status}`, ...(status === 410 ? { gone: true } : {}) };
@@ -36,7 +46,7 @@ export async function sendWebhook(
   secret: string | null,
   messageId: string,
   payload: NotificationPayload,
-  { timeout, signal }: { timeout: number; signal: AbortSignal },
+  options: AttemptOptions,
 ): Promise<AttemptOutcome> {
   const body = JSON.stringify(payload);
   const timestamp = Math.floor(Date.now() / 1000);
@@ -48,17 +58,79 @@ export async function sendWebhook(
   };
   if (secret) headers['webhook-signature'] = signWebhook(secret, messageId, timestamp, body);
   try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers,
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]),
-    });
-    await res.body?.cancel();
+    const res = await postBody(url, { headers, body }, options);
     return httpOutcome(res.status);
   } catch (error) {
-    return { ok: false, status_code: null, error: requestError(error, timeout) };
+    return { ok: false, status_code: null, error: requestError(error, options.timeout) };
+  }
+}
+
+/** What a POST answered: its status, and its text when asked for. */
+interface PostAnswer {
+  status: number;
+  text: string;
+}
+
+/**
+ * The one place the monitor POSTs to a receiver (webhooks and the chat and paging
+ * services): no redirects followed, bounded by the attempt's timeout and cancelled
+ * when the monitor stops. The answer's text is read only when asked for (a refusal's
+ * explanation), up to 64 KiB.
+ */
+async function postBody(
+  url: string,
+  request: { headers: Record<string, string>; body: string },
+  { timeout, signal }: AttemptOptions,
+  readAnswer = false,
+): Promise<PostAnswer> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: request.headers,
+    body: request.body,
+    redirect: 'manual',
+    signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]),
+  });
+  if (!readAnswer) {
+    await res.body?.cancel();
+    return { status: res.status, text: '' };
+  }
+  const text = await res.text().catch(() => '');
+  return { status: res.status, text: text.slice(0, 64 * 1024) };
+}
+
+/** The services' own words for a refusal: Telegram's `description`, PagerDuty's `message` and `errors`, Slack's plain text… */
+function refusalOf(text: string): string {
+  try {
+    const answer = JSON.parse(text) as Record<string, unknown>;
+    const said = [answer.description, answer.message, answer.errorDescription, answer.error].find((v) => typeof v === 'string');
+    const errors = Array.isArray(answer.errors) ? answer.errors.filter((e) => typeof e === 'string').join('; ') : '';
+    return [said, errors].filter(Boolean).join(': ').slice(0, 200);
+  } catch {
+    return /^[\x20-\x7e]{1,200}$/.test(text.trim()) ? text.trim() : '';
+  }
+}
+
+/**
+ * Sends a payload to a chat or paging service (Slack, Discord, Teams, Telegram,
+ * ntfy, PagerDuty, Gotify) in that service's format. 2xx is delivered; a refusal
+ * carries the service's explanation; a 410 unsubscribes like a webhook's.
+ */
+export async function sendService(
+  config: Pick<NotificationConfig, 'notification_type' | 'recipient' | 'base_url'> & { notification_type: ServiceType },
+  secret: string | null,
+  payload: NotificationPayload,
+  link: string | undefined,
+  options: AttemptOptions,
+): Promise<AttemptOutcome> {
+  const request = serviceRequest(config, secret, payload, link);
+  try {
+    const res = await postBody(request.url, request, options, true);
+    const outcome = httpOutcome(res.status);
+    if (outcome.ok) return outcome;
+    const why = refusalOf(res.text);
+    return { ...outcome, error: `HTTP ${res.status}${why ? `: ${why}` : ''}` };
+  } catch (error) {
+    return { ok: false, status_code: null, error: requestError(error, options.timeout) };
   }
 }
 
@@ -108,9 +180,15 @@ export interface MailTransport {
 }
 
 /** Sends an email through the SMTP transport; accepted by the server is sent. */
-export async function sendEmail(transport: MailTransport, from: string, to: string, payload: NotificationPayload): Promise<AttemptOutcome> {
+export async function sendEmail(
+  transport: MailTransport,
+  from: string,
+  to: string,
+  payload: NotificationPayload,
+  link?: string,
+): Promise<AttemptOutcome> {
   try {
-    await transport.sendMail({ from, to, subject: summaryOf(payload), text: textOf(payload) });
+    await transport.sendMail({ from, to, subject: summaryOf(payload), text: textOf(payload, link) });
     return { ok: true, status_code: null, error: null };
   } catch (error) {
     const e = error as { responseCode?: number; response?: string };

@@ -84,12 +84,15 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
         let payload: NotificationPayload;
         let flag: 'notify_on_failure' | 'notify_on_recovery';
         if (change.status === 'down' && before !== 'down') {
-          payload = { type: 'server.down', ...base, timestamp: iso(change.at) };
+          payload = { type: 'server.down', ...base, timestamp: iso(change.at), down_since: iso(change.at) };
           flag = 'notify_on_failure';
         } else if (isUp(change.status) && before === 'down') {
           const since = await downSince(trx, ping.server, change.at);
           payload = { type: 'server.up', ...base, timestamp: iso(change.at) };
-          if (since !== undefined) payload.downtime_seconds = Math.round((change.at - since) / 1000);
+          if (since !== undefined) {
+            payload.down_since = iso(since);
+            payload.downtime_seconds = Math.round((change.at - since) / 1000);
+          }
           flag = 'notify_on_recovery';
         } else {
           continue;
@@ -116,7 +119,14 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
           .first('event', 'created_at')) as Row | undefined;
         if (!last || last.event !== 'server.down' || num(last.created_at) + reminderInterval > now) continue;
         if (messages.some((m) => m.config === num(config.id) && m.server === ping.server)) continue;
-        const payload: NotificationPayload = { type: 'server.down', ...base, timestamp: iso(now), reminder: true };
+        const since = await downSince(trx, ping.server, now + 1);
+        const payload: NotificationPayload = {
+          type: 'server.down',
+          ...base,
+          timestamp: iso(now),
+          down_since: since === undefined ? record.status.last_change : iso(since),
+          reminder: true,
+        };
         messages.push({
           config: num(config.id),
           server: ping.server,

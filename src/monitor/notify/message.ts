@@ -10,6 +10,8 @@ export interface NotificationPayload {
   ping: PingResult;
   /** When the state changed (for a reminder: when it was written), ISO 8601 UTC. */
   timestamp: string;
+  /** When the outage began, ISO 8601 UTC (on `server.down`, its reminders and `server.up`): a stable name for it. */
+  down_since?: string;
   /** `server.up`: how long the server was down, seconds. */
   downtime_seconds?: number;
   /** Set on the reminders sent while a server stays down. */
@@ -34,7 +36,7 @@ export function formatDuration(ms: number): string {
     .join(' ');
 }
 
-function target(server: Server): string {
+export function target(server: Server): string {
   return server.protocol === 'tcp' ? `${server.host}:${server.port}` : `${server.protocol}://${server.host}:${server.port}${server.path}`;
 }
 
@@ -49,18 +51,54 @@ export function summaryOf(p: NotificationPayload): string {
 }
 
 /** The email body. */
-export function textOf(p: NotificationPayload): string {
+export function textOf(p: NotificationPayload, publicUrl?: string): string {
   const lines = [
     summaryOf(p),
     '',
     `Server: ${p.server.name} (${target(p.server)})`,
     `State: ${p.status.status}`,
-    `Since: ${p.status.last_change}`,
+    sinceOf(p),
     `Last check: ${p.ping.check_timestamp} — ${p.ping.status}` +
       (p.ping.status_code === null ? '' : `, HTTP ${p.ping.status_code}`) +
       (p.ping.response_time === null ? '' : `, ${Math.round(p.ping.response_time)} ms`),
   ];
   if (p.ping.error_message) lines.push(`Error: ${p.ping.error_message}`);
   if (p.downtime_seconds !== undefined) lines.push(`Down for: ${formatDuration(p.downtime_seconds * 1000)}`);
+  if (publicUrl) lines.push(`Dashboard: ${publicUrl}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** `2026-12-06 07:41:02 UTC`: a time people read in a chat. */
+export function readableTime(isoTime: string): string {
+  const t = Date.parse(isoTime);
+  if (!Number.isFinite(t)) return isoTime;
+  return `${new Date(t).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** Since when, in one line: `Down since … (12 min)` or `Back up at …, down since …`. */
+export function sinceOf(p: NotificationPayload): string {
+  const since = p.down_since ?? (p.type === 'server.down' ? p.status.last_change : undefined);
+  if (p.type === 'server.down') {
+    const length = since ? Date.parse(p.timestamp) - Date.parse(since) : 0;
+    const lasting = p.reminder && length > 0 ? ` (${formatDuration(length)})` : '';
+    return `Down since ${readableTime(since ?? p.timestamp)}${lasting}`;
+  }
+  return `Back up at ${readableTime(p.timestamp)}${since ? `, down since ${readableTime(since)}` : ''}`;
+}
+
+/** What failed: the last check in words. */
+export function checkOf(p: NotificationPayload): string {
+  return (
+    `${p.ping.status}` +
+    (p.ping.status_code === null ? '' : `, HTTP ${p.ping.status_code}`) +
+    (p.ping.response_time === null ? '' : `, ${Math.round(p.ping.response_time)} ms`) +
+    (p.ping.error_message ? ` — ${p.ping.error_message}` : '')
+  );
+}
+
+/** The chat messages' plain text: what happened, since when, what the check saw, and the dashboard's link. */
+export function chatTextOf(p: NotificationPayload, publicUrl: string | undefined): string {
+  const lines = [summaryOf(p), sinceOf(p), `${p.server.name} (${target(p.server)}), last check: ${checkOf(p)}`];
+  if (publicUrl) lines.push(`Dashboard: ${publicUrl}`);
+  return lines.join('\n');
 }

@@ -54,6 +54,11 @@ export interface NotifyOptions {
   mailFrom?: string;
   /** Default from `SMS_API_URL`, `SMS_ACCOUNT_SID`, `SMS_AUTH_TOKEN`, `SMS_FROM`. */
   sms?: SmsOptions;
+  /**
+   * The dashboard's public address, linked from every message (e.g.
+   * `https://ops.example.com/monitor/`). Default `MONITOR_PUBLIC_URL`; none: no link.
+   */
+  publicUrl?: string;
 }
 
 export interface NotifySettings {
@@ -69,6 +74,7 @@ export interface NotifySettings {
   smtpUrl: string | undefined;
   mailFrom: string;
   sms: SmsOptions | undefined;
+  publicUrl: string | undefined;
 }
 
 const KNOWN = [
@@ -84,6 +90,7 @@ const KNOWN = [
   'smtpUrl',
   'mailFrom',
   'sms',
+  'publicUrl',
 ];
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -95,6 +102,16 @@ type Env = Readonly<Record<string, string | undefined>>;
 function isUrl(value: string, protocols: readonly string[]): boolean {
   try {
     return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** A link people open: http(s), nothing that would leak (credentials) or break when a path is appended. */
+function isPublicUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !url.search && !url.hash;
   } catch {
     return false;
   }
@@ -169,7 +186,20 @@ export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env =
   } else {
     sms = smsFromEnv(env);
   }
+  let publicUrl: string | undefined;
+  if (options.publicUrl !== undefined) {
+    publicUrl = checkString(C, 'publicUrl', options.publicUrl);
+    if (!isPublicUrl(publicUrl)) throw optionError(C, 'publicUrl', 'an http(s) URL without credentials, query or fragment', publicUrl);
+  } else if (env.MONITOR_PUBLIC_URL) {
+    publicUrl = env.MONITOR_PUBLIC_URL;
+    if (!isPublicUrl(publicUrl))
+      throw new ConfigError(
+        'MONITOR_PUBLIC_URL',
+        `MONITOR_PUBLIC_URL must be an http(s) URL without credentials, query or fragment, got "${publicUrl}"`,
+      );
+  }
   return {
+    publicUrl,
     send,
     retrySchedule,
     retryFor,

@@ -88,6 +88,8 @@ export function toNotificationConfig(r: Row): NotificationConfig {
     server: num(r.server_id),
     notification_type: r.notification_type as NotificationConfig['notification_type'],
     recipient: str(r.recipient),
+    base_url: typeof r.base_url === 'string' ? r.base_url : null,
+    has_secret: typeof r.secret === 'string' && r.secret !== '',
     enabled: Boolean(r.enabled),
     notify_on_failure: Boolean(r.notify_on_failure),
     notify_on_recovery: Boolean(r.notify_on_recovery),
