@@ -57,7 +57,8 @@ export function validateUser(input: unknown, { partial }: { partial: boolean }):
     else if (typeof raw !== 'string') fail(field, 'Not a valid string.');
     else if (raw === '') fail(field, 'This field may not be blank.');
     else if (field === 'username') {
-      if (!USER_NAME.test(raw)) fail(field, 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.');
+      if (!USER_NAME.test(raw))
+        fail(field, 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.');
       else value.username = raw;
     } else {
       const message = passwordError(raw);

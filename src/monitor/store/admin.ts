@@ -108,8 +108,7 @@ export class UserQueries {
       const adminIds = ((this.dialect === 'postgres' ? await admins.forUpdate() : await admins) as Row[]).map((r) => num(r.id));
       const row = (await trx('monitor_users').where({ id }).first()) as Row | undefined;
       if (!row) return { ok: false, reason: 'missing' } as const;
-      const staysAdmin =
-        change !== 'remove' && (change.is_admin ?? Boolean(row.is_admin)) && (change.is_active ?? Boolean(row.is_active));
+      const staysAdmin = change !== 'remove' && (change.is_admin ?? Boolean(row.is_admin)) && (change.is_active ?? Boolean(row.is_active));
       if (adminIds.includes(id) && adminIds.length === 1 && !staysAdmin) return { ok: false, reason: 'last-admin' } as const;
       if (change === 'remove') {
         await trx('monitor_users').where({ id }).del();
