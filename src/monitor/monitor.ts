@@ -13,6 +13,8 @@ import { maintain, type MaintenanceReport } from './maintenance.js';
 import { notificationHook } from './notify/enqueue.js';
 import { notifySettings, type NotifyOptions, type NotifySettings } from './notify/options.js';
 import { NotificationSender, type SenderStats } from './notify/sender.js';
+import { watchNetwork } from './notify/network-alert.js';
+import { canarySettings, type CanaryOptions, type CanarySettings } from './network.js';
 import { Scheduler, type SchedulerStats } from './scheduler.js';
 import { nextState } from './state.js';
 import { openStore, type MonitorStore } from './store/index.js';
@@ -65,6 +67,13 @@ export interface MonitorOptions {
    * outbox is still written.
    */
   notifications?: NotifyOptions | false;
+  /**
+   * `host:port` the monitor can always reach while its own network works (default
+   * `MONITOR_CANARY`). A check that fails before any answer while the canary does not
+   * answer either is recorded `unknown` (no state change, no downtime) and one "the monitor
+   * cannot reach the network" alert goes out. None: every failure is the server's.
+   */
+  canary?: string | CanaryOptions;
 }
 
 /** A finished check, as `check()` and `runNow()` give it back. */
@@ -120,6 +129,7 @@ export const MONITOR_OPTION_KEYS = [
   'maintenanceInterval',
   'shared',
   'notifications',
+  'canary',
 ] as const;
 const RUN_HEARTBEAT = 30_000;
 const SYNC_INTERVAL = 15_000;
@@ -171,6 +181,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
     throw optionError('monitor', 'ca', 'an array of PEM strings', options.ca);
   }
   const notify = notifySettings(options.notifications === false ? { send: false } : options.notifications);
+  const canary = canarySettings(options.canary);
   const logger = monitorLogger(options.logger);
   const events = options.events ?? new MonitorEvents();
   events.onListenerError = (error, event) => logger.error('monitor: an event listener failed', { event, error: String(error) });
@@ -197,6 +208,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
       schedule: options.schedule !== false,
       shared: options.shared === undefined ? store.dialect === 'postgres' : checkBoolean('monitor', 'shared', options.shared),
       notify,
+      canary,
     });
   } catch (error) {
     await store.close();
@@ -217,6 +229,7 @@ interface Settings {
   schedule: boolean;
   shared: boolean;
   notify: NotifySettings;
+  canary: CanarySettings | undefined;
 }
 
 /** Loads the servers and starts the checks on an open store. */
@@ -238,6 +251,12 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
   // Notifications: the outbox row commits with the state change; the sender reads it in the background.
   const removeHook = store.results.addRecordHook(notificationHook(store.outbox, settings.notify));
   const sender = settings.notify.send ? new NotificationSender(store, settings.notify, logger, instance) : undefined;
+  const alertConfigs = settings.notify.networkAlertConfigs;
+  const network = watchNetwork(store.db, store.outbox, settings.canary, {
+    logger,
+    wake: () => sender?.wake(),
+    ...(alertConfigs ? { configIds: alertConfigs } : {}),
+  });
 
   const writer = new BatchWriter<PendingRecord>({
     results: store.results,
@@ -303,7 +322,8 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     if (!entry) return undefined;
     if (settings.shared && !(await claim(entry, slot))) return undefined;
     const startedAt = Date.now();
-    const outcome: CheckOutcome = await checkServer(entry.server, { signal: closing.signal, ...(ca ? { ca } : {}) });
+    const checked: CheckOutcome = await checkServer(entry.server, { signal: closing.signal, ...(ca ? { ca } : {}) });
+    const outcome = network ? await network.judge(checked) : checked;
     if (closing.signal.aborted || tracked.get(id) !== entry) return undefined; // cancelled, or removed meanwhile
     const now = Date.now();
     const previous = entry.status.status;
@@ -335,6 +355,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       server: entry.server,
       previous,
       ...(changed ? { change: { status: next.status, at: now, from: previous } } : {}),
+      ...(entry.server.depends_on.length > 0 ? { dependent: true } : {}),
     };
     return { committed: writer.add(record).then((ping) => (ping ? { server: record.server, ping, status: record.status } : undefined)) };
   }
@@ -476,6 +497,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
         offServer();
         offStatus();
         closing.abort();
+        network?.close();
         await scheduler.stop();
         await writer.close();
         removeHook();

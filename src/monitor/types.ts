@@ -3,7 +3,8 @@
 export const PROTOCOLS = ['http', 'https', 'tcp'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-export const PING_STATUSES = ['success', 'failure', 'timeout'] as const;
+/** `unknown`: the monitor could not check (it lost the network itself); never counted as a failure. */
+export const PING_STATUSES = ['success', 'failure', 'timeout', 'unknown'] as const;
 export type PingStatus = (typeof PING_STATUSES)[number];
 
 export const SERVER_STATES = ['up', 'down', 'degraded', 'pending'] as const;
@@ -44,12 +45,17 @@ export interface Server {
   failure_threshold: number;
   success_threshold: number;
   degraded_threshold_ms: number | null;
+  /**
+   * The servers this one needs (ids): while one of them is down, this server's
+   * notifications are held back (its checks and records go on).
+   */
+  depends_on: number[];
   created_at: string;
   updated_at: string;
 }
 
-/** The writable fields of a server, as validated by `validateServer`. */
-export type ServerInput = Omit<Server, 'id' | 'created_at' | 'updated_at'>;
+/** The writable fields of a server, as validated by `validateServer` (`depends_on`: none when left out). */
+export type ServerInput = Omit<Server, 'id' | 'created_at' | 'updated_at' | 'depends_on'> & { depends_on?: number[] };
 
 /** The outcome of one check. */
 export interface PingResult {

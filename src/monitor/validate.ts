@@ -164,6 +164,7 @@ export function validateServer(input: unknown, options: ValidateServerOptions = 
   }
   const keyword = f.string('keyword', { max: 1000, nullable: true });
   const tags = readTags(f, (input as Raw).tags);
+  const dependsOn = readDependsOn(f, (input as Raw).depends_on, options.existing?.id);
   const enabled = f.boolean('enabled');
   const failureThreshold = f.integer('failure_threshold', { max: 100 });
   const successThreshold = f.integer('success_threshold', { max: 100 });
@@ -206,8 +207,27 @@ export function validateServer(input: unknown, options: ValidateServerOptions = 
       failure_threshold: failureThreshold ?? base?.failure_threshold ?? 2,
       success_threshold: successThreshold ?? base?.success_threshold ?? 1,
       degraded_threshold_ms: degraded === undefined ? (base?.degraded_threshold_ms ?? null) : degraded,
+      depends_on: dependsOn ?? base?.depends_on ?? [],
     },
   };
+}
+
+/** `depends_on`: a list of server ids (their existence and cycles are the API's to check, against the stored servers). */
+function readDependsOn(f: Fields, value: unknown, self: number | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return f.fail('depends_on', NULL);
+  if (!Array.isArray(value)) return f.fail('depends_on', `Expected a list of items but got type "${typeName(value)}".`);
+  if (value.length > 50) return f.fail('depends_on', 'Ensure this field has no more than 50 elements.');
+  const ids: number[] = [];
+  for (const item of value) {
+    const id = typeof item === 'string' && /^\d+$/.test(item) ? Number(item) : item;
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1 || id > 2_147_483_647) {
+      return f.fail('depends_on', `Incorrect type. Expected pk value, received ${typeName(item)}.`);
+    }
+    if (id === self) return f.fail('depends_on', 'A server cannot depend on itself.');
+    if (!ids.includes(id)) ids.push(id);
+  }
+  return ids;
 }
 
 function readTags(f: Fields, value: unknown): string[] | undefined {

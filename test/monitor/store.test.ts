@@ -85,6 +85,7 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       '0003_notifications',
       '0004_live_counter',
       '0030_notification_channels',
+      '0031_dependencies',
     ]);
   });
 

@@ -4,6 +4,7 @@ import * as claims from './0002_claims.js';
 import * as notifications from './0003_notifications.js';
 import * as liveCounter from './0004_live_counter.js';
 import * as notificationChannels from './0030_notification_channels.js';
+import * as dependencies from './0031_dependencies.js';
 
 export interface Migration {
   name: string;
@@ -12,7 +13,7 @@ export interface Migration {
 }
 
 /** In order; a new migration is appended, never inserted. Modules, not files on disk, so they ship in dist. */
-const MIGRATIONS: readonly Migration[] = [initial, claims, notifications, liveCounter, notificationChannels];
+const MIGRATIONS: readonly Migration[] = [initial, claims, notifications, liveCounter, notificationChannels, dependencies];
 
 /** knex's migration source API over the list above. */
 export const migrationSource: Knex.MigrationSource<Migration> = {

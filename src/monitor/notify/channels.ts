@@ -1,6 +1,6 @@
 import { describeError } from '../checks/errors.js';
-import type { NotificationPayload } from './message.js';
-import { summaryOf, textOf } from './message.js';
+import type { AnyPayload } from './message.js';
+import { summaryOfAny, textOfAny } from './message.js';
 import type { NotificationConfig } from '../types.js';
 import type { SmsOptions } from './options.js';
 import { serviceRequest, type ServiceType } from './services.js';
@@ -45,7 +45,7 @@ export async function sendWebhook(
   url: string,
   secret: string | null,
   messageId: string,
-  payload: NotificationPayload,
+  payload: AnyPayload,
   options: AttemptOptions,
 ): Promise<AttemptOutcome> {
   const body = JSON.stringify(payload);
@@ -118,7 +118,7 @@ function refusalOf(text: string): string {
 export async function sendService(
   config: Pick<NotificationConfig, 'notification_type' | 'recipient' | 'base_url'> & { notification_type: ServiceType },
   secret: string | null,
-  payload: NotificationPayload,
+  payload: AnyPayload,
   link: string | undefined,
   options: AttemptOptions,
 ): Promise<AttemptOutcome> {
@@ -138,7 +138,7 @@ export async function sendService(
 export async function sendSms(
   sms: SmsOptions,
   to: string,
-  payload: NotificationPayload,
+  payload: AnyPayload,
   { timeout, signal }: { timeout: number; signal: AbortSignal },
 ): Promise<AttemptOutcome> {
   const url = `${sms.url.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(sms.accountSid)}/Messages.json`;
@@ -150,7 +150,7 @@ export async function sendSms(
         'content-type': 'application/x-www-form-urlencoded',
         accept: 'application/json',
       },
-      body: new URLSearchParams({ To: to, From: sms.from, Body: summaryOf(payload).slice(0, 1600) }).toString(),
+      body: new URLSearchParams({ To: to, From: sms.from, Body: summaryOfAny(payload).slice(0, 1600) }).toString(),
       redirect: 'manual',
       signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]),
     });
@@ -184,11 +184,11 @@ export async function sendEmail(
   transport: MailTransport,
   from: string,
   to: string,
-  payload: NotificationPayload,
+  payload: AnyPayload,
   link?: string,
 ): Promise<AttemptOutcome> {
   try {
-    await transport.sendMail({ from, to, subject: summaryOf(payload), text: textOf(payload, link) });
+    await transport.sendMail({ from, to, subject: summaryOfAny(payload), text: textOfAny(payload, link) });
     return { ok: true, status_code: null, error: null };
   } catch (error) {
     const e = error as { responseCode?: number; response?: string };

@@ -1,9 +1,8 @@
 import type { PingResult, Server, ServerStatus } from '../types.js';
-import type { NotificationEvent } from '../store/outbox.js';
 
 /** The webhook body, frozen in the outbox when the state changes: every attempt sends the same bytes. */
 export interface NotificationPayload {
-  type: NotificationEvent;
+  type: 'server.down' | 'server.up';
   server: Server;
   status: ServerStatus;
   /** The check that caused the change (for a reminder: the latest check). */
@@ -97,8 +96,97 @@ export function checkOf(p: NotificationPayload): string {
 }
 
 /** The chat messages' plain text: what happened, since when, what the check saw, and the dashboard's link. */
-export function chatTextOf(p: NotificationPayload, publicUrl: string | undefined): string {
-  const lines = [summaryOf(p), sinceOf(p), `${p.server.name} (${target(p.server)}), last check: ${checkOf(p)}`];
+export function chatTextOf(r: Rendered, publicUrl: string | undefined): string {
+  const lines = [r.summary, r.since, `${r.subject}, last check: ${r.check}`];
   if (publicUrl) lines.push(`Dashboard: ${publicUrl}`);
   return lines.join('\n');
+}
+
+/** The one alert when the monitor itself cannot reach the network (and when it can again). */
+export interface NetworkPayload {
+  type: 'monitor.network_lost' | 'monitor.network_back';
+  /** When this was noticed, ISO 8601 UTC. */
+  timestamp: string;
+  /** When the network was lost, ISO 8601 UTC. */
+  since: string;
+  /** `monitor.network_back`: how long it was lost, seconds. */
+  lost_seconds?: number;
+  /** The canary that did not answer, `host:port`. */
+  canary: string;
+}
+
+/** Whatever the outbox holds. */
+export type AnyPayload = NotificationPayload | NetworkPayload;
+
+export const isNetworkPayload = (p: AnyPayload): p is NetworkPayload =>
+  p.type === 'monitor.network_lost' || p.type === 'monitor.network_back';
+
+/** A payload in the words every channel uses. */
+export interface Rendered {
+  /** Something broke (down, network lost), rather than came back. */
+  alarm: boolean;
+  summary: string;
+  since: string;
+  /** What it is about: the server and its target, or the monitor and its canary. */
+  subject: string;
+  /** What the last check saw. */
+  check: string;
+  /** One name per outage: a recovery names the same one as its alarm. */
+  key: string;
+  /** Where it happened (PagerDuty's `source`) and what (its `component`). */
+  source: string;
+  component: string;
+  /** When the trouble began, ISO 8601. */
+  began: string;
+  timestamp: string;
+  details: Record<string, unknown>;
+}
+
+export function render(p: AnyPayload): Rendered {
+  if (isNetworkPayload(p)) {
+    const lost = p.type === 'monitor.network_lost';
+    return {
+      alarm: lost,
+      summary: lost
+        ? 'The monitor cannot reach the network: results are unknown until it can'
+        : `The monitor reaches the network again${p.lost_seconds === undefined ? '' : ` after ${formatDuration(p.lost_seconds * 1000)}`}`,
+      since: lost ? `Lost since ${readableTime(p.since)}` : `Back at ${readableTime(p.timestamp)}, lost since ${readableTime(p.since)}`,
+      subject: `The monitor (canary ${p.canary})`,
+      check: lost ? `the canary ${p.canary} does not answer either: no downtime is counted meanwhile` : `the canary ${p.canary} answers`,
+      key: `lifeline-network-${Date.parse(p.since) || 0}`,
+      source: p.canary,
+      component: 'monitor network',
+      began: p.since,
+      timestamp: p.timestamp,
+      details: { since: p.since, canary: p.canary },
+    };
+  }
+  const since = p.down_since ?? (p.type === 'server.down' ? p.status.last_change : p.timestamp);
+  return {
+    alarm: p.type === 'server.down',
+    summary: summaryOf(p),
+    since: sinceOf(p),
+    subject: `${p.server.name} (${target(p.server)})`,
+    check: checkOf(p),
+    key: `lifeline-server-${p.server.id}-${Date.parse(since) || 0}`,
+    source: target(p.server),
+    component: p.server.name,
+    began: since,
+    timestamp: p.timestamp,
+    details: { since: sinceOf(p), last_check: checkOf(p), server_id: p.server.id, tags: p.server.tags },
+  };
+}
+
+/** One line of any payload: the email subject and the whole SMS. */
+export function summaryOfAny(p: AnyPayload): string {
+  return render(p).summary;
+}
+
+/** The email body of any payload. */
+export function textOfAny(p: AnyPayload, publicUrl?: string): string {
+  if (!isNetworkPayload(p)) return textOf(p, publicUrl);
+  const r = render(p);
+  const lines = [r.summary, '', r.since, `Canary: ${p.canary}`, r.check];
+  if (publicUrl) lines.push(`Dashboard: ${publicUrl}`);
+  return `${lines.join('\n')}\n`;
 }

@@ -59,6 +59,11 @@ export interface NotifyOptions {
    * `https://ops.example.com/monitor/`). Default `MONITOR_PUBLIC_URL`; none: no link.
    */
   publicUrl?: string;
+  /**
+   * The configs (ids) told when the monitor cannot reach the network (see the monitor's
+   * `canary`). Default: every enabled config that is told of failures, once per destination.
+   */
+  networkAlertConfigs?: readonly number[];
 }
 
 export interface NotifySettings {
@@ -75,6 +80,7 @@ export interface NotifySettings {
   mailFrom: string;
   sms: SmsOptions | undefined;
   publicUrl: string | undefined;
+  networkAlertConfigs: number[] | undefined;
 }
 
 const KNOWN = [
@@ -91,6 +97,7 @@ const KNOWN = [
   'mailFrom',
   'sms',
   'publicUrl',
+  'networkAlertConfigs',
 ];
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -198,8 +205,16 @@ export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env =
         `MONITOR_PUBLIC_URL must be an http(s) URL without credentials, query or fragment, got "${publicUrl}"`,
       );
   }
+  let networkAlertConfigs: number[] | undefined;
+  if (options.networkAlertConfigs !== undefined) {
+    const ids = options.networkAlertConfigs as unknown;
+    if (!Array.isArray(ids) || ids.some((id) => !Number.isSafeInteger(id) || (id as number) < 1))
+      throw optionError(C, 'networkAlertConfigs', 'an array of notification config ids', ids);
+    networkAlertConfigs = [...(ids as number[])];
+  }
   return {
     publicUrl,
+    networkAlertConfigs,
     send,
     retrySchedule,
     retryFor,

@@ -5,7 +5,7 @@ import type { NotificationConfig } from '../types.js';
 import type { AttemptResult, OutboxMessage } from '../store/outbox.js';
 import { sendEmail, sendService, sendSms, sendWebhook, type AttemptOutcome } from './channels.js';
 import { isServiceType, serviceOrigin } from './services.js';
-import type { NotificationPayload } from './message.js';
+import type { AnyPayload } from './message.js';
 import type { NotifySettings } from './options.js';
 
 const PRUNE_EVERY = 3_600_000;
@@ -190,7 +190,7 @@ export class NotificationSender {
       await this.#store.outbox.drop(message.id, 'the notification config is disabled');
       return;
     }
-    const payload = message.payload as unknown as NotificationPayload;
+    const payload = message.payload as unknown as AnyPayload;
     const started = Date.now();
     const options = { timeout: this.#settings.timeout, signal: this.#closing.signal };
     let outcome: AttemptOutcome;

@@ -1,6 +1,5 @@
 import type { NotificationConfig } from '../types.js';
-import type { NotificationPayload } from './message.js';
-import { checkOf, chatTextOf, sinceOf, summaryOf, target } from './message.js';
+import { chatTextOf, render, type AnyPayload, type Rendered } from './message.js';
 
 /** The public APIs whose base URL a config may replace (a self-hosted ntfy, a proxy, a test receiver). */
 export const DEFAULT_BASE_URLS = {
@@ -49,23 +48,19 @@ const json = (body: unknown): Pick<ServiceRequest, 'headers' | 'body'> => ({
   headers: { 'content-type': 'application/json', 'user-agent': 'express-lifeline-monitor' },
   body: JSON.stringify(body),
 });
-const isDown = (p: NotificationPayload) => p.type === 'server.down';
 
 /** Slack's mrkdwn and Telegram's HTML both need these three escaped, and nothing else. */
 const escapeAngles = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Slack incoming webhook: `text` (the notification's fallback) and Block Kit `blocks`. */
-function slack(config: Config, p: NotificationPayload, link: string | undefined): ServiceRequest {
+function slack(config: Config, p: Rendered, link: string | undefined): ServiceRequest {
   const blocks: unknown[] = [
-    { type: 'header', text: { type: 'plain_text', text: cut(summaryOf(p), 150), emoji: true } },
+    { type: 'header', text: { type: 'plain_text', text: cut(p.summary, 150), emoji: true } },
     {
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: cut(
-          [sinceOf(p), `*Server:* ${p.server.name} (${target(p.server)})`, `*Last check:* ${checkOf(p)}`].map(escapeAngles).join('\n'),
-          3000,
-        ),
+        text: cut([p.since, `*Server:* ${p.subject}`, `*Last check:* ${p.check}`].map(escapeAngles).join('\n'), 3000),
       },
     },
   ];
@@ -76,21 +71,21 @@ function slack(config: Config, p: NotificationPayload, link: string | undefined)
 }
 
 /** Discord webhook: `content` and one embed; mentions in server names are never pinged. */
-function discord(config: Config, p: NotificationPayload, link: string | undefined): ServiceRequest {
+function discord(config: Config, p: Rendered, link: string | undefined): ServiceRequest {
   const embed: Record<string, unknown> = {
-    title: cut(summaryOf(p), 256),
-    description: cut(sinceOf(p), 4096),
-    color: isDown(p) ? 0xd93f0b : 0x2ea043,
+    title: cut(p.summary, 256),
+    description: cut(p.since, 4096),
+    color: p.alarm ? 0xd93f0b : 0x2ea043,
     timestamp: p.timestamp,
     fields: [
-      { name: 'Server', value: cut(`${p.server.name} (${target(p.server)})`, 1024), inline: false },
-      { name: 'Last check', value: cut(checkOf(p), 1024), inline: false },
+      { name: 'Server', value: cut(p.subject, 1024), inline: false },
+      { name: 'Last check', value: cut(p.check, 1024), inline: false },
     ],
   };
   if (link) embed.url = link;
   return {
     url: config.recipient,
-    ...json({ content: cut(summaryOf(p), 2000), embeds: [embed], allowed_mentions: { parse: [] } }),
+    ...json({ content: cut(p.summary, 2000), embeds: [embed], allowed_mentions: { parse: [] } }),
   };
 }
 
@@ -99,19 +94,19 @@ function discord(config: Config, p: NotificationPayload, link: string | undefine
  * received") URL: a `message` with one Adaptive Card attachment. Office 365 connectors'
  * MessageCard is retired, so it is not sent.
  */
-function teams(config: Config, p: NotificationPayload, link: string | undefined): ServiceRequest {
+function teams(config: Config, p: Rendered, link: string | undefined): ServiceRequest {
   const card: Record<string, unknown> = {
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
     type: 'AdaptiveCard',
     version: '1.4',
     body: [
-      { type: 'TextBlock', text: summaryOf(p), weight: 'Bolder', size: 'Medium', wrap: true, color: isDown(p) ? 'Attention' : 'Good' },
-      { type: 'TextBlock', text: sinceOf(p), wrap: true },
+      { type: 'TextBlock', text: p.summary, weight: 'Bolder', size: 'Medium', wrap: true, color: p.alarm ? 'Attention' : 'Good' },
+      { type: 'TextBlock', text: p.since, wrap: true },
       {
         type: 'FactSet',
         facts: [
-          { title: 'Server', value: `${p.server.name} (${target(p.server)})` },
-          { title: 'Last check', value: checkOf(p) },
+          { title: 'Server', value: p.subject },
+          { title: 'Last check', value: p.check },
         ],
       },
     ],
@@ -127,9 +122,9 @@ function teams(config: Config, p: NotificationPayload, link: string | undefined)
 }
 
 /** Telegram Bot API `sendMessage` with HTML formatting. */
-function telegram(config: Config, token: string, p: NotificationPayload, link: string | undefined): ServiceRequest {
-  const lines = [`<b>${escapeAngles(summaryOf(p))}</b>`, escapeAngles(sinceOf(p)), escapeAngles(`${p.server.name} (${target(p.server)})`)];
-  lines.push(`Last check: ${escapeAngles(checkOf(p))}`);
+function telegram(config: Config, token: string, p: Rendered, link: string | undefined): ServiceRequest {
+  const lines = [`<b>${escapeAngles(p.summary)}</b>`, escapeAngles(p.since), escapeAngles(p.subject)];
+  lines.push(`Last check: ${escapeAngles(p.check)}`);
   if (link) lines.push(`<a href="${escapeAngles(link).replace(/"/g, '&quot;')}">Open the dashboard</a>`);
   const chat = /^-?\d+$/.test(config.recipient) ? Number(config.recipient) : config.recipient;
   return {
@@ -145,46 +140,45 @@ function headerText(text: string): string {
 }
 
 /** ntfy: the message as the body of `POST {base}/{topic}`, the rest in headers. */
-function ntfy(config: Config, token: string | null, p: NotificationPayload, link: string | undefined): ServiceRequest {
+function ntfy(config: Config, token: string | null, p: Rendered, link: string | undefined): ServiceRequest {
   const headers: Record<string, string> = {
     'content-type': 'text/plain; charset=utf-8',
     'user-agent': 'express-lifeline-monitor',
-    title: headerText(cut(summaryOf(p), 250)),
-    priority: isDown(p) ? '4' : '3',
-    tags: isDown(p) ? 'rotating_light' : 'white_check_mark',
+    title: headerText(cut(p.summary, 250)),
+    priority: p.alarm ? '4' : '3',
+    tags: p.alarm ? 'rotating_light' : 'white_check_mark',
   };
   if (link) headers.click = link;
   if (token) headers.authorization = `Bearer ${token}`;
-  const body = [sinceOf(p), `${p.server.name} (${target(p.server)})`, `Last check: ${checkOf(p)}`].join('\n');
+  const body = [p.since, p.subject, `Last check: ${p.check}`].join('\n');
   return { url: `${baseOf(config, 'ntfy')}/${encodeURIComponent(config.recipient)}`, headers, body: cut(body, 4000) };
 }
 
 /**
- * One outage, one PagerDuty alert: the key names the server and the outage's start,
- * so reminders update the open alert and the recovery resolves it.
+ * One outage, one PagerDuty alert: the key names the server (or the monitor's network)
+ * and when the trouble began, so reminders update the open alert and the recovery resolves it.
  */
-export function dedupKeyOf(p: NotificationPayload): string {
-  const since = p.down_since ?? (isDown(p) ? p.status.last_change : p.timestamp);
-  return `lifeline-server-${p.server.id}-${Date.parse(since) || 0}`;
+export function dedupKeyOf(p: AnyPayload): string {
+  return render(p).key;
 }
 
 /** PagerDuty Events API v2: `trigger` on down (and reminders), `resolve` on recovery, one `dedup_key` per outage. */
-function pagerduty(config: Config, routingKey: string, p: NotificationPayload, link: string | undefined): ServiceRequest {
+function pagerduty(config: Config, routingKey: string, p: Rendered, link: string | undefined): ServiceRequest {
   const url = `${baseOf(config, 'pagerduty')}/v2/enqueue`;
-  const dedup_key = dedupKeyOf(p);
-  if (!isDown(p)) return { url, ...json({ routing_key: routingKey, event_action: 'resolve', dedup_key }) };
+  const dedup_key = p.key;
+  if (!p.alarm) return { url, ...json({ routing_key: routingKey, event_action: 'resolve', dedup_key }) };
   const event: Record<string, unknown> = {
     routing_key: routingKey,
     event_action: 'trigger',
     dedup_key,
     payload: {
-      summary: cut(summaryOf(p), 1024),
-      source: target(p.server),
+      summary: cut(p.summary, 1024),
+      source: p.source,
       severity: 'critical',
-      timestamp: p.down_since ?? p.timestamp,
-      component: p.server.name,
+      timestamp: p.began,
+      component: p.component,
       class: 'availability',
-      custom_details: { since: sinceOf(p), last_check: checkOf(p), server_id: p.server.id, tags: p.server.tags },
+      custom_details: p.details,
     },
     client: 'express-lifeline monitor',
   };
@@ -196,15 +190,15 @@ function pagerduty(config: Config, routingKey: string, p: NotificationPayload, l
 }
 
 /** Gotify: `POST {server}/message?token=` with title, message and priority (8 for down: a phone rings). */
-function gotify(config: Config, token: string, p: NotificationPayload, link: string | undefined): ServiceRequest {
+function gotify(config: Config, token: string, p: Rendered, link: string | undefined): ServiceRequest {
   const extras: Record<string, unknown> = { 'client::display': { contentType: 'text/plain' } };
   if (link) extras['client::notification'] = { click: { url: link } };
   return {
     url: `${trimSlash(config.recipient)}/message?token=${encodeURIComponent(token)}`,
     ...json({
-      title: cut(summaryOf(p), 250),
-      message: [sinceOf(p), `${p.server.name} (${target(p.server)})`, `Last check: ${checkOf(p)}`].join('\n'),
-      priority: isDown(p) ? 8 : 4,
+      title: cut(p.summary, 250),
+      message: [p.since, p.subject, `Last check: ${p.check}`].join('\n'),
+      priority: p.alarm ? 8 : 4,
       extras,
     }),
   };
@@ -218,9 +212,10 @@ function gotify(config: Config, token: string, p: NotificationPayload, link: str
 export function serviceRequest(
   config: Config & { notification_type: ServiceType },
   secret: string | null,
-  p: NotificationPayload,
+  payload: AnyPayload,
   link: string | undefined,
 ): ServiceRequest {
+  const p = render(payload);
   switch (config.notification_type) {
     case 'slack':
       return slack(config, p, link);
