@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMonitor, type Monitor } from '../../src/monitor/monitor.js';
 import { notifySettings } from '../../src/monitor/notify/options.js';
+import { serviceRequest } from '../../src/monitor/notify/services.js';
 import type { NotificationConfigInput, ServerInput } from '../../src/monitor/types.js';
 import { validateNotificationConfig, validateServer } from '../../src/monitor/validate.js';
 import { startApi } from './api-helpers.js';
@@ -204,7 +205,7 @@ describe.each(DATABASES)('chat and paging channels on %s', (_name, makeDb) => {
     cleanups.push(() => api.shutdown());
     const token = await api.login();
     const server = await api.monitor.store.servers.create(
-      (validateServer({ name: "A", protocol: "tcp", host: "127.0.0.1", port: 1 }) as { ok: true; value: ServerInput }).value,
+      (validateServer({ name: 'A', protocol: 'tcp', host: '127.0.0.1', port: 1 }) as { ok: true; value: ServerInput }).value,
     );
     const post = (body: Record<string, unknown>) =>
       request(api.url)
@@ -277,5 +278,36 @@ describe('publicUrl', () => {
     expect(() => notifySettings({}, { MONITOR_PUBLIC_URL: 'ops.example.com' })).toThrow(/MONITOR_PUBLIC_URL must be an http\(s\) URL/);
     expect(() => notifySettings({ publicUrl: 'https://user:pw@ops.example.com/' }, {})).toThrow(/publicUrl/);
     expect(notifySettings({}, {}).publicUrl).toBeUndefined();
+  });
+});
+
+describe('the network alert on a paging service', () => {
+  it('triggers once per loss and resolves with the same dedup_key when the network is back', () => {
+    const config = { notification_type: 'pagerduty' as const, recipient: '', base_url: 'http://127.0.0.1:9' };
+    const since = '2026-12-06T08:00:00.000Z';
+    const lost = serviceRequest(
+      config,
+      ROUTING_KEY,
+      { type: 'monitor.network_lost', timestamp: since, since, canary: '10.0.0.1:53' },
+      PUBLIC_URL,
+    );
+    const back = serviceRequest(
+      config,
+      ROUTING_KEY,
+      { type: 'monitor.network_back', timestamp: '2026-12-06T08:03:00.000Z', since, lost_seconds: 180, canary: '10.0.0.1:53' },
+      PUBLIC_URL,
+    );
+    expect(lost.url).toBe('http://127.0.0.1:9/v2/enqueue');
+    const [l, b] = [JSON.parse(lost.body) as Record<string, unknown>, JSON.parse(back.body) as Record<string, unknown>];
+    expect(l).toMatchObject({
+      event_action: 'trigger',
+      payload: {
+        summary: 'The monitor cannot reach the network: results are unknown until it can',
+        source: '10.0.0.1:53',
+        severity: 'critical',
+      },
+    });
+    expect(b).toEqual({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: l.dedup_key });
+    expect(l.dedup_key).toBe(`lifeline-network-${Date.parse(since)}`);
   });
 });
