@@ -30,6 +30,7 @@ describe('validateServer', () => {
         failure_threshold: 2,
         success_threshold: 1,
         degraded_threshold_ms: null,
+        depends_on: [],
       },
     });
     expect(validateServer({ ...ok, protocol: 'https' })).toMatchObject({ value: { port: 443 } });
