@@ -226,6 +226,64 @@ async function userAddCommand(name: string, o: { admin?: boolean; database?: str
   });
 }
 
+// ---- user list|remove|passwd|admin
+
+async function userListCommand(o: { json?: boolean; database?: string }): Promise<number> {
+  return withStore(chooseDatabase(o.database), async (store) => {
+    const users = await store.users.list();
+    if (o.json) {
+      json(users.map((u) => ({ id: u.id, username: u.username, is_staff: u.is_admin, is_active: u.is_active, date_joined: u.created_at })));
+    } else if (users.length === 0) {
+      console.log('no users: add one with `lifeline monitor user add NAME --admin`');
+    } else {
+      const rows = users.map((u) => [String(u.id), u.username, u.is_admin ? 'admin' : 'read-only', u.is_active ? 'active' : 'inactive']);
+      console.log(table([['ID', 'NAME', 'ROLE', 'STATE'], ...rows]));
+    }
+    return 0;
+  });
+}
+
+const LAST_ADMIN = 'is the last active admin: make another user an admin first (lifeline monitor user admin NAME)';
+
+/** Looks a user up by name; a missing one ends the command. */
+async function namedUser(store: MonitorStore, name: string): Promise<{ id: number; is_admin: boolean }> {
+  const user = await store.users.byUsername(name);
+  if (!user) throw new CliError(`no user named ${JSON.stringify(name.slice(0, 160))}`);
+  return user;
+}
+
+async function userRemoveCommand(name: string, o: { database?: string }): Promise<number> {
+  return withStore(chooseDatabase(o.database), async (store) => {
+    const user = await namedUser(store, name);
+    const result = await store.users.change(user.id, 'remove');
+    if (!result.ok) throw new CliError(result.reason === 'last-admin' ? `user ${name} ${LAST_ADMIN}` : `no user named ${name}`);
+    console.log(`removed user ${name}: their tokens and open streams stop working`);
+    return 0;
+  });
+}
+
+async function userPasswdCommand(name: string, o: { database?: string }): Promise<number> {
+  const { hashPassword } = await import('../monitor/auth/passwords.js');
+  return withStore(chooseDatabase(o.database), async (store) => {
+    const user = await namedUser(store, name);
+    const password = await readPassword(name);
+    const result = await store.users.change(user.id, { password_hash: await hashPassword(password) });
+    if (!result.ok) throw new CliError(`no user named ${name}`);
+    console.log(`changed the password of ${name}`);
+    return 0;
+  });
+}
+
+async function userAdminCommand(name: string, o: { revoke?: boolean; database?: string }): Promise<number> {
+  return withStore(chooseDatabase(o.database), async (store) => {
+    const user = await namedUser(store, name);
+    const result = await store.users.change(user.id, { is_admin: !o.revoke });
+    if (!result.ok) throw new CliError(result.reason === 'last-admin' ? `user ${name} ${LAST_ADMIN}` : `no user named ${name}`);
+    console.log(o.revoke ? `${name} is read-only now` : `${name} is an admin now`);
+    return 0;
+  });
+}
+
 // ---- add
 
 interface AddOptions {
@@ -406,15 +464,39 @@ export function registerMonitorCommands(monitorCommand: Command): void {
     .option(...database)
     .action(action(migrateCommand));
 
-  monitorCommand
-    .command('user')
-    .description('manage the users of the API and dashboard')
+  const user = monitorCommand.command('user').description('manage the users of the API and dashboard');
+  user
     .command('add')
     .description('create a user; the password is read from the terminal, or from stdin when it is not one')
     .argument('<name>', 'user name')
     .option('--admin', 'may change servers and notifications (default: read-only)')
     .option(...database)
     .action(action(userAddCommand));
+  user
+    .command('list')
+    .description('users with their role and state')
+    .option('--json', 'machine-readable output')
+    .option(...database)
+    .action(action(userListCommand));
+  user
+    .command('remove')
+    .description('remove a user (not the last active admin); their tokens and streams stop working')
+    .argument('<name>', 'user name')
+    .option(...database)
+    .action(action(userRemoveCommand));
+  user
+    .command('passwd')
+    .description("set a user's password, read from the terminal, or from stdin when it is not one")
+    .argument('<name>', 'user name')
+    .option(...database)
+    .action(action(userPasswdCommand));
+  user
+    .command('admin')
+    .description('make a user an admin, or read-only again with --revoke (not the last active admin)')
+    .argument('<name>', 'user name')
+    .option('--revoke', 'make the user read-only')
+    .option(...database)
+    .action(action(userAdminCommand));
 
   monitorCommand
     .command('add')

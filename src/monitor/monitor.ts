@@ -14,6 +14,8 @@ import { notificationHook } from './notify/enqueue.js';
 import { incidentHook } from './pages/incident-hook.js';
 import { notifySettings, type NotifyOptions, type NotifySettings } from './notify/options.js';
 import { NotificationSender, type SenderStats } from './notify/sender.js';
+import { watchNetwork } from './notify/network-alert.js';
+import { canarySettings, type CanaryOptions, type CanarySettings } from './network.js';
 import type { OverloadStats } from './overload.js';
 import { RunLedger } from './runner/ledger.js';
 import { CheckRunner, type CheckReport } from './runner/runner.js';
@@ -70,6 +72,13 @@ export interface MonitorOptions {
    * outbox is still written.
    */
   notifications?: NotifyOptions | false;
+  /**
+   * `host:port` the monitor can always reach while its own network works (default
+   * `MONITOR_CANARY`). A check that fails before any answer while the canary does not
+   * answer either is recorded `unknown` (no state change, no downtime) and one "the monitor
+   * cannot reach the network" alert goes out. None: every failure is the server's.
+   */
+  canary?: string | CanaryOptions;
 }
 
 export interface Monitor {
@@ -113,6 +122,7 @@ export const MONITOR_OPTION_KEYS = [
   'maintenanceInterval',
   'shared',
   'notifications',
+  'canary',
 ] as const;
 
 function envInteger(name: string, min: number, max: number): number | undefined {
@@ -163,6 +173,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
     throw optionError('monitor', 'ca', 'an array of PEM strings', options.ca);
   }
   const notify = notifySettings(options.notifications === false ? { send: false } : options.notifications);
+  const canary = canarySettings(options.canary);
   const logger = monitorLogger(options.logger);
   const events = options.events ?? new MonitorEvents();
   events.onListenerError = (error, event) => logger.error('monitor: an event listener failed', { event, error: String(error) });
@@ -189,6 +200,7 @@ export async function createMonitor(options: Readonly<MonitorOptions> = {}): Pro
       schedule: options.schedule !== false,
       shared: options.shared === undefined ? store.dialect === 'postgres' : checkBoolean('monitor', 'shared', options.shared),
       notify,
+      canary,
     });
   } catch (error) {
     await store.close();
@@ -209,6 +221,7 @@ interface Settings {
   schedule: boolean;
   shared: boolean;
   notify: NotifySettings;
+  canary: CanarySettings | undefined;
 }
 
 /**
@@ -239,6 +252,14 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
   const removeIncidentHook = store.results.addRecordHook(incidentHook(store));
   const sender = settings.notify.send ? new NotificationSender(store, settings.notify, logger, instance) : undefined;
   const offStatus = sender ? events.on('status', () => sender.wake()) : () => {};
+  // The monitor's own network: a failure the canary shares is `unknown`, not the server's outage.
+  const alertConfigs = settings.notify.networkAlertConfigs;
+  const network = watchNetwork(store.db, store.outbox, settings.canary, {
+    logger,
+    wake: () => sender?.wake(),
+    ...(alertConfigs ? { configIds: alertConfigs } : {}),
+  });
+  if (network) runner.judge = (outcome) => network.judge(outcome);
   const maintenanceOptions = { retentionDays, rollupRetentionDays, logger };
   const rollups = backgroundLoop(
     maintenanceInterval,
@@ -275,6 +296,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
         rollups.stop();
         tracker.close();
         offStatus();
+        network?.close();
         await runner.close();
         removeHook();
         removeIncidentHook();

@@ -24,6 +24,11 @@ export function nextState(
   outcome: Pick<CheckOutcome, 'status' | 'error_message' | 'degraded'>,
   server: Pick<Server, 'failure_threshold' | 'success_threshold'>,
 ): NextState {
+  // The monitor could not check (it lost the network): nothing is known, nothing moves.
+  if (outcome.status === 'unknown') {
+    const { status, consecutive_failures, consecutive_successes } = current;
+    return { status, consecutive_failures, consecutive_successes, message: outcome.error_message ?? 'unknown' };
+  }
   if (outcome.status !== 'success') {
     const failures = current.consecutive_failures + 1;
     const status: ServerState = current.status === 'down' || failures >= server.failure_threshold ? 'down' : 'pending';

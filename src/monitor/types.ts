@@ -3,7 +3,8 @@
 export const PROTOCOLS = ['http', 'https', 'tcp'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-export const PING_STATUSES = ['success', 'failure', 'timeout'] as const;
+/** `unknown`: the monitor could not check (it lost the network itself); never counted as a failure. */
+export const PING_STATUSES = ['success', 'failure', 'timeout', 'unknown'] as const;
 export type PingStatus = (typeof PING_STATUSES)[number];
 
 /**
@@ -13,7 +14,18 @@ export type PingStatus = (typeof PING_STATUSES)[number];
 export const SERVER_STATES = ['up', 'down', 'degraded', 'pending', 'maintenance'] as const;
 export type ServerState = (typeof SERVER_STATES)[number];
 
-export const NOTIFICATION_TYPES = ['email', 'webhook', 'sms'] as const;
+export const NOTIFICATION_TYPES = [
+  'email',
+  'webhook',
+  'sms',
+  'slack',
+  'discord',
+  'teams',
+  'telegram',
+  'ntfy',
+  'pagerduty',
+  'gotify',
+] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 /** A watched target. */
@@ -37,12 +49,17 @@ export interface Server {
   failure_threshold: number;
   success_threshold: number;
   degraded_threshold_ms: number | null;
+  /**
+   * The servers this one needs (ids): while one of them is down, this server's
+   * notifications are held back (its checks and records go on).
+   */
+  depends_on: number[];
   created_at: string;
   updated_at: string;
 }
 
-/** The writable fields of a server, as validated by `validateServer`. */
-export type ServerInput = Omit<Server, 'id' | 'created_at' | 'updated_at'>;
+/** The writable fields of a server, as validated by `validateServer` (`depends_on`: none when left out). */
+export type ServerInput = Omit<Server, 'id' | 'created_at' | 'updated_at' | 'depends_on'> & { depends_on?: number[] };
 
 /** The outcome of one check. */
 export interface PingResult {
@@ -79,18 +96,34 @@ export interface ServerStatus {
   last_change: string;
 }
 
-/** Where and when to tell people about a server. `secret` is write-only and never read back. */
+/**
+ * Where and when to tell people about a server. `secret` is write-only and never read back:
+ * the webhook's signing key, the Telegram bot token, the ntfy access token, the PagerDuty
+ * routing key or the Gotify application token.
+ */
 export interface NotificationConfig {
   id: number;
   server: number;
   notification_type: NotificationType;
+  /**
+   * An email address (email), an E.164 number (sms), the URL posted to (webhook, slack,
+   * discord, teams), the Gotify server's URL (gotify), the chat id (telegram), the topic
+   * (ntfy); empty for pagerduty (the routing key is the secret).
+   */
   recipient: string;
+  /** The API's base URL for telegram, ntfy and pagerduty; null: the service's public one. */
+  base_url: string | null;
+  /** A secret is stored (it is never returned). */
+  has_secret: boolean;
   enabled: boolean;
   notify_on_failure: boolean;
   notify_on_recovery: boolean;
 }
 
-export type NotificationConfigInput = Omit<NotificationConfig, 'id'> & { secret?: string | null };
+export type NotificationConfigInput = Omit<NotificationConfig, 'id' | 'has_secret' | 'base_url'> & {
+  base_url?: string | null;
+  secret?: string | null;
+};
 
 export interface User {
   id: number;

@@ -7,6 +7,7 @@ import {
   type FieldErrors,
   type NotificationConfig,
   type NotificationConfigInput,
+  type NotificationType,
   type Server,
   type ServerInput,
   type Validated,
@@ -170,6 +171,7 @@ export function validateServer(input: unknown, options: ValidateServerOptions = 
   }
   const keyword = f.string('keyword', { max: 1000, nullable: true });
   const tags = readTags(f, (input as Raw).tags);
+  const dependsOn = readDependsOn(f, (input as Raw).depends_on, options.existing?.id);
   const enabled = f.boolean('enabled');
   const failureThreshold = f.integer('failure_threshold', { max: 100 });
   const successThreshold = f.integer('success_threshold', { max: 100 });
@@ -212,8 +214,27 @@ export function validateServer(input: unknown, options: ValidateServerOptions = 
       failure_threshold: failureThreshold ?? base?.failure_threshold ?? 2,
       success_threshold: successThreshold ?? base?.success_threshold ?? 1,
       degraded_threshold_ms: degraded === undefined ? (base?.degraded_threshold_ms ?? null) : degraded,
+      depends_on: dependsOn ?? base?.depends_on ?? [],
     },
   };
+}
+
+/** `depends_on`: a list of server ids (their existence and cycles are the API's to check, against the stored servers). */
+function readDependsOn(f: Fields, value: unknown, self: number | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return f.fail('depends_on', NULL);
+  if (!Array.isArray(value)) return f.fail('depends_on', `Expected a list of items but got type "${typeName(value)}".`);
+  if (value.length > 50) return f.fail('depends_on', 'Ensure this field has no more than 50 elements.');
+  const ids: number[] = [];
+  for (const item of value) {
+    const id = typeof item === 'string' && /^\d+$/.test(item) ? Number(item) : item;
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1 || id > 2_147_483_647) {
+      return f.fail('depends_on', `Incorrect type. Expected pk value, received ${typeName(item)}.`);
+    }
+    if (id === self) return f.fail('depends_on', 'A server cannot depend on itself.');
+    if (!ids.includes(id)) ids.push(id);
+  }
+  return ids;
 }
 
 function readTags(f: Fields, value: unknown): string[] | undefined {
@@ -233,18 +254,61 @@ function readTags(f: Fields, value: unknown): string[] | undefined {
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PHONE = /^\+[1-9]\d{6,14}$/;
+// Telegram: a numeric chat id (groups are negative) or a public @channelusername.
+const TELEGRAM_CHAT = /^(?:-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$/;
+// A bot token as BotFather gives it: `<bot id>:<35 characters>`.
+const TELEGRAM_TOKEN = /^\d{1,20}:[A-Za-z0-9_-]{30,100}$/;
+// ntfy's topic names.
+const NTFY_TOPIC = /^[-_A-Za-z0-9]{1,64}$/;
+// A PagerDuty Events v2 integration (routing) key: 32 characters.
+const PAGERDUTY_KEY = /^[A-Za-z0-9]{32}$/;
 
-function recipientError(type: string, recipient: string, allowLinkLocal: boolean): string | undefined {
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** The types whose recipient is the URL requests go to. */
+const URL_RECIPIENT: readonly NotificationType[] = ['webhook', 'slack', 'discord', 'teams', 'gotify'];
+/** The types with a public API whose base URL may be replaced. */
+export const BASE_URL_TYPES: readonly NotificationType[] = ['telegram', 'ntfy', 'pagerduty'];
+
+/** An http(s) URL requests may go to: none to link-local or metadata addresses unless allowed. */
+function urlError(value: string, allowLinkLocal: boolean): string | undefined {
+  if (!isHttpUrl(value)) return 'Enter a valid http(s) URL.';
+  return literalRefusal(new URL(value).hostname, allowLinkLocal) ? LINK_LOCAL : undefined;
+}
+
+function recipientError(type: NotificationType, recipient: string, allowLinkLocal: boolean): string | undefined {
   if (type === 'email') return EMAIL.test(recipient) ? undefined : 'Enter a valid email address.';
   if (type === 'sms') return PHONE.test(recipient) ? undefined : 'Enter a phone number in international format, e.g. +14155550123.';
-  try {
-    const url = new URL(recipient);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'Enter a valid http(s) URL.';
-    return literalRefusal(url.hostname, allowLinkLocal) ? LINK_LOCAL : undefined;
-  } catch {
-    // falls through to the message
+  if (type === 'telegram')
+    return TELEGRAM_CHAT.test(recipient) ? undefined : 'Enter a Telegram chat id (e.g. -1001234567890) or @channelusername.';
+  if (type === 'ntfy') return NTFY_TOPIC.test(recipient) ? undefined : 'Enter an ntfy topic: 1-64 letters, digits, - or _.';
+  if (type === 'pagerduty') return undefined;
+  return urlError(recipient, allowLinkLocal);
+}
+
+/** Whether the type needs a secret, and what a valid one looks like. */
+function secretError(type: NotificationType, secret: string | null | undefined): string | undefined {
+  if (type === 'telegram') {
+    if (!secret) return 'This field is required for telegram configs (the bot token).';
+    return TELEGRAM_TOKEN.test(secret)
+      ? undefined
+      : 'Enter a bot token as BotFather gives it, e.g. 123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11.';
   }
-  return 'Enter a valid http(s) URL.';
+  if (type === 'pagerduty') {
+    if (!secret) return 'This field is required for pagerduty configs (the integration key).';
+    return PAGERDUTY_KEY.test(secret) ? undefined : 'Enter the 32-character integration key of an Events API v2 integration.';
+  }
+  if (type === 'gotify' && !secret) return 'This field is required for gotify configs (the application token).';
+  if (secret && (type === 'email' || type === 'sms' || type === 'slack' || type === 'discord' || type === 'teams'))
+    return `Not used by ${type} configs.`;
+  return undefined;
 }
 
 export interface ValidateNotificationOptions {
@@ -262,7 +326,9 @@ export function validateNotificationConfig(input: unknown, options: ValidateNoti
   const f = new Fields(input as Raw, partial);
   const server = f.integer('server', { required: true });
   const type = f.choice('notification_type', NOTIFICATION_TYPES, { required: true }) ?? base?.notification_type;
-  const recipient = f.string('recipient', { required: true, max: 500 }) ?? base?.recipient;
+  // PagerDuty's destination is its routing key (the secret): nothing to name.
+  const recipientRequired = type !== 'pagerduty';
+  const recipient = f.string('recipient', { required: recipientRequired, max: 500, nullable: !recipientRequired }) ?? base?.recipient;
   if (typeof recipient === 'string' && type !== undefined && f.errors.recipient === undefined) {
     const message = recipientError(type, recipient, options.allowLinkLocal ?? linkLocalAllowed());
     if (message) f.fail('recipient', message);
@@ -271,11 +337,29 @@ export function validateNotificationConfig(input: unknown, options: ValidateNoti
   const onFailure = f.boolean('notify_on_failure');
   const onRecovery = f.boolean('notify_on_recovery');
   const secret = f.string('secret', { max: 200, nullable: true });
+  // A config that keeps its type keeps its stored secret when none is given (write-only: never read back).
+  const keepsSecret = secret === undefined && options.existing?.has_secret === true && options.existing.notification_type === type;
+  if (type !== undefined && f.errors.secret === undefined && !keepsSecret) {
+    const message = secretError(type, secret);
+    if (message) f.fail('secret', message);
+  }
+  const baseUrl = f.string('base_url', { max: 500, nullable: true });
+  let finalBase = baseUrl === undefined ? (base?.base_url ?? null) : baseUrl;
+  if (type !== undefined && typeof baseUrl === 'string') {
+    if (!BASE_URL_TYPES.includes(type))
+      f.fail('base_url', `Not used by ${type} configs${URL_RECIPIENT.includes(type) ? ': the recipient is the URL' : ''}.`);
+    else {
+      const problem = urlError(baseUrl, options.allowLinkLocal ?? linkLocalAllowed());
+      if (problem) f.fail('base_url', problem);
+    }
+  }
+  if (type !== undefined && !BASE_URL_TYPES.includes(type)) finalBase = null;
   if (Object.keys(f.errors).length > 0) return { ok: false, errors: f.errors };
   const value: NotificationConfigInput = {
     server: server ?? base!.server,
     notification_type: type!,
-    recipient: recipient!,
+    recipient: recipient ?? '',
+    base_url: finalBase === null ? null : finalBase.replace(/\/+$/, ''),
     enabled: enabled ?? base?.enabled ?? true,
     notify_on_failure: onFailure ?? base?.notify_on_failure ?? true,
     notify_on_recovery: onRecovery ?? base?.notify_on_recovery ?? true,

@@ -20,6 +20,11 @@ const PATHS = [
   '/api/notification-configs/1/',
   '/api/notification-configs/4294967296/',
   '/api/checks/run/',
+  '/api/users/',
+  '/api/users/1/',
+  '/api/users/abc/',
+  '/api/users/4294967296/',
+  '/api/auth/password/',
 ];
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 const QUERIES = [
@@ -57,6 +62,13 @@ const BODIES: unknown[] = [
   { name: { $gt: '' }, protocol: ['http'], host: 12, port: '80', check_interval: 'NaN', timeout: -1, tags: 'a', enabled: 'yes' },
   { name: 'x', protocol: 'tcp', host: '::1', port: 2147483648, failure_threshold: 99999999999, degraded_threshold_ms: 1e20 },
   { server: 99999999999, notification_type: 'sms', recipient: '+1' },
+  { server: 1, notification_type: 'telegram', recipient: {}, secret: [], base_url: 5 },
+  { server: 1, notification_type: 'pagerduty', recipient: null, secret: 'k'.repeat(5000), base_url: 'javascript:alert(1)' },
+  { name: 'x', protocol: 'tcp', host: '::1', port: 1, depends_on: [1e20, null, {}] },
+  { name: 'x', protocol: 'tcp', host: '::1', port: 1, depends_on: 'all' },
+  { username: `u${NUL}`, password: 'p'.repeat(5000), is_staff: 'maybe' },
+  { username: ['admin'], password: 5, is_active: {} },
+  { old_password: 5, new_password: null },
   { server: 1, notification_type: 'webhook', recipient: `https://x.y/${NUL}`, secret: 5 },
   { server: '1; drop table monitor_servers', notification_type: 'email', recipient: 'a@b.c' },
   { username: NUL, password: NUL },

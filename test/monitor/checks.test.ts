@@ -28,6 +28,7 @@ function server(fields: Partial<Server>): Server {
     failure_threshold: 2,
     success_threshold: 1,
     degraded_threshold_ms: null,
+    depends_on: [],
     created_at: '',
     updated_at: '',
     ...fields,

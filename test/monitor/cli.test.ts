@@ -179,6 +179,7 @@ describe('lifeline monitor add and list', () => {
         'created_at',
         'current_status',
         'degraded_threshold_ms',
+        'depends_on',
         'enabled',
         'expected_status',
         'failure_threshold',

@@ -96,7 +96,7 @@ function target(fields: Partial<Server>): Server {
   return {
     ...{ id: 1, name: 'target', protocol: 'http', host: '127.0.0.1', port: 80, path: '/', check_interval: 60, timeout: 2 },
     ...{ expected_status: '200-399', keyword: null, tags: [], enabled: true, failure_threshold: 2, success_threshold: 1 },
-    ...{ degraded_threshold_ms: null, created_at: '', updated_at: '' },
+    ...{ degraded_threshold_ms: null, created_at: '', updated_at: '', depends_on: [] },
     ...fields,
   };
 }

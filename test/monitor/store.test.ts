@@ -94,6 +94,8 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       '0020_maintenance_windows',
       '0021_status_pages',
       '0022_incidents',
+      '0030_notification_channels',
+      '0031_dependencies',
     ]);
   });
 

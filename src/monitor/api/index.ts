@@ -13,6 +13,7 @@ import { notificationRoutes } from './notifications.js';
 import { pingResultRoutes, serverStatusRoutes } from './results.js';
 import { serverRoutes } from './servers.js';
 import { statusPageRoutes } from './status-pages.js';
+import { passwordRoutes, userRoutes } from './users.js';
 
 export type { LoginThrottle } from './auth-routes.js';
 
@@ -33,6 +34,7 @@ const PREFIXES = [
   '/maintenance',
   '/status-pages',
   '/incidents',
+  '/users',
 ];
 
 /**
@@ -45,6 +47,7 @@ export function apiRouter(options: ApiRouterOptions): Router {
   const { store } = monitor;
   const guard = authenticate(auth);
   const router = express.Router();
+  router.use('/auth/password', passwordRoutes(store, guard));
   router.use('/auth', authRoutes(auth, options.loginThrottle ?? {}));
   router.use('/servers', historyRoutes(store, guard));
   router.use('/servers', serverRoutes(store, guard));
@@ -55,6 +58,7 @@ export function apiRouter(options: ApiRouterOptions): Router {
   router.use('/checks', checkRoutes(monitor, guard, logger));
   router.use('/status-pages', statusPageRoutes(store, guard));
   router.use('/incidents', incidentRoutes(store, guard));
+  router.use('/users', userRoutes(store, auth, guard));
   router.use(function monitorApiNotFound(req, res, next) {
     if (PREFIXES.some((p) => req.path === p || req.path.startsWith(`${p}/`))) return send(res, 404, { detail: 'Not found.' });
     next();

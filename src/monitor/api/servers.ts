@@ -1,5 +1,6 @@
 import express, { type RequestHandler, type Router } from 'express';
 import type { MonitorStore } from '../store/index.js';
+import { dependencyCycle } from '../dependencies.js';
 import { validateServer } from '../validate.js';
 import { showServerStatuses } from '../windows/index.js';
 import { adminOnly } from './guards.js';
@@ -10,12 +11,20 @@ import { booleanParam, checkPageExists, idParam, pageBody, pageOf, param } from 
 export function serverRoutes(store: MonitorStore, authenticate: RequestHandler): Router {
   const router = express.Router();
 
-  /** A body checked for NULs, then by validateServer. */
-  const validated = (body: unknown, options: Parameters<typeof validateServer>[1] = {}) => {
+  /** A body checked for NULs, then by validateServer, then its `depends_on` against the stored servers. */
+  const validated = async (body: unknown, options: Parameters<typeof validateServer>[1] = {}) => {
     const nulls = nullCharacters(body);
     if (Object.keys(nulls).length > 0) throw badRequest(nulls);
     const checked = validateServer(body, options);
     if (!checked.ok) throw badRequest(checked.errors);
+    const dependsOn = checked.value.depends_on ?? [];
+    if (dependsOn.length > 0) {
+      const all = await store.servers.all();
+      const missing = dependsOn.find((id) => !all.some((s) => s.id === id));
+      if (missing !== undefined) throw badRequest({ depends_on: [`Invalid pk "${missing}" - object does not exist.`] });
+      const cycle = dependencyCycle(options.existing?.id, dependsOn, all);
+      if (cycle) throw badRequest({ depends_on: [`This would make a cycle of dependencies: ${cycle.join(' → ')}.`] });
+    }
     return checked.value;
   };
 
@@ -42,7 +51,7 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
       adminOnly,
       readBody,
       handler(async (req, res) => {
-        const server = await store.servers.create(validated(req.body));
+        const server = await store.servers.create(await validated(req.body));
         send(res, 201, await store.servers.get(server.id));
       }),
     )
@@ -53,7 +62,7 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
       const id = idParam(req);
       const existing = await store.servers.get(id);
       if (!existing) throw notFound();
-      const updated = await store.servers.update(id, validated(req.body, { existing, partial }));
+      const updated = await store.servers.update(id, await validated(req.body, { existing, partial }));
       if (!updated) throw notFound();
       send(res, 200, await store.servers.get(id));
     });

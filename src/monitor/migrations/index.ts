@@ -6,6 +6,8 @@ import * as liveCounter from './0004_live_counter.js';
 import * as maintenanceWindows from './0020_maintenance_windows.js';
 import * as statusPages from './0021_status_pages.js';
 import * as incidents from './0022_incidents.js';
+import * as notificationChannels from './0030_notification_channels.js';
+import * as dependencies from './0031_dependencies.js';
 
 export interface Migration {
   name: string;
@@ -14,7 +16,17 @@ export interface Migration {
 }
 
 /** In order; a new migration is appended, never inserted. Modules, not files on disk, so they ship in dist. */
-const MIGRATIONS: readonly Migration[] = [initial, claims, notifications, liveCounter, maintenanceWindows, statusPages, incidents];
+const MIGRATIONS: readonly Migration[] = [
+  initial,
+  claims,
+  notifications,
+  liveCounter,
+  maintenanceWindows,
+  statusPages,
+  incidents,
+  notificationChannels,
+  dependencies,
+];
 
 /** knex's migration source API over the list above. */
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -1,9 +1,11 @@
 import type { LookupFunction } from 'node:net';
 import { describeError } from '../checks/errors.js';
-import type { NotificationPayload } from './message.js';
-import { summaryOf, textOf } from './message.js';
+import type { AnyPayload } from './message.js';
+import { summaryOfAny, textOfAny } from './message.js';
+import type { NotificationConfig } from '../types.js';
 import type { SmsOptions } from './options.js';
 import { post, PostStopped } from './post.js';
+import { serviceRequest, type ServiceType } from './services.js';
 import { signWebhook } from './signature.js';
 
 /** What one attempt gave. */
@@ -48,7 +50,7 @@ export async function sendWebhook(
   url: string,
   secret: string | null,
   messageId: string,
-  payload: NotificationPayload,
+  payload: AnyPayload,
   options: AttemptOptions,
 ): Promise<AttemptOutcome> {
   const body = JSON.stringify(payload);
@@ -68,8 +70,44 @@ export async function sendWebhook(
   }
 }
 
+/** The services' own words for a refusal: Telegram's `description`, PagerDuty's `message` and `errors`, Slack's plain text… */
+function refusalOf(text: string): string {
+  try {
+    const answer = JSON.parse(text) as Record<string, unknown>;
+    const said = [answer.description, answer.message, answer.errorDescription, answer.error].find((v) => typeof v === 'string');
+    const errors = Array.isArray(answer.errors) ? answer.errors.filter((e) => typeof e === 'string').join('; ') : '';
+    return [said, errors].filter(Boolean).join(': ').slice(0, 200);
+  } catch {
+    return /^[\x20-\x7e]{1,200}$/.test(text.trim()) ? text.trim() : '';
+  }
+}
+
+/**
+ * Sends a payload to a chat or paging service (Slack, Discord, Teams, Telegram,
+ * ntfy, PagerDuty, Gotify) in that service's format. 2xx is delivered; a refusal
+ * carries the service's explanation; a 410 unsubscribes like a webhook's.
+ */
+export async function sendService(
+  config: Pick<NotificationConfig, 'notification_type' | 'recipient' | 'base_url'> & { notification_type: ServiceType },
+  secret: string | null,
+  payload: AnyPayload,
+  link: string | undefined,
+  options: AttemptOptions,
+): Promise<AttemptOutcome> {
+  const request = serviceRequest(config, secret, payload, link);
+  try {
+    const res = await post(request.url, { ...options, headers: request.headers, body: request.body, readAnswer: true });
+    const outcome = httpOutcome(res.status);
+    if (outcome.ok) return outcome;
+    const why = refusalOf(res.text);
+    return { ...outcome, error: `HTTP ${res.status}${why ? `: ${why}` : ''}` };
+  } catch (error) {
+    return { ok: false, status_code: null, error: requestError(error, options.timeout) };
+  }
+}
+
 /** Sends a text through a Twilio-compatible API: form-encoded To, From, Body, basic auth; 2xx is sent. */
-export async function sendSms(sms: SmsOptions, to: string, payload: NotificationPayload, options: AttemptOptions): Promise<AttemptOutcome> {
+export async function sendSms(sms: SmsOptions, to: string, payload: AnyPayload, options: AttemptOptions): Promise<AttemptOutcome> {
   const url = `${sms.url.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(sms.accountSid)}/Messages.json`;
   try {
     const res = await post(url, {
@@ -79,7 +117,7 @@ export async function sendSms(sms: SmsOptions, to: string, payload: Notification
         'content-type': 'application/x-www-form-urlencoded',
         accept: 'application/json',
       },
-      body: new URLSearchParams({ To: to, From: sms.from, Body: summaryOf(payload).slice(0, 1600) }).toString(),
+      body: new URLSearchParams({ To: to, From: sms.from, Body: summaryOfAny(payload).slice(0, 1600) }).toString(),
       // Twilio explains a refusal in `message` (e.g. an unverified number): worth showing.
       readAnswer: true,
     });
@@ -104,9 +142,15 @@ export interface MailTransport {
 }
 
 /** Sends an email through the SMTP transport; accepted by the server is sent. */
-export async function sendEmail(transport: MailTransport, from: string, to: string, payload: NotificationPayload): Promise<AttemptOutcome> {
+export async function sendEmail(
+  transport: MailTransport,
+  from: string,
+  to: string,
+  payload: AnyPayload,
+  link?: string,
+): Promise<AttemptOutcome> {
   try {
-    await transport.sendMail({ from, to, subject: summaryOf(payload), text: textOf(payload) });
+    await transport.sendMail({ from, to, subject: summaryOfAny(payload), text: textOfAny(payload, link) });
     return { ok: true, status_code: null, error: null };
   } catch (error) {
     const e = error as { responseCode?: number; response?: string };

@@ -4,6 +4,7 @@ import type { OutboxInput, OutboxQueries } from '../store/outbox.js';
 import type { RecordHook } from '../store/results.js';
 import { iso, num, toServer, type Row } from '../store/rows.js';
 import type { ServerState } from '../types.js';
+import { dependencyGraph, rootCause } from '../dependencies.js';
 import type { NotificationPayload } from './message.js';
 import { maintenanceNow } from '../windows/index.js';
 
@@ -40,6 +41,15 @@ function quietAt(quiet: Map<number, { start: number; end: number }>, server: num
   return o !== undefined && o.start <= at && at < o.end;
 }
 
+/** Whether a `server.down` of the outage that began at `since` was written to the outbox. */
+async function announced(trx: Knex.Transaction, server: number, since: number): Promise<boolean> {
+  const row = (await trx('monitor_notification_outbox')
+    .where({ server_id: server, event: 'server.down' })
+    .where('created_at', '>=', since)
+    .first('id')) as Row | undefined;
+  return row !== undefined;
+}
+
 export const newMessageId = (): string => `msg_${randomBytes(12).toString('hex')}`;
 
 /**
@@ -59,7 +69,7 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
     let candidates = stored.filter(({ record }) => {
       const c = record.change;
       if (c) return c.status === 'down' || c.from === 'down' || c.from === undefined;
-      return reminderInterval > 0 && record.status.status === 'down';
+      return (reminderInterval > 0 || record.dependent === true) && record.status.status === 'down';
     });
     if (candidates.length === 0) return;
     // A server in a maintenance window is expected to go down: nothing is sent while the window runs.
@@ -83,6 +93,10 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
       ((await trx('monitor_servers').whereIn('id', [...configsOf.keys()])) as Row[]).map((r) => [num(r.id), toServer(r)]),
     );
 
+    // Servers with dependencies: held back while a parent is down or failing (its outage is the cause).
+    const graph = [...servers.values()].some((s) => s.depends_on.length > 0) ? await dependencyGraph(trx) : undefined;
+    const causeOf = (id: number) => (graph && servers.get(id)?.depends_on.length ? rootCause(id, graph) : undefined);
+
     const messages: OutboxInput[] = [];
     for (const { record, ping } of candidates) {
       const server = servers.get(ping.server);
@@ -90,17 +104,44 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
       if (!server || !forServer) continue;
       const base = { server, status: record.status, ping };
       const change = record.change;
+      const dependent = server.depends_on.length > 0;
+      if (!change && dependent && causeOf(ping.server) === undefined) {
+        // Still down, and no parent is the cause any more: a down held back while one was goes out now.
+        const since = await downSince(trx, ping.server, now + 1);
+        if (since !== undefined && !(await announced(trx, ping.server, since))) {
+          const payload: NotificationPayload = { type: 'server.down', ...base, timestamp: iso(now), down_since: iso(since) };
+          for (const config of forServer) {
+            if (!config.notify_on_failure) continue;
+            messages.push({
+              config: num(config.id),
+              server: ping.server,
+              message_id: newMessageId(),
+              event: payload.type,
+              payload: { ...payload },
+              at: now,
+            });
+          }
+          continue;
+        }
+      }
       if (change) {
         const before = await stateBefore(trx, ping.server, change.at);
         let payload: NotificationPayload;
         let flag: 'notify_on_failure' | 'notify_on_recovery';
         if (change.status === 'down' && before !== 'down') {
-          payload = { type: 'server.down', ...base, timestamp: iso(change.at) };
+          // A parent is down: this outage is its consequence, and the parent's alert says it.
+          if (dependent && causeOf(ping.server) !== undefined) continue;
+          payload = { type: 'server.down', ...base, timestamp: iso(change.at), down_since: iso(change.at) };
           flag = 'notify_on_failure';
         } else if (isUp(change.status) && before === 'down') {
           const since = await downSince(trx, ping.server, change.at);
+          // Back up before its down was ever sent (held back behind a parent): nothing to take back.
+          if (dependent && since !== undefined && !(await announced(trx, ping.server, since))) continue;
           payload = { type: 'server.up', ...base, timestamp: iso(change.at) };
-          if (since !== undefined) payload.downtime_seconds = Math.round((change.at - since) / 1000);
+          if (since !== undefined) {
+            payload.down_since = iso(since);
+            payload.downtime_seconds = Math.round((change.at - since) / 1000);
+          }
           flag = 'notify_on_recovery';
         } else {
           continue;
@@ -118,6 +159,7 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
         }
         continue;
       }
+      if (reminderInterval === 0 || (dependent && causeOf(ping.server) !== undefined)) continue;
       // Still down: remind each config whose last message is a `down` older than the interval.
       for (const config of forServer) {
         if (!config.notify_on_failure) continue;
@@ -127,7 +169,14 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
           .first('event', 'created_at')) as Row | undefined;
         if (!last || last.event !== 'server.down' || num(last.created_at) + reminderInterval > now) continue;
         if (messages.some((m) => m.config === num(config.id) && m.server === ping.server)) continue;
-        const payload: NotificationPayload = { type: 'server.down', ...base, timestamp: iso(now), reminder: true };
+        const since = await downSince(trx, ping.server, now + 1);
+        const payload: NotificationPayload = {
+          type: 'server.down',
+          ...base,
+          timestamp: iso(now),
+          down_since: since === undefined ? record.status.last_change : iso(since),
+          reminder: true,
+        };
         messages.push({
           config: num(config.id),
           server: ping.server,

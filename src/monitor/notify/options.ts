@@ -55,6 +55,16 @@ export interface NotifyOptions {
   mailFrom?: string;
   /** Default from `SMS_API_URL`, `SMS_ACCOUNT_SID`, `SMS_AUTH_TOKEN`, `SMS_FROM`. */
   sms?: SmsOptions;
+  /**
+   * The dashboard's public address, linked from every message (e.g.
+   * `https://ops.example.com/monitor/`). Default `MONITOR_PUBLIC_URL`; none: no link.
+   */
+  publicUrl?: string;
+  /**
+   * The configs (ids) told when the monitor cannot reach the network (see the monitor's
+   * `canary`). Default: every enabled config that is told of failures, once per destination.
+   */
+  networkAlertConfigs?: readonly number[];
 }
 
 export interface NotifySettings {
@@ -72,6 +82,8 @@ export interface NotifySettings {
   sms: SmsOptions | undefined;
   /** `MONITOR_ALLOW_LINK_LOCAL`: webhook and SMS API requests may go to link-local and cloud metadata addresses. */
   allowLinkLocal: boolean;
+  publicUrl: string | undefined;
+  networkAlertConfigs: number[] | undefined;
 }
 
 const KNOWN = [
@@ -87,6 +99,8 @@ const KNOWN = [
   'smtpUrl',
   'mailFrom',
   'sms',
+  'publicUrl',
+  'networkAlertConfigs',
 ];
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -106,6 +120,16 @@ function isUrl(value: string, protocols: readonly string[]): boolean {
 /** Why an http(s) URL's host is refused (a link-local or metadata address), or undefined. */
 function refusedHost(url: string, allowLinkLocal: boolean): string | undefined {
   return literalRefusal(new URL(url).hostname, allowLinkLocal);
+}
+
+/** A link people open: http(s), nothing that would leak (credentials) or break when a path is appended. */
+function isPublicUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !url.search && !url.hash;
+  } catch {
+    return false;
+  }
 }
 
 function smsFromEnv(env: Env, allowLinkLocal: boolean): SmsOptions | undefined {
@@ -183,7 +207,28 @@ export function notifySettings(options: Readonly<NotifyOptions> = {}, env: Env =
   } else {
     sms = smsFromEnv(env, allowLinkLocal);
   }
+  let publicUrl: string | undefined;
+  if (options.publicUrl !== undefined) {
+    publicUrl = checkString(C, 'publicUrl', options.publicUrl);
+    if (!isPublicUrl(publicUrl)) throw optionError(C, 'publicUrl', 'an http(s) URL without credentials, query or fragment', publicUrl);
+  } else if (env.MONITOR_PUBLIC_URL) {
+    publicUrl = env.MONITOR_PUBLIC_URL;
+    if (!isPublicUrl(publicUrl))
+      throw new ConfigError(
+        'MONITOR_PUBLIC_URL',
+        `MONITOR_PUBLIC_URL must be an http(s) URL without credentials, query or fragment, got "${publicUrl}"`,
+      );
+  }
+  let networkAlertConfigs: number[] | undefined;
+  if (options.networkAlertConfigs !== undefined) {
+    const ids = options.networkAlertConfigs as unknown;
+    if (!Array.isArray(ids) || ids.some((id) => !Number.isSafeInteger(id) || (id as number) < 1))
+      throw optionError(C, 'networkAlertConfigs', 'an array of notification config ids', ids);
+    networkAlertConfigs = [...(ids as number[])];
+  }
   return {
+    publicUrl,
+    networkAlertConfigs,
     send,
     retrySchedule,
     retryFor,

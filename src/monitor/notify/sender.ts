@@ -4,8 +4,9 @@ import { monitorFailures } from '../failures.js';
 import type { MonitorStore } from '../store/index.js';
 import type { NotificationConfig } from '../types.js';
 import type { AttemptResult, OutboxMessage } from '../store/outbox.js';
-import { sendEmail, sendSms, sendWebhook, type AttemptOutcome } from './channels.js';
-import type { NotificationPayload } from './message.js';
+import { sendEmail, sendService, sendSms, sendWebhook, type AttemptOutcome } from './channels.js';
+import { isServiceType, serviceOrigin } from './services.js';
+import type { AnyPayload } from './message.js';
 import type { NotifySettings } from './options.js';
 
 const PRUNE_EVERY = 3_600_000;
@@ -25,7 +26,10 @@ export interface SenderStats {
  * email (SMTP server) or text (SMS API) goes through. A receiver that hangs holds
  * the slots of its destination only.
  */
-export function destinationOf(config: Pick<NotificationConfig, 'notification_type' | 'recipient'>): string {
+export function destinationOf(config: Pick<NotificationConfig, 'notification_type' | 'recipient'> & { base_url?: string | null }): string {
+  if (isServiceType(config.notification_type)) {
+    return serviceOrigin({ notification_type: config.notification_type, recipient: config.recipient, base_url: config.base_url ?? null });
+  }
   if (config.notification_type !== 'webhook') return config.notification_type;
   try {
     return new URL(config.recipient).origin;
@@ -186,14 +190,18 @@ export class NotificationSender {
       await this.#store.outbox.drop(message.id, 'the notification config is disabled');
       return;
     }
-    const payload = message.payload as unknown as NotificationPayload;
+    const payload = message.payload as unknown as AnyPayload;
     const started = Date.now();
     const options = { timeout: this.#settings.timeout, signal: this.#closing.signal, allowLinkLocal: this.#settings.allowLinkLocal };
     let outcome: AttemptOutcome;
     try {
-      if (config.notification_type === 'webhook') {
+      const type = config.notification_type;
+      if (type === 'webhook') {
         const secret = await this.#store.notifications.secretOf(config.id);
         outcome = await sendWebhook(config.recipient, secret, message.message_id, payload, options);
+      } else if (isServiceType(type)) {
+        const secret = await this.#store.notifications.secretOf(config.id);
+        outcome = await sendService({ ...config, notification_type: type }, secret, payload, this.#settings.publicUrl, options);
       } else if (config.notification_type === 'sms') {
         outcome = this.#settings.sms
           ? await sendSms(this.#settings.sms, config.recipient, payload, options)
@@ -201,7 +209,7 @@ export class NotificationSender {
       } else {
         const mail = this.#mailer();
         outcome = mail
-          ? await sendEmail(await mail, this.#settings.mailFrom, config.recipient, payload)
+          ? await sendEmail(await mail, this.#settings.mailFrom, config.recipient, payload, this.#settings.publicUrl)
           : { ok: false, status_code: null, error: 'email is not configured (SMTP_URL)' };
       }
     } catch (error) {

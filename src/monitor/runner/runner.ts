@@ -64,6 +64,8 @@ export class CheckRunner {
   // signal would cost O(checks running) to add and remove (EventTarget keeps a list).
   readonly #inFlight = new Set<AbortController>();
   #closing = false;
+  /** Looks at a failed check again (the monitor's own network may be what failed); default: as it is. */
+  judge: (outcome: CheckOutcome) => Promise<CheckOutcome> = (outcome) => Promise.resolve(outcome);
 
   constructor(options: RunnerOptions) {
     this.#options = options;
@@ -109,7 +111,7 @@ export class CheckRunner {
     let outcome: CheckOutcome;
     try {
       const { ca } = this.#options;
-      outcome = await checkServer(entry.server, { signal: controller.signal, ...(ca ? { ca } : {}) });
+      outcome = await this.judge(await checkServer(entry.server, { signal: controller.signal, ...(ca ? { ca } : {}) }));
     } finally {
       this.#inFlight.delete(controller);
     }
@@ -147,6 +149,7 @@ export class CheckRunner {
       server: entry.server,
       previous,
       ...(changed ? { change: { status: next.status, at: now, from: previous } } : {}),
+      ...(entry.server.depends_on.length > 0 ? { dependent: true } : {}),
     };
     const committed = this.writer.add(record).then((ping) => (ping ? { server: record.server, ping, status: record.status } : undefined));
     return { committed };

@@ -20,9 +20,16 @@ export class NotificationQueries {
   }
 
   private columns(input: NotificationConfigInput): Row {
-    const { server, secret, ...rest } = input;
-    const row: Row = { ...rest, server_id: server };
-    if (secret !== undefined) row.secret = secret;
+    const row: Row = {
+      server_id: input.server,
+      notification_type: input.notification_type,
+      recipient: input.recipient,
+      enabled: input.enabled,
+      notify_on_failure: input.notify_on_failure,
+      notify_on_recovery: input.notify_on_recovery,
+    };
+    if (input.base_url !== undefined) row.base_url = input.base_url;
+    if (input.secret !== undefined) row.secret = input.secret;
     return row;
   }
 
@@ -89,9 +96,45 @@ export interface UserWithHash extends User {
   password_hash: string;
 }
 
+/** A change of a user: new fields, or removal. */
+export type UserChange = { username?: string; password_hash?: string; is_admin?: boolean; is_active?: boolean } | 'remove';
+
+/** What a guarded change did: `last-admin` when it would have left no active admin (nothing changed). */
+export type UserChangeResult = { ok: true; user: User | undefined } | { ok: false; reason: 'missing' | 'last-admin' | 'taken' };
+
 /** Users for the API's authentication; hashing is the auth module's job, the store keeps the hash. */
 export class UserQueries {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
+  ) {}
+
+  /**
+   * Changes or removes a user, unless that leaves no active admin where there was one.
+   * The active admins are locked first (PostgreSQL; SQLite writes one at a time), so
+   * two admins demoting each other at once cannot both succeed.
+   */
+  async change(id: number, change: UserChange): Promise<UserChangeResult> {
+    return this.db.transaction(async (trx) => {
+      const admins = trx('monitor_users').where({ is_admin: true, is_active: true }).select('id');
+      const adminIds = ((this.dialect === 'postgres' ? await admins.forUpdate() : await admins) as Row[]).map((r) => num(r.id));
+      const row = (await trx('monitor_users').where({ id }).first()) as Row | undefined;
+      if (!row) return { ok: false, reason: 'missing' } as const;
+      const staysAdmin = change !== 'remove' && (change.is_admin ?? Boolean(row.is_admin)) && (change.is_active ?? Boolean(row.is_active));
+      if (adminIds.includes(id) && adminIds.length === 1 && !staysAdmin) return { ok: false, reason: 'last-admin' } as const;
+      if (change === 'remove') {
+        await trx('monitor_users').where({ id }).del();
+        return { ok: true, user: undefined } as const;
+      }
+      if (change.username !== undefined && change.username !== row.username) {
+        const taken = await trx('monitor_users').where({ username: change.username }).whereNot({ id }).first('id');
+        if (taken) return { ok: false, reason: 'taken' } as const;
+      }
+      if (Object.keys(change).length > 0) await trx('monitor_users').where({ id }).update(change);
+      const updated = (await trx('monitor_users').where({ id }).first()) as Row;
+      return { ok: true, user: toUser(updated) } as const;
+    });
+  }
 
   async create(input: { username: string; password_hash: string; is_admin?: boolean }): Promise<User> {
     const [row] = (await this.db('monitor_users')

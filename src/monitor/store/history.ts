@@ -186,7 +186,8 @@ export class HistoryQueries {
       let acc = byServer.get(id);
       if (!acc) byServer.set(id, (acc = { count: 0, failures: 0, times: [] }));
       acc.count++;
-      if (r.status !== 'success') acc.failures++;
+      // `unknown` (the monitor could not check) is no failure of the server.
+      if (r.status === 'failure' || r.status === 'timeout') acc.failures++;
       else if (r.response_time !== null && r.response_time !== undefined) acc.times.push(num(r.response_time));
     }
     const out = [...byServer].map(([server_id, acc]) => {

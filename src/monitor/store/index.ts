@@ -46,7 +46,7 @@ export class MonitorStore {
     this.history = new HistoryQueries(db);
     this.notifications = new NotificationQueries(db);
     this.outbox = new OutboxQueries(db, dialect);
-    this.users = new UserQueries(db);
+    this.users = new UserQueries(db, dialect);
     this.settings = new SettingQueries(db);
     this.maintenance = new MaintenanceWindowQueries(db);
     this.statusPages = new StatusPageQueries(db);

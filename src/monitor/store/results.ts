@@ -23,6 +23,8 @@ export interface CheckRecord {
   status: ServerStatus;
   /** Set when the check changed the server's state (`from`: the state before, for notifications). */
   change?: { status: ServerState; at: number; from?: ServerState };
+  /** The server has `depends_on`: its notifications wait while a parent is down, so a steady `down` is looked at too. */
+  dependent?: boolean;
 }
 
 const CHUNK = 100;

@@ -8,7 +8,7 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
 
-function parseJson<T>(text: unknown, fallback: T): T {
+export function parseJson<T>(text: unknown, fallback: T): T {
   try {
     return typeof text === 'string' ? (JSON.parse(text) as T) : fallback;
   } catch {
@@ -33,6 +33,7 @@ export function toServer(r: Row): Server {
     failure_threshold: num(r.failure_threshold),
     success_threshold: num(r.success_threshold),
     degraded_threshold_ms: numOrNull(r.degraded_threshold_ms),
+    depends_on: parseJson<number[]>(r.depends_on, []),
     created_at: iso(num(r.created_at)),
     updated_at: iso(num(r.updated_at)),
   };
@@ -88,6 +89,8 @@ export function toNotificationConfig(r: Row): NotificationConfig {
     server: num(r.server_id),
     notification_type: r.notification_type as NotificationConfig['notification_type'],
     recipient: str(r.recipient),
+    base_url: typeof r.base_url === 'string' ? r.base_url : null,
+    has_secret: typeof r.secret === 'string' && r.secret !== '',
     enabled: Boolean(r.enabled),
     notify_on_failure: Boolean(r.notify_on_failure),
     notify_on_recovery: Boolean(r.notify_on_recovery),

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { MonitorEvents } from '../events.js';
 import type { Page, Server, ServerInput, ServerState, ServerStatus } from '../types.js';
-import { num, toServer, toStatus, type Row } from './rows.js';
+import { num, parseJson, toServer, toStatus, type Row } from './rows.js';
 
 /**
  * A server as the API shows it. `status` and `notifications` are PulseGuard's read-only
@@ -44,8 +44,10 @@ export function fingerprintOf(servers: Iterable<Server>): ServerFingerprint {
 }
 
 function columns(input: ServerInput): Row {
-  const { tags, ...rest } = input;
-  return { ...rest, tags: JSON.stringify(tags) };
+  const { tags, depends_on, ...rest } = input;
+  const row: Row = { ...rest, tags: JSON.stringify(tags) };
+  if (depends_on !== undefined) row.depends_on = JSON.stringify(depends_on);
+  return row;
 }
 
 /** Named queries on servers. Writes announce a `server` event so a running scheduler follows them. */
@@ -156,7 +158,19 @@ export class ServerQueries {
 
   /** Removes a server and, through the foreign keys, its history. */
   async remove(id: number): Promise<boolean> {
-    const removed = await this.db('monitor_servers').where({ id }).del();
+    const removed = await this.db.transaction(async (trx): Promise<number> => {
+      // Its dependants no longer wait on it.
+      const dependants = (await trx('monitor_servers').whereNot('depends_on', '[]').select('id', 'depends_on')) as Row[];
+      for (const row of dependants) {
+        const ids = parseJson<number[]>(row.depends_on, []);
+        if (ids.includes(id)) {
+          await trx('monitor_servers')
+            .where({ id: num(row.id) })
+            .update({ depends_on: JSON.stringify(ids.filter((d) => d !== id)) });
+        }
+      }
+      return trx('monitor_servers').where({ id }).del();
+    });
     if (removed > 0) this.events.publish('server', { action: 'deleted', id });
     return removed > 0;
   }

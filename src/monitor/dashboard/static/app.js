@@ -65,6 +65,7 @@ const state = {
   checked: new Set(),
   statusTimer: 0,
   editing: null,
+  users: [],
   detail: null,
 };
 
@@ -102,6 +103,7 @@ function showLogin(reason) {
   state.notifications = [];
   $('#servers tbody').replaceChildren();
   $('#notification-list tbody').replaceChildren();
+  $('#user-list tbody').replaceChildren();
   for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
   sessionStorage.removeItem(USER_KEY);
   notice(reason);
@@ -137,6 +139,8 @@ async function showDashboard() {
   $('#server-actions-head').hidden = !state.admin;
   $('#notifications').hidden = !state.admin;
   if (state.admin) showPages(state.session, () => [...state.servers.values()]);
+  $('#users').hidden = !state.admin;
+  if (state.admin) reloadUsers().catch(() => {});
   await refresh(generation);
   if (generation !== state.generation || !state.session.active) return;
   startLive(generation);
@@ -695,6 +699,62 @@ $('#notification-list tbody').addEventListener('click', async (event) => {
     if (!window.confirm(`Remove the ${config.notification_type} notification to ${config.recipient}?`)) return;
     await act(() => state.session.request('DELETE', `notification-configs/${config.id}/`), reloadNotifications);
   }
+});
+
+// ---- users (admins) and one's own password ------------------------------------
+
+async function reloadUsers() {
+  const users = await state.session.all('users/');
+  const rows = users.map((user) =>
+    el(
+      'tr',
+      { dataset: { userId: String(user.id) } },
+      el('td', { textContent: user.username }),
+      el('td', { textContent: user.is_staff ? 'admin' : 'read-only' }),
+      el('td', { textContent: yesNo(user.is_active) }),
+      el('td', { textContent: new Date(user.date_joined).toLocaleDateString() }),
+      el(
+        'td',
+        { className: 'actions' },
+        el('button', { type: 'button', className: 'secondary', textContent: 'Edit', dataset: { action: 'edit', id: String(user.id) } }),
+        el('button', { type: 'button', className: 'danger', textContent: 'Delete', dataset: { action: 'delete', id: String(user.id) } }),
+      ),
+    ),
+  );
+  state.users = users;
+  $('#user-list tbody').replaceChildren(...rows);
+}
+
+$('#add-user').addEventListener('click', () => {
+  state.editing = null;
+  openDialog($('#user-dialog'), 'Add user', { is_staff: false, is_active: true });
+});
+
+$('#user-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const id = state.editing;
+  submit(event.currentTarget, id === null ? 'POST' : 'PATCH', id === null ? 'users/' : `users/${id}/`, reloadUsers);
+});
+
+$('#user-list tbody').addEventListener('click', async (event) => {
+  const button = event.target.closest('button[data-action]');
+  if (!button) return;
+  const user = (state.users ?? []).find((u) => u.id === Number(button.dataset.id));
+  if (!user) return;
+  if (button.dataset.action === 'edit') {
+    state.editing = user.id;
+    openDialog($('#user-dialog'), `Edit ${user.username}`, user);
+  } else if (button.dataset.action === 'delete') {
+    if (!window.confirm(`Remove the user ${user.username}? Their sessions end.`)) return;
+    await act(() => state.session.request('DELETE', `users/${user.id}/`), reloadUsers);
+  }
+});
+
+$('#change-password').addEventListener('click', () => openDialog($('#password-dialog'), 'Change your password', {}));
+
+$('#password-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  submit(event.currentTarget, 'POST', 'auth/password/', async () => notice('Password changed.'));
 });
 
 // ---- start ------------------------------------------------------------------
