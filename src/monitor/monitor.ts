@@ -13,6 +13,8 @@ import { MonitorEvents } from './events.js';
 import { maintain, type MaintenanceReport } from './maintenance.js';
 import { notificationHook } from './notify/enqueue.js';
 import { OverloadGuard, type OverloadStats } from './overload.js';
+import { PushBook, type BeatAdmission } from './push/book.js';
+import { heartbeatOutcome, type Heartbeat } from './push/heartbeat.js';
 import { notifySettings, type NotifyOptions, type NotifySettings } from './notify/options.js';
 import { NotificationSender, type SenderStats } from './notify/sender.js';
 import { Scheduler, type SchedulerStats } from './scheduler.js';
@@ -86,6 +88,11 @@ export interface Monitor {
   readonly events: MonitorEvents;
   /** Checks the given servers (default: every enabled one) now; resolves when their results are stored. */
   runNow(serverIds?: readonly number[]): Promise<CheckReport[]>;
+  /**
+   * Records a push server's heartbeat (`/api/push/:token/…`): `ok` once queued for the
+   * batch writer, `unknown` for a token no server has, `limited` over its rate.
+   */
+  heartbeat(token: string, beat: Heartbeat): BeatAdmission;
   /** Scheduler figures, for benchmarks and diagnostics. */
   stats(): SchedulerStats & {
     batches: number;
@@ -314,9 +321,28 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
   let claimsLost = 0;
   let claimFailing = false;
 
+  // Push servers are never reached: their slot is a deadline, moved by each heartbeat.
+  const pushes = new PushBook();
+  function reschedulePush(server: Server): void {
+    const deadline = server.enabled ? pushes.deadline(server.id) : null;
+    if (deadline === null) scheduler.unschedule(server.id);
+    else scheduler.scheduleAt(server.id, deadline, server.check_interval);
+  }
+  async function pushDeadline(id: number, entry: Tracked, slot: number): Promise<Ran | undefined> {
+    const deadline = pushes.deadline(id);
+    if (deadline === null || Date.now() < deadline) return void reschedulePush(entry.server); // a heartbeat moved it
+    if (settings.shared && !(await claim(entry, slot))) return undefined;
+    // A heartbeat another instance took and stored (adopted by claim()) moves it too.
+    if (entry.status.last_check !== null && entry.status.consecutive_successes > 0) pushes.adopt(id, Date.parse(entry.status.last_check));
+    const missed = pushes.overdue(id);
+    reschedulePush(entry.server);
+    return missed && { committed: settle(id, entry, missed, Date.now()) };
+  }
+
   async function runCheck(id: number, slot: number): Promise<Ran | undefined> {
     const entry = tracked.get(id);
     if (!entry) return undefined;
+    if (entry.server.protocol === 'push') return pushDeadline(id, entry, slot);
     if (settings.shared && !(await claim(entry, slot))) return undefined;
     const startedAt = Date.now();
     const controller = new AbortController();
@@ -331,6 +357,11 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     if (closing || tracked.get(id) !== entry) return undefined; // cancelled, or removed meanwhile
     // The monitor's own lateness is not the target's outage: such a check is counted, not recorded.
     if (overload.waitedOnLoop(outcome, began, performance.now(), Math.max(1, Math.round(entry.server.timeout * 1000)))) return undefined;
+    return { committed: settle(id, entry, outcome, startedAt) };
+  }
+
+  /** Moves a server's state by one result and queues both for the writer; resolves once stored. */
+  function settle(id: number, entry: Tracked, outcome: CheckOutcome, startedAt: number): Promise<CheckReport | undefined> {
     const now = Date.now();
     const previous = entry.status.status;
     const next = nextState(entry.status, outcome, entry.server);
@@ -347,6 +378,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       uptime_percentage: uptime['24h'],
       last_check: iso(startedAt),
       last_change: changed ? iso(now) : entry.status.last_change,
+      cert_expires_at: outcome.cert_expires_at ?? entry.status.cert_expires_at ?? null,
     };
     const record: PendingRecord = {
       ping: {
@@ -362,7 +394,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       previous,
       ...(changed ? { change: { status: next.status, at: now, from: previous } } : {}),
     };
-    return { committed: writer.add(record).then((ping) => (ping ? { server: record.server, ping, status: record.status } : undefined)) };
+    return writer.add(record).then((ping) => (ping ? { server: record.server, ping, status: record.status } : undefined));
   }
 
   const scheduler = new Scheduler({
@@ -385,14 +417,19 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       consecutive_successes: 0,
       message: '',
       last_change: iso(now),
+      cert_expires_at: null,
     };
     tracked.set(server.id, { server, status: current, changes });
-    if (server.enabled) scheduler.schedule(server.id, server.check_interval, current.last_check ? Date.parse(current.last_check) : null);
+    pushes.follow(server, current.last_check ? Date.parse(current.last_check) : null, now);
+    if (server.protocol === 'push') reschedulePush(server);
+    else if (server.enabled)
+      scheduler.schedule(server.id, server.check_interval, current.last_check ? Date.parse(current.last_check) : null);
     else scheduler.unschedule(server.id);
   }
 
   function untrack(id: number): void {
     tracked.delete(id);
+    pushes.forget(id);
     scheduler.unschedule(id);
   }
 
@@ -402,6 +439,8 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     if (!entry) return track(server, status, [{ status: 'pending', at: Date.parse(server.created_at) }]);
     const old = entry.server;
     entry.server = server;
+    pushes.follow(server, null);
+    if (server.protocol === 'push') return reschedulePush(server);
     if (old.check_interval === server.check_interval && old.enabled === server.enabled) return;
     if (!server.enabled) return scheduler.unschedule(server.id);
     const last = entry.status.last_check;
@@ -492,6 +531,19 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
       const ran = await scheduler.runNow(ids);
       const reports = await Promise.all(ran.map((r) => r?.committed));
       return reports.filter((r): r is CheckReport => r !== undefined);
+    },
+    heartbeat(token, beat) {
+      const { admission, id } = pushes.admit(token);
+      const entry = id === undefined ? undefined : tracked.get(id);
+      if (admission !== 'ok' || !entry || closing) return admission;
+      const now = Date.now();
+      if (beat.kind === 'start') {
+        pushes.start(entry.server.id, now);
+        return 'ok';
+      }
+      const started = pushes.beat(entry.server.id, now);
+      void settle(entry.server.id, entry, heartbeatOutcome(beat, started, now), started ?? now);
+      return 'ok';
     },
     stats: () => ({
       ...scheduler.stats,

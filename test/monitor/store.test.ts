@@ -23,6 +23,7 @@ function statusOf(server: number, fields: Partial<ServerStatus> = {}): ServerSta
     consecutive_failures: 0,
     consecutive_successes: 1,
     message: 'OK',
+    cert_expires_at: null,
     last_change: now,
     ...fields,
   };
@@ -72,6 +73,7 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       'monitor_notification_outbox',
       'monitor_notification_deliveries',
       'monitor_live_counter',
+      'monitor_cert_warnings',
       'monitor_knex_migrations',
     ]) {
       expect(await store.db.schema.hasTable(table), table).toBe(true);
@@ -84,6 +86,9 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       '0002_claims',
       '0003_notifications',
       '0004_live_counter',
+      '0040_push_monitors',
+      '0041_assertions',
+      '0042_cert_expiry',
     ]);
   });
 

@@ -9,6 +9,7 @@ import { apiErrors, send } from './http.js';
 import { notificationRoutes } from './notifications.js';
 import { pingResultRoutes, serverStatusRoutes } from './results.js';
 import { serverRoutes } from './servers.js';
+import { pushRoutes } from '../push/routes.js';
 
 export type { LoginThrottle } from './auth-routes.js';
 
@@ -19,7 +20,7 @@ export interface ApiRouterOptions {
   loginThrottle?: LoginThrottle | false;
 }
 
-const PREFIXES = ['/auth', '/servers', '/ping-results', '/server-status', '/notification-configs', '/checks'];
+const PREFIXES = ['/auth', '/push', '/servers', '/ping-results', '/server-status', '/notification-configs', '/checks'];
 
 /**
  * The REST API, to mount at `/api`: PulseGuard's routes and Django REST framework's
@@ -32,6 +33,7 @@ export function apiRouter(options: ApiRouterOptions): Router {
   const guard = authenticate(auth);
   const router = express.Router();
   router.use('/auth', authRoutes(auth, options.loginThrottle ?? {}));
+  router.use('/push', pushRoutes(monitor));
   router.use('/servers', serverRoutes(store, guard));
   router.use('/ping-results', pingResultRoutes(store, guard));
   router.use('/server-status', serverStatusRoutes(store, guard));

@@ -3,6 +3,9 @@ import * as initial from './0001_initial.js';
 import * as claims from './0002_claims.js';
 import * as notifications from './0003_notifications.js';
 import * as liveCounter from './0004_live_counter.js';
+import * as pushMonitors from './0040_push_monitors.js';
+import * as assertions from './0041_assertions.js';
+import * as certExpiry from './0042_cert_expiry.js';
 
 export interface Migration {
   name: string;
@@ -11,7 +14,7 @@ export interface Migration {
 }
 
 /** In order; a new migration is appended, never inserted. Modules, not files on disk, so they ship in dist. */
-const MIGRATIONS: readonly Migration[] = [initial, claims, notifications, liveCounter];
+const MIGRATIONS: readonly Migration[] = [initial, claims, notifications, liveCounter, pushMonitors, assertions, certExpiry];
 
 /** knex's migration source API over the list above. */
 export const migrationSource: Knex.MigrationSource<Migration> = {
