@@ -131,6 +131,5 @@ export function registerMonitorWrap(monitorCommand: Command): void {
     .option('--url <url>', "the monitor's URL (default: MONITOR_URL)")
     .option('--token <token>', 'the push token, instead of reading it from the database')
     .option('--database <url>', 'postgres:// URL or SQLite file to read the token from (default: DATABASE_URL, else monitor.db)')
-    .passThroughOptions()
     .action(action(wrapCommand));
 }
