@@ -32,8 +32,9 @@ export function apiRouter(options: ApiRouterOptions): Router {
   const { store } = monitor;
   const guard = authenticate(auth);
   const router = express.Router();
-  router.use('/auth', authRoutes(auth, options.loginThrottle ?? {}));
+  // First: heartbeats are the API's most frequent requests by far.
   router.use('/push', pushRoutes(monitor));
+  router.use('/auth', authRoutes(auth, options.loginThrottle ?? {}));
   router.use('/servers', serverRoutes(store, guard));
   router.use('/ping-results', pingResultRoutes(store, guard));
   router.use('/server-status', serverStatusRoutes(store, guard));

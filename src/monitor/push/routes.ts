@@ -1,5 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { ApiError, badRequest, handler, methodNotAllowed, send } from '../api/http.js';
+import { ApiError, badRequest, handler, methodNotAllowed } from '../api/http.js';
 import type { Monitor } from '../monitor.js';
 import { MAX_MESSAGE, type Heartbeat } from './heartbeat.js';
 import { PUSH_TOKEN } from './token.js';
@@ -7,6 +7,8 @@ import { PUSH_TOKEN } from './token.js';
 /** A POSTed message beyond this is refused (413): the stored one is cut at MAX_MESSAGE anyway. */
 const MAX_BODY = 16 * 1024;
 const NOT_FOUND = { detail: 'Not found.' } as const;
+/** The answer to every heartbeat taken, made once: res.json() would stringify and hash (ETag) it per request. */
+const OK_BODY = Buffer.from('{"ok":true}');
 
 function readText(req: Request): Promise<string> {
   const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
@@ -75,7 +77,12 @@ export function pushRoutes(monitor: Pick<Monitor, 'heartbeat'>): Router {
     if (admission === 'unknown') throw new ApiError(404, NOT_FOUND);
     if (admission === 'limited')
       throw new ApiError(429, { detail: 'Too many heartbeats for this token; slow down.' }, { 'Retry-After': '1' });
-    send(res, 200, { ok: true });
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-length': OK_BODY.length,
+    });
+    res.end(OK_BODY);
   });
   for (const path of ['/:token', '/:token/:action']) {
     router
