@@ -11,6 +11,7 @@ import { MAX_CONCURRENCY, processConcurrency } from './concurrency.js';
 import type { DatabaseOption } from './database.js';
 import { MonitorEvents } from './events.js';
 import { maintain, type MaintenanceReport } from './maintenance.js';
+import { certificateHook } from './notify/cert.js';
 import { notificationHook } from './notify/enqueue.js';
 import { OverloadGuard, type OverloadStats } from './overload.js';
 import { PushBook, type BeatAdmission } from './push/book.js';
@@ -260,6 +261,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
 
   // Notifications: the outbox row commits with the state change; the sender reads it in the background.
   const removeHook = store.results.addRecordHook(notificationHook(store.outbox, settings.notify));
+  const removeCertHook = store.results.addRecordHook(certificateHook(store.outbox));
   const sender = settings.notify.send ? new NotificationSender(store, settings.notify, logger, instance) : undefined;
 
   const writer = new BatchWriter<PendingRecord>({
@@ -570,6 +572,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
         await scheduler.stop();
         await writer.close();
         removeHook();
+        removeCertHook();
         await sender?.close();
         await store.history.touchRun(runId).catch(() => {});
         await store.close();

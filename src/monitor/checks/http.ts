@@ -39,6 +39,8 @@ interface Answer {
   /** What was read of the body (undefined: not read). */
   body: Buffer | undefined;
   cut: Cut | undefined;
+  /** https: the certificate's expiry, from this handshake or (resumed) the target's last full one. */
+  certExpiresAt: string | undefined;
 }
 
 interface Request {
@@ -89,7 +91,8 @@ function requestOnce({ url, keyword, wholeBody, signal, trust, lookup, started }
       const contentType = String(res.headers['content-type'] ?? '');
       const json = contentType.includes('json');
       const limit = location !== undefined ? 0 : keyword || wholeBody ? MAX_BODY : json ? MAX_HEALTH_JSON : 0;
-      const answer: Answer = { statusCode, location, contentType, headersAt, body: undefined, cut: undefined };
+      const answer: Answer = { statusCode, location, contentType, headersAt, body: undefined, cut: undefined, certExpiresAt: undefined };
+      if (secure) answer.certExpiresAt = certificateExpiry(res.socket as TLSSocket, trust, sessionKey);
       if (limit === 0) {
         res.destroy();
         return resolve(answer);
@@ -136,6 +139,16 @@ function requestOnce({ url, keyword, wholeBody, signal, trust, lookup, started }
     });
     req.end();
   });
+}
+
+/** The expiry of the certificate this connection's handshake verified, else (a resumed session) the one last seen. */
+function certificateExpiry(socket: TLSSocket, trust: Trust, key: string): string | undefined {
+  const validTo = socket.isSessionReused() ? undefined : socket.getPeerCertificate().valid_to;
+  const at = validTo ? Date.parse(validTo) : NaN;
+  if (Number.isNaN(at)) return trust.expiries.get(key);
+  const expiresAt = new Date(at).toISOString();
+  trust.expiries.set(key, expiresAt);
+  return expiresAt;
 }
 
 function healthSaysDegraded(answer: Answer): boolean {
@@ -196,6 +209,7 @@ export async function httpCheck(server: Server, context: CheckContext = {}): Pro
       }
       // Decided at the headers, the answer's time is theirs; one whose body was read, the time to the decision.
       const response_time = answer.body === undefined ? Math.round(answer.headersAt * 1000) / 1000 : elapsed();
+      const cert = answer.certExpiresAt !== undefined ? { cert_expires_at: answer.certExpiresAt } : {};
       const code = answer.statusCode;
       if (!ranges.some(([lo, hi]) => code >= lo && code <= hi)) {
         return {
@@ -203,13 +217,14 @@ export async function httpCheck(server: Server, context: CheckContext = {}): Pro
           response_time,
           status_code: code,
           error_message: `expected status ${server.expected_status}, got ${code}`,
+          ...cert,
         };
       }
       const body = answer.body ?? Buffer.alloc(0);
       const found = request.keyword !== undefined && (answer.cut === 'found' || body.includes(request.keyword));
       const failed = keywordFailure(server, found, answer.cut) ?? jsonFailure(server, body, answer.cut);
-      if (failed !== undefined) return { status: 'failure', response_time, status_code: code, error_message: failed };
-      const outcome: CheckOutcome = { status: 'success', response_time, status_code: code, error_message: null };
+      if (failed !== undefined) return { status: 'failure', response_time, status_code: code, error_message: failed, ...cert };
+      const outcome: CheckOutcome = { status: 'success', response_time, status_code: code, error_message: null, ...cert };
       if (healthSaysDegraded(answer)) outcome.degraded = 'health endpoint reports degraded';
       return outcome;
     }

@@ -14,6 +14,9 @@ export interface NotificationPayload {
   downtime_seconds?: number;
   /** Set on the reminders sent while a server stays down. */
   reminder?: true;
+  /** `server.cert_expiring`: when the certificate expires (ISO 8601) and the whole days left (0: expired or today). */
+  cert_expires_at?: string;
+  days_left?: number;
 }
 
 /** `45 s`, `3 min 12 s`, `2 h 5 min`, `1 d 3 h`: an outage's length in words. */
@@ -40,6 +43,12 @@ function target(server: Server): string {
 
 /** One line: the email subject, and the whole SMS. */
 export function summaryOf(p: NotificationPayload): string {
+  if (p.type === 'server.cert_expiring') {
+    const expired = p.cert_expires_at !== undefined && Date.parse(p.cert_expires_at) <= Date.parse(p.timestamp);
+    return expired
+      ? `CERTIFICATE EXPIRED: ${p.server.name} (${p.cert_expires_at})`
+      : `CERTIFICATE EXPIRES in ${p.days_left} days: ${p.server.name} (${p.cert_expires_at})`;
+  }
   if (p.type === 'server.down') {
     const reason = p.status.message ? `: ${p.status.message}` : '';
     return `${p.reminder ? 'Still DOWN' : 'DOWN'}: ${p.server.name}${reason}`;

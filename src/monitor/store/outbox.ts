@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Dialect } from '../database.js';
 import { iso, num, type Row } from './rows.js';
 
-export type NotificationEvent = 'server.down' | 'server.up';
+export type NotificationEvent = 'server.down' | 'server.up' | 'server.cert_expiring';
 export type OutboxState = 'pending' | 'delivered' | 'failed' | 'disabled';
 
 /** A notification waiting in (or done with) the outbox: one event for one config. */
