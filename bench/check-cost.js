@@ -72,7 +72,18 @@ if (process.argv[2] === 'targets') {
   /** @param {number} port @param {'http' | 'https'} protocol */
   const server = (port, protocol) => ({
     ...{ id: 1, name: 't', host: '127.0.0.1', path: '/', check_interval: 60, timeout: 10, expected_status: '200-399', keyword: null },
-    ...{ tags: [], enabled: true, failure_threshold: 2, success_threshold: 1, degraded_threshold_ms: null, created_at: '', updated_at: '', depends_on: [] },
+    ...{
+      tags: [],
+      enabled: true,
+      failure_threshold: 2,
+      success_threshold: 1,
+      degraded_threshold_ms: null,
+      created_at: '',
+      updated_at: '',
+      depends_on: [],
+    },
+    ...{ keyword_mode: /** @type {const} */ ('present'), json_path: null, json_expected: null, dns_record_type: null, dns_expected: null },
+    ...{ dns_server: null, grace: 60, schedule: null, timezone: null, push_token: null },
     protocol,
     port,
   });

@@ -31,6 +31,8 @@ const ids: number[] = [];
 for (let i = 0; i < SERVERS; i++) {
   const server = await store.servers.create({
     name: `server-${i}`,
+    ...{ keyword_mode: 'present', json_path: null, json_expected: null, dns_record_type: null, dns_expected: null, dns_server: null },
+    ...{ grace: 60, schedule: null, timezone: null },
     protocol: 'http',
     host: '127.0.0.1',
     port: 9,

@@ -9,6 +9,7 @@ import { config, logs, status } from './info-commands.js';
 import { killPort, reload, start, stop, type Output } from './daemon-commands.js';
 import { registerMonitorCommands } from './monitor-commands.js';
 import { registerMonitorServe } from './monitor-serve.js';
+import { registerMonitorWrap } from './monitor-wrap.js';
 import { readPidFile } from './pid-file.js';
 import { run } from './run-command.js';
 import { SERVE_HELP_AFTER, serveCommand, type ServeFlags } from './serve-command.js';
@@ -306,6 +307,7 @@ program
 const monitorCmd = program.command('monitor').description('watch many backends: REST API, dashboard, checks, notifications');
 registerMonitorServe(monitorCmd);
 registerMonitorCommands(monitorCmd);
+registerMonitorWrap(monitorCmd);
 
 try {
   await program.parseAsync(process.argv);

@@ -17,7 +17,7 @@ const loadMonitor = (): Promise<MonitorModule> => import('../monitor/index.js');
 const stderrLine = (message: unknown) => console.error(monitorErrorLine(redactText(String(message).split('\n', 1)[0]!)));
 
 /** Runs an action and turns its outcome into the exit code; any error is one line, credentials hidden. */
-function action<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
   return async (...args: A) => {
     try {
       process.exitCode = await fn(...args);
@@ -35,7 +35,7 @@ interface DatabaseChoice {
 }
 
 /** `--database`, else `DATABASE_URL`, else `monitor.db`; a URL of another database is refused here. */
-function chooseDatabase(option: string | undefined): DatabaseChoice {
+export function chooseDatabase(option: string | undefined): DatabaseChoice {
   const fromEnv = process.env.DATABASE_URL;
   const [source, url] = option !== undefined ? ['--database', option] : fromEnv ? ['DATABASE_URL', fromEnv] : ['', 'monitor.db'];
   const expected = `${source}: expected a postgres:// URL or a SQLite file name, got`;
@@ -51,7 +51,7 @@ function chooseDatabase(option: string | undefined): DatabaseChoice {
 const KNEX_LOG = { warn: () => {}, debug: () => {}, error: stderrLine, deprecate: stderrLine };
 
 /** Opens the store (migrated unless told otherwise), runs `fn`, always closes it. */
-async function withStore<T>(
+export async function withStore<T>(
   db: DatabaseChoice,
   fn: (store: MonitorStore, monitor: MonitorModule) => Promise<T>,
   { migrate = true } = {},
@@ -108,6 +108,8 @@ function openError(error: unknown, db: DatabaseChoice, monitor: MonitorModule): 
 
 /** How a server is shown: its check URL, or `tcp://host:port`. */
 function target(server: Server, monitor: MonitorModule): string {
+  if (server.protocol === 'push') return server.schedule ? `push (${server.schedule})` : `push (every ${server.check_interval} s)`;
+  if (server.protocol === 'dns') return `dns://${server.host} ${server.dns_record_type ?? 'A'}`;
   if (server.protocol !== 'tcp') return monitor.targetUrl(server).href;
   return `tcp://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
 }

@@ -10,7 +10,10 @@ import { monitorLogger } from './default-logger.js';
 import { MonitorEvents } from './events.js';
 import { monitorFailures } from './failures.js';
 import { maintain, type MaintenanceReport } from './maintenance.js';
+import { certificateHook } from './notify/cert.js';
 import { notificationHook } from './notify/enqueue.js';
+import type { BeatAdmission } from './push/book.js';
+import type { Heartbeat } from './push/heartbeat.js';
 import { incidentHook } from './pages/incident-hook.js';
 import { notifySettings, type NotifyOptions, type NotifySettings } from './notify/options.js';
 import { NotificationSender, type SenderStats } from './notify/sender.js';
@@ -86,6 +89,11 @@ export interface Monitor {
   readonly events: MonitorEvents;
   /** Checks the given servers (default: every enabled one) now; resolves when their results are stored. */
   runNow(serverIds?: readonly number[]): Promise<CheckReport[]>;
+  /**
+   * Records a push server's heartbeat (`/api/push/:token/…`): `ok` once queued for the
+   * batch writer, `unknown` for a token no server has, `limited` over its rate.
+   */
+  heartbeat(token: string, beat: Heartbeat): BeatAdmission;
   /** Scheduler figures, for benchmarks and diagnostics. */
   stats(): SchedulerStats & {
     batches: number;
@@ -237,7 +245,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
   let ledger: RunLedger | undefined;
   try {
     ledger = await RunLedger.open(store, instance, logger);
-    tracker = new ServerTracker({ store, events, schedule: runner.scheduler, instance, shared: settings.shared, logger });
+    tracker = new ServerTracker({ store, events, schedule: runner, instance, shared: settings.shared, logger });
     runner.attach(tracker, ledger);
     await tracker.load(ledger.since);
   } catch (error) {
@@ -249,6 +257,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
 
   // Notifications: the outbox row commits with the state change; the sender reads it in the background.
   const removeHook = store.results.addRecordHook(notificationHook(store.outbox, settings.notify));
+  const removeCertHook = store.results.addRecordHook(certificateHook(store.outbox));
   const removeIncidentHook = store.results.addRecordHook(incidentHook(store));
   const sender = settings.notify.send ? new NotificationSender(store, settings.notify, logger, instance) : undefined;
   const offStatus = sender ? events.on('status', () => sender.wake()) : () => {};
@@ -277,6 +286,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
     store,
     events,
     runNow: (serverIds) => runner.runNow(serverIds ?? tracker.enabledIds()),
+    heartbeat: (token, beat) => runner.heartbeat(token, beat),
     stats: () => ({
       ...scheduler.stats,
       lateness: [...scheduler.stats.lateness],
@@ -299,6 +309,7 @@ async function startMonitor(store: MonitorStore, settings: Settings): Promise<Mo
         network?.close();
         await runner.close();
         removeHook();
+        removeCertHook();
         removeIncidentHook();
         await sender?.close();
         await ledger.close();

@@ -128,6 +128,21 @@ export class Scheduler<R = unknown> {
     this.#arm();
   }
 
+  /**
+   * Adds or moves a server's next slot to exactly `due` (epoch ms), whatever the grid: a
+   * push server's deadline. Later slots follow every `intervalSeconds` until moved again.
+   */
+  scheduleAt(id: number, due: number, intervalSeconds: number): void {
+    if (this.#stopped) return;
+    const intervalMs = Math.round(intervalSeconds * 1000);
+    let entry = this.#entries.get(id);
+    if (!entry) this.#entries.set(id, (entry = { id, intervalMs, generation: 0, busy: false }));
+    entry.intervalMs = intervalMs;
+    entry.generation++;
+    this.#push({ due, id, generation: entry.generation });
+    this.#arm();
+  }
+
   /** Removes a server; a check of it that is running finishes. */
   unschedule(id: number): void {
     const entry = this.#entries.get(id);

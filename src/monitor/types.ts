@@ -1,6 +1,6 @@
 /** The public shapes of the monitor, as the REST API returns them (snake_case, ISO 8601 UTC times). */
 
-export const PROTOCOLS = ['http', 'https', 'tcp'] as const;
+export const PROTOCOLS = ['http', 'https', 'tcp', 'push', 'dns'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /** `unknown`: the monitor could not check (it lost the network itself); never counted as a failure. */
@@ -13,6 +13,12 @@ export type PingStatus = (typeof PING_STATUSES)[number];
  */
 export const SERVER_STATES = ['up', 'down', 'degraded', 'pending', 'maintenance'] as const;
 export type ServerState = (typeof SERVER_STATES)[number];
+
+export const KEYWORD_MODES = ['present', 'absent'] as const;
+export type KeywordMode = (typeof KEYWORD_MODES)[number];
+
+export const DNS_RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'TXT'] as const;
+export type DnsRecordType = (typeof DNS_RECORD_TYPES)[number];
 
 export const NOTIFICATION_TYPES = [
   'email',
@@ -44,6 +50,25 @@ export interface Server {
   /** Accepted status codes, e.g. `200-399` or `200,204,301-302`. */
   expected_status: string;
   keyword: string | null;
+  /** `present` (default): the body must contain `keyword`; `absent`: it must not. */
+  keyword_mode: KeywordMode;
+  /** A path into a JSON answer (`$.status`, `$.checks[0].state`); with `json_expected`, the value it must equal. */
+  json_path: string | null;
+  json_expected: string | null;
+  /** dns: the record type asked for `host`, the value that must be among the answers, and the resolver (ip[:port]; default the system's). */
+  dns_record_type: DnsRecordType | null;
+  dns_expected: string | null;
+  dns_server: string | null;
+  /**
+   * push: the secret of `/api/push/:token/`; only admins read it (null for others and
+   * for other protocols). Rotated by `POST /api/servers/:id/rotate-push-token/`.
+   */
+  push_token: string | null;
+  /** push: seconds a heartbeat may be late beyond `check_interval` or its `schedule`. Default 60. */
+  grace: number;
+  /** push: a cron expression for the expected runs, replacing `check_interval`; in `timezone` (IANA, default UTC). */
+  schedule: string | null;
+  timezone: string | null;
   tags: string[];
   enabled: boolean;
   failure_threshold: number;
@@ -58,8 +83,8 @@ export interface Server {
   updated_at: string;
 }
 
-/** The writable fields of a server, as validated by `validateServer` (`depends_on`: none when left out). */
-export type ServerInput = Omit<Server, 'id' | 'created_at' | 'updated_at' | 'depends_on'> & { depends_on?: number[] };
+/** The writable fields of a server, as validated by `validateServer` (`depends_on`: none when left out; the push token is made by the store). */
+export type ServerInput = Omit<Server, 'id' | 'created_at' | 'updated_at' | 'depends_on' | 'push_token'> & { depends_on?: number[] };
 
 /** The outcome of one check. */
 export interface PingResult {
@@ -94,6 +119,8 @@ export interface ServerStatus {
   consecutive_successes: number;
   message: string;
   last_change: string;
+  /** https: when the certificate seen by the last check expires (ISO 8601), null before one was seen. */
+  cert_expires_at: string | null;
 }
 
 /**

@@ -1,7 +1,11 @@
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { inspect } from 'node:util';
 import { linkLocalAllowed, literalRefusal } from './checks/address.js';
+import { parseJsonPath } from './checks/json-path.js';
+import { isTimezone, scheduleError } from './push/schedule.js';
 import {
+  DNS_RECORD_TYPES,
+  KEYWORD_MODES,
   NOTIFICATION_TYPES,
   PROTOCOLS,
   type FieldErrors,
@@ -157,10 +161,12 @@ export function validateServer(input: unknown, options: ValidateServerOptions = 
 
   const name = f.string('name', { required: true, max: 200 });
   const protocol = f.choice('protocol', PROTOCOLS, { required: true }) ?? base?.protocol;
-  const rawHost = f.string('host', { required: true, max: 255 });
+  // A push server is not reached: it has no host or port (given ones are ignored).
+  const push = protocol === 'push';
+  const rawHost = push ? undefined : f.string('host', { required: true, max: 255 });
   if (typeof rawHost === 'string' && !isHost(rawHost)) f.fail('host', 'Enter a valid host name or IP address (no scheme, path or port).');
   else if (typeof rawHost === 'string' && literalRefusal(rawHost, options.allowLinkLocal ?? linkLocalAllowed())) f.fail('host', LINK_LOCAL);
-  const port = f.integer('port', { max: 65535 });
+  const port = push ? undefined : f.integer('port', { max: 65535 });
   const path = f.string('path', { max: 2000, nullable: true });
   if (typeof path === 'string' && !path.startsWith('/')) f.fail('path', 'Ensure the path starts with "/".');
   const interval = f.integer('check_interval', { max: 86400 }) ?? base?.check_interval ?? 60;
@@ -176,11 +182,17 @@ export function validateServer(input: unknown, options: ValidateServerOptions = 
   const failureThreshold = f.integer('failure_threshold', { max: 100 });
   const successThreshold = f.integer('success_threshold', { max: 100 });
   const degraded = f.integer('degraded_threshold_ms', { max: 600_000, nullable: true });
+  const assertions = readAssertions(f, protocol ?? 'http', base);
+  const pushFields = readPush(f, base);
 
   const proto = protocol ?? 'http';
-  const defaultPort = (p: string): number | undefined => (p === 'https' ? 443 : p === 'http' ? 80 : undefined);
+  if (!push && rawHost === undefined && (base === undefined || base.protocol === 'push') && f.errors.host === undefined) {
+    f.fail('host', REQUIRED);
+  }
+  const defaultPort = (p: string): number | undefined => (p === 'https' ? 443 : p === 'http' ? 80 : p === 'dns' ? 53 : undefined);
   let finalPort = port ?? undefined;
-  if (finalPort === undefined && f.errors.port === undefined) {
+  if (push) finalPort = 0;
+  else if (finalPort === undefined && f.errors.port === undefined) {
     // A default port follows the protocol; a port chosen by hand stays.
     const kept = base !== undefined && base.port !== defaultPort(base.protocol) ? base.port : undefined;
     finalPort = kept ?? defaultPort(proto) ?? (proto === 'tcp' && base?.protocol === 'tcp' ? base.port : undefined);
@@ -202,19 +214,22 @@ export function validateServer(input: unknown, options: ValidateServerOptions = 
     value: {
       name: name ?? base!.name,
       protocol: proto,
-      host: typeof rawHost === 'string' ? rawHost.replace(/^\[|\]$/g, '') : base!.host,
+      host: push ? '' : typeof rawHost === 'string' ? rawHost.replace(/^\[|\]$/g, '') : base!.host,
       port: finalPort!,
-      path: proto === 'tcp' ? '/' : (path ?? base?.path ?? '/'),
+      path: proto === 'http' || proto === 'https' ? (path ?? base?.path ?? '/') : '/',
       check_interval: interval,
       timeout: finalTimeout!,
       expected_status: expected ?? base?.expected_status ?? '200-399',
       keyword: keyword === undefined ? (base?.keyword ?? null) : keyword,
       tags: tags ?? base?.tags ?? [],
       enabled: enabled ?? base?.enabled ?? true,
-      failure_threshold: failureThreshold ?? base?.failure_threshold ?? 2,
+      // A missed heartbeat is an outage at once: the grace already waited for it.
+      failure_threshold: failureThreshold ?? base?.failure_threshold ?? (push ? 1 : 2),
       success_threshold: successThreshold ?? base?.success_threshold ?? 1,
       degraded_threshold_ms: degraded === undefined ? (base?.degraded_threshold_ms ?? null) : degraded,
       depends_on: dependsOn ?? base?.depends_on ?? [],
+      ...assertions!,
+      ...pushFields!,
     },
   };
 }
@@ -235,6 +250,63 @@ function readDependsOn(f: Fields, value: unknown, self: number | undefined): num
     if (!ids.includes(id)) ids.push(id);
   }
   return ids;
+}
+
+type AssertionFields = Pick<
+  ServerInput,
+  'keyword_mode' | 'json_path' | 'json_expected' | 'dns_record_type' | 'dns_expected' | 'dns_server'
+>;
+
+/** `ip` or `ip:port`, `[v6]:port`: where a dns check asks. */
+function dnsServerError(text: string): string | undefined {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text) ?? [text, text, undefined];
+  const [, host, port] = m;
+  if (!host || !(isIPv4(host) || isIPv6(host))) return 'Enter an IP address with an optional port, e.g. "1.1.1.1" or "127.0.0.1:5353".';
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return 'Ensure the port is 1-65535.';
+  return undefined;
+}
+
+function readAssertions(f: Fields, protocol: string, base: Server | undefined): AssertionFields | undefined {
+  const mode = f.choice('keyword_mode', KEYWORD_MODES);
+  const jsonPath = f.string('json_path', { max: 500, nullable: true });
+  if (typeof jsonPath === 'string' && parseJsonPath(jsonPath) === null) {
+    f.fail('json_path', 'Enter a path like "$.status" or "$.checks[0][\'name\']" (dots, [index] and [\'key\'] only).');
+  }
+  const jsonExpected = f.string('json_expected', { max: 1000, nullable: true });
+  const finalPath = jsonPath === undefined ? (base?.json_path ?? null) : jsonPath;
+  const finalExpected = jsonExpected === undefined ? (base?.json_expected ?? null) : jsonExpected;
+  if (finalExpected !== null && finalPath === null) f.fail('json_path', 'This field is required with json_expected.');
+  const dns = protocol === 'dns';
+  const recordType = f.choice('dns_record_type', DNS_RECORD_TYPES);
+  const dnsExpected = f.string('dns_expected', { max: 500, nullable: true });
+  const dnsServer = f.string('dns_server', { max: 100, nullable: true });
+  if (typeof dnsServer === 'string') {
+    const message = dnsServerError(dnsServer) ?? literalRefusal(dnsServer.replace(/^\[|\](:\d+)?$|:\d+$/g, ''), linkLocalAllowed());
+    if (message) f.fail('dns_server', message);
+  }
+  return {
+    keyword_mode: mode ?? base?.keyword_mode ?? 'present',
+    json_path: finalPath,
+    json_expected: finalExpected,
+    dns_record_type: dns ? (recordType ?? base?.dns_record_type ?? 'A') : null,
+    dns_expected: dns ? (dnsExpected === undefined ? (base?.dns_expected ?? null) : dnsExpected) : null,
+    dns_server: dns ? (dnsServer === undefined ? (base?.dns_server ?? null) : dnsServer) : null,
+  };
+}
+
+function readPush(f: Fields, base: Server | undefined): Pick<ServerInput, 'grace' | 'schedule' | 'timezone'> | undefined {
+  const grace = f.integer('grace', { min: 0, max: 86400 });
+  const schedule = f.string('schedule', { max: 200, nullable: true });
+  const timezone = f.string('timezone', { max: 64, nullable: true });
+  if (typeof timezone === 'string' && !isTimezone(timezone))
+    f.fail('timezone', `Enter an IANA time zone, e.g. "Europe/Berlin" (got "${timezone}").`);
+  const finalSchedule = schedule === undefined ? (base?.schedule ?? null) : schedule;
+  const finalTimezone = timezone === undefined ? (base?.timezone ?? null) : timezone;
+  if (finalSchedule !== null && f.errors.timezone === undefined) {
+    const message = scheduleError(finalSchedule, finalTimezone);
+    if (message) f.fail('schedule', message);
+  }
+  return { grace: grace ?? base?.grace ?? 60, schedule: finalSchedule, timezone: finalTimezone };
 }
 
 function readTags(f: Fields, value: unknown): string[] | undefined {

@@ -26,14 +26,14 @@ commonName = supplied
  * A self-signed certificate for 127.0.0.1 made with the openssl CLI; `expired`
  * dates it in 2020 (through `openssl ca`, which accepts explicit dates).
  */
-export function makeCert({ expired = false } = {}): Cert {
+export function makeCert({ expired = false, days = 2 } = {}): Cert {
   const dir = mkdtempSync(join(tmpdir(), 'lifeline-cert-'));
   const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     const subject = ['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'];
     const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem'];
     if (!expired) {
-      run(['req', '-x509', ...key, '-out', 'cert.pem', '-days', '2', ...subject]);
+      run(['req', '-x509', ...key, '-out', 'cert.pem', '-days', String(days), ...subject]);
     } else {
       writeFileSync(join(dir, 'ca.cnf'), CA_CONFIG);
       writeFileSync(join(dir, 'index.txt'), '');

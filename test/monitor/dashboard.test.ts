@@ -101,7 +101,17 @@ describe('dashboard router', () => {
       const res = await request(running.url).get(`/monitor/${base}${file}`).buffer(true).expect(200);
       for (const m of res.text.matchAll(/^import [^'"]*['"]\.\/([^'"]+)['"]/gm)) queue.push(m[1]!);
     }
-    expect([...seen].sort()).toEqual(['api.js', 'app.js', 'detail.js', 'format.js', 'forms.js', 'live.js', 'pages.js', 'scale.js', 'sparkline.js']);
+    expect([...seen].sort()).toEqual([
+      'api.js',
+      'app.js',
+      'detail.js',
+      'format.js',
+      'forms.js',
+      'live.js',
+      'pages.js',
+      'scale.js',
+      'sparkline.js',
+    ]);
   });
 
   it('answers 404 for another version, an unknown file or a path outside the folder', async () => {

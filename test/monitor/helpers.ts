@@ -73,6 +73,15 @@ export function serverInput(fields: Partial<ServerInput> & Pick<ServerInput, 'na
     failure_threshold: 1,
     success_threshold: 1,
     degraded_threshold_ms: null,
+    keyword_mode: 'present',
+    json_path: null,
+    json_expected: null,
+    dns_record_type: null,
+    dns_expected: null,
+    dns_server: null,
+    grace: 60,
+    schedule: null,
+    timezone: null,
     ...fields,
   };
 }

@@ -96,6 +96,8 @@ function target(fields: Partial<Server>): Server {
   return {
     ...{ id: 1, name: 'target', protocol: 'http', host: '127.0.0.1', port: 80, path: '/', check_interval: 60, timeout: 2 },
     ...{ expected_status: '200-399', keyword: null, tags: [], enabled: true, failure_threshold: 2, success_threshold: 1 },
+    ...{ keyword_mode: 'present', json_path: null, json_expected: null, dns_record_type: null, dns_expected: null, dns_server: null },
+    ...{ push_token: null, grace: 60, schedule: null, timezone: null },
     ...{ degraded_threshold_ms: null, created_at: '', updated_at: '', depends_on: [] },
     ...fields,
   };

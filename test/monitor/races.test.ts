@@ -115,6 +115,7 @@ describe('a server deleted in a concurrent transaction while its check results a
       consecutive_successes: 1,
       message: 'OK',
       last_change: now,
+      cert_expires_at: null,
     };
   };
 

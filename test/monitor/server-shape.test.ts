@@ -55,6 +55,7 @@ describe.each(DATABASES)('a server as the API shows it, on %s', (_kind, make) =>
       consecutive_successes: 0,
       message: 'connect ECONNREFUSED',
       last_change: now,
+      cert_expires_at: null,
     };
     const ping = {
       server: watched.id,

@@ -23,6 +23,7 @@ function statusOf(server: number, fields: Partial<ServerStatus> = {}): ServerSta
     consecutive_failures: 0,
     consecutive_successes: 1,
     message: 'OK',
+    cert_expires_at: null,
     last_change: now,
     ...fields,
   };
@@ -79,6 +80,7 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       'monitor_incidents',
       'monitor_incident_servers',
       'monitor_incident_updates',
+      'monitor_cert_warnings',
       'monitor_knex_migrations',
     ]) {
       expect(await store.db.schema.hasTable(table), table).toBe(true);
@@ -96,6 +98,9 @@ describe.each(DATABASES)('monitor store on %s', (kind, make) => {
       '0022_incidents',
       '0030_notification_channels',
       '0031_dependencies',
+      '0040_push_monitors',
+      '0041_assertions',
+      '0042_cert_expiry',
     ]);
   });
 

@@ -31,7 +31,7 @@ describe('monitor public types', () => {
   it('validation gives back a typed record or DRF errors', () => {
     expectTypeOf(validateServer).returns.toEqualTypeOf<Validated<ServerInput>>();
     const checked = validateServer({});
-    if (checked.ok) expectTypeOf(checked.value.protocol).toEqualTypeOf<'http' | 'https' | 'tcp'>();
+    if (checked.ok) expectTypeOf(checked.value.protocol).toEqualTypeOf<'http' | 'https' | 'tcp' | 'push' | 'dns'>();
     else expectTypeOf(checked.errors).toEqualTypeOf<Record<string, string[]>>();
   });
 

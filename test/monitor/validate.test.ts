@@ -31,6 +31,15 @@ describe('validateServer', () => {
         success_threshold: 1,
         degraded_threshold_ms: null,
         depends_on: [],
+        keyword_mode: 'present',
+        json_path: null,
+        json_expected: null,
+        dns_record_type: null,
+        dns_expected: null,
+        dns_server: null,
+        grace: 60,
+        schedule: null,
+        timezone: null,
       },
     });
     expect(validateServer({ ...ok, protocol: 'https' })).toMatchObject({ value: { port: 443 } });
@@ -93,7 +102,7 @@ describe('validateServer', () => {
   it('patches only the given fields of an existing server', () => {
     const checked = validateServer({ ...ok, port: 8080, check_interval: 30, timeout: 5 });
     if (!checked.ok) throw new Error('invalid');
-    const existing: Server = { ...checked.value, depends_on: [], id: 1, created_at: '', updated_at: '' };
+    const existing: Server = { ...checked.value, depends_on: [], id: 1, created_at: '', updated_at: '', push_token: null };
     expect(validateServer({ name: 'renamed' }, { partial: true, existing })).toMatchObject({
       ok: true,
       value: { name: 'renamed', host: 'example.com', port: 8080, check_interval: 30, timeout: 5 },

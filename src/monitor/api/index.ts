@@ -14,6 +14,7 @@ import { pingResultRoutes, serverStatusRoutes } from './results.js';
 import { serverRoutes } from './servers.js';
 import { statusPageRoutes } from './status-pages.js';
 import { passwordRoutes, userRoutes } from './users.js';
+import { pushRoutes } from '../push/routes.js';
 
 export type { LoginThrottle } from './auth-routes.js';
 
@@ -26,6 +27,7 @@ export interface ApiRouterOptions {
 
 const PREFIXES = [
   '/auth',
+  '/push',
   '/servers',
   '/ping-results',
   '/server-status',
@@ -48,6 +50,8 @@ export function apiRouter(options: ApiRouterOptions): Router {
   const guard = authenticate(auth);
   const router = express.Router();
   router.use('/auth/password', passwordRoutes(store, guard));
+  // First: heartbeats are the API's most frequent requests by far.
+  router.use('/push', pushRoutes(monitor));
   router.use('/auth', authRoutes(auth, options.loginThrottle ?? {}));
   router.use('/servers', historyRoutes(store, guard));
   router.use('/servers', serverRoutes(store, guard));

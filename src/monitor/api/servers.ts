@@ -1,11 +1,18 @@
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type RequestHandler, type Response, type Router } from 'express';
 import type { MonitorStore } from '../store/index.js';
 import { dependencyCycle } from '../dependencies.js';
 import { validateServer } from '../validate.js';
 import { showServerStatuses } from '../windows/index.js';
+import type { ServerWithStatus } from '../store/servers.js';
 import { adminOnly } from './guards.js';
-import { badRequest, handler, methodNotAllowed, notFound, nullCharacters, readBody, send } from './http.js';
+import { badRequest, handler, methodNotAllowed, notFound, nullCharacters, readBody, send, userOf } from './http.js';
 import { booleanParam, checkPageExists, idParam, pageBody, pageOf, param } from './query.js';
+
+/** A push token is a secret: admins read it, other users see null. */
+export function forViewer<S extends ServerWithStatus | undefined>(server: S, res: Response): S {
+  if (!server || server.push_token === null || userOf(res).is_admin) return server;
+  return { ...server, push_token: null };
+}
 
 /** `/servers/` and `/servers/:id/`: list and read for users, create, replace, patch and delete for admins. */
 export function serverRoutes(store: MonitorStore, authenticate: RequestHandler): Router {
@@ -43,7 +50,7 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
           ...(enabled === undefined ? {} : { enabled }),
         });
         checkPageExists(page, count);
-        send(res, 200, pageBody(req, page, count, await showServerStatuses(store, results)));
+        send(res, 200, pageBody(req, page, count, (await showServerStatuses(store, results)).map((s) => forViewer(s, res))));
       }),
     )
     .post(
@@ -74,7 +81,7 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
       handler(async (req, res) => {
         const server = await store.servers.get(idParam(req));
         if (!server) throw notFound();
-        send(res, 200, (await showServerStatuses(store, [server]))[0]);
+        send(res, 200, forViewer((await showServerStatuses(store, [server]))[0]!, res));
       }),
     )
     .put(authenticate, adminOnly, readBody, replace(false))
@@ -88,6 +95,22 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
       }),
     )
     .all(methodNotAllowed(['GET', 'PUT', 'PATCH', 'DELETE']));
+
+  router
+    .route('/:id/rotate-push-token')
+    .post(
+      authenticate,
+      adminOnly,
+      handler(async (req, res) => {
+        const id = idParam(req);
+        if (!(await store.servers.rotatePushToken(id))) {
+          if (await store.servers.get(id)) throw badRequest({ protocol: ['Only push servers have a push token.'] });
+          throw notFound();
+        }
+        send(res, 200, await store.servers.get(id));
+      }),
+    )
+    .all(methodNotAllowed(['POST']));
 
   return router;
 }

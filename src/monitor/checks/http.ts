@@ -6,13 +6,14 @@ import { connect as tlsConnect, TLSSocket, type ConnectionOptions } from 'node:t
 import type { Server } from '../types.js';
 import { parseStatusRanges } from '../validate.js';
 import { guardedLookup, linkLocalAllowed, literalRefusal } from './address.js';
+import { jsonFailure, keywordFailure, MAX_ASSERTED_BODY } from './assertions.js';
 import { describeError } from './errors.js';
 import { trustOf, type Trust } from './sessions.js';
 import type { CheckContext, CheckOutcome } from './types.js';
 
 const MAX_REDIRECTS = 5;
-/** Enough for a keyword in a page; the rest of a larger body is not downloaded. */
-const MAX_BODY = 1024 * 1024;
+/** Enough for a keyword in a page or a JSON answer; the rest of a larger body is not downloaded. */
+const MAX_BODY = MAX_ASSERTED_BODY;
 /** A health answer is small; a bigger JSON body is not parsed. */
 const MAX_HEALTH_JSON = 64 * 1024;
 const HEADERS = { 'user-agent': 'express-lifeline-monitor', accept: 'application/json, text/html;q=0.9, */*;q=0.8' };
@@ -55,11 +56,15 @@ interface Answer {
   /** What was read of the body (undefined: not read). */
   body: Buffer | undefined;
   cut: Cut | undefined;
+  /** https: the certificate's expiry, from this handshake or (resumed) the target's last full one. */
+  certExpiresAt: string | undefined;
 }
 
 interface Request {
   url: URL;
   keyword: Buffer | undefined;
+  /** A JSON path is asserted: the whole body (within bounds) is needed. */
+  wholeBody: boolean;
   signal: AbortSignal;
   trust: Trust;
   lookup: LookupFunction;
@@ -78,7 +83,7 @@ export function targetUrl(server: Pick<Server, 'protocol' | 'host' | 'port' | 'p
  * read), else once the keyword is seen, the body ends, or its bound is reached. A
  * timeout after the headers decides on what was read.
  */
-function requestOnce({ url, keyword, signal, trust, lookup, started }: Request): Promise<Answer> {
+function requestOnce({ url, keyword, wholeBody, signal, trust, lookup, started }: Request): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:';
     const sessionKey = `${url.hostname}:${url.port}`;
@@ -102,8 +107,9 @@ function requestOnce({ url, keyword, signal, trust, lookup, started }: Request):
       const location = statusCode >= 300 && statusCode < 400 ? res.headers.location : undefined;
       const contentType = String(res.headers['content-type'] ?? '');
       const json = contentType.includes('json');
-      const limit = location !== undefined ? 0 : keyword ? MAX_BODY : json ? MAX_HEALTH_JSON : 0;
-      const answer: Answer = { statusCode, location, contentType, headersAt, body: undefined, cut: undefined };
+      const limit = location !== undefined ? 0 : keyword || wholeBody ? MAX_BODY : json ? MAX_HEALTH_JSON : 0;
+      const answer: Answer = { statusCode, location, contentType, headersAt, body: undefined, cut: undefined, certExpiresAt: undefined };
+      if (secure) answer.certExpiresAt = certificateExpiry(res.socket as TLSSocket, trust, sessionKey);
       if (limit === 0) {
         res.destroy();
         return resolve(answer);
@@ -127,7 +133,7 @@ function requestOnce({ url, keyword, signal, trust, lookup, started }: Request):
         chunks.push(chunk);
         size += chunk.length;
         // A keyword in a page (not in a health answer, parsed whole) decides as soon as it is seen.
-        if (keyword && !json) {
+        if (keyword && !json && !wholeBody) {
           const window = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
           if (window.includes(keyword)) return finish('found');
           tail = window.subarray(Math.max(0, window.length - keyword.length + 1));
@@ -152,6 +158,16 @@ function requestOnce({ url, keyword, signal, trust, lookup, started }: Request):
   });
 }
 
+/** The expiry of the certificate this connection's handshake verified, else (a resumed session) the one last seen. */
+function certificateExpiry(socket: TLSSocket, trust: Trust, key: string): string | undefined {
+  const validTo = socket.isSessionReused() ? undefined : socket.getPeerCertificate().valid_to;
+  const at = validTo ? Date.parse(validTo) : NaN;
+  if (Number.isNaN(at)) return trust.expiries.get(key);
+  const expiresAt = new Date(at).toISOString();
+  trust.expiries.set(key, expiresAt);
+  return expiresAt;
+}
+
 function healthSaysDegraded(answer: Answer): boolean {
   const body = answer.body;
   if (!answer.contentType.includes('json') || body === undefined || answer.cut !== undefined || body.length > MAX_HEALTH_JSON) return false;
@@ -161,13 +177,6 @@ function healthSaysDegraded(answer: Answer): boolean {
   } catch {
     return false;
   }
-}
-
-function keywordMissing(server: Server, answer: Answer): string {
-  const quoted = `keyword "${server.keyword}" not found`;
-  if (answer.cut === 'bound') return `${quoted} in the first ${MAX_BODY / 1024 / 1024} MiB of the response`;
-  if (answer.cut === 'timeout') return `${quoted} in what the response sent within ${server.timeout} s`;
-  return `${quoted} in the response`;
 }
 
 /**
@@ -191,6 +200,7 @@ export async function httpCheck(server: Server, context: CheckContext = {}): Pro
   context.signal?.addEventListener('abort', onClose, { once: true });
   const request = {
     keyword: server.keyword !== null ? Buffer.from(server.keyword) : undefined,
+    wholeBody: server.json_path !== null,
     signal: controller.signal,
     trust: trustOf(context.ca),
     lookup: guardedLookup(allow, context.lookup),
@@ -216,6 +226,7 @@ export async function httpCheck(server: Server, context: CheckContext = {}): Pro
       }
       // Decided at the headers, the answer's time is theirs; one whose body was read, the time to the decision.
       const response_time = answer.body === undefined ? Math.round(answer.headersAt * 1000) / 1000 : elapsed();
+      const cert = answer.certExpiresAt !== undefined ? { cert_expires_at: answer.certExpiresAt } : {};
       const code = answer.statusCode;
       if (!ranges.some(([lo, hi]) => code >= lo && code <= hi)) {
         return {
@@ -223,12 +234,14 @@ export async function httpCheck(server: Server, context: CheckContext = {}): Pro
           response_time,
           status_code: code,
           error_message: `expected status ${server.expected_status}, got ${code}`,
+          ...cert,
         };
       }
-      if (request.keyword && answer.cut !== 'found' && !(answer.body ?? Buffer.alloc(0)).includes(request.keyword)) {
-        return { status: 'failure', response_time, status_code: code, error_message: keywordMissing(server, answer) };
-      }
-      const outcome: CheckOutcome = { status: 'success', response_time, status_code: code, error_message: null };
+      const body = answer.body ?? Buffer.alloc(0);
+      const found = request.keyword !== undefined && (answer.cut === 'found' || body.includes(request.keyword));
+      const failed = keywordFailure(server, found, answer.cut) ?? jsonFailure(server, body, answer.cut);
+      if (failed !== undefined) return { status: 'failure', response_time, status_code: code, error_message: failed, ...cert };
+      const outcome: CheckOutcome = { status: 'success', response_time, status_code: code, error_message: null, ...cert };
       if (healthSaysDegraded(answer)) outcome.degraded = 'health endpoint reports degraded';
       return outcome;
     }

@@ -1,4 +1,5 @@
 import type { Server } from '../types.js';
+import { dnsCheck } from './dns.js';
 import { httpCheck } from './http.js';
 import { tcpCheck } from './tcp.js';
 import type { CheckContext, CheckOutcome } from './types.js';
@@ -14,7 +15,21 @@ export { targetUrl } from './http.js';
 export async function checkServer(server: Server, context: CheckContext = {}): Promise<CheckOutcome> {
   let outcome: CheckOutcome;
   try {
-    outcome = server.protocol === 'tcp' ? await tcpCheck(server, context) : await httpCheck(server, context);
+    if (server.protocol === 'push') {
+      // A push server is never reached: its heartbeats and deadlines decide (push/book.ts).
+      return {
+        status: 'failure',
+        response_time: null,
+        status_code: null,
+        error_message: 'push servers are not checked; they send heartbeats',
+      };
+    }
+    outcome =
+      server.protocol === 'tcp'
+        ? await tcpCheck(server, context)
+        : server.protocol === 'dns'
+          ? await dnsCheck(server, context)
+          : await httpCheck(server, context);
   } catch (error) {
     outcome = { status: 'failure', response_time: null, status_code: null, error_message: `check failed: ${String(error)}` };
   }

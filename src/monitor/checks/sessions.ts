@@ -73,6 +73,26 @@ export class SessionCache {
 export interface Trust {
   context: SecureContext;
   sessions: SessionCache;
+  /**
+   * Each target's certificate expiry (ISO) from its last full handshake: a resumed
+   * TLS session has no peer certificate to read (getPeerCertificate() is empty).
+   */
+  expiries: ExpiryCache;
+}
+
+/** The last certificate expiry seen per target, bounded like the sessions (the oldest go first). */
+export class ExpiryCache {
+  readonly #entries = new Map<string, string>();
+  constructor(readonly max = MAX_SESSIONS) {}
+  get(key: string): string | undefined {
+    return this.#entries.get(key);
+  }
+  set(key: string, expiresAt: string): void {
+    if (this.#entries.get(key) === expiresAt) return;
+    this.#entries.delete(key);
+    if (this.#entries.size >= this.max) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(key, expiresAt);
+  }
 }
 
 let systemTrust: Trust | undefined;
@@ -83,10 +103,15 @@ const extraTrust = new WeakMap<ReadonlyArray<string>, Trust>();
  * (parsing ~140 root certificates per check cost more than the handshake itself).
  */
 export function trustOf(ca: ReadonlyArray<string> | undefined): Trust {
-  if (!ca || ca.length === 0) return (systemTrust ??= { context: createSecureContext(), sessions: new SessionCache() });
+  if (!ca || ca.length === 0)
+    return (systemTrust ??= { context: createSecureContext(), sessions: new SessionCache(), expiries: new ExpiryCache() });
   let trust = extraTrust.get(ca);
   if (!trust) {
-    trust = { context: createSecureContext({ ca: [...rootCertificates, ...ca] }), sessions: new SessionCache() };
+    trust = {
+      context: createSecureContext({ ca: [...rootCertificates, ...ca] }),
+      sessions: new SessionCache(),
+      expiries: new ExpiryCache(),
+    };
     extraTrust.set(ca, trust);
   }
   return trust;

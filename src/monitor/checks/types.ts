@@ -10,6 +10,8 @@ export interface CheckOutcome {
   error_message: string | null;
   /** Set on a success that counts as degraded: the reason. */
   degraded?: string;
+  /** https: when the certificate this check's own handshake saw expires (ISO 8601). */
+  cert_expires_at?: string;
 }
 
 export interface CheckContext {

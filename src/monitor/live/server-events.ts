@@ -32,7 +32,9 @@ export function followRemote(events: MonitorEvents, event: LiveServerEvent): voi
 
 /** Data of an SSE `server` event and of the WebSocket's `{"type":"server"}`: the server, or `{id}` once deleted. */
 export function serverEventBody(event: LiveServerEvent): { action: LiveServer['action']; server: object } {
-  return { action: event.action, server: event.server ?? { id: event.server_id } };
+  if (!event.server) return { action: event.action, server: { id: event.server_id } };
+  // Streams reach read-only users too: a push token is read from the REST API by admins only.
+  return { action: event.action, server: event.server.push_token ? { ...event.server, push_token: null } : event.server };
 }
 
 export function isServerEvent(event: LiveEvent): event is LiveServerEvent {

@@ -8,6 +8,9 @@ import * as statusPages from './0021_status_pages.js';
 import * as incidents from './0022_incidents.js';
 import * as notificationChannels from './0030_notification_channels.js';
 import * as dependencies from './0031_dependencies.js';
+import * as pushMonitors from './0040_push_monitors.js';
+import * as assertions from './0041_assertions.js';
+import * as certExpiry from './0042_cert_expiry.js';
 
 export interface Migration {
   name: string;
@@ -26,6 +29,9 @@ const MIGRATIONS: readonly Migration[] = [
   incidents,
   notificationChannels,
   dependencies,
+  pushMonitors,
+  assertions,
+  certExpiry,
 ];
 
 /** knex's migration source API over the list above. */

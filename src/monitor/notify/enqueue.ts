@@ -102,7 +102,8 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
       const server = servers.get(ping.server);
       const forServer = configsOf.get(ping.server);
       if (!server || !forServer) continue;
-      const base = { server, status: record.status, ping };
+      // A push token is a secret: receivers of notifications do not get it.
+      const base = { server: { ...server, push_token: null }, status: record.status, ping };
       const change = record.change;
       const dependent = server.depends_on.length > 0;
       if (!change && dependent && causeOf(ping.server) === undefined) {

@@ -29,7 +29,7 @@ export interface IncidentNotification {
 }
 
 export interface ServerNotification {
-  type: 'server.down' | 'server.up';
+  type: 'server.down' | 'server.up' | 'server.cert_expiring';
   server: Server;
   status: ServerStatus;
   /** The check that caused the change (for a reminder: the latest check). */
@@ -42,6 +42,9 @@ export interface ServerNotification {
   downtime_seconds?: number;
   /** Set on the reminders sent while a server stays down. */
   reminder?: true;
+  /** `server.cert_expiring`: when the certificate expires (ISO 8601) and the whole days left (0: expired or today). */
+  cert_expires_at?: string;
+  days_left?: number;
 }
 
 export const isIncident = (p: NotificationPayload): p is IncidentNotification =>
@@ -75,6 +78,12 @@ export function summaryOf(p: NotificationPayload): string {
     if (p.type === 'incident.opened') return `INCIDENT: ${p.incident.title}`;
     const after = p.duration_seconds === undefined ? '' : ` after ${formatDuration(p.duration_seconds * 1000)}`;
     return `RESOLVED: ${p.incident.title}${after}`;
+  }
+  if (p.type === 'server.cert_expiring') {
+    const expired = p.cert_expires_at !== undefined && Date.parse(p.cert_expires_at) <= Date.parse(p.timestamp);
+    return expired
+      ? `CERTIFICATE EXPIRED: ${p.server.name} (${p.cert_expires_at})`
+      : `CERTIFICATE EXPIRES in ${p.days_left} days: ${p.server.name} (${p.cert_expires_at})`;
   }
   if (p.type === 'server.down') {
     const reason = p.status.message ? `: ${p.status.message}` : '';
@@ -125,6 +134,8 @@ export function readableTime(isoTime: string): string {
 
 /** Since when, in one line: `Down since … (12 min)` or `Back up at …, down since …`. */
 export function sinceOf(p: ServerNotification): string {
+  if (p.type === 'server.cert_expiring')
+    return `Certificate ${p.days_left === 0 ? 'expired' : 'expires'} ${readableTime(p.cert_expires_at ?? p.timestamp)}`;
   const since = p.down_since ?? (p.type === 'server.down' ? p.status.last_change : undefined);
   if (p.type === 'server.down') {
     const length = since ? Date.parse(p.timestamp) - Date.parse(since) : 0;
@@ -228,13 +239,15 @@ export function render(p: AnyPayload): Rendered {
     };
   }
   const since = p.down_since ?? (p.type === 'server.down' ? p.status.last_change : p.timestamp);
+  // A certificate warning is an alarm of its own (never the recovery of an outage): its own key per certificate.
+  const cert = p.type === 'server.cert_expiring';
   return {
-    alarm: p.type === 'server.down',
+    alarm: p.type === 'server.down' || cert,
     summary: summaryOf(p),
     since: sinceOf(p),
     subject: `${p.server.name} (${target(p.server)})`,
     check: checkOf(p),
-    key: `lifeline-server-${p.server.id}-${Date.parse(since) || 0}`,
+    key: cert ? `lifeline-cert-${p.server.id}-${p.cert_expires_at ?? ''}` : `lifeline-server-${p.server.id}-${Date.parse(since) || 0}`,
     source: target(p.server),
     component: p.server.name,
     began: since,

@@ -12,8 +12,10 @@ import type { PingResult, Server, ServerState, ServerStatus } from '../types.js'
 import { trimChanges, uptimeFigures } from '../uptime.js';
 import { WindowCache } from '../windows/cache.js';
 import { BatchWriter } from '../writer.js';
+import { PushBook, type BeatAdmission } from '../push/book.js';
+import { heartbeatOutcome, type Heartbeat } from '../push/heartbeat.js';
 import type { RunLedger } from './ledger.js';
-import type { ServerTracker } from './tracker.js';
+import type { SchedulePort, ServerTracker, Tracked } from './tracker.js';
 
 /** A finished check, as `check()` and `runNow()` give it back. */
 export interface CheckReport {
@@ -51,7 +53,7 @@ export interface RunnerOptions {
  * spoiled is dropped; the state machine and uptime (over the ledger's runs) give the
  * new status; the writer stores it in a batch and announces it after the commit.
  */
-export class CheckRunner {
+export class CheckRunner implements SchedulePort {
   readonly scheduler: Scheduler<Ran | undefined>;
   readonly writer: BatchWriter<PendingRecord>;
   readonly overload: OverloadGuard;
@@ -64,6 +66,8 @@ export class CheckRunner {
   // signal would cost O(checks running) to add and remove (EventTarget keeps a list).
   readonly #inFlight = new Set<AbortController>();
   #closing = false;
+  // Push servers are never reached: their slot is a deadline, moved by each heartbeat.
+  readonly #pushes = new PushBook();
   /** Looks at a failed check again (the monitor's own network may be what failed); default: as it is. */
   judge: (outcome: CheckOutcome) => Promise<CheckOutcome> = (outcome) => Promise.resolve(outcome);
 
@@ -99,10 +103,70 @@ export class CheckRunner {
     this.#ledger = ledger;
   }
 
+  /** A server tracked anew: on the grid from its last check, or (push) on its heartbeat deadline. */
+  place(server: Server, lastCheck: number | null): void {
+    this.#pushes.follow(server, lastCheck, Date.now());
+    if (server.protocol === 'push') this.#reschedulePush(server);
+    else if (server.enabled) this.scheduler.schedule(server.id, server.check_interval, lastCheck);
+    else this.scheduler.unschedule(server.id);
+  }
+
+  /** New settings: the schedule changes only when the interval or `enabled` did (a push server's deadline may move). */
+  replace(old: Server, server: Server, lastCheck: number | null): void {
+    this.#pushes.follow(server, null);
+    if (server.protocol === 'push') return this.#reschedulePush(server);
+    if (old.protocol !== 'push' && old.check_interval === server.check_interval && old.enabled === server.enabled) return;
+    if (!server.enabled) return this.scheduler.unschedule(server.id);
+    this.scheduler.schedule(server.id, server.check_interval, lastCheck);
+  }
+
+  remove(id: number): void {
+    this.#pushes.forget(id);
+    this.scheduler.unschedule(id);
+  }
+
+  #reschedulePush(server: Server): void {
+    const deadline = server.enabled ? this.#pushes.deadline(server.id) : null;
+    if (deadline === null) this.scheduler.unschedule(server.id);
+    else this.scheduler.scheduleAt(server.id, deadline, server.check_interval);
+  }
+
+  async #pushDeadline(id: number, entry: Tracked, slot: number): Promise<Ran | undefined> {
+    const deadline = this.#pushes.deadline(id);
+    if (deadline === null || Date.now() < deadline) return void this.#reschedulePush(entry.server); // a heartbeat moved it
+    if (!(await this.#tracker!.claim(entry, slot))) return undefined;
+    // A heartbeat another instance took and stored (adopted by claim()) moves it too.
+    if (entry.status.last_check !== null && entry.status.consecutive_successes > 0)
+      this.#pushes.adopt(id, Date.parse(entry.status.last_check));
+    const missed = this.#pushes.overdue(id);
+    this.#reschedulePush(entry.server);
+    return missed && { committed: this.#settle(id, entry, missed, Date.now()) };
+  }
+
+  /**
+   * Records a push server's heartbeat (`/api/push/:token/…`): `ok` once queued for the
+   * batch writer, `unknown` for a token no server has, `limited` over its rate.
+   */
+  heartbeat(token: string, beat: Heartbeat): BeatAdmission {
+    const { admission, id } = this.#pushes.admit(token);
+    const entry = id === undefined ? undefined : this.#tracker?.get(id);
+    if (admission !== 'ok' || !entry || this.#closing) return admission;
+    const now = Date.now();
+    if (beat.kind === 'start') {
+      this.#pushes.start(entry.server.id, now);
+      return 'ok';
+    }
+    const started = this.#pushes.beat(entry.server.id, now);
+    void this.#settle(entry.server.id, entry, heartbeatOutcome(beat, started, now), started ?? now);
+    return 'ok';
+  }
+
   async #run(id: number, slot: number): Promise<Ran | undefined> {
     const tracker = this.#tracker!;
     const entry = tracker.get(id);
-    if (!entry || !(await tracker.claim(entry, slot))) return undefined;
+    if (!entry) return undefined;
+    if (entry.server.protocol === 'push') return this.#pushDeadline(id, entry, slot);
+    if (!(await tracker.claim(entry, slot))) return undefined;
     await this.windows.fresh();
     const startedAt = Date.now();
     const controller = new AbortController();
@@ -119,6 +183,11 @@ export class CheckRunner {
     // The monitor's own lateness is not the target's outage: such a check is counted, not recorded.
     const timeoutMs = Math.max(1, Math.round(entry.server.timeout * 1000));
     if (this.overload.waitedOnLoop(outcome, began, performance.now(), timeoutMs)) return undefined;
+    return { committed: this.#settle(id, entry, outcome, startedAt) };
+  }
+
+  /** Moves a server's state by one result and queues both for the writer; resolves once stored. */
+  #settle(id: number, entry: Tracked, outcome: CheckOutcome, startedAt: number): Promise<CheckReport | undefined> {
     const now = Date.now();
     const previous = entry.status.status;
     const next = nextState(entry.status, outcome, entry.server);
@@ -135,6 +204,7 @@ export class CheckRunner {
       uptime_percentage: uptime['24h'],
       last_check: iso(startedAt),
       last_change: changed ? iso(now) : entry.status.last_change,
+      cert_expires_at: outcome.cert_expires_at ?? entry.status.cert_expires_at ?? null,
     };
     const record: PendingRecord = {
       ping: {
@@ -151,8 +221,7 @@ export class CheckRunner {
       ...(changed ? { change: { status: next.status, at: now, from: previous } } : {}),
       ...(entry.server.depends_on.length > 0 ? { dependent: true } : {}),
     };
-    const committed = this.writer.add(record).then((ping) => (ping ? { server: record.server, ping, status: record.status } : undefined));
-    return { committed };
+    return this.writer.add(record).then((ping) => (ping ? { server: record.server, ping, status: record.status } : undefined));
   }
 
   /** Checks the given servers now, outside their grid; resolves when their results are stored. */

@@ -18,8 +18,12 @@ export interface Tracked {
 
 /** Where the tracker puts servers on (or takes them off) the schedule. */
 export interface SchedulePort {
-  schedule(id: number, intervalSeconds: number, lastCheck: number | null): void;
-  unschedule(id: number): void;
+  /** A server tracked anew; `lastCheck`: its last check (epoch ms), or null. */
+  place(server: Server, lastCheck: number | null): void;
+  /** A tracked server's settings changed from `old`. */
+  replace(old: Server, server: Server, lastCheck: number | null): void;
+  /** A server no longer tracked. */
+  remove(id: number): void;
 }
 
 /** The safety net behind the live channel layer (see `sync`). */
@@ -140,27 +144,25 @@ export class ServerTracker {
       consecutive_successes: 0,
       message: '',
       last_change: iso(Date.now()),
+      cert_expires_at: null,
     };
     this.#entries.set(server.id, { server, status: current, changes });
-    if (server.enabled) this.#port.schedule(server.id, server.check_interval, current.last_check ? Date.parse(current.last_check) : null);
-    else this.#port.unschedule(server.id);
+    this.#port.place(server, current.last_check ? Date.parse(current.last_check) : null);
   }
 
   #untrack(id: number): void {
     this.#entries.delete(id);
-    this.#port.unschedule(id);
+    this.#port.remove(id);
   }
 
-  /** Follows a server's new settings; the schedule changes only when the interval or `enabled` did. */
+  /** Follows a server's new settings. */
   #follow(server: Server, status?: ServerStatus): void {
     const entry = this.#entries.get(server.id);
     if (!entry) return this.#track(server, status, [{ status: 'pending', at: Date.parse(server.created_at) }]);
     const old = entry.server;
     entry.server = server;
-    if (old.check_interval === server.check_interval && old.enabled === server.enabled) return;
-    if (!server.enabled) return this.#port.unschedule(server.id);
     const last = entry.status.last_check;
-    this.#port.schedule(server.id, server.check_interval, last ? Date.parse(last) : null);
+    this.#port.replace(old, server, last ? Date.parse(last) : null);
   }
 
   // Other instances' and the CLI's changes come through the live channel layer within a second; this

@@ -4,7 +4,13 @@ import { iso, num, type Row } from './rows.js';
 
 /** `monitor.network_lost`/`_back`: the monitor itself lost (and regained) the network; once, not per server. */
 export type NotificationEvent =
-  'server.down' | 'server.up' | 'incident.opened' | 'incident.resolved' | 'monitor.network_lost' | 'monitor.network_back';
+  | 'server.down'
+  | 'server.up'
+  | 'server.cert_expiring'
+  | 'incident.opened'
+  | 'incident.resolved'
+  | 'monitor.network_lost'
+  | 'monitor.network_back';
 export type OutboxState = 'pending' | 'delivered' | 'failed' | 'disabled';
 
 /** A notification waiting in (or done with) the outbox: one event for one config. */

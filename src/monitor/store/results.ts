@@ -51,6 +51,7 @@ const STATUS_COLUMNS = [
   'consecutive_successes',
   'message',
   'last_change',
+  'cert_expires_at',
 ] as const;
 const values = (columns: number, rows: number) => Array.from({ length: rows }, () => `(${Array(columns).fill('?').join(', ')})`).join(', ');
 

@@ -7,6 +7,7 @@ export const iso = (ms: number): string => new Date(ms).toISOString();
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 export function parseJson<T>(text: unknown, fallback: T): T {
   try {
@@ -27,7 +28,17 @@ export function toServer(r: Row): Server {
     check_interval: num(r.check_interval),
     timeout: num(r.timeout),
     expected_status: str(r.expected_status),
-    keyword: r.keyword === null || r.keyword === undefined ? null : String(r.keyword),
+    keyword: strOrNull(r.keyword),
+    keyword_mode: r.keyword_mode === 'absent' ? 'absent' : 'present',
+    json_path: strOrNull(r.json_path),
+    json_expected: strOrNull(r.json_expected),
+    dns_record_type: strOrNull(r.dns_record_type) as Server['dns_record_type'],
+    dns_expected: strOrNull(r.dns_expected),
+    dns_server: strOrNull(r.dns_server),
+    push_token: strOrNull(r.push_token),
+    grace: r.grace === null || r.grace === undefined ? 60 : num(r.grace),
+    schedule: strOrNull(r.schedule),
+    timezone: strOrNull(r.timezone),
     tags: parseJson<string[]>(r.tags, []),
     enabled: Boolean(r.enabled),
     failure_threshold: num(r.failure_threshold),
@@ -65,6 +76,7 @@ export function toStatus(r: Row): ServerStatus {
     consecutive_successes: num(r.consecutive_successes),
     message: str(r.message),
     last_change: iso(num(r.last_change)),
+    cert_expires_at: r.cert_expires_at === null || r.cert_expires_at === undefined ? null : iso(num(r.cert_expires_at)),
   };
 }
 
@@ -80,6 +92,7 @@ export function statusRow(s: ServerStatus): Row {
     consecutive_successes: s.consecutive_successes,
     message: s.message,
     last_change: Date.parse(s.last_change),
+    cert_expires_at: s.cert_expires_at === null || s.cert_expires_at === undefined ? null : Date.parse(s.cert_expires_at),
   };
 }
 

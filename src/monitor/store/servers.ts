@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { MonitorEvents } from '../events.js';
 import type { Page, Server, ServerInput, ServerState, ServerStatus } from '../types.js';
+import { newPushToken } from '../push/token.js';
 import { num, parseJson, toServer, toStatus, type Row } from './rows.js';
 
 /**
@@ -131,7 +132,7 @@ export class ServerQueries {
     const now = Date.now();
     const { server, status } = await this.db.transaction(async (trx) => {
       const [inserted] = (await trx('monitor_servers')
-        .insert({ ...columns(input), created_at: now, updated_at: now })
+        .insert({ ...columns(input), push_token: input.protocol === 'push' ? newPushToken() : null, created_at: now, updated_at: now })
         .returning('*')) as Row[];
       const id = num(inserted!.id);
       const [status] = (await trx('monitor_server_status')
@@ -146,14 +147,34 @@ export class ServerQueries {
 
   /** Replaces a server's writable fields (validate with `validateServer(body, { existing })` first). */
   async update(id: number, input: ServerInput): Promise<Server | undefined> {
+    // A server that becomes push gets a token; one that stops being push loses it.
+    const token = input.protocol === 'push' ? this.db.raw('coalesce(push_token, ?)', [newPushToken()]) : null;
     const [row] = (await this.db('monitor_servers')
       .where({ id })
-      .update({ ...columns(input), updated_at: Date.now() })
+      .update({ ...columns(input), push_token: token, updated_at: Date.now() })
       .returning('*')) as Row[];
     if (!row) return undefined;
     const server = toServer(row);
     this.events.publish('server', { action: 'updated', server });
     return server;
+  }
+
+  /** Gives a push server a new token (the old one stops working at once); undefined when no such push server. */
+  async rotatePushToken(id: number): Promise<Server | undefined> {
+    const [row] = (await this.db('monitor_servers')
+      .where({ id, protocol: 'push' })
+      .update({ push_token: newPushToken(), updated_at: Date.now() })
+      .returning('*')) as Row[];
+    if (!row) return undefined;
+    const server = toServer(row);
+    this.events.publish('server', { action: 'updated', server });
+    return server;
+  }
+
+  /** The server a push token belongs to (for the CLI, which has no monitor's memory). */
+  async byPushToken(token: string): Promise<Server | undefined> {
+    const row = (await this.db('monitor_servers').where({ push_token: token }).first()) as Row | undefined;
+    return row ? toServer(row) : undefined;
   }
 
   /** Removes a server and, through the foreign keys, its history. */
