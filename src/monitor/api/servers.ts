@@ -50,7 +50,16 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
           ...(enabled === undefined ? {} : { enabled }),
         });
         checkPageExists(page, count);
-        send(res, 200, pageBody(req, page, count, (await showServerStatuses(store, results)).map((s) => forViewer(s, res))));
+        send(
+          res,
+          200,
+          pageBody(
+            req,
+            page,
+            count,
+            (await showServerStatuses(store, results)).map((s) => forViewer(s, res)),
+          ),
+        );
       }),
     )
     .post(
