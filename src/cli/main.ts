@@ -314,7 +314,11 @@ systemdCmd
   .option('--user <name>', 'run as this user')
   .option('--type <type>', 'notify or notify-reload (default: notify-reload on systemd 253 and later)')
   .option('-p, --port <n>', 'port', integer('--port', 1, 65535))
-  .option('--shutdown-timeout <ms>', 'time a worker gets to drain (default 10000); TimeoutStopSec follows', integer('--shutdown-timeout', 0, 3_600_000))
+  .option(
+    '--shutdown-timeout <ms>',
+    'time a worker gets to drain (default 10000); TimeoutStopSec follows',
+    integer('--shutdown-timeout', 0, 3_600_000),
+  )
   .action(action((entry: string | undefined, o: UnitFlags) => systemdUnit(entry, o, io.out)));
 
 program

@@ -35,7 +35,9 @@ export function notifySystemd(source: NotifySource, wanted: number, log: Lifelin
   const opened = openNotifier();
   if (opened === undefined) return undefined;
   if ('unavailable' in opened) {
-    log.warn(`NOTIFY_SOCKET is set but systemd cannot be notified (${opened.unavailable}): no READY=1, RELOADING=1, STATUS or WATCHDOG=1 (systemd times the start out under Type=notify)`);
+    log.warn(
+      `NOTIFY_SOCKET is set but systemd cannot be notified (${opened.unavailable}): no READY=1, RELOADING=1, STATUS or WATCHDOG=1 (systemd times the start out under Type=notify)`,
+    );
     return undefined;
   }
   const notifier: SystemdNotifier = opened;

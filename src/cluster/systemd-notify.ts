@@ -82,7 +82,8 @@ export class SystemdNotifier {
 /** The notifier for the descriptor perl left open, or why there is none (undefined when not under Type=notify). */
 export function openNotifier(env: NodeJS.ProcessEnv = process.env): SystemdNotifier | { unavailable: string } | undefined {
   const raw = env[NOTIFY_FD_ENV];
-  if (raw === undefined) return env.NOTIFY_SOCKET ? { unavailable: 'the notify socket was not opened (run through lifeline serve)' } : undefined;
+  if (raw === undefined)
+    return env.NOTIFY_SOCKET ? { unavailable: 'the notify socket was not opened (run through lifeline serve)' } : undefined;
   if (!/^\d+$/.test(raw)) return { unavailable: raw.replace(/^none: /, '') };
   const fd = Number(raw);
   try {
