@@ -98,8 +98,8 @@ function hostForUrl(host: string): string {
   return reachable.includes(':') ? `[${reachable}]` : reachable;
 }
 
-/** `lifeline status`: exit 0 only when running and healthy. */
-export async function status(json: boolean, io: Output, port?: number): Promise<number> {
+/** What `lifeline status` and `lifeline top` show, and whether the app is running and healthy. */
+export async function statusReport(port?: number): Promise<{ report: StatusReport; healthy: boolean }> {
   const state = readPidFile();
   const config = effectiveConfig({ port });
   let report: StatusReport;
@@ -130,6 +130,37 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
       if (state.kind === 'stale') report.note = `stale ${PID_FILE}: ${state.why}`;
     }
   }
+  return { report, healthy };
+}
+
+interface WorkerLine {
+  slot: number;
+  pid: number;
+  status: string;
+  requests: number;
+  uptime: number;
+  restarts?: number;
+  rps?: number;
+  p99_ms?: number | null;
+}
+
+/** One line per worker: restarts, requests per second and p99 over its latest answers. */
+export function workerLines(workers: unknown): string[] {
+  if (!Array.isArray(workers)) return [];
+  return (workers as WorkerLine[]).map((w) => {
+    const p99 = w.p99_ms === null || w.p99_ms === undefined ? '-' : `${w.p99_ms} ms`;
+    return `  worker ${w.slot}    pid ${w.pid}, ${w.status}, ${w.restarts ?? 0} restarts, ${w.rps ?? 0} req/s, p99 ${p99}, ${w.requests} requests, up ${w.uptime} s`;
+  });
+}
+
+/** `lifeline status`: exit 0 only when running and healthy. */
+export async function status(json: boolean, io: Output, port?: number): Promise<number> {
+  const { report, healthy } = await statusReport(port);
+  printStatus(report, json, io);
+  return report.state === 'RUNNING' && healthy ? 0 : 1;
+}
+
+export function printStatus(report: StatusReport, json: boolean, io: Output): void {
   if (json) {
     io.out(JSON.stringify(report, null, 2));
   } else if (report.state === 'STOPPED') {
@@ -151,14 +182,9 @@ export async function status(json: boolean, io: Output, port?: number): Promise<
     const h = report.health;
     io.out(`  health      ${h && 'status' in h ? `${h.status} ${String(h.body)}` : `no answer (${h?.error})`}`);
     if (report.restarts !== undefined) io.out(`  restarts    ${report.restarts} (workers respawned)`);
-    if (Array.isArray(report.workers)) {
-      for (const w of report.workers as Array<{ slot: number; pid: number; status: string; requests: number; uptime: number }>) {
-        io.out(`  worker ${w.slot}    pid ${w.pid}, ${w.status}, ${w.requests} requests, up ${w.uptime} s`);
-      }
-    }
+    for (const line of workerLines(report.workers)) io.out(line);
     if (report.note) io.out(`  ${report.note}`);
   }
-  return report.state === 'RUNNING' && healthy ? 0 : 1;
 }
 
 function tail(file: string, lines: number): { lines: string[]; size: number } {

@@ -13,6 +13,8 @@ import { registerMonitorWrap } from './monitor-wrap.js';
 import { readPidFile } from './pid-file.js';
 import { run } from './run-command.js';
 import { SERVE_HELP_AFTER, serveCommand, type ServeFlags } from './serve-command.js';
+import { systemdUnit, type UnitFlags } from './systemd-unit.js';
+import { top } from './top-command.js';
 
 const io: Output = { out: (line) => console.log(line), err: (line) => console.error(line) };
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -303,6 +305,29 @@ program
     const code = await serveCommand(entry, flags);
     if (code >= 0) process.exitCode = code;
   });
+
+const systemdCmd = program.command('systemd').description('systemd integration');
+systemdCmd
+  .command('unit')
+  .description('print a service unit for the app in this folder (Type=notify, watchdog, hardening); save it under /etc/systemd/system/')
+  .argument('[entry]', 'the app module (default: entry in .backend_config.json, else app.js)')
+  .option('-w, --workers <n|auto>', 'workers')
+  .option('--user <name>', 'run as this user')
+  .option('--type <type>', 'notify or notify-reload (default: notify-reload on systemd 253 and later)')
+  .option('-p, --port <n>', 'port', integer('--port', 1, 65535))
+  .option(
+    '--shutdown-timeout <ms>',
+    'time a worker gets to drain (default 10000); TimeoutStopSec follows',
+    integer('--shutdown-timeout', 0, 3_600_000),
+  )
+  .action(action((entry: string | undefined, o: UnitFlags) => systemdUnit(entry, o, io.out)));
+
+program
+  .command('top')
+  .description("the cluster's workers live (pid, status, restarts, req/s, p99), refreshed every second; q or Ctrl-C quits")
+  .option('-p, --port <n>', 'port of a lifeline serve run by hand', integer('--port', 1, 65535))
+  .option('--interval <ms>', 'refresh period', integer('--interval', 100, 60_000), 1000)
+  .action(action((o: { port?: number; interval: number }) => top(o, io)));
 
 const monitorCmd = program.command('monitor').description('watch many backends: REST API, dashboard, checks, notifications');
 registerMonitorServe(monitorCmd);

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { loadApp } from '../cluster/load-app.js';
 import { captureOwnOutput, STDOUT_LOGGED_ENV } from '../cluster/output.js';
 import { runCluster } from '../cluster/primary.js';
+import { relaunchForNotify } from '../cluster/systemd-notify.js';
 import { serve } from '../lifecycle/serve.js';
 import { resolveServerLimits, type ServerLimitOptions } from '../lifecycle/server-limits.js';
 import { readShedEnabled, readShedEnv, resolveShed, type ShedOptions } from '../lifecycle/shed-options.js';
@@ -170,6 +171,12 @@ export async function serveCommand(entry: string | undefined, flags: ServeFlags)
       const { app, beforeShutdown, onShutdown } = await loadApp(entry);
       await serve(app, { port, host: flags.host, shutdownTimeout, ...limits, shed, beforeShutdown, onShutdown });
       return -1;
+    }
+    // Under Type=notify: the socket is opened by perl, which runs this command again (flags already checked).
+    const relaunched = relaunchForNotify();
+    if (relaunched !== undefined) {
+      const code = await relaunched;
+      if (code >= 0) return code;
     }
     const statusFile = flags.reloadStatus === undefined ? undefined : resolve(flags.reloadStatus);
     await runCluster({

@@ -6,6 +6,10 @@ export interface WorkerStats {
   requests: number;
   inFlight: number;
   status: 'active' | 'degraded' | 'draining';
+  /** Requests per second since the previous report. */
+  rps: number;
+  /** p99 of the latest answers' durations in ms (a small ring of them); null before the first answer. */
+  p99: number | null;
 }
 
 export type WorkerMessage =
@@ -26,6 +30,10 @@ export interface WorkerView {
   requests: number;
   in_flight: number;
   status: string;
+  /** Times this slot's worker was respawned after dying. */
+  restarts: number;
+  rps: number;
+  p99_ms: number | null;
 }
 
 export interface ClusterInfo {

@@ -22,6 +22,7 @@ import { resolveShed, SHED_VARIABLES, type ShedOptions } from '../lifecycle/shed
 import { logLines, STDOUT_LOGGED_ENV } from './output.js';
 import { watchSources } from './watch.js';
 import { ClusterScrapes } from './primary-metrics.js';
+import { notifySystemd } from './systemd-cluster.js';
 import { bootOutcome, decideRespawn, type RespawnPolicy } from './respawn.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 
@@ -100,6 +101,8 @@ interface Slot {
   startedAt: number;
   deaths: number[];
   consecutive: number;
+  /** Respawns of this slot after a death (a reload's replacements do not count). */
+  restarts: number;
   gaveUp: boolean;
   timer: NodeJS.Timeout | undefined;
 }
@@ -214,6 +217,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     startedAt: 0,
     deaths: [],
     consecutive: 0,
+    restarts: 0,
     gaveUp: false,
     timer: undefined,
   }));
@@ -237,6 +241,9 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
           requests: s?.requests ?? 0,
           in_flight: s?.inFlight ?? 0,
           status: s?.status ?? 'starting',
+          restarts: slot.restarts,
+          rps: s?.rps ?? 0,
+          p99_ms: s?.p99 ?? null,
         },
       ];
     });
@@ -311,7 +318,14 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     worker.on('message', (message: unknown) => {
       if (!isLifelineMessage<WorkerMessage>(message)) return;
       if (message.lifeline === 'stats')
-        stats.set(worker.id, { requests: message.requests, inFlight: message.inFlight, status: message.status, at: Date.now() });
+        stats.set(worker.id, {
+          requests: message.requests,
+          inFlight: message.inFlight,
+          status: message.status,
+          rps: typeof message.rps === 'number' ? message.rps : 0,
+          p99: typeof message.p99 === 'number' ? message.p99 : null,
+          at: Date.now(),
+        });
       else if (message.lifeline === 'cluster-info?') tell(worker, { lifeline: 'cluster-info', id: message.id, info: info() });
       else if (message.lifeline === 'health-claim?')
         tell(worker, { lifeline: 'health-claim', id: message.id, ...claimChecks(worker, message.maxAge) });
@@ -366,6 +380,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       slot.timer = undefined;
       if (stopping) return;
       restarts += 1;
+      slot.restarts += 1;
       start(slot);
     }, delay);
   }
@@ -427,6 +442,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     const id = ++reloads;
     const startedAt = new Date(started).toISOString();
     report({ id, startedAt, result: 'started' });
+    systemd?.reloading();
     log.info(`reload: replacing ${workers} workers one at a time`);
     generation += 1;
     for (const slot of slots) {
@@ -464,6 +480,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     }
     reloading = doReload().finally(() => {
       reloading = undefined;
+      if (!stopping) systemd?.reloaded();
     });
     return reloading;
   }
@@ -473,6 +490,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   function shutdown(failed = false): Promise<number> {
     stopped ??= (async () => {
       stopping = true;
+      systemd?.stopping();
       log.info(`shutting down ${slots.filter((s) => s.worker).length} workers`);
       for (const slot of slots) clearTimeout(slot.timer);
       const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
@@ -485,15 +503,31 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
     return stopped;
   }
 
+  /** Live slot workers, and those that reported (or started) within `window` ms: what the systemd watchdog asks. */
+  function answering(window: number): { live: number; answering: number } {
+    const now = Date.now();
+    const live = slots.flatMap((slot) => (slot.worker && !slot.worker.isDead() ? [slot] : []));
+    const fresh = live.filter((slot) => {
+      const at = stats.get((slot.worker as Worker).id)?.at ?? slot.startedAt;
+      return now - at <= window;
+    });
+    return { live: live.length, answering: fresh.length };
+  }
+  const systemd = notifySystemd({ info, answering }, workers, log);
+
   if (options.signals !== false) {
-    let signalled = false;
+    let signalled = 0;
     const onStop = (signal: NodeJS.Signals) => {
+      // systemd signals the whole control group and a terminal the whole process group: the
+      // same stop can arrive twice at once (directly and through perl's parent, see
+      // systemd-notify.ts). Only a second one a while later means "kill them now".
+      if (signalled && Date.now() - signalled < 1000) return;
       if (signalled) {
         log.warn(`${signal} again: killing the workers`);
         for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
         process.exit(1);
       }
-      signalled = true;
+      signalled = Date.now();
       void shutdown().then((code) => process.exit(code));
     };
     process.on('SIGTERM', onStop);
@@ -519,6 +553,7 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
   const outcome = bootOutcome(first.map((w, i) => ({ ready: readyAll[i] === true, dead: w.isDead() })));
   if (outcome === 'ready') {
     log.info(`${workers} workers ready on http://${host}:${port}`);
+    systemd?.ready();
   } else if (outcome === 'failed to boot') {
     // Every worker died while booting (a broken app module, a host that does not resolve):
     // like gunicorn's "worker failed to boot", stop rather than respawn the same failure.
@@ -527,6 +562,8 @@ export async function runCluster(options: Readonly<ClusterOptions>): Promise<Clu
       if (options.signals !== false) process.exit(code);
     });
   } else {
+    // Serving, if not fully: systemd should not time the start out on the workers that could not.
+    systemd?.ready();
     log.error(
       `${count} of ${workers} workers ready after ${Date.now() - startedAt} ms (the others exited or were not ready within ${readyTimeout} ms)`,
     );

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { activityOf } from '../activity.js';
 import { findHealth } from '../lifecycle/find-health.js';
 import type { HealthMiddleware } from '../middleware/health.js';
@@ -6,6 +7,7 @@ import { serve, type Served } from '../lifecycle/serve.js';
 import { acquireLogger, componentLogger } from '../logging/logger.js';
 import { backgroundLoop, sleep } from '../time.js';
 import { loadApp } from './load-app.js';
+import { LatencyRing } from './latency-ring.js';
 import { findMetrics, shareMetrics } from './worker-metrics.js';
 import { isLifelineMessage, type ClusterInfo, type PrimaryMessage, type WorkerMessage } from './messages.js';
 
@@ -125,7 +127,26 @@ export async function runWorker(): Promise<void> {
     return;
   }
 
-  const report = () => send({ lifeline: 'stats', requests: activity.requestCount, inFlight: activity.inFlight, status: activity.status });
+  // Every answer's duration, for the p99 that lifeline status and top show: one clock read at each end.
+  const latencies = new LatencyRing();
+  served.server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    res.once('finish', () => latencies.record(performance.now() - started));
+  });
+  let last = { at: performance.now(), requests: activity.requestCount };
+  const report = () => {
+    const now = performance.now();
+    const rps = ((activity.requestCount - last.requests) * 1000) / Math.max(1, now - last.at);
+    last = { at: now, requests: activity.requestCount };
+    send({
+      lifeline: 'stats',
+      requests: activity.requestCount,
+      inFlight: activity.inFlight,
+      status: activity.status,
+      rps: Math.round(rps * 10) / 10,
+      p99: latencies.quantile(0.99),
+    });
+  };
   // The one kind of background loop: unref'd, so it never holds the worker open, and a failed send never stops it.
   backgroundLoop(1000, report);
   report();
