@@ -9,40 +9,10 @@ import { FULL_HANDSHAKE_EVERY, SessionCache } from '../../src/monitor/checks/ses
 import type { Server } from '../../src/monitor/types.js';
 import { express } from '../helpers/express.js';
 import { makeCert } from './certs.js';
-import { waitFor } from './helpers.js';
+import { storedServer, waitFor } from './helpers.js';
 
 function server(fields: Partial<Server>): Server {
-  return {
-    id: 1,
-    name: 'target',
-    protocol: 'http',
-    host: '127.0.0.1',
-    port: 1,
-    path: '/',
-    check_interval: 60,
-    timeout: 2,
-    expected_status: '200-399',
-    keyword: null,
-    tags: [],
-    enabled: true,
-    failure_threshold: 2,
-    success_threshold: 1,
-    degraded_threshold_ms: null,
-    depends_on: [],
-    keyword_mode: 'present',
-    json_path: null,
-    json_expected: null,
-    dns_record_type: null,
-    dns_expected: null,
-    dns_server: null,
-    grace: 60,
-    schedule: null,
-    timezone: null,
-    push_token: null,
-    created_at: '',
-    updated_at: '',
-    ...fields,
-  };
+  return storedServer({ port: 1, ...fields });
 }
 
 async function listen(srv: net.Server): Promise<number> {

@@ -1,4 +1,4 @@
-import type { ServerInput } from '../../src/monitor/types.js';
+import type { Server, ServerInput } from '../../src/monitor/types.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,6 +82,15 @@ export function serverInput(fields: Partial<ServerInput> & Pick<ServerInput, 'na
     grace: 60,
     schedule: null,
     timezone: null,
+    ...fields,
+  };
+}
+
+/** A server as the store gives it back (id 1), for checks run without a store; `fields` override. */
+export function storedServer(fields: Partial<Server> = {}): Server {
+  return {
+    ...serverInput({ name: 'target', port: 80, failure_threshold: 2 }),
+    ...{ id: 1, depends_on: [], push_token: null, created_at: '', updated_at: '' },
     ...fields,
   };
 }

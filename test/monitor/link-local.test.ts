@@ -21,7 +21,7 @@ import type { Server } from '../../src/monitor/types.js';
 import { validateNotificationConfig, validateServer } from '../../src/monitor/validate.js';
 import { startApi, type ApiHarness } from './api-helpers.js';
 import { makeCert } from './certs.js';
-import { DATABASES, type TestDatabase } from './helpers.js';
+import { DATABASES, storedServer, type TestDatabase } from './helpers.js';
 
 const REFUSED_HOSTS = [
   '169.254.169.254',
@@ -93,14 +93,7 @@ function withEnv(value: string | undefined, run: () => void | Promise<void>) {
 }
 
 function target(fields: Partial<Server>): Server {
-  return {
-    ...{ id: 1, name: 'target', protocol: 'http', host: '127.0.0.1', port: 80, path: '/', check_interval: 60, timeout: 2 },
-    ...{ expected_status: '200-399', keyword: null, tags: [], enabled: true, failure_threshold: 2, success_threshold: 1 },
-    ...{ keyword_mode: 'present', json_path: null, json_expected: null, dns_record_type: null, dns_expected: null, dns_server: null },
-    ...{ push_token: null, grace: 60, schedule: null, timezone: null },
-    ...{ degraded_threshold_ms: null, created_at: '', updated_at: '', depends_on: [] },
-    ...fields,
-  };
+  return storedServer(fields);
 }
 
 async function listen(srv: http.Server): Promise<number> {
