@@ -16,7 +16,7 @@ import { loadConfig } from '../src/options.js';
 
 // The password is `hunter@2/x9`: neither `hunter` nor `2/x9` may show anywhere.
 const BAD = 'postgres://app:hunter@2/x9@127.0.0.1:1/monitor';
-const PASSWORD_LINE = 'the password contains "@" or "/"; percent-encode it (%40, %2F)';
+const PASSWORD_LINE = 'the password contains "@", "/", "?" or "#"; percent-encode it (%40, %2F, %3F, %23)';
 const leaks = (text: string) => /hunter|x9/.test(text);
 
 const root = mkdtempSync(join(tmpdir(), 'lifeline-db-url-'));
@@ -29,10 +29,13 @@ describe('checkDatabaseUrl', () => {
     ['postgresql://app:pa/ss@db/app', 'password'],
     ['postgres://us@er:pw@db/app', 'user name'],
     ['mysql://root:a/b@db/app', 'password'],
+    // A `#` or `?` with a `/`: cut at the first one, the rest of the password would show as the host.
+    ['postgres://app:se/cr#et@db/app', 'password'],
+    ['postgres://app:se/cr?et@db/app', 'password'],
   ])('refuses %s (the %s)', (url, part) => {
     expect(unencodedCredentials(url)).toBe(part);
     expect(() => checkDatabaseUrl(url)).toThrow(
-      new ConfigError('DATABASE_URL', `DATABASE_URL: the ${part} contains "@" or "/"; percent-encode it (%40, %2F)`),
+      new ConfigError('DATABASE_URL', `DATABASE_URL: the ${part} contains "@", "/", "?" or "#"; percent-encode it (%40, %2F, %3F, %23)`),
     );
   });
 

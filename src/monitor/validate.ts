@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { inspect } from 'node:util';
-import { linkLocalAllowed, literalRefusal } from './checks/address.js';
+import { dnsServerHost, linkLocalAllowed, literalRefusal } from './checks/address.js';
 import { parseJsonPath } from './checks/json-path.js';
 import { isTimezone, scheduleError } from './push/schedule.js';
 import {
@@ -182,7 +182,7 @@ export function validateServer(input: unknown, options: ValidateServerOptions = 
   const failureThreshold = f.integer('failure_threshold', { max: 100 });
   const successThreshold = f.integer('success_threshold', { max: 100 });
   const degraded = f.integer('degraded_threshold_ms', { max: 600_000, nullable: true });
-  const assertions = readAssertions(f, protocol ?? 'http', base);
+  const assertions = readAssertions(f, protocol ?? 'http', base, options.allowLinkLocal ?? linkLocalAllowed());
   const pushFields = readPush(f, base);
 
   const proto = protocol ?? 'http';
@@ -266,7 +266,7 @@ function dnsServerError(text: string): string | undefined {
   return undefined;
 }
 
-function readAssertions(f: Fields, protocol: string, base: Server | undefined): AssertionFields | undefined {
+function readAssertions(f: Fields, protocol: string, base: Server | undefined, allowLinkLocal: boolean): AssertionFields | undefined {
   const mode = f.choice('keyword_mode', KEYWORD_MODES);
   const jsonPath = f.string('json_path', { max: 500, nullable: true });
   if (typeof jsonPath === 'string' && parseJsonPath(jsonPath) === null) {
@@ -281,7 +281,7 @@ function readAssertions(f: Fields, protocol: string, base: Server | undefined): 
   const dnsExpected = f.string('dns_expected', { max: 500, nullable: true });
   const dnsServer = f.string('dns_server', { max: 100, nullable: true });
   if (typeof dnsServer === 'string') {
-    const message = dnsServerError(dnsServer) ?? literalRefusal(dnsServer.replace(/^\[|\](:\d+)?$|:\d+$/g, ''), linkLocalAllowed());
+    const message = dnsServerError(dnsServer) ?? (literalRefusal(dnsServerHost(dnsServer), allowLinkLocal) ? LINK_LOCAL : undefined);
     if (message) f.fail('dns_server', message);
   }
   return {

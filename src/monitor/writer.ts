@@ -104,7 +104,7 @@ export class BatchWriter<R extends CheckRecord> {
   async flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#flushing) return this.#flushing;
+    if (this.#flushing) return this.#flushing.catch(() => {}); // a failed flush has requeued its batch
     if (this.#queue.length === 0) return;
     // At most MAX_FLUSH a transaction: better-sqlite3 writes synchronously, and a backlog written
     // at once (after an outage, or a writer that fell behind) would hold the event loop, the API's
@@ -145,7 +145,7 @@ export class BatchWriter<R extends CheckRecord> {
   /** Flushes until nothing is queued (a few attempts), then stops. */
   async close(): Promise<void> {
     for (let attempt = 0; attempt < 5 && (this.#queue.length > 0 || this.#flushing); attempt++) {
-      await this.#flushing;
+      await this.#flushing?.catch(() => {}); // closing during an outage must still close
       await this.flush();
     }
     clearTimeout(this.#timer);

@@ -97,6 +97,10 @@ describe('HTTP assertions against a real local server', () => {
       [{ protocol: 'dns', host: 'example.com', dns_record_type: 'SRV' }, 'dns_record_type', /not a valid choice/],
       [{ protocol: 'dns', host: 'example.com', dns_server: 'dns.google' }, 'dns_server', /IP address/],
       [{ protocol: 'dns', host: 'example.com', dns_server: '169.254.169.254' }, 'dns_server', /link-local/i],
+      // Bare IPv6 addresses are the whole address, not an address and a port.
+      [{ protocol: 'dns', host: 'example.com', dns_server: 'fe80::53' }, 'dns_server', /link-local/i],
+      [{ protocol: 'dns', host: 'example.com', dns_server: 'fd00:ec2::254' }, 'dns_server', /link-local/i],
+      [{ protocol: 'dns', host: 'example.com', dns_server: '[fe80::53]:53' }, 'dns_server', /link-local/i],
     ];
     for (const [fields, field, message] of cases) {
       const checked = validateServer({ name: 'x', protocol: 'http', host: '127.0.0.1', ...fields });

@@ -94,6 +94,21 @@ describe('BatchWriter', () => {
     await writer.close();
   });
 
+  it('closes while a write is failing: close() resolves and hands back what it could not store', async () => {
+    const { store, record } = await withServer();
+    const writer = new BatchWriter({ results: store.results, flushInterval: 10, onCommitted: () => {} });
+    await store.db.schema.renameTable('monitor_ping_results', 'monitor_ping_results_away');
+    try {
+      const pending = writer.add(record(1));
+      await waitFor(() => writer.failure !== undefined, 3000, 'a failed write');
+      void writer.flush(); // a flush in flight when the close comes
+      await expect(writer.close()).resolves.toBeUndefined();
+      expect(await pending).toBeUndefined();
+    } finally {
+      await store.db.schema.renameTable('monitor_ping_results_away', 'monitor_ping_results');
+    }
+  });
+
   it('keeps the results while the database refuses them and stores them once it is back', async () => {
     const { store, id, record } = await withServer();
     const committed: PingResult[] = [];

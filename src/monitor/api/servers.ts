@@ -68,10 +68,17 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
       readBody,
       handler(async (req, res) => {
         const server = await store.servers.create(await validated(req.body));
-        send(res, 201, await store.servers.get(server.id));
+        send(res, 201, await shown(server.id, res));
       }),
     )
     .all(methodNotAllowed(['GET', 'POST']));
+
+  /** A server as this caller sees it: its status under maintenance windows, the push token for admins only; 404 once gone. */
+  async function shown(id: number, res: Response): Promise<ServerWithStatus> {
+    const server = await store.servers.get(id);
+    if (!server) throw notFound();
+    return forViewer((await showServerStatuses(store, [server]))[0]!, res);
+  }
 
   const replace = (partial: boolean) =>
     handler(async (req, res) => {
@@ -80,7 +87,7 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
       if (!existing) throw notFound();
       const updated = await store.servers.update(id, await validated(req.body, { existing, partial }));
       if (!updated) throw notFound();
-      send(res, 200, await store.servers.get(id));
+      send(res, 200, await shown(id, res));
     });
 
   router
@@ -88,9 +95,7 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
     .get(
       authenticate,
       handler(async (req, res) => {
-        const server = await store.servers.get(idParam(req));
-        if (!server) throw notFound();
-        send(res, 200, forViewer((await showServerStatuses(store, [server]))[0]!, res));
+        send(res, 200, await shown(idParam(req), res));
       }),
     )
     .put(authenticate, adminOnly, readBody, replace(false))
@@ -116,7 +121,7 @@ export function serverRoutes(store: MonitorStore, authenticate: RequestHandler):
           if (await store.servers.get(id)) throw badRequest({ protocol: ['Only push servers have a push token.'] });
           throw notFound();
         }
-        send(res, 200, await store.servers.get(id));
+        send(res, 200, await shown(id, res));
       }),
     )
     .all(methodNotAllowed(['POST']));

@@ -88,3 +88,8 @@ export function guardedLookup(allow: boolean, resolve: LookupFunction = dnsLooku
     });
   };
 }
+
+/** The address of `ip`, `ip:port`, a bare IPv6 address or `[v6]:port`. */
+export function dnsServerHost(text: string): string {
+  return (/^\[([^\]]+)\](?::\d+)?$/.exec(text) ?? /^([^:]+)(?::\d+)?$/.exec(text) ?? [text, text])[1]!;
+}

@@ -1,6 +1,7 @@
 import { Resolver } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
 import type { Server } from '../types.js';
+import { dnsServerHost, linkLocalAllowed, literalRefusal } from './address.js';
 import type { CheckContext, CheckOutcome } from './types.js';
 
 /** Names compare without case and without a trailing dot. */
@@ -37,6 +38,11 @@ function matches(expected: string, answers: readonly string[], type: string): bo
 export async function dnsCheck(server: Server, context: CheckContext = {}): Promise<CheckOutcome> {
   const type = server.dns_record_type ?? 'A';
   const label = `dns ${type} ${server.host}`;
+  // A resolver on a link-local or metadata address is refused here too (a server stored before the rule).
+  const refused = server.dns_server
+    ? literalRefusal(dnsServerHost(server.dns_server), context.allowLinkLocal ?? linkLocalAllowed())
+    : undefined;
+  if (refused) return { status: 'failure', response_time: null, status_code: null, error_message: `${label}: ${refused}` };
   const resolver = new Resolver({ timeout: Math.max(1, Math.round(server.timeout * 1000)), tries: 1 });
   if (server.dns_server) resolver.setServers([server.dns_server]);
   const cancel = () => resolver.cancel();

@@ -167,7 +167,7 @@ export class CheckRunner implements SchedulePort {
     if (!entry) return undefined;
     if (entry.server.protocol === 'push') return this.#pushDeadline(id, entry, slot);
     if (!(await tracker.claim(entry, slot))) return undefined;
-    await this.windows.fresh();
+    await this.windows.current();
     const startedAt = Date.now();
     const controller = new AbortController();
     this.#inFlight.add(controller);

@@ -34,6 +34,17 @@ export class WindowCache {
     return this;
   }
 
+  /**
+   * For the check path: waits only for the first load or after this process's own write
+   * (the database just answered); a reload that is merely due runs in the background, so
+   * a database that hangs never holds a check (the windows last read serve meanwhile).
+   */
+  current(now: number = Date.now()): Promise<this> | this {
+    if (this.#loadedAt === -Infinity || this.#version !== this.store.maintenance.version) return this.fresh(now);
+    if (now - this.#loadedAt >= this.ttl) void this.fresh(now);
+    return this;
+  }
+
   private async load(now: number): Promise<void> {
     const version = this.store.maintenance.version;
     try {
