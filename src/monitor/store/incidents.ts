@@ -202,3 +202,8 @@ export async function setServers(trx: Knex.Transaction, id: number, servers: rea
 export async function addUpdate(trx: Db, id: number, state: IncidentState, message: string, now: number): Promise<void> {
   await trx(UPDATES).insert({ incident_id: id, state, message, created_at: now });
 }
+
+/** Moves an incident to `state` (an update does it): `resolvedAt` null reopens it. */
+export async function setState(trx: Db, id: number, state: IncidentState, resolvedAt: number | null, now: number): Promise<void> {
+  await trx(INCIDENTS).where({ id }).update({ state, resolved_at: resolvedAt, updated_at: now });
+}
