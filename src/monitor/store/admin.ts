@@ -238,3 +238,15 @@ export async function enabledDestinations(
   else q.where(flag, true);
   return (await q.select('id', 'server_id', 'notification_type', 'recipient', 'base_url')) as Row[];
 }
+
+/** The enabled configs of these servers that notify on `flag`. */
+export async function configsNotifyingOn(
+  db: Db,
+  serverIds: readonly number[],
+  flag: 'notify_on_failure' | 'notify_on_recovery',
+): Promise<Row[]> {
+  return (await db('monitor_notification_configs')
+    .whereIn('server_id', [...serverIds])
+    .where({ enabled: true, [flag]: true })
+    .select('id', 'server_id')) as Row[];
+}
