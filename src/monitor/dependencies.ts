@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { num, parseJson, type Row } from './store/rows.js';
+import { num, parseJson } from './store/rows.js';
+import { dependencyRows } from './store/servers.js';
 import type { Server } from './types.js';
 
 /**
@@ -42,9 +43,7 @@ interface Node {
 
 /** The servers and their states, read in one query (inside the record hook's transaction, or on its own). */
 async function nodes(db: Knex | Knex.Transaction): Promise<Map<number, Node>> {
-  const rows = (await db('monitor_servers as s')
-    .leftJoin('monitor_server_status as t', 't.server_id', 's.id')
-    .select('s.id', 's.depends_on', 't.status', 't.consecutive_failures')) as Row[];
+  const rows = await dependencyRows(db);
   return new Map(
     rows.map((r) => [
       num(r.id),

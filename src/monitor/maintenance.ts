@@ -1,5 +1,6 @@
 import type { LifelineLogger } from '../logging/logger.js';
 import type { MonitorStore } from './store/index.js';
+import { oldestResultAt } from './store/history.js';
 import { DAY } from './uptime.js';
 
 const HOUR = 3_600_000;
@@ -31,8 +32,7 @@ export async function maintain(store: MonitorStore, options: MaintenanceOptions,
   const report: MaintenanceReport = { hoursRolledUp: 0, resultsPruned: 0, rollupsPruned: 0, changesPruned: 0 };
   let hour = Number(await store.settings.get(WATERMARK));
   if (!Number.isFinite(hour) || hour <= 0) {
-    const [oldest] = (await store.db('monitor_ping_results').min({ t: 'check_timestamp' })) as Array<{ t?: unknown }>;
-    const t = Number(oldest?.t);
+    const t = Number(await oldestResultAt(store.db));
     hour = Math.floor((Number.isFinite(t) && t > 0 ? t : now) / HOUR) * HOUR;
   }
   // At most a day of hours per run, oldest first: a long outage catches up over a few runs.

@@ -2,8 +2,9 @@ import express, { type RequestHandler, type Router } from 'express';
 import { enqueueIncident } from '../pages/incident-notify.js';
 import { summaryCache } from '../pages/cache.js';
 import { validateIncident, validateIncidentUpdate, type IncidentBody } from '../pages/validate.js';
-import { addUpdate } from '../store/incidents.js';
+import { addUpdate, setState } from '../store/incidents.js';
 import type { MonitorStore } from '../store/index.js';
+import { existingServerIds } from '../store/servers.js';
 import { adminOnly } from './guards.js';
 import { badRequest, handler, methodNotAllowed, notFound, nullCharacters, readBody, send } from './http.js';
 import { booleanParam, checkPageExists, idParam, MAX_ID, pageBody, pageOf } from './query.js';
@@ -19,11 +20,7 @@ export function incidentRoutes(store: MonitorStore, authenticate: RequestHandler
 
   const checkServers = async (body: IncidentBody) => {
     const ids = body.servers.filter((id) => id <= MAX_ID);
-    const found = new Set(
-      ids.length
-        ? ((await store.db('monitor_servers').whereIn('id', ids).select('id')) as Array<{ id: unknown }>).map((r) => Number(r.id))
-        : [],
-    );
+    const found = ids.length ? await existingServerIds(store.db, ids) : new Set<number>();
     const missing = body.servers.filter((id) => !found.has(id));
     if (missing.length > 0) throw badRequest({ servers: missing.map((id) => `Invalid pk "${id}" - object does not exist.`) });
   };
@@ -129,7 +126,7 @@ export function incidentRoutes(store: MonitorStore, authenticate: RequestHandler
           await addUpdate(trx, id, state, message, now);
           // The update moves the incident: resolved sets resolved_at (once), any other state reopens it.
           const resolvedAt = state === 'resolved' ? (existing.resolved_at ? Date.parse(existing.resolved_at) : now) : null;
-          await trx('monitor_incidents').where({ id }).update({ state, resolved_at: resolvedAt, updated_at: now });
+          await setState(trx, id, state, resolvedAt, now);
           if (existing.resolved_at === null && resolvedAt !== null)
             await enqueueIncident(trx, store.outbox, id, 'incident.resolved', existing.servers, now);
         });

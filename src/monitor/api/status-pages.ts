@@ -2,6 +2,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import { summaryCache } from '../pages/cache.js';
 import { validateStatusPage } from '../pages/validate.js';
 import type { MonitorStore } from '../store/index.js';
+import { existingServerIds } from '../store/servers.js';
 import type { StatusPage, StatusPageInput, StoredPage } from '../store/status-pages.js';
 import { adminOnly } from './guards.js';
 import { badRequest, handler, methodNotAllowed, notFound, nullCharacters, readBody, send } from './http.js';
@@ -13,11 +14,7 @@ const shown = ({ id: _id, ...page }: StoredPage): StatusPage => page;
 /** Server ids that are not servers, as DRF says it of a related field. */
 async function missingServers(store: MonitorStore, ids: readonly number[]): Promise<number[]> {
   const inRange = ids.filter((id) => id <= MAX_ID);
-  const found = new Set(
-    inRange.length
-      ? ((await store.db('monitor_servers').whereIn('id', inRange).select('id')) as Array<{ id: unknown }>).map((r) => Number(r.id))
-      : [],
-  );
+  const found = inRange.length ? await existingServerIds(store.db, inRange) : new Set<number>();
   return ids.filter((id) => !found.has(id));
 }
 

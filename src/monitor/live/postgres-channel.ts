@@ -3,6 +3,7 @@ import type { FailureLog } from '../../logging/failure-log.js';
 import type { LifelineLogger } from '../../logging/logger.js';
 import { backoffDelay } from '../../time.js';
 import { monitorFailures } from '../failures.js';
+import { currentSchema, nextIds, notifyAll } from '../store/live-counter.js';
 import { decodeEvent, encodePayload, type ChannelLayer } from './channel.js';
 import type { LiveEvent, LivePayload } from './types.js';
 
@@ -15,7 +16,6 @@ interface PgConnection {
   removeAllListeners(event: string): void;
 }
 
-const COUNTER = 'monitor_live_counter';
 const RECONNECT_MS = 1000;
 /** A server that stays away is tried again at most this far apart. */
 const MAX_RECONNECT_MS = 10_000;
@@ -45,8 +45,7 @@ export class PostgresChannel implements ChannelLayer {
 
   async start(deliver: (event: LiveEvent) => void): Promise<void> {
     this.#deliver = deliver;
-    const { rows } = (await this.db.raw('select current_schema() as schema')) as { rows: Array<{ schema: string | null }> };
-    const schema = (rows[0]?.schema ?? 'public').replace(/[^a-z0-9_]/gi, '_');
+    const schema = ((await currentSchema(this.db)) ?? 'public').replace(/[^a-z0-9_]/gi, '_');
     this.#channel = `monitor_live_${schema}`.slice(0, 63).toLowerCase();
     await this.#listen();
   }
@@ -107,17 +106,11 @@ export class PostgresChannel implements ChannelLayer {
     if (events.length === 0) return;
     const payloads = events.map(encodePayload);
     await this.db.transaction(async (trx) => {
-      const { rows } = (await trx.raw(`update ${COUNTER} set value = value + ? where id = 1 returning value`, [payloads.length])) as {
-        rows: Array<{ value: string | number }>;
-      };
-      const last = Number(rows[0]!.value);
+      const last = await nextIds(trx, payloads.length);
       const first = last - payloads.length + 1;
       const numbered = payloads.map((p, i) => `{"id":${first + i},${p.slice(1)}`);
       // One statement for the whole batch; delivered at commit, in this order.
-      await trx.raw('select pg_notify(?, payload) from unnest(?::text[]) with ordinality as t(payload, n) order by n', [
-        this.#channel,
-        numbered,
-      ]);
+      await notifyAll(trx, this.#channel, numbered);
     });
   }
 

@@ -1,7 +1,9 @@
-import type { Knex } from 'knex';
+import { failureConfigsOf } from '../store/admin.js';
+import { claimWarning, sentWarnings } from '../store/cert-warnings.js';
 import type { OutboxInput, OutboxQueries } from '../store/outbox.js';
 import type { RecordHook } from '../store/results.js';
-import { iso, num, toServer, type Row } from '../store/rows.js';
+import { iso, num } from '../store/rows.js';
+import { serversById } from '../store/servers.js';
 import { newMessageId } from './enqueue.js';
 import type { NotificationPayload } from './message.js';
 
@@ -15,16 +17,6 @@ export function warningDue(expiresAt: number, now: number): number | undefined {
   let due: number | undefined;
   for (const days of CERT_WARNING_DAYS) if (left <= days * DAY) due = days;
   return due;
-}
-
-/** Claims one warning for one certificate; false when another check (or instance) already did. */
-async function claimWarning(trx: Knex.Transaction, server: number, expiresAt: number, days: number, now: number): Promise<boolean> {
-  const rows = (await trx('monitor_cert_warnings')
-    .insert({ server_id: server, expires_at: expiresAt, days, at: now })
-    .onConflict(['server_id', 'expires_at', 'days'])
-    .ignore()
-    .returning('id')) as Row[];
-  return rows.length > 0;
 }
 
 /**
@@ -48,19 +40,13 @@ export function certificateHook(outbox: OutboxQueries): RecordHook {
     });
     if (due.size === 0) return;
     // Cheap filter first: most checks of a certificate near expiry find its warning sent.
-    const sent = (await trx('monitor_cert_warnings')
-      .whereIn('server_id', [...due.keys()])
-      .select('server_id', 'expires_at', 'days')) as Row[];
-    for (const row of sent) {
-      const d = due.get(num(row.server_id));
-      if (d && num(row.expires_at) === d.expiresAt && num(row.days) === d.days) due.delete(num(row.server_id));
+    for (const sent of await sentWarnings(trx, [...due.keys()])) {
+      const d = due.get(sent.server);
+      if (d && sent.expiresAt === d.expiresAt && sent.days === d.days) due.delete(sent.server);
     }
     if (due.size === 0) return;
-    const configs = (await trx('monitor_notification_configs')
-      .whereIn('server_id', [...due.keys()])
-      .where({ enabled: true, notify_on_failure: true })
-      .select('id', 'server_id')) as Row[];
-    const servers = new Map(((await trx('monitor_servers').whereIn('id', [...due.keys()])) as Row[]).map((r) => [num(r.id), toServer(r)]));
+    const configs = await failureConfigsOf(trx, [...due.keys()]);
+    const servers = await serversById(trx, [...due.keys()]);
     const messages: OutboxInput[] = [];
     for (const [serverId, { expiresAt, days, index }] of due) {
       if (!(await claimWarning(trx, serverId, expiresAt, days, now))) continue;

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
-import type { OutboxInput, OutboxQueries } from '../store/outbox.js';
+import { enabledConfigsOf } from '../store/admin.js';
+import { downSince, stateBefore } from '../store/history.js';
+import { downAnnouncedSince, lastMessageFor, type OutboxInput, type OutboxQueries } from '../store/outbox.js';
 import type { RecordHook } from '../store/results.js';
-import { iso, num, toServer, type Row } from '../store/rows.js';
+import { iso, num, type Row } from '../store/rows.js';
+import { serversById } from '../store/servers.js';
 import type { ServerState } from '../types.js';
 import { dependencyGraph, rootCause } from '../dependencies.js';
 import type { NotificationPayload } from './message.js';
@@ -10,44 +12,10 @@ import { maintenanceNow } from '../windows/index.js';
 
 const isUp = (s: ServerState | undefined) => s === 'up' || s === 'degraded';
 
-/** The state before `at` as the change log has it (every instance's committed changes). */
-async function stateBefore(trx: Knex.Transaction, server: number, at: number): Promise<ServerState | undefined> {
-  const row = (await trx('monitor_status_changes')
-    .where('server_id', server)
-    .where('at', '<', at)
-    .orderBy([
-      { column: 'at', order: 'desc' },
-      { column: 'id', order: 'desc' },
-    ])
-    .first('status')) as Row | undefined;
-  return row?.status as ServerState | undefined;
-}
-
-/** When the outage that ends at `at` began: the first `down` after the last other state. */
-async function downSince(trx: Knex.Transaction, server: number, at: number): Promise<number | undefined> {
-  const lastOther = trx('monitor_status_changes').where('server_id', server).where('at', '<', at).whereNot('status', 'down').max('at');
-  const [row] = (await trx('monitor_status_changes')
-    .where('server_id', server)
-    .where('status', 'down')
-    .where('at', '<', at)
-    .where('at', '>', trx.raw('coalesce((?), -1)', [lastOther]))
-    .min({ t: 'at' })) as Row[];
-  return row?.t === null || row?.t === undefined ? undefined : num(row.t);
-}
-
 /** True when the occurrence running now (for `server`) also covers `at`, the change's time. */
 function quietAt(quiet: Map<number, { start: number; end: number }>, server: number, at: number): boolean {
   const o = quiet.get(server);
   return o !== undefined && o.start <= at && at < o.end;
-}
-
-/** Whether a `server.down` of the outage that began at `since` was written to the outbox. */
-async function announced(trx: Knex.Transaction, server: number, since: number): Promise<boolean> {
-  const row = (await trx('monitor_notification_outbox')
-    .where({ server_id: server, event: 'server.down' })
-    .where('created_at', '>=', since)
-    .first('id')) as Row | undefined;
-  return row !== undefined;
 }
 
 export const newMessageId = (): string => `msg_${randomBytes(12).toString('hex')}`;
@@ -78,10 +46,7 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
     if (quiet.size > 0) candidates = candidates.filter(({ record, ping }) => !quietAt(quiet, ping.server, record.change?.at ?? now));
     if (candidates.length === 0) return;
     const serverIds = [...new Set(candidates.map((c) => c.ping.server))];
-    const configs = (await trx('monitor_notification_configs')
-      .whereIn('server_id', serverIds)
-      .where('enabled', true)
-      .select('id', 'server_id', 'notify_on_failure', 'notify_on_recovery')) as Row[];
+    const configs = await enabledConfigsOf(trx, serverIds);
     if (configs.length === 0) return;
     const configsOf = new Map<number, Row[]>();
     for (const c of configs) {
@@ -89,9 +54,7 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
       list.push(c);
       configsOf.set(num(c.server_id), list);
     }
-    const servers = new Map(
-      ((await trx('monitor_servers').whereIn('id', [...configsOf.keys()])) as Row[]).map((r) => [num(r.id), toServer(r)]),
-    );
+    const servers = await serversById(trx, [...configsOf.keys()]);
 
     // Servers with dependencies: held back while a parent is down or failing (its outage is the cause).
     const graph = [...servers.values()].some((s) => s.depends_on.length > 0) ? await dependencyGraph(trx) : undefined;
@@ -109,7 +72,7 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
       if (!change && dependent && causeOf(ping.server) === undefined) {
         // Still down, and no parent is the cause any more: a down held back while one was goes out now.
         const since = await downSince(trx, ping.server, now + 1);
-        if (since !== undefined && !(await announced(trx, ping.server, since))) {
+        if (since !== undefined && !(await downAnnouncedSince(trx, ping.server, since))) {
           const payload: NotificationPayload = { type: 'server.down', ...base, timestamp: iso(now), down_since: iso(since) };
           for (const config of forServer) {
             if (!config.notify_on_failure) continue;
@@ -137,7 +100,7 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
         } else if (isUp(change.status) && before === 'down') {
           const since = await downSince(trx, ping.server, change.at);
           // Back up before its down was ever sent (held back behind a parent): nothing to take back.
-          if (dependent && since !== undefined && !(await announced(trx, ping.server, since))) continue;
+          if (dependent && since !== undefined && !(await downAnnouncedSince(trx, ping.server, since))) continue;
           payload = { type: 'server.up', ...base, timestamp: iso(change.at) };
           if (since !== undefined) {
             payload.down_since = iso(since);
@@ -164,10 +127,7 @@ export function notificationHook(outbox: OutboxQueries, { reminderInterval }: { 
       // Still down: remind each config whose last message is a `down` older than the interval.
       for (const config of forServer) {
         if (!config.notify_on_failure) continue;
-        const last = (await trx('monitor_notification_outbox')
-          .where({ config_id: num(config.id), server_id: ping.server })
-          .orderBy('id', 'desc')
-          .first('event', 'created_at')) as Row | undefined;
+        const last = await lastMessageFor(trx, num(config.id), ping.server);
         if (!last || last.event !== 'server.down' || num(last.created_at) + reminderInterval > now) continue;
         if (messages.some((m) => m.config === num(config.id) && m.server === ping.server)) continue;
         const since = await downSince(trx, ping.server, now + 1);

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
-import type { OutboxInput, OutboxQueries } from '../store/outbox.js';
-import { iso, num, type Row } from '../store/rows.js';
+import { enabledDestinations } from '../store/admin.js';
+import { lastEventOf, type OutboxInput, type OutboxQueries } from '../store/outbox.js';
+import { iso, num } from '../store/rows.js';
 import type { LifelineLogger } from '../../logging/logger.js';
 import { NetworkWatch, type CanarySettings, type NetworkChange } from '../network.js';
 import { newMessageId } from './enqueue.js';
@@ -23,16 +24,10 @@ export async function enqueueNetworkAlert(
 ): Promise<number> {
   const event = change.reachable ? 'monitor.network_back' : 'monitor.network_lost';
   return db.transaction(async (trx: Knex.Transaction) => {
-    const last = (await trx('monitor_notification_outbox')
-      .whereIn('event', [...EVENTS])
-      .orderBy('id', 'desc')
-      .first('event')) as Row | undefined;
+    const last = await lastEventOf(trx, EVENTS);
     // Lost is told once until it is back; back only after a lost was told.
-    if (change.reachable ? last?.event !== 'monitor.network_lost' : last?.event === 'monitor.network_lost') return 0;
-    const q = trx('monitor_notification_configs').where('enabled', true).orderBy('id');
-    if (configIds) q.whereIn('id', [...configIds]);
-    else q.where(change.reachable ? 'notify_on_recovery' : 'notify_on_failure', true);
-    const configs = (await q.select('id', 'server_id', 'notification_type', 'recipient', 'base_url')) as Row[];
+    if (change.reachable ? last !== 'monitor.network_lost' : last === 'monitor.network_lost') return 0;
+    const configs = await enabledDestinations(trx, { configIds, flag: change.reachable ? 'notify_on_recovery' : 'notify_on_failure' });
     const seen = new Set<string>();
     const now = Date.now();
     const payload: NetworkPayload = { type: event, timestamp: iso(now), since: iso(change.since), canary };

@@ -1,8 +1,22 @@
 import type { Knex } from 'knex';
+import {
+  addMember,
+  lockPages,
+  markRecovered,
+  memberIds,
+  memberNames,
+  membershipsOf,
+  openAutomatic,
+  openIncident,
+  rejoinMember,
+  unrecoveredCount,
+  unrecoveredIn,
+  updateIncident,
+} from '../store/auto-incidents.js';
 import { addUpdate, type IncidentImpact } from '../store/incidents.js';
 import type { MonitorStore } from '../store/index.js';
 import type { RecordHook } from '../store/results.js';
-import { num, type Row } from '../store/rows.js';
+import { num } from '../store/rows.js';
 import type { ServerState } from '../types.js';
 import { enqueueIncident } from './incident-notify.js';
 import { maintenanceView } from './maintenance-view.js';
@@ -10,8 +24,6 @@ import { maintenanceView } from './maintenance-view.js';
 /** Servers of one page failing within this long of the first are one incident. */
 export const FOLD_WINDOW = 60_000;
 
-const INCIDENTS = 'monitor_incidents';
-const MEMBERS = 'monitor_incident_servers';
 const RANK: Record<IncidentImpact, number> = { none: 0, minor: 1, major: 2, critical: 3 };
 const isBad = (s: ServerState | undefined) => s === 'down' || s === 'degraded';
 
@@ -54,7 +66,7 @@ export function incidentHook(store: MonitorStore): RecordHook {
     );
     if (memberships.length === 0) return;
     const pageIds = [...new Set(memberships.map((m) => m.page))].sort((a, b) => a - b);
-    if (store.dialect === 'postgres') await trx('monitor_status_pages').whereIn('id', pageIds).orderBy('id').forUpdate().select('id');
+    if (store.dialect === 'postgres') await lockPages(trx, pageIds);
     const failingIds = changes.filter((c) => isBad(c.record.change!.status)).map((c) => c.ping.server);
     const latest = Math.max(...changes.map((c) => c.record.change!.at));
     const maintained = failingIds.length > 0 ? await maintenanceView(store).activeFor(failingIds, latest, trx) : new Set<number>();
@@ -75,35 +87,16 @@ export function incidentHook(store: MonitorStore): RecordHook {
   };
 }
 
-/** The names the page shows for an incident's servers, in the page's order. */
-async function namesOn(trx: Knex.Transaction, page: number, incident: number): Promise<string[]> {
-  const rows = (await trx(`${MEMBERS} as i`)
-    .join('monitor_status_page_servers as p', function () {
-      this.on('p.server_id', '=', 'i.server_id').andOn('p.page_id', '=', trx.raw('?', [page]));
-    })
-    .join('monitor_servers as s', 's.id', 'i.server_id')
-    .where('i.incident_id', incident)
-    .orderBy('p.position')
-    .select('p.display_name', 's.name')) as Row[];
-  return rows.map((r) => (typeof r.display_name === 'string' && r.display_name !== '' ? r.display_name : String(r.name)));
-}
-
 async function fail(trx: Knex.Transaction, store: MonitorStore, f: Failing): Promise<void> {
-  const open = (await trx(INCIDENTS)
-    .where({ page_id: f.page, automatic: true })
-    .whereNull('resolved_at')
-    .orderBy('started_at', 'desc')
-    .select('id', 'impact', 'started_at', 'title_auto')) as Row[];
+  const open = await openAutomatic(trx, f.page);
   // Already in one of the page's open incidents (another instance stored the same failure, or the
   // server came back and failed again before the others recovered): it rejoins that one.
   const mine = open.length
-    ? ((await trx(MEMBERS)
-        .whereIn(
-          'incident_id',
-          open.map((o) => num(o.id)),
-        )
-        .where('server_id', f.server)
-        .select('incident_id', 'recovered_at')) as Row[])
+    ? await membershipsOf(
+        trx,
+        open.map((o) => num(o.id)),
+        f.server,
+      )
     : [];
   const rejoin = mine[0];
   const recent = open.find((o) => num(o.started_at) >= f.at - FOLD_WINDOW);
@@ -114,50 +107,34 @@ async function fail(trx: Knex.Transaction, store: MonitorStore, f: Failing): Pro
     const impact = RANK[f.impact] > RANK[target.impact as IncidentImpact] ? f.impact : (target.impact as IncidentImpact);
     if (rejoin) {
       if (rejoin.recovered_at === null && impact === target.impact) return; // nothing new
-      await trx(MEMBERS).where({ incident_id: id, server_id: f.server }).update({ recovered_at: null });
+      await rejoinMember(trx, id, f.server);
     } else {
-      await trx(MEMBERS).insert({ incident_id: id, server_id: f.server, recovered_at: null });
+      await addMember(trx, id, f.server);
       await enqueueIncident(trx, store.outbox, id, 'incident.opened', [f.server], f.at);
     }
     const update: Record<string, unknown> = { impact, updated_at: f.at };
-    if (target.title_auto) update.title = autoTitle(await namesOn(trx, f.page, id), impact);
-    await trx(INCIDENTS).where({ id }).update(update);
+    if (target.title_auto) update.title = autoTitle(await memberNames(trx, f.page, id), impact);
+    await updateIncident(trx, id, update);
     return;
   }
 
-  const [row] = (await trx(INCIDENTS)
-    .insert({
-      title: 'Incident',
-      state: 'investigating',
-      impact: f.impact,
-      page_id: f.page,
-      automatic: true,
-      title_auto: true,
-      started_at: f.at,
-      resolved_at: null,
-      created_at: f.at,
-      updated_at: f.at,
-    })
-    .returning('id')) as Row[];
-  const id = num(row!.id);
-  await trx(MEMBERS).insert({ incident_id: id, server_id: f.server, recovered_at: null });
-  const title = autoTitle(await namesOn(trx, f.page, id), f.impact);
-  await trx(INCIDENTS).where({ id }).update({ title });
+  const id = await openIncident(trx, f.page, f.impact, f.at);
+  await addMember(trx, id, f.server);
+  const title = autoTitle(await memberNames(trx, f.page, id), f.impact);
+  await updateIncident(trx, id, { title });
   await addUpdate(trx, id, 'investigating', `${title}. We are looking into it.`, f.at);
   await enqueueIncident(trx, store.outbox, id, 'incident.opened', [f.server], f.at);
 }
 
 async function recover(trx: Knex.Transaction, store: MonitorStore, page: number, server: number, at: number): Promise<void> {
-  const open = trx(INCIDENTS).where({ page_id: page, automatic: true }).whereNull('resolved_at').select('id');
-  const affected = (await trx(MEMBERS).whereIn('incident_id', open).where('server_id', server).whereNull('recovered_at')) as Row[];
+  const affected = await unrecoveredIn(trx, page, server);
   for (const row of affected) {
     const id = num(row.incident_id);
-    await trx(MEMBERS).where({ incident_id: id, server_id: server }).update({ recovered_at: at });
-    const [left] = (await trx(MEMBERS).where({ incident_id: id }).whereNull('recovered_at').count({ n: '*' })) as Row[];
-    if (num(left?.n ?? 0) > 0) continue;
-    await trx(INCIDENTS).where({ id }).update({ state: 'resolved', resolved_at: at, updated_at: at });
+    await markRecovered(trx, id, server, at);
+    if ((await unrecoveredCount(trx, id)) > 0) continue;
+    await updateIncident(trx, id, { state: 'resolved', resolved_at: at, updated_at: at });
     await addUpdate(trx, id, 'resolved', 'Every affected service is back up.', at);
-    const servers = ((await trx(MEMBERS).where({ incident_id: id }).select('server_id')) as Row[]).map((r) => num(r.server_id));
+    const servers = await memberIds(trx, id);
     await enqueueIncident(trx, store.outbox, id, 'incident.resolved', servers, at);
   }
 }

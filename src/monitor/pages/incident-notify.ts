@@ -1,9 +1,11 @@
 import type { Knex } from 'knex';
 import { newMessageId } from '../notify/enqueue.js';
 import type { IncidentNotification } from '../notify/message.js';
-import { readIncidents } from '../store/incidents.js';
+import { configsNotifyingOn } from '../store/admin.js';
+import { incidentIn } from '../store/incidents.js';
 import type { OutboxInput, OutboxQueries } from '../store/outbox.js';
-import { iso, num, toServer, type Row } from '../store/rows.js';
+import { iso, num } from '../store/rows.js';
+import { serversById } from '../store/servers.js';
 
 /**
  * Writes `incident.opened` (to configs that notify on failure) or `incident.resolved`
@@ -20,19 +22,11 @@ export async function enqueueIncident(
 ): Promise<void> {
   if (serverIds.length === 0) return;
   const flag = event === 'incident.opened' ? 'notify_on_failure' : 'notify_on_recovery';
-  const configs = (await trx('monitor_notification_configs')
-    .whereIn('server_id', [...serverIds])
-    .where({ enabled: true, [flag]: true })
-    .select('id', 'server_id')) as Row[];
+  const configs = await configsNotifyingOn(trx, serverIds, flag);
   if (configs.length === 0) return;
-  const [incident] = await readIncidents(trx, (await trx('monitor_incidents').where({ id: incidentId })) as Row[]);
+  const incident = await incidentIn(trx, incidentId);
   if (!incident) return;
-  const servers = new Map(
-    ((await trx('monitor_servers').whereIn('id', [...new Set(configs.map((c) => num(c.server_id)))])) as Row[]).map((r) => [
-      num(r.id),
-      toServer(r),
-    ]),
-  );
+  const servers = await serversById(trx, [...new Set(configs.map((c) => num(c.server_id)))]);
   const { updates: _updates, automatic: _automatic, created_at: _created, updated_at: _updated, ...summary } = incident;
   const messages: OutboxInput[] = [];
   for (const config of configs) {

@@ -1,6 +1,7 @@
 import type { Incident } from '../store/incidents.js';
 import type { MonitorStore } from '../store/index.js';
 import { iso, num, type Row } from '../store/rows.js';
+import { rawDays, rawTotals, rolledDays, rolledTotals, serverNames } from '../store/page-days.js';
 import type { StoredPage } from '../store/status-pages.js';
 import type { ServerState } from '../types.js';
 import { maintenanceView, type MaintenanceWindowView } from './maintenance-view.js';
@@ -130,25 +131,6 @@ function addCounts(out: DailyCounts, rows: readonly Row[]): void {
   }
 }
 
-function dayColumn(store: MonitorStore, column: string) {
-  return store.dialect === 'postgres'
-    ? store.db.raw(`floor(${column} / ${DAY})::bigint as day`)
-    : store.db.raw(`cast(${column} / ${DAY} as integer) as day`);
-}
-
-/** Rollups of whole hours in [from, to), per server and UTC day: grouped in the database. */
-async function rolledDays(store: MonitorStore, ids: readonly number[], from: number, to: number): Promise<Row[]> {
-  if (to <= from) return [];
-  return (await store
-    .db('monitor_rollups')
-    .whereIn('server_id', [...ids])
-    .where('hour', '>=', from)
-    .where('hour', '<', to)
-    .select('server_id', dayColumn(store, 'hour'))
-    .sum({ count: 'count', failures: 'failures' })
-    .groupBy('server_id', 'day')) as Row[];
-}
-
 /**
  * The days before today change only when an hour is rolled up into them: computed once
  * per page, rollup watermark and day, and kept (the costly part: 89 days × 24 hours of
@@ -163,7 +145,7 @@ function pastDays(store: MonitorStore, ids: readonly number[], firstDay: number,
   let value = cache.get(key);
   if (!value) {
     if (cache.size >= 200) cache.clear();
-    value = rolledDays(store, ids, firstDay * DAY, until).then((rows) => {
+    value = rolledDays(store.db, store.dialect, ids, firstDay * DAY, until).then((rows) => {
       const out: DailyCounts = new Map();
       addCounts(out, rows);
       return out;
@@ -185,18 +167,12 @@ async function dailyCounts(
   today: number,
   watermark: number,
 ): Promise<{ past: DailyCounts; recent: DailyCounts }> {
-  const { db } = store;
+  const { db, dialect } = store;
   const pastUntil = Math.min(watermark, today * DAY);
   const [past, recent, raw] = await Promise.all([
     pastDays(store, ids, firstDay, pastUntil),
-    rolledDays(store, ids, Math.max(pastUntil, firstDay * DAY), watermark),
-    db('monitor_ping_results')
-      .whereIn('server_id', [...ids])
-      .where('check_timestamp', '>=', Math.max(firstDay * DAY, watermark))
-      .select('server_id', dayColumn(store, 'check_timestamp'))
-      .count({ count: '*' })
-      .sum({ failures: db.raw("case when status = 'success' then 0 else 1 end") })
-      .groupBy('server_id', 'day') as Promise<Row[]>,
+    rolledDays(db, dialect, ids, Math.max(pastUntil, firstDay * DAY), watermark),
+    rawDays(db, dialect, ids, Math.max(firstDay * DAY, watermark)),
   ]);
   const recentCounts: DailyCounts = new Map();
   addCounts(recentCounts, [...recent, ...raw]);
@@ -208,20 +184,8 @@ async function lastDayCounts(store: MonitorStore, ids: readonly number[], now: n
   const { db } = store;
   const from = now - DAY;
   const [rolled, raw] = await Promise.all([
-    db('monitor_rollups')
-      .whereIn('server_id', [...ids])
-      .where('hour', '>=', Math.floor(from / HOUR) * HOUR)
-      .where('hour', '<', watermark)
-      .select('server_id')
-      .sum({ count: 'count', failures: 'failures' })
-      .groupBy('server_id') as Promise<Row[]>,
-    db('monitor_ping_results')
-      .whereIn('server_id', [...ids])
-      .where('check_timestamp', '>=', Math.max(from, watermark))
-      .select('server_id')
-      .count({ count: '*' })
-      .sum({ failures: db.raw("case when status = 'success' then 0 else 1 end") })
-      .groupBy('server_id') as Promise<Row[]>,
+    rolledTotals(db, ids, Math.floor(from / HOUR) * HOUR, watermark),
+    rawTotals(db, ids, Math.max(from, watermark)),
   ]);
   const out = new Map<number, Counts>();
   for (const r of [...rolled, ...raw]) {
@@ -242,12 +206,7 @@ export async function computeSummary(store: MonitorStore, page: StoredPage, now:
   const watermarkText = await store.settings.get('rollup_watermark');
   const watermark = Number.isFinite(Number(watermarkText)) && Number(watermarkText) > 0 ? Number(watermarkText) : 0;
   const [names, statuses, daily, lastDay, inMaintenance, windows, incidents] = await Promise.all([
-    ids.length
-      ? (store
-          .db('monitor_servers')
-          .whereIn('id', [...ids])
-          .select('id', 'name') as Promise<Row[]>)
-      : Promise.resolve([] as Row[]),
+    ids.length ? serverNames(store.db, ids) : Promise.resolve([] as Row[]),
     ids.length ? store.results.statuses({ serverIds: ids }) : Promise.resolve([]),
     ids.length
       ? dailyCounts(store, ids, firstDay, today, watermark)

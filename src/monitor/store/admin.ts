@@ -206,3 +206,47 @@ export class SettingQueries {
     return (await this.get(key))!;
   }
 }
+
+type Db = Knex | Knex.Transaction;
+
+/** The enabled configs of these servers, with what they notify on. */
+export async function enabledConfigsOf(db: Db, serverIds: readonly number[]): Promise<Row[]> {
+  return (await db('monitor_notification_configs')
+    .whereIn('server_id', [...serverIds])
+    .where('enabled', true)
+    .select('id', 'server_id', 'notify_on_failure', 'notify_on_recovery')) as Row[];
+}
+
+/** The enabled configs of these servers that notify on failure. */
+export async function failureConfigsOf(db: Db, serverIds: readonly number[]): Promise<Row[]> {
+  return (await db('monitor_notification_configs')
+    .whereIn('server_id', [...serverIds])
+    .where({ enabled: true, notify_on_failure: true })
+    .select('id', 'server_id')) as Row[];
+}
+
+/**
+ * Enabled configs in id order, with their destination: the given ones, else every one
+ * that notifies on `flag`.
+ */
+export async function enabledDestinations(
+  db: Db,
+  { configIds, flag }: { configIds?: readonly number[] | undefined; flag: 'notify_on_failure' | 'notify_on_recovery' },
+): Promise<Row[]> {
+  const q = db('monitor_notification_configs').where('enabled', true).orderBy('id');
+  if (configIds) q.whereIn('id', [...configIds]);
+  else q.where(flag, true);
+  return (await q.select('id', 'server_id', 'notification_type', 'recipient', 'base_url')) as Row[];
+}
+
+/** The enabled configs of these servers that notify on `flag`. */
+export async function configsNotifyingOn(
+  db: Db,
+  serverIds: readonly number[],
+  flag: 'notify_on_failure' | 'notify_on_recovery',
+): Promise<Row[]> {
+  return (await db('monitor_notification_configs')
+    .whereIn('server_id', [...serverIds])
+    .where({ enabled: true, [flag]: true })
+    .select('id', 'server_id')) as Row[];
+}

@@ -233,3 +233,36 @@ export class HistoryQueries {
     return total;
   }
 }
+
+type Db = Knex | Knex.Transaction;
+
+/** The state before `at` as the change log has it (every instance's committed changes). */
+export async function stateBefore(db: Db, server: number, at: number): Promise<ServerState | undefined> {
+  const row = (await db('monitor_status_changes')
+    .where('server_id', server)
+    .where('at', '<', at)
+    .orderBy([
+      { column: 'at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .first('status')) as Row | undefined;
+  return row?.status as ServerState | undefined;
+}
+
+/** When the outage that ends at `at` began: the first `down` after the last other state. */
+export async function downSince(db: Db, server: number, at: number): Promise<number | undefined> {
+  const lastOther = db('monitor_status_changes').where('server_id', server).where('at', '<', at).whereNot('status', 'down').max('at');
+  const [row] = (await db('monitor_status_changes')
+    .where('server_id', server)
+    .where('status', 'down')
+    .where('at', '<', at)
+    .where('at', '>', db.raw('coalesce((?), -1)', [lastOther]))
+    .min({ t: 'at' })) as Row[];
+  return row?.t === null || row?.t === undefined ? undefined : num(row.t);
+}
+
+/** The time of the oldest stored check, or undefined when there is none. */
+export async function oldestResultAt(db: Db): Promise<unknown> {
+  const [oldest] = (await db('monitor_ping_results').min({ t: 'check_timestamp' })) as Array<{ t?: unknown }>;
+  return oldest?.t;
+}

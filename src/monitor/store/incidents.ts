@@ -120,8 +120,7 @@ export class IncidentQueries {
   }
 
   async get(id: number, db: Db = this.db): Promise<Incident | undefined> {
-    const [incident] = await readIncidents(db, (await db(INCIDENTS).where({ id })) as Row[]);
-    return incident;
+    return incidentIn(db, id);
   }
 
   /**
@@ -201,4 +200,15 @@ export async function setServers(trx: Knex.Transaction, id: number, servers: rea
 
 export async function addUpdate(trx: Db, id: number, state: IncidentState, message: string, now: number): Promise<void> {
   await trx(UPDATES).insert({ incident_id: id, state, message, created_at: now });
+}
+
+/** Moves an incident to `state` (an update does it): `resolvedAt` null reopens it. */
+export async function setState(trx: Db, id: number, state: IncidentState, resolvedAt: number | null, now: number): Promise<void> {
+  await trx(INCIDENTS).where({ id }).update({ state, resolved_at: resolvedAt, updated_at: now });
+}
+
+/** One incident with its servers and updates, in the caller's transaction. */
+export async function incidentIn(db: Db, id: number): Promise<Incident | undefined> {
+  const [incident] = await readIncidents(db, (await db(INCIDENTS).where({ id })) as Row[]);
+  return incident;
 }

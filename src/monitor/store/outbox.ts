@@ -253,3 +253,31 @@ export class OutboxQueries {
     return this.db(TABLE).whereIn('id', old).del();
   }
 }
+
+type Db = Knex | Knex.Transaction;
+
+/** Whether a `server.down` for `server` was written to the outbox at or after `since`. */
+export async function downAnnouncedSince(db: Db, server: number, since: number): Promise<boolean> {
+  const row = (await db('monitor_notification_outbox')
+    .where({ server_id: server, event: 'server.down' })
+    .where('created_at', '>=', since)
+    .first('id')) as Row | undefined;
+  return row !== undefined;
+}
+
+/** The last message written for one config and server: its event and when. */
+export async function lastMessageFor(db: Db, config: number, server: number): Promise<Row | undefined> {
+  return (await db('monitor_notification_outbox')
+    .where({ config_id: config, server_id: server })
+    .orderBy('id', 'desc')
+    .first('event', 'created_at')) as Row | undefined;
+}
+
+/** The event of the last message written of any of `events`, or undefined when none was. */
+export async function lastEventOf(db: Db, events: readonly NotificationEvent[]): Promise<string | undefined> {
+  const last = (await db('monitor_notification_outbox')
+    .whereIn('event', [...events])
+    .orderBy('id', 'desc')
+    .first('event')) as Row | undefined;
+  return last?.event as string | undefined;
+}

@@ -196,3 +196,28 @@ export class ServerQueries {
     return removed > 0;
   }
 }
+
+type Db = Knex | Knex.Transaction;
+
+/** The servers with these ids, by id (the ones that exist). */
+export async function serversById(db: Db, ids: readonly number[]): Promise<Map<number, Server>> {
+  return new Map(((await db('monitor_servers').whereIn('id', [...ids])) as Row[]).map((r) => [num(r.id), toServer(r)]));
+}
+
+/** Which of these ids are servers. */
+export async function existingServerIds(db: Db, ids: readonly number[]): Promise<Set<number>> {
+  return new Set(
+    (
+      (await db('monitor_servers')
+        .whereIn('id', [...ids])
+        .select('id')) as Array<{ id: unknown }>
+    ).map((r) => Number(r.id)),
+  );
+}
+
+/** Every server's `depends_on` with its current state and failures, in one query. */
+export async function dependencyRows(db: Db): Promise<Row[]> {
+  return (await db('monitor_servers as s')
+    .leftJoin('monitor_server_status as t', 't.server_id', 's.id')
+    .select('s.id', 's.depends_on', 't.status', 't.consecutive_failures')) as Row[];
+}
