@@ -138,7 +138,8 @@ describe('notifications across a crash (kill -9)', () => {
     const done = await outbox(db);
     expect(done.messages).toMatchObject([{ state: 'delivered' }]);
     expect(done.deliveries.at(-1)).toMatchObject({ ok: 1, status_code: 200 });
-    expect(second.output()).toMatch(/monitor: notification delivered/);
+    // The child logs the delivery after committing it: its line may follow the row by a moment.
+    await waitFor(() => /monitor: notification delivered/.test(second.output()), 5000, 'the delivery line');
     await kill9(second);
   }, 60_000);
 });
