@@ -39,7 +39,7 @@ async function capacity(job) {
   for (let i = 0; i < job.servers; i += 200) {
     const rows = [];
     for (let j = i; j < Math.min(job.servers, i + 200); j++) {
-      rows.push({ ...serverInput(job.port, j, job.interval), tags: '[]', created_at: now, updated_at: now });
+      rows.push({ ...serverInput(job.port, j, job.interval), tags: '[]', depends_on: '[]', created_at: now, updated_at: now });
     }
     const ids = /** @type {Array<{ id: number }>} */ (await setup.db('monitor_servers').insert(rows).returning('id'));
     await setup

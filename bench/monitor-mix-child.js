@@ -47,7 +47,7 @@ async function run(job) {
         timeout: job.timeout,
       });
       if (!checked.ok) throw new Error(`invalid server: ${JSON.stringify(checked.errors)}`);
-      rows.push({ ...checked.value, tags: '[]', created_at: now, updated_at: now });
+      rows.push({ ...checked.value, tags: '[]', depends_on: '[]', created_at: now, updated_at: now });
       kinds.push(kind);
     }
     const ids = /** @type {Array<{ id: number }>} */ (await setup.db('monitor_servers').insert(rows).returning('id'));

@@ -62,6 +62,10 @@ describe("README's Quick start, as pasted", () => {
       expect(((await health.json()) as { status: string }).status).toBe('healthy');
       const hello = await fetch(`http://127.0.0.1:${port}/api/hello`);
       expect(await hello.json()).toEqual({ hello: 'world' });
+      // An unknown path: JSON, as every error the README promises.
+      const missing = await fetch(`http://127.0.0.1:${port}/nope`);
+      expect(missing.status).toBe(404);
+      expect(missing.headers.get('content-type')).toMatch(/^application\/json/);
       run.child.kill('SIGTERM');
       expect(await run.exited()).toEqual({ code: 0, signal: null });
     });

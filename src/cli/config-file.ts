@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isValidHost, LOG_LEVELS, readEnv, type LogLevel } from '../options.js';
 import { writeAtomic } from './pid-file.js';
 
@@ -154,5 +154,12 @@ export function effectiveConfig(flags: Partial<BackendConfig>, path = CONFIG_FIL
   }
   const defined = (o: Partial<BackendConfig>) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<BackendConfig>;
-  return { ...DEFAULTS, ...defined(file), ...defined(env), ...defined(flags) };
+  const merged = { ...DEFAULTS, ...defined(file), ...defined(env), ...defined(flags) };
+  if (flags.entry === undefined && file.entry === undefined) merged.entry = defaultEntry();
+  return merged;
+}
+
+/** Without an entry anywhere: app.js, else the first of app.mjs, app.cjs, app.ts that exists (the Quick start's is app.mjs). */
+function defaultEntry(): string {
+  return ['app.js', 'app.mjs', 'app.cjs', 'app.ts'].find((name) => existsSync(name)) ?? DEFAULTS.entry;
 }

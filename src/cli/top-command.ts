@@ -7,7 +7,7 @@ const CLEAR = '\x1b[H\x1b[2J';
  * `lifeline top`: the status view with every worker's restarts, req/s and p99, redrawn
  * every interval (like PM2's monit). On a terminal, q or Ctrl-C quits (stdin in raw
  * mode, so Ctrl-C is a key, not a signal); otherwise it prints one view per interval
- * until SIGINT or SIGTERM. Exits 0.
+ * until SIGINT or SIGTERM. Exits 0; 1 at once when nothing runs.
  */
 export async function top(options: { port?: number; interval: number }, io: Output): Promise<number> {
   const tty = process.stdin.isTTY && process.stdout.isTTY;
@@ -27,11 +27,18 @@ export async function top(options: { port?: number; interval: number }, io: Outp
     process.stdin.on('data', onKey);
     process.stdin.resume();
   }
+  let first = true;
   try {
     while (!done) {
       const started = Date.now();
       const { report } = await statusReport(options.port);
       if (done) break;
+      if (first && report.state === 'STOPPED') {
+        // Nothing to watch: say so once rather than redraw "STOPPED" for ever.
+        io.err(`not running on port ${report.port}: nothing to watch (lifeline start, or lifeline serve in another terminal)`);
+        return 1;
+      }
+      first = false;
       const lines: string[] = [];
       printStatus(report, false, { out: (line) => lines.push(line), err: (line) => lines.push(line) });
       const header = `lifeline top - ${new Date().toISOString()} - every ${options.interval} ms, ${tty ? 'q or Ctrl-C quits' : 'Ctrl-C quits'}`;

@@ -84,6 +84,13 @@ describe('lifeline status and top: per-worker restarts, req/s and p99', async ()
     expect(json.workers[0]).toHaveProperty('restarts');
   }, 60_000);
 
+  it('top with nothing running on the port says so in one line and exits 1 (no endless STOPPED)', async () => {
+    const free = await freePort();
+    const run = lifeline('top', '--port', String(free), '--interval', '200');
+    expect(run).toMatchObject({ code: 1, out: '' });
+    expect(run.err).toBe(`not running on port ${free}: nothing to watch (lifeline start, or lifeline serve in another terminal)\n`);
+  });
+
   it('top without a terminal prints the view once per interval until SIGINT, then exits 0', async () => {
     const top = spawn(process.execPath, [cli, 'top', '--port', String(port), '--interval', '300'], {
       cwd: dir,
