@@ -271,6 +271,46 @@ describe.each(DATABASES)('status pages and incidents on %s', (_name, makeDb) => 
     }
   });
 
+  it("folds a child's outage into its parent's incident (depends_on), however long after the parent failed", async () => {
+    const r = request(api.url);
+    const { store } = api.monitor;
+    const parent = await store.servers.create(serverInput({ name: 'router', port: target.port, path: '/router' }));
+    const child = await store.servers.create(
+      serverInput({ name: 'app-behind', port: target.port, path: '/behind', depends_on: [parent.id] }),
+    );
+    expect(
+      (
+        await r
+          .post('/api/status-pages/')
+          .set(auth(admin))
+          .send({ slug: 'net', title: 'Net', servers: [parent.id, child.id] })
+      ).status,
+    ).toBe(201);
+    await api.monitor.runNow([parent.id, child.id]);
+    target.failing.add('/router');
+    try {
+      await api.monitor.runNow([parent.id]);
+      const opened = (await store.incidents.list({ open: true })).results.find((i) => i.servers.includes(parent.id))!;
+      expect(opened).toBeDefined();
+      // Past the one-minute fold window: only the dependency can put the child in the same incident.
+      await store
+        .db('monitor_incidents')
+        .where({ id: opened.id })
+        .update({ started_at: Date.now() - 5 * 60_000 });
+      target.failing.add('/behind');
+      await api.monitor.runNow([child.id]);
+      const open = (await store.incidents.list({ open: true })).results.filter(
+        (i) => i.servers.includes(child.id) || i.servers.includes(parent.id),
+      );
+      expect(open).toHaveLength(1);
+      expect(open[0]!.servers.sort()).toEqual([parent.id, child.id].sort());
+    } finally {
+      target.failing.delete('/router');
+      target.failing.delete('/behind');
+      await api.monitor.runNow([parent.id, child.id]);
+    }
+  });
+
   it('lets operators open, edit, update and resolve incidents, with field errors', async () => {
     const r = request(api.url);
     const bad = await r

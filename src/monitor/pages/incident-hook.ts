@@ -18,6 +18,7 @@ import type { MonitorStore } from '../store/index.js';
 import type { RecordHook } from '../store/results.js';
 import { num } from '../store/rows.js';
 import type { ServerState } from '../types.js';
+import { dependencyGraph, rootCause } from '../dependencies.js';
 import { enqueueIncident } from './incident-notify.js';
 import { maintenanceView } from './maintenance-view.js';
 
@@ -32,6 +33,8 @@ interface Failing {
   server: number;
   at: number;
   impact: IncidentImpact;
+  /** The failing parent the server depends on (`depends_on`, topmost): its outage is this one's cause. */
+  cause: number | undefined;
 }
 
 /** "API is down", "API, Web and 2 more are down": the title the monitor gives (until an operator renames it). */
@@ -70,6 +73,8 @@ export function incidentHook(store: MonitorStore): RecordHook {
     const failingIds = changes.filter((c) => isBad(c.record.change!.status)).map((c) => c.ping.server);
     const latest = Math.max(...changes.map((c) => c.record.change!.at));
     const maintained = failingIds.length > 0 ? await maintenanceView(store).activeFor(failingIds, latest, trx) : new Set<number>();
+    // A child failing while a parent is down folds into the parent's incident (one incident per cause).
+    const graph = failingIds.length > 0 ? await dependencyGraph(trx) : undefined;
 
     for (const { record, ping } of changes) {
       const change = record.change!;
@@ -78,7 +83,8 @@ export function incidentHook(store: MonitorStore): RecordHook {
         if (isBad(change.status)) {
           if (maintained.has(m.server)) continue;
           const impact: IncidentImpact = change.status === 'down' ? 'major' : 'minor';
-          await fail(trx, store, { page: m.page, server: m.server, at: change.at, impact });
+          const cause = graph ? rootCause(m.server, graph) : undefined;
+          await fail(trx, store, { page: m.page, server: m.server, at: change.at, impact, cause });
         } else {
           await recover(trx, store, m.page, m.server, change.at);
         }
@@ -100,7 +106,17 @@ async function fail(trx: Knex.Transaction, store: MonitorStore, f: Failing): Pro
     : [];
   const rejoin = mine[0];
   const recent = open.find((o) => num(o.started_at) >= f.at - FOLD_WINDOW);
-  const target = rejoin ? open.find((o) => num(o.id) === num(rejoin.incident_id)) : recent;
+  // The parent's open incident on this page, however long ago it opened.
+  const parents =
+    f.cause !== undefined && open.length && !rejoin
+      ? await membershipsOf(
+          trx,
+          open.map((o) => num(o.id)),
+          f.cause,
+        )
+      : [];
+  const caused = parents[0] ? open.find((o) => num(o.id) === num(parents[0]!.incident_id)) : undefined;
+  const target = rejoin ? open.find((o) => num(o.id) === num(rejoin.incident_id)) : (caused ?? recent);
 
   if (target) {
     const id = num(target.id);
