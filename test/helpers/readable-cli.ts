@@ -23,11 +23,11 @@ function runtimeClosure(names: Iterable<string>, modules: string, seen = new Set
 
 /**
  * The built CLI as `user` can run it. A clone may sit in a folder only its owner can enter
- * (a root user's home, mode 0700): then the package (dist, package.json and its run-time
- * dependencies) is copied to a folder under the OS temp dir that everyone can read.
+ * (a root user's home, mode 0700): then the package (dist, package.json, its run-time
+ * dependencies and the `extra` packages with theirs) is copied to a folder under the OS temp dir that everyone can read.
  * Returns the CLI's path and a function that removes the copy.
  */
-export function cliFor(user: string): { cli: string; remove(): void } {
+export function cliFor(user: string, extra: readonly string[] = []): { cli: string; remove(): void } {
   const cli = resolve('dist/cli/main.js');
   if (readableBy(user, cli)) return { cli, remove: () => {} };
   const root = mkdtempSync(join(tmpdir(), 'lifeline-readable-cli-'));
@@ -35,7 +35,8 @@ export function cliFor(user: string): { cli: string; remove(): void } {
   cpSync('dist', join(copy, 'dist'), { recursive: true });
   cpSync('package.json', join(copy, 'package.json'));
   const own = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
-  for (const name of runtimeClosure(Object.keys(own.dependencies), resolve('node_modules'))) {
+  // `extra`: optional peers the commands load (knex, better-sqlite3 for the monitor's).
+  for (const name of runtimeClosure([...Object.keys(own.dependencies), ...extra], resolve('node_modules'))) {
     cpSync(join('node_modules', name), join(copy, 'node_modules', name), { recursive: true, dereference: true });
   }
   spawnSync('chmod', ['-R', 'a+rX', root]);

@@ -9,8 +9,15 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliFor } from '../helpers/readable-cli.js';
 
 const cli = resolve('dist/cli/main.js');
+// The clone may be in a folder nobody cannot enter: then nobody runs a readable copy of the package.
+let nobodyCli = { cli, remove: () => {} };
+beforeAll(() => {
+  nobodyCli = cliFor('nobody', ['knex', 'better-sqlite3']);
+});
+afterAll(() => nobodyCli.remove());
 const root = mkdtempSync(join(tmpdir(), 'lifeline-monitor-faults-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -32,7 +39,9 @@ async function lifeline(
     limit = 20_000,
   }: { cwd: string; user?: string; input?: string; env?: Record<string, string>; limit?: number },
 ): Promise<Run> {
-  const [command, argv] = user ? ['runuser', ['-u', user, '--', process.execPath, cli, ...args]] : [process.execPath, [cli, ...args]];
+  const [command, argv] = user
+    ? ['runuser', ['-u', user, '--', process.execPath, nobodyCli.cli, ...args]]
+    : [process.execPath, [cli, ...args]];
   const started = Date.now();
   const child = spawn(command, argv, {
     cwd,
