@@ -35,7 +35,7 @@ export function cliFor(user: string, extra: readonly string[] = []): { cli: stri
   cpSync('dist', join(copy, 'dist'), { recursive: true });
   cpSync('package.json', join(copy, 'package.json'));
   const own = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
-  // `extra`: optional peers the commands load (knex, better-sqlite3 for the monitor's).
+  // `extra`: peers the commands load (express, knex, better-sqlite3 for the monitor's).
   for (const name of runtimeClosure([...Object.keys(own.dependencies), ...extra], resolve('node_modules'))) {
     cpSync(join('node_modules', name), join(copy, 'node_modules', name), { recursive: true, dereference: true });
   }

@@ -15,7 +15,7 @@ const cli = resolve('dist/cli/main.js');
 // The clone may be in a folder nobody cannot enter: then nobody runs a readable copy of the package.
 let nobodyCli = { cli, remove: () => {} };
 beforeAll(() => {
-  nobodyCli = cliFor('nobody', ['knex', 'better-sqlite3']);
+  nobodyCli = cliFor('nobody', ['knex', 'better-sqlite3', 'express']);
 });
 afterAll(() => nobodyCli.remove());
 const root = mkdtempSync(join(tmpdir(), 'lifeline-monitor-faults-'));
