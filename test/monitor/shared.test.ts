@@ -42,6 +42,9 @@ describe('several instances on one PostgreSQL', () => {
     // Every server checked at least three times (the failing one: down at the third, by whichever instance).
     await waitFor(() => paths.every((path) => (target.arrivals.get(path) ?? []).length >= 3), 10_000, 'three checks of every server');
     await waitFor(async () => (await one.store.results.status(ids[4]!))?.status === 'down', 10_000, 'the failing server down');
+    // Both instances won some slots (which one wins a slot is a race: wait until each has).
+    const won = (m: Monitor) => m.stats().started - m.stats().claimsLost;
+    await waitFor(() => won(one) > 0 && won(two) > 0, 10_000, 'slots won by each instance');
 
     for (const path of paths) {
       const times = target.arrivals.get(path) ?? [];
