@@ -1,13 +1,21 @@
 /**
  * A concurrency limit that follows measured latency, after Netflix's concurrency-limits
  * (Gradient2) and Envoy's adaptive concurrency filter: the latency of recent requests
- * (a short window) is compared with the server's usual latency (a slow moving average);
- * while recent requests take longer than `tolerance` times the usual, requests are
- * queueing, and the limit shrinks by that ratio; while they do not, it grows by a queue
- * allowance of √limit. Bounded by `min` and `max`.
+ * (a short window) is compared with the server's usual latency (a slow moving average).
+ * While recent requests take longer than allowed, requests are queueing: by Little's law
+ * the same throughput at the allowed latency needs fewer in flight, so the limit falls to
+ * what was in flight times allowed / recent (at most halving in one window). While they
+ * do not, it grows by a queue allowance of √limit. Bounded by `min` and `max`.
+ *
+ * What is allowed depends on where requests wait. When the event loop is saturated (the
+ * caller says so), the loop is the queue and any added latency is queueing: recent may
+ * reach the midpoint between the usual and `tolerance` × the usual, so the admitted
+ * requests' tail stays within `tolerance` × the usual. When the loop has idle time, added
+ * latency comes from elsewhere (a slower database, a noisy machine), and only recent
+ * latency above both `tolerance` × the usual and the usual + 50 ms counts.
  *
  * Latency here is what a request waited plus what it took: a caller measures it from the
- * moment the request could first have been handled (see LoadShedder), so requests stuck
+ * moment the request could first have been handled (see ReadWait), so requests stuck
  * behind a busy event loop count as slow even when their own handler is quick.
  */
 export interface AdaptiveLimitOptions {
@@ -15,33 +23,32 @@ export interface AdaptiveLimitOptions {
   min: number;
   /** Highest limit, also the first: nothing is shed until latency says so. */
   max: number;
-  /** Recent latency may reach this multiple of the usual before the limit shrinks. */
+  /** Recent latency may reach this multiple of the usual (see above). */
   tolerance: number;
   /** ms of samples per update. Default 100. */
   window?: number;
   /** Samples a window needs before it counts. Default 10. */
   minSamples?: number;
-  /**
-   * Queueing (ms above the usual latency) that never counts as overload, however fast the
-   * usual: a few ms of noise on a busy machine is not a reason to refuse work. Default 50.
-   */
-  floor?: number;
 }
 
 /** Windows the usual latency averages over (about a minute of 100 ms windows, as Gradient2's 600). */
 const LONG_WINDOWS = 600;
-/** Weight of a new limit against the current one (Gradient2's smoothing): one noisy window moves it a little. */
+/** Queueing (ms above the usual) that never counts while the loop has idle time: noise on a busy machine. */
+const IDLE_LOOP_FLOOR = 50;
+/** Queueing (ms above the usual) that never counts even with a saturated loop: a batch of quick requests. */
+const SATURATED_FLOOR = 2;
+/** Weight of a grown limit against the current one: one quiet window moves it a little. */
 const SMOOTHING = 0.2;
 
 export class AdaptiveLimit {
   private current: number;
   private readonly window: number;
   private readonly minSamples: number;
-  private readonly floor: number;
   private windowStart = 0;
   private sum = 0;
   private count = 0;
   private peak = 0;
+  private saturated = false;
   /** The usual latency (ms), a slow exponential average of the windows' means; 0 before the first. */
   private usual = 0;
   /** The last window's mean latency (ms). */
@@ -51,7 +58,6 @@ export class AdaptiveLimit {
     this.current = options.max;
     this.window = options.window ?? 100;
     this.minSamples = options.minSamples ?? 10;
-    this.floor = options.floor ?? 50;
   }
 
   /** The number of requests that may be in flight now. */
@@ -59,16 +65,23 @@ export class AdaptiveLimit {
     return Math.floor(this.current);
   }
 
-  /** The usual latency and the last window's, in ms, for the log. */
+  /** The usual latency and the last window's, in ms; usual is 0 until the first window. */
   get latency(): { usual: number; recent: number } {
     return { usual: this.usual, recent: this.recent };
   }
 
-  /** One request answered after `ms`, while `inFlight` requests (itself included) were in flight. */
-  sample(ms: number, inFlight: number, now: number): void {
-    if (this.count === 0) this.windowStart = now;
+  /**
+   * One request answered `ms` after it could first have been handled, while `inFlight`
+   * requests (itself included) were in flight; `saturated`: the event loop had no idle time.
+   */
+  sample(ms: number, inFlight: number, now: number, saturated: boolean): void {
+    if (this.count === 0) {
+      this.windowStart = now;
+      this.saturated = false;
+    }
     this.sum += ms;
     this.count += 1;
+    if (saturated) this.saturated = true;
     if (inFlight > this.peak) this.peak = inFlight;
     if (this.count >= this.minSamples && now - this.windowStart >= this.window) this.update();
   }
@@ -89,14 +102,12 @@ export class AdaptiveLimit {
     if (this.usual > 2 * recent) this.usual *= 0.95;
     this.usual += (recent - this.usual) / LONG_WINDOWS;
     const { min, max, tolerance } = this.options;
-    const allowed = Math.max(tolerance * this.usual, this.usual + this.floor);
+    const allowed = this.saturated
+      ? Math.max(((1 + tolerance) / 2) * this.usual, this.usual + SATURATED_FLOOR)
+      : Math.max(tolerance * this.usual, this.usual + IDLE_LOOP_FLOOR);
     let next: number;
     if (recent > allowed) {
-      // Queueing: the limit falls to twice what was really in flight, then by the ratio,
-      // smoothed: it takes a few windows of it in a row (not one noisy one) to shed.
-      const gradient = Math.max(0.5, allowed / recent);
-      const base = Math.min(this.current, Math.max(2 * peak, min));
-      next = base * (1 - SMOOTHING) + base * gradient * SMOOTHING;
+      next = Math.min(this.current, peak) * Math.max(0.5, allowed / recent);
     } else {
       // Only a limit that was nearly reached has earned growth (Netflix's app-limited rule).
       if (peak < this.current / 2) return;

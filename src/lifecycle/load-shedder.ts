@@ -5,6 +5,8 @@ import type { LifelineLogger } from '../logging/logger.js';
 import { errorBody } from '../middleware/respond.js';
 import { AdaptiveLimit } from './adaptive-limit.js';
 import { watchEventLoopLag, type EventLoopLag } from './event-loop-lag.js';
+import { watchLoopSaturation } from './loop-saturation.js';
+import { ReadWait } from './read-wait.js';
 import type { ShedSettings } from './shed-options.js';
 
 /** What the shedder has done, for status pages and metrics. */
@@ -22,29 +24,52 @@ export interface ShedStats {
 }
 
 export interface LoadShedder {
-  /** False when the request was answered 503 (the caller stops there). */
-  admit(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Decides a request's fate: calls `run` now (admitted), later (held while the loop is
+   * saturated, see below), or never (answered 503).
+   */
+  admit(req: IncomingMessage, res: ServerResponse, run: () => void): void;
+  /** The server accepted a connection (its 'connection' event). */
+  connected(): void;
   stats(): ShedStats;
   stop(): void;
 }
 
 /** ms without a shed request before the overload is over (readiness 200 again, one log line). */
 const RECOVERY_MS = 2000;
+/** A saturated loop may keep a request unread this long whatever its usual latency: a batch of quick ones. */
+const WAIT_FLOOR_MS = 5;
 
 const STARTED = Symbol('express-lifeline.shedStarted');
-type Admitted = ServerResponse & { [STARTED]?: number };
+const BATCH = Symbol('express-lifeline.shedBatch');
+/** When the request became ready (estimated), and when the batch that read it began. */
+type Admitted = ServerResponse & { [STARTED]?: number; [BATCH]?: number };
 
 /**
- * Answers new requests 503 (`Retry-After`, `Connection: close`) while the event loop
- * lags or more requests are in flight than the adaptive limit allows; the probes and
- * `exemptPaths` always pass. While it sheds, `activity.overloaded` is set, so readiness
- * fails with `overloaded` and a balancer sends the traffic elsewhere.
+ * Answers new requests 503 (`Retry-After`, `Connection: close`) before Express sees them
+ * when the event loop lags (its delay p99 over a limit) or more requests are in flight
+ * than the adaptive limit allows. The probes and `exemptPaths` always pass. While it
+ * sheds, `activity.overloaded` is set, so readiness fails with `overloaded` and a balancer
+ * sends the traffic elsewhere.
  *
- * A request's latency is counted from the start of the event-loop turn that read it
- * (its "batch"): requests read together were waiting together, and a synchronous
- * handler answering them one after the other makes the later ones wait. Requests
- * answered within the current batch still count as in flight, so a CPU-bound app (whose
- * requests never overlap in time) gets a limit per turn of the loop.
+ * While the loop is saturated (LoopSaturation), the loop itself is the queue, and two
+ * more rules keep what is admitted close to its usual latency:
+ * - a request that already waited longer than `latencyTolerance - 1` times the usual
+ *   latency to be read (behind others' handlers in the same turn) is not run then (a
+ *   queue-time rule, as CoDel's);
+ * - nor is one read while connections wait to be accepted (ReadWait.backlog): libuv accepts
+ *   one connection per turn, so a turn spent in a handler leaves the others in the kernel,
+ *   unseen, aging; quick turns that answer 503 drain them.
+ * Such a request is held instead, the newest one only (the one with the best chance of an
+ * answer within its client's patience; the one it replaces gets the 503), and run in the
+ * first turn that neither accepted a connection nor admitted a request: the loop's idle
+ * moment goes to it rather than to waiting for the next arrival.
+ *
+ * A request's latency is counted from the moment it is estimated to have become ready
+ * (ReadWait): requests read together were waiting together, and a synchronous handler
+ * answering them one after the other makes the later ones wait. Requests answered within
+ * the current batch still count as in flight, so a CPU-bound app (whose requests never
+ * overlap in time) gets a limit per turn of the loop.
  */
 export function createLoadShedder(
   settings: ShedSettings,
@@ -57,6 +82,8 @@ export function createLoadShedder(
       ? new AdaptiveLimit({ min: settings.minConcurrency, max: settings.maxConcurrency, tolerance: settings.latencyTolerance })
       : undefined;
   const lag: EventLoopLag | undefined = settings.maxEventLoopDelay > 0 ? watchEventLoopLag(settings.maxEventLoopDelay) : undefined;
+  const loop = watchLoopSaturation();
+  const reads = new ReadWait();
   const body = errorBody(503, 'server overloaded, retry later');
   const headers = [
     'Content-Type',
@@ -72,13 +99,10 @@ export function createLoadShedder(
   ];
 
   let inFlight = 0;
-  let batchStart = 0;
+  /** Requests admitted in the current batch and answered already: still in flight for the limit. */
   let batchDone = 0;
-  let batchOpen = false;
-  const endBatch = () => {
-    batchOpen = false;
-    batchDone = 0;
-  };
+  let doneBatch = 0;
+  const doneInBatch = () => (reads.openBatch === doneBatch ? batchDone : 0);
 
   let shed = 0;
   let shedAtStart = 0;
@@ -106,14 +130,13 @@ export function createLoadShedder(
     recovery.unref();
   }
 
-  function reject(req: IncomingMessage, res: ServerResponse, reason: () => string, now: number): false {
+  function reject(req: IncomingMessage, res: ServerResponse, reason: () => string, now: number): void {
     if (!activity.overloaded) startShedding(reason(), now);
     shed += 1;
     lastShed = now;
     res.shouldKeepAlive = false;
     res.writeHead(503, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
-    return false;
   }
 
   const lagReason = () => `event-loop delay p99 ${lag?.p99.toFixed(0)} ms over ${settings.maxEventLoopDelay} ms`;
@@ -123,9 +146,15 @@ export function createLoadShedder(
     if (started === undefined) return;
     this[STARTED] = undefined;
     const now = performance.now();
-    limiter?.sample(now - started, inFlight + batchDone, now);
+    const batch = reads.openBatch;
+    if (batch !== undefined && batch !== doneBatch) {
+      doneBatch = batch;
+      batchDone = 0;
+    }
+    limiter?.sample(now - started, inFlight + doneInBatch(), now, loop.saturated);
     inFlight -= 1;
-    if (batchOpen && started === batchStart) batchDone += 1;
+    if (batch !== undefined && this[BATCH] === batch) batchDone += 1;
+    if (held) scheduleCheck();
   }
 
   function gone(this: Admitted): void {
@@ -133,44 +162,122 @@ export function createLoadShedder(
     if (this[STARTED] === undefined) return;
     this[STARTED] = undefined;
     inFlight -= 1;
+    if (held) scheduleCheck();
+  }
+
+  function start(res: ServerResponse, readyAt: number, batch: number | undefined, run: () => void): void {
+    inFlight += 1;
+    admittedSinceCheck = true;
+    const admitted = res as Admitted;
+    admitted[STARTED] = readyAt;
+    admitted[BATCH] = batch;
+    // Time to the first byte of the answer: a stream (SSE) stops counting once it started.
+    onHeaders(res, answered);
+    res.once('close', gone);
+    run();
+  }
+
+  /** The request held while the loop is saturated, run when the loop has a moment for it. */
+  let held: { req: IncomingMessage; res: ServerResponse; run: () => void; readyAt: number; reason: () => string } | undefined;
+  let acceptedSinceCheck = false;
+  let admittedSinceCheck = false;
+  let checkScheduled = false;
+  const dropHeld = function (this: ServerResponse): void {
+    if (held?.res === this) held = undefined;
+  };
+
+  function hold(req: IncomingMessage, res: ServerResponse, run: () => void, readyAt: number, reason: () => string, now: number): void {
+    if (held) {
+      held.res.removeListener('close', dropHeld);
+      reject(held.req, held.res, held.reason, now);
+    }
+    held = { req, res, run, readyAt, reason };
+    res.once('close', dropHeld);
+    scheduleCheck();
+  }
+
+  function scheduleCheck(): void {
+    if (checkScheduled) return;
+    checkScheduled = true;
+    // Queued from a check phase this runs in the next turn's, after that turn's poll.
+    setImmediate(checkHeld);
+  }
+
+  function checkHeld(): void {
+    checkScheduled = false;
+    const busy = acceptedSinceCheck || admittedSinceCheck;
+    acceptedSinceCheck = false;
+    admittedSinceCheck = false;
+    if (!held) return;
+    // A full limit is rechecked when a request in flight is answered.
+    if (limiter && inFlight >= limiter.limit) return;
+    if (busy) {
+      scheduleCheck();
+      return;
+    }
+    const { res, run, readyAt } = held;
+    held = undefined;
+    res.removeListener('close', dropHeld);
+    start(res, readyAt, undefined, run);
   }
 
   return {
-    admit(req, res) {
+    admit(req, res, run) {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const now = performance.now();
       if (exempt.has(q === -1 ? url : url.slice(0, q))) {
         // A lagging loop makes readiness say so even when only probes come.
         if (lag?.lagging && !activity.overloaded) startShedding(lagReason(), now);
-        return true;
+        run();
+        return;
       }
-      if (!batchOpen) {
-        batchOpen = true;
-        batchStart = now;
-        setImmediate(endBatch);
-      }
+      const readyAt = reads.readyAt(now);
       if (lag?.lagging) {
-        return reject(req, res, lagReason, now);
+        reject(req, res, lagReason, now);
+        return;
       }
-      if (limiter && inFlight + batchDone >= limiter.limit) {
-        return reject(
-          req,
-          res,
-          () => {
-            const { usual, recent } = limiter.latency;
-            return `${inFlight + batchDone} requests in flight reached the adaptive limit ${limiter.limit} (latency ${recent.toFixed(1)} ms, usually ${usual.toFixed(1)} ms)`;
-          },
-          now,
-        );
+      if (limiter) {
+        const usual = limiter.latency.usual;
+        const inFlightNow = inFlight + doneInBatch();
+        if (inFlightNow >= limiter.limit) {
+          reject(
+            req,
+            res,
+            () => {
+              const { recent } = limiter.latency;
+              return `${inFlightNow} requests in flight reached the adaptive limit ${limiter.limit} (latency ${recent.toFixed(1)} ms, usually ${usual.toFixed(1)} ms)`;
+            },
+            now,
+          );
+          return;
+        }
+        if (loop.saturated) {
+          if (reads.backlog) {
+            hold(req, res, run, readyAt, () => 'the event loop is saturated and connections wait to be accepted', now);
+            return;
+          }
+          const budget = Math.max(WAIT_FLOOR_MS, (settings.latencyTolerance - 1) * usual);
+          const waited = now - readyAt;
+          if (waited > budget) {
+            hold(
+              req,
+              res,
+              run,
+              readyAt,
+              () =>
+                `the event loop is saturated and requests wait ${waited.toFixed(1)} ms to be read (up to ${budget.toFixed(1)} ms with a usual latency of ${usual.toFixed(1)} ms)`,
+              now,
+            );
+            return;
+          }
+        }
       }
-      inFlight += 1;
-      const admitted = res as Admitted;
-      admitted[STARTED] = batchStart;
-      // Time to the first byte of the answer: a stream (SSE) stops counting once it started.
-      onHeaders(res, answered);
-      res.once('close', gone);
-      return true;
+      start(res, readyAt, reads.openBatch, run);
+    },
+    connected() {
+      acceptedSinceCheck = true;
+      reads.connected(performance.now());
     },
     stats() {
       return {
@@ -183,8 +290,11 @@ export function createLoadShedder(
     },
     stop() {
       clearTimeout(recovery);
+      if (held) reject(held.req, held.res, held.reason, performance.now());
+      held = undefined;
       activity.overloaded = false;
       lag?.stop();
+      loop.stop();
     },
   };
 }

@@ -199,8 +199,8 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
     (req, res) => {
       tracker.track(req, res);
       if (probe?.(req, res)) return;
-      if (shedder && !shedder.admit(req, res)) return;
-      app(req, res);
+      if (shedder) shedder.admit(req, res, () => app(req, res));
+      else app(req, res);
     },
   );
   applyServerLimits(server, limits);
@@ -214,7 +214,10 @@ export async function serve(app: RequestListener, options: Readonly<ServeOptions
     (m) => log.info(m),
   );
   server.on('error', (error) => acceptFailures.failed(error));
-  server.on('connection', () => acceptFailures.succeeded());
+  server.on('connection', () => {
+    acceptFailures.succeeded();
+    shedder?.connected();
+  });
   // One warning per minute at most while the limit is hit, with the count closed since.
   let dropped = 0;
   let lastDropWarning = 0;

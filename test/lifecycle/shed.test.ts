@@ -65,7 +65,8 @@ function blockLoop(url: string): { stop(): Promise<void> } {
 
 describe('load shedding: event-loop delay', () => {
   it('answers 503 with Retry-After and Connection: close while the loop lags, never the probes or /metrics; readiness says overloaded; logs start and end once', async () => {
-    const app = await start({ SHED_MAX_EVENT_LOOP_DELAY: '50', SHED_RETRY_AFTER: '3' });
+    // The adaptive rules off: this is the event-loop delay's test (a blocked loop trips those first).
+    const app = await start({ SHED_MAX_EVENT_LOOP_DELAY: '50', SHED_RETRY_AFTER: '3', SHED_MAX_CONCURRENCY: '0' });
     expect((await get(`${app.url}/api/items`)).status).toBe(200);
     const blocker = blockLoop(app.url);
     let shed: Answer | undefined;
@@ -139,7 +140,7 @@ describe('load shedding: adaptive concurrency limit', () => {
     const limit = new AdaptiveLimit({ min: 1, max: 100, tolerance: 2 });
     let now = 0;
     const windowOf = (ms: number, inFlight: number) => {
-      for (let i = 0; i < 10; i++) limit.sample(ms, inFlight, (now += 11));
+      for (let i = 0; i < 10; i++) limit.sample(ms, inFlight, (now += 11), false);
     };
     for (let i = 0; i < 5; i++) windowOf(10, 3);
     expect(limit.limit).toBe(100);

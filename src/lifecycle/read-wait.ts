@@ -1,0 +1,61 @@
+/**
+ * How long a request read now has waited for the event loop, from the order of the
+ * loop's work (no kernel timestamps in Node). Requests read in one turn of the loop form a
+ * batch: libuv read their sockets after one poll, so each waited at least since the batch
+ * began. Before that, a socket was ready and unread while the loop was busy elsewhere: if
+ * the loop slept since the last batch, the sockets became ready after it slept and waited
+ * for the work it woke to (timers, say); if it never slept, they became ready at any time
+ * since the last batch began. Half of that span is the expected wait.
+ */
+export class ReadWait {
+  private open = false;
+  private batchStart = performance.now();
+  private before = 0;
+  private lastEnd = this.batchStart;
+  private idleAtLastEnd = performance.eventLoopUtilization().idle;
+  /** Whether the current turn accepted a connection, and how many turns in a row before it did. */
+  private accepted = false;
+  private acceptStreak = 0;
+  private readonly close = (): void => {
+    this.open = false;
+    this.acceptStreak = this.accepted ? this.acceptStreak + 1 : 0;
+    this.accepted = false;
+    this.lastEnd = performance.now();
+    this.idleAtLastEnd = performance.eventLoopUtilization().idle;
+  };
+
+  /** The estimated moment a request read at `now` became ready (ms, performance.now()'s clock). */
+  readyAt(now: number): number {
+    if (!this.open) this.begin(now);
+    return this.batchStart - this.before;
+  }
+
+  /** A connection was accepted now. */
+  connected(now: number): void {
+    if (!this.open) this.begin(now);
+    this.accepted = true;
+  }
+
+  /**
+   * True when connections are probably waiting to be accepted: libuv accepts one per turn
+   * of the loop, so when every turn accepts one, more are queued in the kernel, unread, and
+   * older than anything read now. (A turn that accepts none found the queue empty.)
+   */
+  get backlog(): boolean {
+    return this.acceptStreak >= 2 || (this.acceptStreak >= 1 && this.accepted);
+  }
+
+  /** While a batch is open (until the loop's check phase), when it began; undefined after. */
+  get openBatch(): number | undefined {
+    return this.open ? this.batchStart : undefined;
+  }
+
+  private begin(now: number): void {
+    this.open = true;
+    const slept = performance.eventLoopUtilization().idle - this.idleAtLastEnd;
+    // 50 µs: libuv counts a poll that returned at once as a sliver of idle time.
+    this.before = slept > 0.05 ? Math.max(0, now - this.lastEnd - slept) / 2 : (now - this.batchStart) / 2;
+    this.batchStart = now;
+    setImmediate(this.close);
+  }
+}
