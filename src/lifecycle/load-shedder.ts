@@ -152,6 +152,7 @@ export function createLoadShedder(
       batchDone = 0;
     }
     limiter?.sample(now - started, inFlight + doneInBatch(), now, loop.saturated);
+    reads.worked(now);
     inFlight -= 1;
     if (batch !== undefined && this[BATCH] === batch) batchDone += 1;
     if (held) scheduleCheck();

@@ -20,9 +20,17 @@ export class ReadWait {
     this.open = false;
     this.acceptStreak = this.accepted ? this.acceptStreak + 1 : 0;
     this.accepted = false;
-    this.lastEnd = performance.now();
-    this.idleAtLastEnd = performance.eventLoopUtilization().idle;
+    this.worked(performance.now());
   };
+
+  /**
+   * The loop is working now (a batch ended, an answer went out): when it sleeps after this
+   * and then reads, what it reads came during the sleep, not during the work before.
+   */
+  worked(now: number): void {
+    this.lastEnd = now;
+    this.idleAtLastEnd = performance.eventLoopUtilization().idle;
+  }
 
   /** The estimated moment a request read at `now` became ready (ms, performance.now()'s clock). */
   readyAt(now: number): number {
