@@ -35,8 +35,8 @@ export interface AdaptiveLimitOptions {
 const LONG_WINDOWS = 600;
 /** Queueing (ms above the usual) that never counts while the loop has idle time: noise on a busy machine. */
 const IDLE_LOOP_FLOOR = 50;
-/** Queueing (ms above the usual) that never counts even with a saturated loop: a batch of quick requests. */
-const SATURATED_FLOOR = 2;
+/** Queueing (ms above the usual) that never counts even with a saturated loop: a batch of quick requests, a process descheduled for a moment. */
+const SATURATED_FLOOR = 10;
 /** Weight of a grown limit against the current one: one quiet window moves it a little. */
 const SMOOTHING = 0.2;
 

@@ -37,8 +37,8 @@ export interface LoadShedder {
 
 /** ms without a shed request before the overload is over (readiness 200 again, one log line). */
 const RECOVERY_MS = 2000;
-/** A saturated loop may keep a request unread this long whatever its usual latency: a batch of quick ones. */
-const WAIT_FLOOR_MS = 5;
+/** Connections may wait this long to be accepted, whatever the usual latency: a process descheduled for a moment. */
+const WAIT_FLOOR_MS = 10;
 
 const STARTED = Symbol('express-lifeline.shedStarted');
 const BATCH = Symbol('express-lifeline.shedBatch');
@@ -52,18 +52,16 @@ type Admitted = ServerResponse & { [STARTED]?: number; [BATCH]?: number };
  * sheds, `activity.overloaded` is set, so readiness fails with `overloaded` and a balancer
  * sends the traffic elsewhere.
  *
- * While the loop is saturated (LoopSaturation), the loop itself is the queue, and two
- * more rules keep what is admitted close to its usual latency:
- * - a request that already waited longer than `latencyTolerance - 1` times the usual
- *   latency to be read (behind others' handlers in the same turn) is not run then (a
- *   queue-time rule, as CoDel's);
- * - nor is one read while connections wait to be accepted (ReadWait.backlog): libuv accepts
- *   one connection per turn, so a turn spent in a handler leaves the others in the kernel,
- *   unseen, aging; quick turns that answer 503 drain them.
- * Such a request is held instead, the newest one only (the one with the best chance of an
- * answer within its client's patience; the one it replaces gets the 503), and run in the
- * first turn that neither accepted a connection nor admitted a request: the loop's idle
- * moment goes to it rather than to waiting for the next arrival.
+ * While the loop is saturated (LoopSaturation), the loop itself is the queue, and one part
+ * of it is out of sight: libuv accepts one connection per turn of the loop, so a turn spent
+ * in a long handler leaves every other new connection in the kernel, unread and ageing
+ * (ReadWait.backlogAge), and with each 503 closing its connection, every refused client
+ * comes back as a new one. Once connections have waited longer than
+ * `latencyTolerance - 1` times the usual latency (at least 10 ms), a request is not run
+ * then: quick turns that answer 503 drain the queue. The newest such request is held
+ * instead (the one it replaces gets the 503) and runs in the first turn that neither
+ * accepted a connection nor admitted a request: the loop's free moment goes to it rather
+ * than to waiting for the next arrival.
  *
  * A request's latency is counted from the moment it is estimated to have become ready
  * (ReadWait): requests read together were waiting together, and a synchronous handler
@@ -254,20 +252,15 @@ export function createLoadShedder(
           return;
         }
         if (loop.saturated) {
-          if (reads.backlog) {
-            hold(req, res, run, readyAt, () => 'the event loop is saturated and connections wait to be accepted', now);
-            return;
-          }
           const budget = Math.max(WAIT_FLOOR_MS, (settings.latencyTolerance - 1) * usual);
-          const waited = now - readyAt;
-          if (waited > budget) {
+          const backlog = reads.backlogAge(now);
+          if (backlog > budget) {
             hold(
               req,
               res,
               run,
               readyAt,
-              () =>
-                `the event loop is saturated and requests wait ${waited.toFixed(1)} ms to be read (up to ${budget.toFixed(1)} ms with a usual latency of ${usual.toFixed(1)} ms)`,
+              () => `the event loop is saturated and connections have waited ${backlog.toFixed(1)} ms to be accepted`,
               now,
             );
             return;

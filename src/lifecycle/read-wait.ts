@@ -15,10 +15,12 @@ export class ReadWait {
   private idleAtLastEnd = performance.eventLoopUtilization().idle;
   /** Whether the current turn accepted a connection, and how many turns in a row before it did. */
   private accepted = false;
-  private acceptStreak = 0;
+  /** When the first of the turns in a row that each accepted a connection began; undefined when the last turn accepted none. */
+  private acceptingSince: number | undefined;
   private readonly close = (): void => {
     this.open = false;
-    this.acceptStreak = this.accepted ? this.acceptStreak + 1 : 0;
+    if (!this.accepted) this.acceptingSince = undefined;
+    else this.acceptingSince ??= this.batchStart;
     this.accepted = false;
     this.worked(performance.now());
   };
@@ -45,12 +47,14 @@ export class ReadWait {
   }
 
   /**
-   * True when connections are probably waiting to be accepted: libuv accepts one per turn
-   * of the loop, so when every turn accepts one, more are queued in the kernel, unread, and
-   * older than anything read now. (A turn that accepts none found the queue empty.)
+   * How long (ms) connections have been waiting to be accepted, as far as can be told:
+   * libuv accepts one per turn of the loop, so while every turn accepts one the kernel's
+   * queue has not been empty, and what waits there is unread and ageing. A turn that
+   * accepted none found it empty: 0.
    */
-  get backlog(): boolean {
-    return this.acceptStreak >= 2 || (this.acceptStreak >= 1 && this.accepted);
+  backlogAge(now: number): number {
+    const since = this.acceptingSince ?? (this.accepted ? this.batchStart : undefined);
+    return since === undefined ? 0 : now - since;
   }
 
   /** While a batch is open (until the loop's check phase), when it began; undefined after. */

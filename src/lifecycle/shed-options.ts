@@ -5,11 +5,11 @@ import { checkInteger, checkOptionsObject, optionError } from '../options.js';
 export interface ShedOptions {
   /** Event-loop delay p99 (ms, over 500 ms windows, three in a row) past which every new request is shed. Default `SHED_MAX_EVENT_LOOP_DELAY` or 200; 0 = off. */
   maxEventLoopDelay?: number;
-  /** Highest (and first) adaptive concurrency limit. Default `SHED_MAX_CONCURRENCY` or 1000; 0 turns the adaptive limit off. */
+  /** Highest (and first) adaptive concurrency limit. Default `SHED_MAX_CONCURRENCY` or 1000; 0 turns the adaptive limit and the saturated-loop rules off. */
   maxConcurrency?: number;
   /** Lowest adaptive concurrency limit. Default `SHED_MIN_CONCURRENCY` or 1. */
   minConcurrency?: number;
-  /** Recent latency may reach this multiple of the usual before the limit shrinks (>= 1). Default `SHED_LATENCY_TOLERANCE` or 2. */
+  /** How far above the usual latency an admitted request's may go, as a multiple (>= 1): the limit and the saturated-loop rules keep within it. Default `SHED_LATENCY_TOLERANCE` or 2. */
   latencyTolerance?: number;
   /** Seconds in the `Retry-After` of a shed answer. Default `SHED_RETRY_AFTER` or 1. */
   retryAfter?: number;

@@ -255,6 +255,14 @@ describe('lifeline serve: a cluster of workers', () => {
     await sleep(500);
     reloaded();
     const result = await load;
+    if (result.failed)
+      console.log(
+        c
+          .log()
+          .split('\n')
+          .filter((l) => /shedding/.test(l))
+          .join('\n'),
+      );
     expect(result.errors).toEqual([]);
     expect(result.failed).toBe(0);
     expect(result.ok).toBeGreaterThan(200);

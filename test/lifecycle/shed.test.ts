@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { serve } from '../../src/index.js';
 import { AdaptiveLimit } from '../../src/lifecycle/adaptive-limit.js';
+import { watchLoopSaturation } from '../../src/lifecycle/loop-saturation.js';
 import { resolveShed } from '../../src/lifecycle/shed-options.js';
 import { express } from '../helpers/express.js';
 import { runNode, type Child } from '../helpers/process.js';
@@ -149,6 +150,59 @@ describe('load shedding: adaptive concurrency limit', () => {
     const low = limit.limit;
     for (let i = 0; i < 60; i++) windowOf(10, limit.limit);
     expect(limit.limit).toBeGreaterThan(low);
+  });
+});
+
+describe('load shedding: a saturated event loop', () => {
+  it('a CPU-bound route offered about 3x what it serves: the excess answered 503 at once, no queue left behind, probes answered', async () => {
+    const app = await start({});
+    // The usual latency: one at a time.
+    for (let i = 0; i < 20; i++) expect((await get(`${app.url}/block?ms=20`)).status).toBe(200);
+    // Open loop, as users arrive: a request every 7 ms (about 140/s for a route that serves
+    // at most 50/s), each on a new connection, whatever the answers; a probe alongside.
+    const timed = (url: string) => {
+      const at = performance.now();
+      return get(url).then(
+        (answer) => ({ status: answer.status, at, done: performance.now() }),
+        () => ({ status: 0, at, done: performance.now() }),
+      );
+    };
+    const sent: Array<ReturnType<typeof timed>> = [];
+    const probes: Array<ReturnType<typeof timed>> = [];
+    const end = performance.now() + 3000;
+    while (performance.now() < end) {
+      sent.push(timed(`${app.url}/block?ms=20`));
+      if (sent.length % 10 === 0) probes.push(timed(`${app.url}/api/health/live`));
+      await new Promise((r) => setTimeout(r, 7));
+    }
+    const stopped = performance.now();
+    const results = await Promise.all(sent);
+    const served = results.filter((r) => r.status === 200);
+    const shed = results.filter((r) => r.status === 503);
+    expect(results.filter((r) => r.status !== 200 && r.status !== 503)).toEqual([]);
+    expect(shed.length).toBeGreaterThan(results.length / 4);
+    expect(served.length).toBeGreaterThan(20);
+    // Without shedding about 250 requests (5 s of work) would still be queued here.
+    const drained = Math.max(...results.map((r) => r.done)) - stopped;
+    expect(drained).toBeLessThan(1500);
+    expect((await Promise.all(probes)).every((p) => p.status === 200)).toBe(true);
+    expect(app.log()).toMatch(/load shedding started: (the event loop is saturated|\d+ requests in flight)/);
+  }, 40_000);
+
+  it('the loop counts as saturated while it has no idle time, and for a second after', async () => {
+    const loop = watchLoopSaturation(0.9, 50, 1000);
+    try {
+      await new Promise((r) => setTimeout(r, 120));
+      expect(loop.saturated).toBe(false);
+      const until = performance.now() + 300;
+      while (performance.now() < until);
+      // The window's timer runs once the loop is free: it measures the blocked stretch.
+      await new Promise((r) => setTimeout(r, 60));
+      expect(loop.saturated).toBe(true);
+      await expect.poll(() => loop.saturated, { timeout: 3000, interval: 50 }).toBe(false);
+    } finally {
+      loop.stop();
+    }
   });
 });
 
