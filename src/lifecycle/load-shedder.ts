@@ -39,6 +39,12 @@ export interface LoadShedder {
 const RECOVERY_MS = 2000;
 /** Connections may wait this long to be accepted, whatever the usual latency: a process descheduled for a moment. */
 const WAIT_FLOOR_MS = 10;
+/**
+ * A handler's synchronous part (an average) from which one connection accepted per turn
+ * can fall behind: 2 ms is 500 connections a second. Below it, connections waiting are a
+ * burst that quick turns absorb (a client opening 50 at once), not an overload.
+ */
+const LONG_HANDLER_MS = 2;
 
 const STARTED = Symbol('express-lifeline.shedStarted');
 const BATCH = Symbol('express-lifeline.shedBatch');
@@ -56,8 +62,9 @@ type Admitted = ServerResponse & { [STARTED]?: number; [BATCH]?: number };
  * of it is out of sight: libuv accepts one connection per turn of the loop, so a turn spent
  * in a long handler leaves every other new connection in the kernel, unread and ageing
  * (ReadWait.backlogAge), and with each 503 closing its connection, every refused client
- * comes back as a new one. Once connections have waited longer than
- * `latencyTolerance - 1` times the usual latency (at least 10 ms), a request is not run
+ * comes back as a new one. When handlers hold the loop for long (2 ms and more on
+ * average) and connections have waited longer than `latencyTolerance - 1` times the
+ * usual latency (at least 10 ms), a request is not run
  * then: quick turns that answer 503 drain the queue. The newest such request is held
  * instead (the one it replaces gets the 503) and runs in the first turn that neither
  * accepted a connection nor admitted a request: the loop's free moment goes to it rather
@@ -173,8 +180,13 @@ export function createLoadShedder(
     // Time to the first byte of the answer: a stream (SSE) stops counting once it started.
     onHeaders(res, answered);
     res.once('close', gone);
+    const started = performance.now();
     run();
+    handlerMs += (performance.now() - started - handlerMs) / 10;
   }
+
+  /** The synchronous part of a handler (ms), a moving average over about ten requests. */
+  let handlerMs = 0;
 
   /** The request held while the loop is saturated, run when the loop has a moment for it. */
   let held: { req: IncomingMessage; res: ServerResponse; run: () => void; readyAt: number; reason: () => string } | undefined;
@@ -251,7 +263,7 @@ export function createLoadShedder(
           );
           return;
         }
-        if (loop.saturated) {
+        if (loop.saturated && handlerMs >= LONG_HANDLER_MS) {
           const budget = Math.max(WAIT_FLOOR_MS, (settings.latencyTolerance - 1) * usual);
           const backlog = reads.backlogAge(now);
           if (backlog > budget) {
