@@ -64,11 +64,10 @@ type Admitted = ServerResponse & { [STARTED]?: number; [BATCH]?: number };
  * (ReadWait.backlogAge), and with each 503 closing its connection, every refused client
  * comes back as a new one. When handlers hold the loop for long (2 ms and more on
  * average) and connections have waited longer than `latencyTolerance - 1` times the
- * usual latency (at least 10 ms), a request is not run
- * then: quick turns that answer 503 drain the queue. The newest such request is held
- * instead (the one it replaces gets the 503) and runs in the first turn that neither
- * accepted a connection nor admitted a request: the loop's free moment goes to it rather
- * than to waiting for the next arrival.
+ * usual latency (at least 10 ms), a request is not run then: quick turns that answer 503
+ * drain the queue. The newest such request is held instead (the one it replaces gets the
+ * 503) and runs in the first turn that neither accepted a connection nor admitted a
+ * request: the loop's free moment goes to it rather than to waiting for the next arrival.
  *
  * A request's latency is counted from the moment it is estimated to have become ready
  * (ReadWait): requests read together were waiting together, and a synchronous handler
@@ -156,7 +155,7 @@ export function createLoadShedder(
       doneBatch = batch;
       batchDone = 0;
     }
-    limiter?.sample(now - started, inFlight + doneInBatch(), now, loop.saturated);
+    limiter?.sample(now - started, inFlight + doneInBatch(), now);
     reads.worked(now);
     inFlight -= 1;
     if (batch !== undefined && this[BATCH] === batch) batchDone += 1;

@@ -141,7 +141,7 @@ describe('load shedding: adaptive concurrency limit', () => {
     const limit = new AdaptiveLimit({ min: 1, max: 100, tolerance: 2 });
     let now = 0;
     const windowOf = (ms: number, inFlight: number) => {
-      for (let i = 0; i < 10; i++) limit.sample(ms, inFlight, (now += 11), false);
+      for (let i = 0; i < 10; i++) limit.sample(ms, inFlight, (now += 11));
     };
     for (let i = 0; i < 5; i++) windowOf(10, 3);
     expect(limit.limit).toBe(100);
