@@ -5,7 +5,8 @@
  * began. Before that, a socket was ready and unread while the loop was busy elsewhere: if
  * the loop slept since the last batch, the sockets became ready after it slept and waited
  * for the work it woke to (timers, say); if it never slept, they became ready at any time
- * since the last batch began. Half of that span is the expected wait.
+ * since the last batch began. Half of that span is the expected wait. It also keeps the
+ * turns that accepted a connection, for the connections still waiting to be (backlogAge).
  */
 export class ReadWait {
   private open = false;
@@ -13,7 +14,7 @@ export class ReadWait {
   private before = 0;
   private lastEnd = this.batchStart;
   private idleAtLastEnd = performance.eventLoopUtilization().idle;
-  /** Whether the current turn accepted a connection, and how many turns in a row before it did. */
+  /** Whether the current turn accepted a connection. */
   private accepted = false;
   /** When the first of the turns in a row that each accepted a connection began; undefined when the last turn accepted none. */
   private acceptingSince: number | undefined;
