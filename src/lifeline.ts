@@ -6,7 +6,7 @@ import type { LifelineLogger } from './logging/logger.js';
 import { corsSecurity, SAME_ORIGIN_HEADERS, type CorsSecurityOptions, type SameOriginHeaders } from './middleware/cors-security.js';
 import { health, type HealthMiddleware, type HealthOptions } from './middleware/health.js';
 import { keepAlive, type KeepAliveOptions } from './middleware/keep-alive.js';
-import { metrics, type MetricsMiddleware, type MetricsOptions } from './middleware/metrics/index.js';
+import { metrics, TIME_WITH_KEEPALIVE, type MetricsMiddleware, type MetricsOptions } from './middleware/metrics/index.js';
 import { fromStep, stepOf, type ClosableMiddleware, type NextFunction } from './middleware/types.js';
 import { checkOptionsObject, optionError, readEnv } from './options.js';
 
@@ -83,6 +83,7 @@ export function lifeline(options: Readonly<LifelineOptions> = {}): LifelineMiddl
     ? metrics(withLogger(healthPart && metricsOptions.health === undefined ? { ...metricsOptions, health: healthPart } : metricsOptions))
     : undefined;
 
+  if (metricsPart && keepAlivePart) metricsPart[TIME_WITH_KEEPALIVE]?.(keepAlivePart);
   // keepAlive first, so preflights and health answers are counted and timed too. Metrics
   // last: its histogram is the app's routes, not lifeline's own answers.
   const steps = [keepAlivePart, corsPart, healthPart, metricsPart].filter((m) => m !== undefined).map(stepOf);

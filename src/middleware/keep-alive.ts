@@ -29,7 +29,13 @@ export interface KeepAliveOptions {
 export type KeepAliveMiddleware = ClosableMiddleware & {
   /** The counters of an app this middleware serves (`app` is the Express app). */
   activity(app: object): Readonly<Activity>;
+  /** For lifeline(): calls `done` as each request marked by markMetered() ends. */
+  [METERED_DONE]?: (done: MeteredDone) => void;
 };
+
+/** Called as a metered request ends: its response and when keepAlive saw it start (performance.now()). */
+export type MeteredDone = (res: ServerResponse, req: IncomingMessage, started: number) => void;
+export const METERED_DONE: unique symbol = Symbol('express-lifeline.meteredDone');
 
 const KNOWN = ['interval', 'selfPingUrl', 'slowRequestMs', 'accessLog', 'logger'] as const;
 
@@ -43,6 +49,8 @@ interface RequestTiming {
   bytesBefore: number;
   /** From a valid `traceparent`, so the access line joins the distributed trace. */
   trace: TraceIds | undefined;
+  /** metrics() times this request (markMetered). */
+  metered: boolean;
 }
 type Tracked = ServerResponse & { [REQUEST]?: RequestTiming };
 
@@ -68,6 +76,19 @@ export function backendHeaders(started: number, count: number, status: BackendSt
     'Server-Timing',
     timing === undefined ? `app;dur=${duration}` : `${String(timing)}, app;dur=${duration}`,
   ];
+}
+
+/**
+ * Lets metrics() time a request on keepAlive's own record and 'close' listener instead of
+ * adding its own to the response: each property and listener added to every response
+ * costs several µs a request in Node's http internals (measured in bench/RESULTS.md).
+ * False when keepAlive has not seen the request.
+ */
+export function markMetered(res: ServerResponse): boolean {
+  const r = (res as Tracked)[REQUEST];
+  if (r === undefined) return false;
+  r.metered = true;
+  return true;
 }
 
 function setBackendHeaders(this: Tracked): void {
@@ -152,6 +173,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
       req,
       bytesBefore: accessLog ? req.socket.bytesWritten : 0,
       trace: accessLog ? parseTraceparent(req.headers.traceparent) : undefined,
+      metered: false,
     };
     onHeaders(res, setBackendHeaders);
     res.on('close', requestDone);
@@ -163,6 +185,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
     const r = this[REQUEST];
     if (r === undefined) return;
     r.activity.end();
+    if (r.metered) meteredDone?.(this, r.req, r.started);
     if (slowRequestMs === 0 && !accessLog) return;
     const ms = performance.now() - r.started;
     // An event stream (SSE) stays open for as long as its client watches: long by design, not slow.
@@ -183,9 +206,13 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
     }
   }
 
+  let meteredDone: MeteredDone | undefined;
   const middleware = fromStep<KeepAliveMiddleware>('keepAliveMiddleware', keepAliveStep);
 
   middleware.activity = (app: object) => activityOf(app);
+  middleware[METERED_DONE] = (done) => {
+    meteredDone = done;
+  };
   middleware.close = async () => {
     loop?.stop();
     await handle.release();

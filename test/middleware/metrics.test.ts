@@ -87,6 +87,8 @@ describe('metrics: /metrics', () => {
       ),
     ).toBe(1);
     expect(text).toMatch(/^# TYPE http_server_active_requests gauge$/m);
+    // Timed on keepAlive's record inside lifeline(): counted in and out once.
+    expect(samples(text, 'http_server_active_requests').get('http_server_active_requests')).toBe(0);
     // prom-client's default names, so existing dashboards work.
     for (const name of [
       'process_cpu_seconds_total',
@@ -242,6 +244,7 @@ describe('metrics: /metrics', () => {
     expect(res.headers.allow).toBe('GET, HEAD');
     const text = (await request(app).get('/m?x=1')).text;
     expect(text).toContain('http_route="/x"');
+    expect(samples(text, 'http_server_active_requests').get('http_server_active_requests')).toBe(0);
     expect(text).not.toContain('lifeline_check_up{');
   });
 

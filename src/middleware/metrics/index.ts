@@ -3,6 +3,7 @@ import type { HealthSnapshot } from '../../health/registry.js';
 import { acquireLogger, componentLogger } from '../../logging/logger.js';
 import { PEEK_SNAPSHOT, type HealthMiddleware } from '../health.js';
 import { detailsGate } from '../health/details-gate.js';
+import { markMetered, METERED_DONE, type KeepAliveMiddleware } from '../keep-alive.js';
 import { sendError } from '../respond.js';
 import { fromStep, type ClosableMiddleware, type NextFunction } from '../types.js';
 import { methodLabel, RequestDurations } from './durations.js';
@@ -33,7 +34,11 @@ export type MetricsMiddleware = ClosableMiddleware & {
   collect(): Promise<ProcessMetrics>;
   /** Answers scrapes through `exchange` (the cluster's), this process's own figures being one part. */
   shareScrapes(exchange: ScrapeExchange): void;
+  /** For lifeline(): time requests on keepAlive's record (see markMetered) when it has one. */
+  [TIME_WITH_KEEPALIVE]?: (keepAlive: KeepAliveMiddleware) => void;
 };
+
+export const TIME_WITH_KEEPALIVE: unique symbol = Symbol('express-lifeline.metrics.timeWithKeepAlive');
 
 const STARTED = Symbol('express-lifeline.metrics.started');
 type Timed = ServerResponse & { [STARTED]?: number; req?: IncomingMessage };
@@ -155,20 +160,24 @@ export function metrics(options: Readonly<MetricsOptions> = {}): MetricsMiddlewa
     return next === '?' || (next === '/' && (rest === 1 || url[path.length + 1] === '?'));
   }
 
+  function record(res: ServerResponse, req: IncomingMessage, started: number): void {
+    active -= 1;
+    // A client gone before any answer has no status code (OpenTelemetry leaves it out): ''.
+    durations.observe(methodLabel(req.method), routeLabel(req), res.headersSent ? res.statusCode : 0, (performance.now() - started) / 1000);
+  }
+
   // Shared by every response: the request's start rides on the response.
   function requestDone(this: Timed): void {
-    active -= 1;
     const started = this[STARTED];
     const req = this.req;
-    if (started === undefined || req === undefined) return;
-    // A client gone before any answer has no status code (OpenTelemetry leaves it out): ''.
-    durations.observe(
-      methodLabel(req.method),
-      routeLabel(req),
-      this.headersSent ? this.statusCode : 0,
-      (performance.now() - started) / 1000,
-    );
+    if (started === undefined || req === undefined) {
+      active -= 1;
+      return;
+    }
+    record(this, req, started);
   }
+
+  let withKeepAlive = false;
 
   function metricsStep(req: IncomingMessage, res: ServerResponse, next: NextFunction): boolean {
     const url = req.url ?? '/';
@@ -185,6 +194,7 @@ export function metrics(options: Readonly<MetricsOptions> = {}): MetricsMiddlewa
       return true;
     }
     active += 1;
+    if (withKeepAlive && markMetered(res)) return false;
     (res as Timed)[STARTED] = performance.now();
     res.on('close', requestDone);
     return false;
@@ -196,6 +206,10 @@ export function metrics(options: Readonly<MetricsOptions> = {}): MetricsMiddlewa
   middleware.collect = collect;
   middleware.shareScrapes = (e) => {
     exchange = e;
+  };
+  middleware[TIME_WITH_KEEPALIVE] = (keepAlive) => {
+    keepAlive[METERED_DONE]?.(record);
+    withKeepAlive = true;
   };
   middleware.close = async () => {
     processRegistry.clear();
