@@ -248,22 +248,23 @@ export function createLoadShedder(
         return;
       }
       if (limiter) {
-        const usual = limiter.latency.usual;
         const inFlightNow = inFlight + doneInBatch();
         if (inFlightNow >= limiter.limit) {
           reject(
             req,
             res,
             () => {
-              const { recent } = limiter.latency;
+              const { usual, recent } = limiter.latency;
               return `${inFlightNow} requests in flight reached the adaptive limit ${limiter.limit} (latency ${recent.toFixed(1)} ms, usually ${usual.toFixed(1)} ms)`;
             },
             now,
           );
           return;
         }
-        if (loop.saturated && handlerMs >= LONG_HANDLER_MS) {
-          const budget = Math.max(WAIT_FLOOR_MS, (settings.latencyTolerance - 1) * usual);
+        // The cheap test first: `saturated` reads the clock, and quick handlers never need it.
+        if (handlerMs >= LONG_HANDLER_MS && loop.saturated) {
+          // Read only here: `latency` builds an object, and most requests never get this far.
+          const budget = Math.max(WAIT_FLOOR_MS, (settings.latencyTolerance - 1) * limiter.latency.usual);
           const backlog = reads.backlogAge(now);
           if (backlog > budget) {
             hold(
