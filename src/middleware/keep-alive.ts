@@ -8,6 +8,7 @@ import { backgroundLoop } from '../time.js';
 import { failureLog } from '../logging/failure-log.js';
 import { parseTraceparent, type TraceIds } from '../logging/trace-context.js';
 import { activityLookup } from './app-activity.js';
+import { hookAppHeaders } from './app-headers-hook.js';
 import { fromStep, requestPath, type ClosableMiddleware } from './types.js';
 
 export interface KeepAliveOptions {
@@ -39,12 +40,10 @@ export const METERED_DONE: unique symbol = Symbol('express-lifeline.meteredDone'
 
 const KNOWN = ['interval', 'selfPingUrl', 'slowRequestMs', 'accessLog', 'logger'] as const;
 
-const REQUEST = Symbol('express-lifeline.request');
 interface RequestTiming {
   activity: Activity;
   count: number;
   started: number;
-  req: IncomingMessage;
   /** The connection's byte count when the request came, for the access line. */
   bytesBefore: number;
   /** From a valid `traceparent`, so the access line joins the distributed trace. */
@@ -52,7 +51,11 @@ interface RequestTiming {
   /** metrics() times this request (markMetered). */
   metered: boolean;
 }
-type Tracked = ServerResponse & { [REQUEST]?: RequestTiming };
+// Kept beside the response, not on it: a property added to an Express response builds a
+// hidden class for that response alone (see app-headers-hook.ts), a few µs a request. The
+// record holds nothing that leads back to the response (its key), so the WeakMap's entries
+// die with their responses in the young generation.
+const requests = new WeakMap<ServerResponse, RequestTiming>();
 
 function isEventStream(res: ServerResponse): boolean {
   const type = res.getHeader('content-type');
@@ -85,14 +88,16 @@ export function backendHeaders(started: number, count: number, status: BackendSt
  * False when keepAlive has not seen the request.
  */
 export function markMetered(res: ServerResponse): boolean {
-  const r = (res as Tracked)[REQUEST];
+  const r = requests.get(res);
   if (r === undefined) return false;
   r.metered = true;
   return true;
 }
 
-function setBackendHeaders(this: Tracked): void {
-  const r = this[REQUEST];
+// Shared by every response (and, through the app's hook, every keepAlive()): a response
+// keepAlive has not seen has no record and gets nothing.
+function setBackendHeaders(this: ServerResponse): void {
+  const r = requests.get(this);
   if (r === undefined) return;
   const headers = backendHeaders(r.started, r.count, r.activity.status, this.getHeader('Server-Timing'));
   for (let i = 0; i < headers.length; i += 2) this.setHeader(headers[i] as string, headers[i + 1] as string | number);
@@ -165,42 +170,41 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
 
   function keepAliveStep(req: IncomingMessage, res: ServerResponse): boolean {
     const activity = activityFor(req);
-    const tracked = res as Tracked;
-    tracked[REQUEST] = {
+    requests.set(res, {
       activity,
       count: activity.begin(),
       started: performance.now(),
-      req,
       bytesBefore: accessLog ? req.socket.bytesWritten : 0,
       trace: accessLog ? parseTraceparent(req.headers.traceparent) : undefined,
       metered: false,
-    };
-    onHeaders(res, setBackendHeaders);
+    });
+    if (!hookAppHeaders(res, setBackendHeaders)) onHeaders(res, setBackendHeaders);
     res.on('close', requestDone);
     return false;
   }
 
   // Both listeners are shared by every response: per-request state rides on the response.
-  function requestDone(this: Tracked): void {
-    const r = this[REQUEST];
+  function requestDone(this: ServerResponse & { req: IncomingMessage }): void {
+    const r = requests.get(this);
     if (r === undefined) return;
+    const req = this.req;
     r.activity.end();
-    if (r.metered) meteredDone?.(this, r.req, r.started);
+    if (r.metered) meteredDone?.(this, req, r.started);
     if (slowRequestMs === 0 && !accessLog) return;
     const ms = performance.now() - r.started;
     // An event stream (SSE) stays open for as long as its client watches: long by design, not slow.
     if (slowRequestMs > 0 && ms >= slowRequestMs && !isEventStream(this)) {
       log.warn(
-        `slow request: ${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
+        `slow request: ${req.method ?? 'GET'} ${requestPath(req)} ${this.statusCode} took ${ms.toFixed(1)} ms (threshold ${slowRequestMs} ms)`,
       );
     }
     if (accessLog) {
       // On 'close' the answer has left: the line costs the event loop, never the caller.
       // Bytes are what went on the connection for this answer, headers included; no
       // status when the client left before any was sent.
-      const bytes = r.req.socket.bytesWritten - r.bytesBefore;
+      const bytes = req.socket.bytesWritten - r.bytesBefore;
       access.info(
-        `${r.req.method ?? 'GET'} ${requestPath(r.req)} ${this.headersSent ? this.statusCode : '-'} ${ms.toFixed(1)} ms ${bytes} bytes${this.writableFinished ? '' : ' (aborted)'}`,
+        `${req.method ?? 'GET'} ${requestPath(req)} ${this.headersSent ? this.statusCode : '-'} ${ms.toFixed(1)} ms ${bytes} bytes${this.writableFinished ? '' : ' (aborted)'}`,
         r.trace,
       );
     }

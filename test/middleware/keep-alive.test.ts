@@ -149,6 +149,75 @@ describe('keepAlive counters', () => {
     expect(ka.activity(b).requestCount).toBe(1);
   });
 
+  // The headers come from a hook on the app's response prototype (app-headers-hook.ts), not
+  // from a writeHead on each response: these are the places a response can be when it answers.
+  it('are on answers from a mounted sub-app and a router, and from the parent after a sub-app hands on an error', async () => {
+    const ka = keepAlive({ logger: false, interval: 0 });
+    closers.push(ka.close);
+    const app = express();
+    const admin = express();
+    admin.get('/page', (_req: unknown, res: Res) => res.json({ admin: true }));
+    admin.get('/fail', () => {
+      throw new Error('from the sub-app');
+    });
+    app.use(ka);
+    app.use('/admin', admin);
+    app.use(errorHandler({ logger: false }));
+    expectBackendHeaders((await request(app).get('/admin/page')).headers, 1);
+    const failed = await request(app).get('/admin/fail');
+    expect(failed.status).toBe(500);
+    expectBackendHeaders(failed.headers, 2);
+  });
+
+  it('are on the answers of a keepAlive() mounted inside a sub-app, and only there', async () => {
+    const ka = keepAlive({ logger: false, interval: 0 });
+    closers.push(ka.close);
+    const app = express();
+    const api = express();
+    api.use(ka);
+    api.get('/x', (_req: unknown, res: Res) => res.json({}));
+    app.use('/api', api);
+    app.get('/outside', (_req: unknown, res: Res) => res.json({}));
+    expectBackendHeaders((await request(app).get('/api/x')).headers, 1);
+    expect((await request(app).get('/outside')).headers['x-backend-request-count']).toBeUndefined();
+  });
+
+  it('are not on a response answered before keepAlive() saw the request', async () => {
+    const ka = keepAlive({ logger: false, interval: 0 });
+    closers.push(ka.close);
+    const app = express();
+    app.get('/early', (_req: unknown, res: Res) => res.json({}));
+    app.use(ka);
+    app.get('/late', (_req: unknown, res: Res) => res.json({}));
+    expect((await request(app).get('/early')).headers['x-backend-request-count']).toBeUndefined();
+    expectBackendHeaders((await request(app).get('/late')).headers, 1);
+  });
+
+  it('keep headers passed to writeHead() and extend a Server-Timing passed there', async () => {
+    const ka = keepAlive({ logger: false, interval: 0 });
+    closers.push(ka.close);
+    const app = express();
+    type Raw = { writeHead(status: number, reason: unknown, headers?: unknown): Raw; end(body?: string): void };
+    app.use(ka);
+    app.get('/object', (_req: unknown, res: Raw) =>
+      res.writeHead(201, { 'Content-Type': 'text/plain', 'Server-Timing': 'db;dur=3' }).end('made'),
+    );
+    app.get('/reason', (_req: unknown, res: Raw) => res.writeHead(202, 'Queued', { 'X-Job': '7' }).end());
+    app.get('/array', (_req: unknown, res: Raw) => res.writeHead(200, ['X-Raw', 'yes']).end());
+    const made = await request(app).get('/object');
+    expect(made.status).toBe(201);
+    expect(made.headers['content-type']).toBe('text/plain');
+    expect(made.headers['server-timing']).toMatch(/^db;dur=3, app;dur=\d+\.\d{3}$/);
+    expect(made.headers['x-backend-request-count']).toBe('1');
+    const queued = await request(app).get('/reason');
+    expect(queued.status).toBe(202);
+    expect(queued.headers['x-job']).toBe('7');
+    expectBackendHeaders(queued.headers, 2);
+    const raw = await request(app).get('/array');
+    expect(raw.headers['x-raw']).toBe('yes');
+    expectBackendHeaders(raw.headers, 3);
+  });
+
   it('works on a plain node:http server too', async () => {
     const ka = keepAlive({ logger: false, interval: 0 });
     closers.push(ka.close);
