@@ -183,7 +183,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
     return false;
   }
 
-  // Both listeners are shared by every response: per-request state rides on the response.
+  // Shared by every response, like setBackendHeaders: per-request state is in `requests`.
   function requestDone(this: ServerResponse & { req: IncomingMessage }): void {
     const r = requests.get(this);
     if (r === undefined) return;
