@@ -1,6 +1,7 @@
 import { ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 
-type Listener = (this: ServerResponse) => void;
+/** Called with the status code being written. */
+type Listener = (this: ServerResponse, statusCode: number) => void;
 type WriteHead = (this: ServerResponse, statusCode: number, reason?: unknown, headers?: unknown) => ServerResponse;
 
 const listenersOf = new WeakMap<object, Listener[]>();
@@ -53,10 +54,10 @@ function install(proto: object & { writeHead?: WriteHead }): Listener[] | undefi
         // As on-headers does: headers passed here are set first, so a listener sees them
         // (a Server-Timing passed to writeHead() is extended, not replaced).
         setPassedHeaders(this, passed);
-        for (const listener of listeners) listener.call(this);
+        for (const listener of listeners) listener.call(this, statusCode);
         return typeof reason === 'string' ? original.call(this, statusCode, reason) : original.call(this, statusCode);
       }
-      for (const listener of listeners) listener.call(this);
+      for (const listener of listeners) listener.call(this, statusCode);
       return original.call(this, statusCode, reason, headers);
     },
   });

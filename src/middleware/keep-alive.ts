@@ -34,8 +34,12 @@ export type KeepAliveMiddleware = ClosableMiddleware & {
   [METERED_DONE]?: (done: MeteredDone) => void;
 };
 
-/** Called as a metered request ends: its response and when keepAlive saw it start (performance.now()). */
-export type MeteredDone = (res: ServerResponse, req: IncomingMessage, started: number) => void;
+/**
+ * Called as a metered request ends, with what keepAlive already has at hand: the method
+ * label metrics() gave markMetered(), the status code written (0 when the client left
+ * before any answer) and the ms since keepAlive saw the request.
+ */
+export type MeteredDone = (req: IncomingMessage, method: string, status: number, ms: number) => void;
 export const METERED_DONE: unique symbol = Symbol('express-lifeline.meteredDone');
 
 const KNOWN = ['interval', 'selfPingUrl', 'slowRequestMs', 'accessLog', 'logger'] as const;
@@ -48,14 +52,22 @@ interface RequestTiming {
   bytesBefore: number;
   /** From a valid `traceparent`, so the access line joins the distributed trace. */
   trace: TraceIds | undefined;
-  /** metrics() times this request (markMetered). */
-  metered: boolean;
+  /** The status code written with the headers; 0 until then. */
+  status: number;
+  /** metrics() times this request (markMetered), under this method label; '' when it does not. */
+  meteredMethod: string;
 }
 // Kept beside the response, not on it: a property added to an Express response builds a
 // hidden class for that response alone (see app-headers-hook.ts), a few µs a request. The
 // record holds nothing that leads back to the response (its key), so the WeakMap's entries
 // die with their responses in the young generation.
 const requests = new WeakMap<ServerResponse, RequestTiming>();
+
+/** A status as Node's writeHead() takes it (`code | 0`, 100–999); 0 for one it refuses. */
+function writtenStatus(code: unknown): number {
+  const n = Number(code) | 0;
+  return n >= 100 && n <= 999 ? n : 0;
+}
 
 function isEventStream(res: ServerResponse): boolean {
   const type = res.getHeader('content-type');
@@ -87,18 +99,21 @@ export function backendHeaders(started: number, count: number, status: BackendSt
  * costs several µs a request in Node's http internals (measured in bench/RESULTS.md).
  * False when keepAlive has not seen the request.
  */
-export function markMetered(res: ServerResponse): boolean {
+export function markMetered(res: ServerResponse, method: string): boolean {
   const r = requests.get(res);
   if (r === undefined) return false;
-  r.metered = true;
+  r.meteredMethod = method;
   return true;
 }
 
 // Shared by every response (and, through the app's hook, every keepAlive()): a response
-// keepAlive has not seen has no record and gets nothing.
-function setBackendHeaders(this: ServerResponse): void {
+// keepAlive has not seen has no record and gets nothing. The status comes from the
+// writeHead() call when the hook passes it: reading it back from an Express response
+// (a hidden class of its own, see app-headers-hook.ts) costs more than the rest of metering.
+function setBackendHeaders(this: ServerResponse, statusCode?: unknown): void {
   const r = requests.get(this);
   if (r === undefined) return;
+  r.status = writtenStatus(statusCode ?? this.statusCode);
   const headers = backendHeaders(r.started, r.count, r.activity.status, this.getHeader('Server-Timing'));
   for (let i = 0; i < headers.length; i += 2) this.setHeader(headers[i] as string, headers[i + 1] as string | number);
 }
@@ -176,7 +191,8 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
       started: performance.now(),
       bytesBefore: accessLog ? req.socket.bytesWritten : 0,
       trace: accessLog ? parseTraceparent(req.headers.traceparent) : undefined,
-      metered: false,
+      status: 0,
+      meteredMethod: '',
     });
     if (!hookAppHeaders(res, setBackendHeaders)) onHeaders(res, setBackendHeaders);
     res.on('close', requestDone);
@@ -189,9 +205,9 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
     if (r === undefined) return;
     const req = this.req;
     r.activity.end();
-    if (r.metered) meteredDone?.(this, req, r.started);
-    if (slowRequestMs === 0 && !accessLog) return;
     const ms = performance.now() - r.started;
+    if (r.meteredMethod !== '') meteredDone?.(req, r.meteredMethod, r.status, ms);
+    if (slowRequestMs === 0 && !accessLog) return;
     // An event stream (SSE) stays open for as long as its client watches: long by design, not slow.
     if (slowRequestMs > 0 && ms >= slowRequestMs && !isEventStream(this)) {
       log.warn(

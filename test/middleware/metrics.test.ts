@@ -1,9 +1,11 @@
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lifeline, metrics, type MetricsOptions } from '../../src/index.js';
 import { express } from '../helpers/express.js';
 import { runNode } from '../helpers/process.js';
+import { listen } from '../helpers/server.js';
 
 const closers: Array<() => Promise<void>> = [];
 const ENV = ['NODE_ENV', 'HEALTH_TOKEN', 'METRICS_TOKEN', 'METRICS', 'METRICS_PATH'];
@@ -247,6 +249,49 @@ describe('metrics: /metrics', () => {
     expect(samples(text, 'http_server_active_requests').get('http_server_active_requests')).toBe(0);
     expect(text).not.toContain('lifeline_check_up{');
   });
+
+  // lifeline() takes the status from keepAlive's writeHead() hook; metrics() alone reads it back at the end.
+  for (const stack of ['lifeline()', 'metrics() alone'] as const) {
+    it(`labels the status that went out, with ${stack}: writeHead() with headers, an error's 500, none for a client gone first`, async () => {
+      const app = express();
+      const part =
+        stack === 'lifeline()' ? lifeline({ logger: false, keepAlive: { interval: 0 }, metrics: true }) : metrics({ logger: false });
+      closers.push(part.close);
+      app.use(part);
+      let reached = 0;
+      type RawRes = { writeHead(code: number, headers: Record<string, string>): void; end(body: string): void };
+      app.get('/queued', (_req: unknown, res: RawRes) => {
+        res.writeHead(202, { 'Content-Type': 'text/plain' });
+        res.end('queued');
+      });
+      app.get('/boom', () => {
+        throw new Error('boom');
+      });
+      app.get('/hang', () => {
+        reached += 1;
+      });
+      const running = await listen(app);
+      closers.push(running.close);
+      expect((await fetch(`${running.url}/queued`)).status).toBe(202);
+      expect((await fetch(`${running.url}/boom`)).status).toBe(500);
+      const socket = connect(Number(new URL(running.url).port), '127.0.0.1');
+      socket.write('GET /hang HTTP/1.1\r\nHost: x\r\n\r\n');
+      await expect.poll(() => reached, { timeout: 5000, interval: 10 }).toBe(1);
+      socket.destroy();
+      const count = (route: string, status: string) =>
+        `http_server_request_duration_seconds_count{http_request_method="GET",http_route="${route}",http_response_status_code="${status}"}`;
+      await expect
+        .poll(async () => samples((await scrape(app)).text, 'http_server_request_duration_seconds_count').get(count('/hang', '')), {
+          timeout: 5000,
+          interval: 20,
+        })
+        .toBe(1);
+      const counts = samples((await scrape(app)).text, 'http_server_request_duration_seconds_count');
+      expect(counts.get(count('/queued', '202'))).toBe(1);
+      expect(counts.get(count('/boom', '500'))).toBe(1);
+      expect([...counts.keys()].filter((k) => k.includes('"/hang"'))).toEqual([count('/hang', '')]);
+    });
+  }
 
   it('rejects bad options with a TypeError naming the option', () => {
     const bad: Array<[unknown, RegExp]> = [
