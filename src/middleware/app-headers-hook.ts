@@ -36,6 +36,16 @@ function appResponseOf(res: ServerResponse): object | undefined {
   return root;
 }
 
+/**
+ * The status a listener was given, as Node's writeHead() takes it (`code | 0`, 100–999), or
+ * 0 for one it refuses; `statusCode` is undefined under on-headers, where the response's
+ * own is already set.
+ */
+export function writtenStatus(res: ServerResponse, statusCode: unknown): number {
+  const n = Number(statusCode ?? res.statusCode) | 0;
+  return n >= 100 && n <= 999 ? n : 0;
+}
+
 function setPassedHeaders(res: ServerResponse, headers: object): void {
   for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) if (name && value !== undefined) res.setHeader(name, value);
 }

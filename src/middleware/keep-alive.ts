@@ -8,7 +8,7 @@ import { backgroundLoop } from '../time.js';
 import { failureLog } from '../logging/failure-log.js';
 import { parseTraceparent, type TraceIds } from '../logging/trace-context.js';
 import { activityLookup } from './app-activity.js';
-import { hookAppHeaders } from './app-headers-hook.js';
+import { hookAppHeaders, writtenStatus } from './app-headers-hook.js';
 import { fromStep, requestPath, type ClosableMiddleware } from './types.js';
 
 export interface KeepAliveOptions {
@@ -63,12 +63,6 @@ interface RequestTiming {
 // die with their responses in the young generation.
 const requests = new WeakMap<ServerResponse, RequestTiming>();
 
-/** A status as Node's writeHead() takes it (`code | 0`, 100–999); 0 for one it refuses. */
-function writtenStatus(code: unknown): number {
-  const n = Number(code) | 0;
-  return n >= 100 && n <= 999 ? n : 0;
-}
-
 function isEventStream(res: ServerResponse): boolean {
   const type = res.getHeader('content-type');
   return typeof type === 'string' && type.startsWith('text/event-stream');
@@ -113,7 +107,7 @@ export function markMetered(res: ServerResponse, method: string): boolean {
 function setBackendHeaders(this: ServerResponse, statusCode?: unknown): void {
   const r = requests.get(this);
   if (r === undefined) return;
-  r.status = writtenStatus(statusCode ?? this.statusCode);
+  r.status = writtenStatus(this, statusCode);
   const headers = backendHeaders(r.started, r.count, r.activity.status, this.getHeader('Server-Timing'));
   for (let i = 0; i < headers.length; i += 2) this.setHeader(headers[i] as string, headers[i + 1] as string | number);
 }

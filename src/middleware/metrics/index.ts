@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import onHeaders from 'on-headers';
 import type { HealthSnapshot } from '../../health/registry.js';
 import { acquireLogger, componentLogger } from '../../logging/logger.js';
 import { PEEK_SNAPSHOT, type HealthMiddleware } from '../health.js';
+import { hookAppHeaders, writtenStatus } from '../app-headers-hook.js';
 import { detailsGate } from '../health/details-gate.js';
 import { markMetered, METERED_DONE, type KeepAliveMiddleware } from '../keep-alive.js';
 import { sendError } from '../respond.js';
@@ -40,8 +42,20 @@ export type MetricsMiddleware = ClosableMiddleware & {
 
 export const TIME_WITH_KEEPALIVE: unique symbol = Symbol('express-lifeline.metrics.timeWithKeepAlive');
 
-const STARTED = Symbol('express-lifeline.metrics.started');
-type Timed = ServerResponse & { [STARTED]?: number; req?: IncomingMessage };
+/** A request metrics() times itself (without lifeline()'s keepAlive). */
+interface Timing {
+  started: number;
+  method: string;
+  /** The status code written with the headers; 0 until then. */
+  status: number;
+}
+// Beside the response rather than on it, for the reason keepAlive's records are (keep-alive.ts).
+const timings = new WeakMap<ServerResponse, Timing>();
+
+function statusWritten(this: ServerResponse, statusCode?: unknown): void {
+  const t = timings.get(this);
+  if (t !== undefined) t.status = writtenStatus(this, statusCode);
+}
 
 const SCRAPE_ERRORS = 'lifeline_scrape_errors_total';
 
@@ -166,15 +180,10 @@ export function metrics(options: Readonly<MetricsOptions> = {}): MetricsMiddlewa
     durations.observe(method, routeLabel(req), status, ms / 1000);
   }
 
-  // Shared by every response: the request's start rides on the response.
-  function requestDone(this: Timed): void {
-    const started = this[STARTED];
-    const req = this.req;
-    if (started === undefined || req === undefined) {
-      active -= 1;
-      return;
-    }
-    record(req, methodLabel(req.method), this.headersSent ? this.statusCode : 0, performance.now() - started);
+  // Shared by every response, like statusWritten: per-request state is in `timings`.
+  function requestDone(this: ServerResponse & { req: IncomingMessage }): void {
+    const t = timings.get(this);
+    if (t !== undefined) record(this.req, t.method, t.status, performance.now() - t.started);
   }
 
   let withKeepAlive = false;
@@ -194,10 +203,12 @@ export function metrics(options: Readonly<MetricsOptions> = {}): MetricsMiddlewa
       return true;
     }
     active += 1;
-    // The method is read here, where corsSecurity() has just read it and V8's lookup cache
-    // still holds this request's hidden class; at the end of the request it is a slow lookup.
-    if (withKeepAlive && markMetered(res, methodLabel(req.method))) return false;
-    (res as Timed)[STARTED] = performance.now();
+    // The method is read here, where the router and corsSecurity() have just read it and V8's
+    // lookup cache still holds this request's hidden class; at the end it is a slow lookup.
+    const method = methodLabel(req.method);
+    if (withKeepAlive && markMetered(res, method)) return false;
+    timings.set(res, { started: performance.now(), method, status: 0 });
+    if (!hookAppHeaders(res, statusWritten)) onHeaders(res, statusWritten);
     res.on('close', requestDone);
     return false;
   }
