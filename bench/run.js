@@ -1,7 +1,7 @@
 // @ts-check
 // `npm run bench`: bare Express 5 against the same app behind lifeline(), in one run.
 // Server on core 0, load on core 1 (taskset), scenarios interleaved over several rounds, medians compared.
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { hasTaskset, pin } from './cpu-pinning.js';
 import { measureLogLine } from './log-line.js';
+import { compareInOneProcess } from './same-process.js';
+import { median, sample, startServer } from './harness.js';
 import { measureShedding, sheddingTable } from './shed.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,57 +20,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const LONG_REQUESTS = Number(process.env.BENCH_LONG_REQUESTS ?? 500_000);
-// An untimed burst before each timed run. Each server sits idle while the others are measured,
-// and after ~10 s idle V8's memory reducer has run: the first half second of load then costs
-// ~40 µs more a request (measured: 164 µs, then 120 µs steady, in 0.5 s slices), a penalty
-// that landed on whichever server had idled longest and read as its own cost.
+// An untimed burst before each timed run (see bench/sample.js).
 const WARM_SECONDS = Number(process.env.BENCH_WARM_SECONDS ?? 1);
 pin(process.pid, '1');
 
-/** @param {string} mode */
-async function startServer(mode) {
-  const child = fork(join(here, 'server.js'), [mode], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const [message] = /** @type {[{ port: number }]} */ (await once(child, 'message'));
-  pin(child.pid, '0');
-  return {
-    url: `http://127.0.0.1:${message.port}`,
-    /** @returns {Promise<{ rss: number, spawned: number, cpuMicros: number }>} */
-    async stats() {
-      child.send('stats');
-      const [stats] = await once(child, 'message');
-      return stats;
-    },
-    async gc() {
-      child.send('gc');
-      await once(child, 'message');
-    },
-    async stop() {
-      child.send('stop');
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
-}
-
-/**
- * Loads one URL and measures throughput, latency, and the server's own CPU time per
- * request: the last is the steadier figure on a machine whose neighbours steal cycles.
- * @param {{ stats(): Promise<{ cpuMicros: number }> }} server @param {string} url @param {Partial<autocannon.Options>} [extra]
- */
-async function load(server, url, extra = {}) {
-  if (WARM_SECONDS > 0) await autocannon({ url, connections: CONNECTIONS, duration: WARM_SECONDS });
-  const before = (await server.stats()).cpuMicros;
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, ...extra });
-  const cpu = (await server.stats()).cpuMicros - before;
-  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpu: cpu / Math.max(1, result.requests.total) };
-}
-
-/** @param {number[]} values */
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
+/** @param {{ stats(): Promise<{ cpuMicros: number }> }} server @param {string} url @param {Partial<autocannon.Options>} [extra] */
+const load = (server, url, extra = {}) =>
+  sample(() => server.stats(), url, { connections: CONNECTIONS, seconds: SECONDS, warmSeconds: WARM_SECONDS, extra });
 
 const servers = {
   bare: await startServer('bare'),
@@ -77,7 +35,6 @@ const servers = {
   lifelineAccess: await startServer('lifeline-access'),
   serve: await startServer('serve'),
   hung: await startServer('lifeline-hung'),
-  metrics: await startServer('lifeline-metrics'),
 };
 const scenarios = [
   { name: 'bare Express 5, GET /api/items', server: servers.bare, url: `${servers.bare.url}/api/items` },
@@ -93,7 +50,6 @@ const scenarios = [
   { name: 'serve(app), GET /api/ping (answered before Express)', server: servers.serve, url: `${servers.serve.url}/api/ping` },
   { name: 'serve(app), GET /api/health/ready (before Express)', server: servers.serve, url: `${servers.serve.url}/api/health/ready` },
   { name: 'lifeline(), GET /api/health, dependency hung', server: servers.hung, url: `${servers.hung.url}/api/health` },
-  { name: 'lifeline({ metrics: true }), GET /api/items', server: servers.metrics, url: `${servers.metrics.url}/api/items` },
 ];
 
 for (const s of scenarios) await load(s.server, s.url, { duration: 2 }); // warm-up: JIT, pools
@@ -156,12 +112,6 @@ const addedCpu = (list) => perRound(list, (x, b) => x.cpu - b.cpu);
 // The access log's cost: the same route and stack, with and without a line per request.
 const accessVsOff = versus(accessRow.list, routeRow.list, (x, b) => x.rps / b.rps);
 const accessCpu = versus(accessRow.list, routeRow.list, (x, b) => x.cpu - b.cpu);
-// The cost of /metrics on a route: the same route and stack, with and without the histogram.
-const metricsRow = rows.find((r) => r.name.startsWith('lifeline({ metrics: true })'));
-if (!metricsRow) throw new Error('scenarios missing');
-const metricsVsOff = versus(metricsRow.list, routeRow.list, (x, b) => x.rps / b.rps);
-const metricsCpuRatio = versus(metricsRow.list, routeRow.list, (x, b) => b.cpu / x.cpu);
-const metricsCpu = versus(metricsRow.list, routeRow.list, (x, b) => x.cpu - b.cpu);
 
 // Memory: RSS after warm-up, then after a long mixed run on the lifeline server.
 const lifelineUrl = servers.lifeline.url;
@@ -185,6 +135,19 @@ await servers.lifeline.gc();
 const rssAfter = (await servers.lifeline.stats()).rss;
 await Promise.all(Object.values(servers).map((s) => s.stop()));
 const logLine = await measureLogLine();
+
+// The cost of /metrics on a route: the same route and stack with and without the histogram,
+// in one process (bench/same-process.js): a few µs, less than two processes of one stack differ.
+const metricsPair = await compareInOneProcess({
+  base: 'lifeline',
+  variant: 'lifeline-metrics',
+  path: '/api/items',
+  processes: Number(process.env.BENCH_PAIR_PROCESSES ?? 3),
+  rounds: Number(process.env.BENCH_PAIR_ROUNDS ?? 6),
+  connections: CONNECTIONS,
+  seconds: SECONDS,
+  warmSeconds: WARM_SECONDS,
+});
 
 // Reload under load: a 2-worker cluster (`lifeline serve`), steady state, then a SIGHUP
 // reload of both workers while autocannon keeps sending. Workers use both cores here.
@@ -249,6 +212,7 @@ const reload = await (async () => {
 const shedding = [await measureShedding('await'), await measureShedding('sync')];
 
 const mb = (/** @type {number} */ n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+const signed = (/** @type {number} */ n) => `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
 const table = [
   '| scenario | req/s | throughput vs bare | server CPU µs/request | CPU efficiency vs bare | p50 ms | p99 ms |',
   '|---|---:|---:|---:|---:|---:|---:|',
@@ -263,7 +227,7 @@ const summary = [
   `- /api/health while a dependency hangs (answered from the last snapshot, refreshed in the background): p99 ${hungRow?.p99} ms, p50 ${hungRow?.p50} ms, vs p99 ${healthRow.p99} ms, p50 ${healthRow.p50} ms with every dependency answering`,
   `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
   `- access log on vs off (lifeline(), GET /api/items): ${accessVsOff.toFixed(2)}× throughput, +${accessCpu.toFixed(1)} µs server CPU per request; p99 ${accessRow.p99} ms vs ${routeRow.p99} ms; one line alone (bench/log-line.js): ${logLine.cpuMicros.toFixed(1)} µs CPU`,
-  `- metrics on vs off (lifeline(), GET /api/items): ${metricsVsOff.toFixed(3)}× throughput, ${metricsCpuRatio.toFixed(3)}× CPU efficiency (target ≥ 0.98×), ${metricsCpu >= 0 ? '+' : ''}${metricsCpu.toFixed(1)} µs server CPU per request; p99 ${metricsRow.p99} ms vs ${routeRow.p99} ms`,
+  `- metrics on vs off (lifeline() and lifeline({ metrics: true }) in one process, GET /api/items, ${metricsPair.variant.perProcess.length} processes × ${process.env.BENCH_PAIR_ROUNDS ?? 6} rounds): ${metricsPair.variant.efficiency.toFixed(3)}× CPU efficiency (target ≥ 0.98×), ${metricsPair.variant.throughput.toFixed(3)}× throughput, ${signed(metricsPair.variant.cpu)} µs server CPU per request of ${metricsPair.baseCpu.toFixed(1)} (per process ${metricsPair.variant.perProcess.map(signed).join(', ')}); the same lifeline() app on a third port, the noise floor: ${signed(metricsPair.twin.cpu)} µs, ${metricsPair.twin.efficiency.toFixed(3)}× (per process ${metricsPair.twin.perProcess.map(signed).join(', ')})`,
   `- serve(app) /api/ping answered at the http.Server level: ${rows[6]?.throughput.toFixed(2)}× bare throughput, ${rows[6]?.efficiency.toFixed(2)}× CPU efficiency`,
   `- reload under load (2 workers, ${CONNECTIONS} connections): both workers replaced in ${reload.reloadMs} ms; ${reload.sent} requests sent during the run, ${reload.answered} answered, ${reload.failed} failed (target 0); p99 ${reload.p99} ms during the reload vs ${reload.steadyP99} ms steady (${reload.rps.toFixed(0)} vs ${reload.steadyRps.toFixed(0)} req/s)`,
   `- RSS of the lifeline server: ${mb(rssBefore)} after warm-up, ${mb(rssAfter)} after ${longTotal} more requests (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %)`,
