@@ -20,8 +20,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const LONG_REQUESTS = Number(process.env.BENCH_LONG_REQUESTS ?? 500_000);
-// An untimed burst before each timed run (see bench/sample.js).
+// An untimed burst before each timed run (see bench/harness.js).
 const WARM_SECONDS = Number(process.env.BENCH_WARM_SECONDS ?? 1);
+// Metrics on vs off, inside one process (bench/same-process.js).
+const PAIR_PROCESSES = Number(process.env.BENCH_PAIR_PROCESSES ?? 3);
+const PAIR_ROUNDS = Number(process.env.BENCH_PAIR_ROUNDS ?? 6);
 pin(process.pid, '1');
 
 /** @param {{ stats(): Promise<{ cpuMicros: number }> }} server @param {string} url @param {Partial<autocannon.Options>} [extra] */
@@ -142,8 +145,8 @@ const metricsPair = await compareInOneProcess({
   base: 'lifeline',
   variant: 'lifeline-metrics',
   path: '/api/items',
-  processes: Number(process.env.BENCH_PAIR_PROCESSES ?? 3),
-  rounds: Number(process.env.BENCH_PAIR_ROUNDS ?? 6),
+  processes: PAIR_PROCESSES,
+  rounds: PAIR_ROUNDS,
   connections: CONNECTIONS,
   seconds: SECONDS,
   warmSeconds: WARM_SECONDS,
@@ -227,7 +230,7 @@ const summary = [
   `- /api/health while a dependency hangs (answered from the last snapshot, refreshed in the background): p99 ${hungRow?.p99} ms, p50 ${hungRow?.p50} ms, vs p99 ${healthRow.p99} ms, p50 ${healthRow.p50} ms with every dependency answering`,
   `- child processes spawned by the lifeline server during the timed runs: ${spawnedDuring}`,
   `- access log on vs off (lifeline(), GET /api/items): ${accessVsOff.toFixed(2)}× throughput, +${accessCpu.toFixed(1)} µs server CPU per request; p99 ${accessRow.p99} ms vs ${routeRow.p99} ms; one line alone (bench/log-line.js): ${logLine.cpuMicros.toFixed(1)} µs CPU`,
-  `- metrics on vs off (lifeline() and lifeline({ metrics: true }) in one process, GET /api/items, ${metricsPair.variant.perProcess.length} processes × ${process.env.BENCH_PAIR_ROUNDS ?? 6} rounds): ${metricsPair.variant.efficiency.toFixed(3)}× CPU efficiency (target ≥ 0.98×), ${metricsPair.variant.throughput.toFixed(3)}× throughput, ${signed(metricsPair.variant.cpu)} µs server CPU per request of ${metricsPair.baseCpu.toFixed(1)} (per process ${metricsPair.variant.perProcess.map(signed).join(', ')}); the same lifeline() app on a third port, the noise floor: ${signed(metricsPair.twin.cpu)} µs, ${metricsPair.twin.efficiency.toFixed(3)}× (per process ${metricsPair.twin.perProcess.map(signed).join(', ')})`,
+  `- metrics on vs off (lifeline() and lifeline({ metrics: true }) in one process, GET /api/items, ${PAIR_PROCESSES} processes × ${PAIR_ROUNDS} rounds): ${metricsPair.variant.efficiency.toFixed(3)}× CPU efficiency (target ≥ 0.98×), ${metricsPair.variant.throughput.toFixed(3)}× throughput, ${signed(metricsPair.variant.cpu)} µs server CPU per request of ${metricsPair.baseCpu.toFixed(1)} (per process ${metricsPair.variant.perProcess.map(signed).join(', ')}); the same lifeline() app on a third port, the noise floor: ${signed(metricsPair.twin.cpu)} µs, ${metricsPair.twin.efficiency.toFixed(3)}× (per process ${metricsPair.twin.perProcess.map(signed).join(', ')})`,
   `- serve(app) /api/ping answered at the http.Server level: ${rows[6]?.throughput.toFixed(2)}× bare throughput, ${rows[6]?.efficiency.toFixed(2)}× CPU efficiency`,
   `- reload under load (2 workers, ${CONNECTIONS} connections): both workers replaced in ${reload.reloadMs} ms; ${reload.sent} requests sent during the run, ${reload.answered} answered, ${reload.failed} failed (target 0); p99 ${reload.p99} ms during the reload vs ${reload.steadyP99} ms steady (${reload.rps.toFixed(0)} vs ${reload.steadyRps.toFixed(0)} req/s)`,
   `- RSS of the lifeline server: ${mb(rssBefore)} after warm-up, ${mb(rssAfter)} after ${longTotal} more requests (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %)`,
