@@ -78,12 +78,16 @@ function install(proto: object & { writeHead?: WriteHead }): Listener[] | undefi
 /**
  * Runs `listener` on each response of `res`'s Express app just before its headers are
  * written, from a hook put once on the app's response prototype; the listener itself
- * decides whether a response is one of its own. Returns false outside Express, where the
- * caller uses on-headers. Why not on-headers here: it adds an own `writeHead` to every
+ * decides whether a response is one of its own. Returns false outside Express, or when the
+ * response already has a writeHead of its own, where the caller uses on-headers. Why not on-headers here: it adds an own `writeHead` to every
  * response, and Express re-prototypes each response, so no two share a hidden class and
  * every property added to one builds a new one.
  */
 export function hookAppHeaders(res: ServerResponse, listener: Listener): boolean {
+  // Something before Express (serve()'s load shedder, on-headers) gave this response a
+  // writeHead of its own: it shadows the prototype's and calls Node's directly, so the
+  // hook would never run. The caller wraps that one instead, as on-headers does.
+  if (Object.hasOwn(res, 'writeHead')) return false;
   const proto = appResponseOf(res);
   if (proto === undefined) return false;
   if (proto === lastHooked && listener === lastListener) return true;

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lifeline, metrics, type MetricsOptions } from '../../src/index.js';
+import { lifeline, metrics, serve, type MetricsOptions } from '../../src/index.js';
 import { express } from '../helpers/express.js';
 import { runNode } from '../helpers/process.js';
 import { listen } from '../helpers/server.js';
@@ -292,6 +292,31 @@ describe('metrics: /metrics', () => {
       expect([...counts.keys()].filter((k) => k.includes('"/hang"'))).toEqual([count('/hang', '')]);
     });
   }
+
+  it('under serve(), whose load shedder wraps writeHead before Express: keepAlive headers and the status label are still there', async () => {
+    const app = express();
+    const life = lifeline({ logger: false, keepAlive: { interval: 0 }, health: { interval: 0 }, metrics: true });
+    closers.push(life.close);
+    app.use(life);
+    app.get('/items', (_req: unknown, res: Res) => res.status(201).json([]));
+    const served = await serve(app, { port: 0, host: '127.0.0.1', signals: false, exit: false, handleCrashes: false, logger: false });
+    closers.push(async () => {
+      await served.shutdown('test over');
+    });
+    expect(served.shedding()).not.toBeUndefined();
+    const base = `http://127.0.0.1:${served.port}`;
+    const res = await fetch(`${base}/items`);
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-backend-request-count')).toBe('1');
+    expect(res.headers.get('server-timing')).toMatch(/^app;dur=/);
+    const key = 'http_server_request_duration_seconds_count{http_request_method="GET",http_route="/items",http_response_status_code="201"}';
+    await expect
+      .poll(async () => samples(await (await fetch(`${base}/metrics`)).text(), 'http_server_request_duration_seconds_count').get(key), {
+        timeout: 5000,
+        interval: 20,
+      })
+      .toBe(1);
+  });
 
   it('rejects bad options with a TypeError naming the option', () => {
     const bad: Array<[unknown, RegExp]> = [
