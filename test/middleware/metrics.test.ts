@@ -250,7 +250,7 @@ describe('metrics: /metrics', () => {
     expect(text).not.toContain('lifeline_check_up{');
   });
 
-  // lifeline() takes the status from keepAlive's writeHead() hook; metrics() alone reads it back at the end.
+  // Both take the status from the app's writeHead() hook: lifeline() keeps it on keepAlive's record, metrics() alone on its own.
   for (const stack of ['lifeline()', 'metrics() alone'] as const) {
     it(`labels the status that went out, with ${stack}: writeHead() with headers, an error's 500, none for a client gone first`, async () => {
       const app = express();
