@@ -1,7 +1,8 @@
 import { ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import onHeaders from 'on-headers';
 
-/** Called with the status code being written. */
-type Listener = (this: ServerResponse, statusCode: number) => void;
+/** Called with the status code being written; without it under on-headers (see writtenStatus). */
+type Listener = (this: ServerResponse, statusCode?: number) => void;
 type WriteHead = (this: ServerResponse, statusCode: number, reason?: unknown, headers?: unknown) => ServerResponse;
 
 const listenersOf = new WeakMap<object, Listener[]>();
@@ -79,14 +80,14 @@ function install(proto: object & { writeHead?: WriteHead }): Listener[] | undefi
  * Runs `listener` on each response of `res`'s Express app just before its headers are
  * written, from a hook put once on the app's response prototype; the listener itself
  * decides whether a response is one of its own. Returns false outside Express, or when the
- * response already has a writeHead of its own, where the caller uses on-headers. Why not on-headers here: it adds an own `writeHead` to every
- * response, and Express re-prototypes each response, so no two share a hidden class and
- * every property added to one builds a new one.
+ * response already has a writeHead of its own. Why not on-headers for every response: it
+ * adds an own `writeHead` to each, and Express re-prototypes each response, so no two share
+ * a hidden class and every property added to one builds a new one.
  */
-export function hookAppHeaders(res: ServerResponse, listener: Listener): boolean {
+function hookAppHeaders(res: ServerResponse, listener: Listener): boolean {
   // Something before Express (serve()'s load shedder, on-headers) gave this response a
   // writeHead of its own: it shadows the prototype's and calls Node's directly, so the
-  // hook would never run. The caller wraps that one instead, as on-headers does.
+  // hook would never run; beforeHeaders() wraps that one with on-headers instead.
   if (Object.hasOwn(res, 'writeHead')) return false;
   const proto = appResponseOf(res);
   if (proto === undefined) return false;
@@ -97,4 +98,13 @@ export function hookAppHeaders(res: ServerResponse, listener: Listener): boolean
   lastHooked = proto;
   lastListener = listener;
   return true;
+}
+
+/**
+ * Calls `listener` on `res` just before its headers are written: from the Express app's
+ * hook where it applies, else through on-headers on this response alone (a plain
+ * `node:http` server, or a writeHead something put on the response before Express).
+ */
+export function beforeHeaders(res: ServerResponse, listener: Listener): void {
+  if (!hookAppHeaders(res, listener)) onHeaders(res, listener);
 }

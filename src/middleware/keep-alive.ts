@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import onHeaders from 'on-headers';
 import { activityOf, type Activity, type BackendStatus } from '../activity.js';
 import { acquireLogger, componentLogger, type LifelineLogger } from '../logging/logger.js';
 import { redactUrl } from '../logging/redact.js';
@@ -8,7 +7,7 @@ import { backgroundLoop } from '../time.js';
 import { failureLog } from '../logging/failure-log.js';
 import { parseTraceparent, type TraceIds } from '../logging/trace-context.js';
 import { activityLookup } from './app-activity.js';
-import { hookAppHeaders, writtenStatus } from './app-headers-hook.js';
+import { beforeHeaders, writtenStatus } from './app-headers-hook.js';
 import { fromStep, requestPath, type ClosableMiddleware } from './types.js';
 
 export interface KeepAliveOptions {
@@ -188,7 +187,7 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
       status: 0,
       meteredMethod: '',
     });
-    if (!hookAppHeaders(res, setBackendHeaders)) onHeaders(res, setBackendHeaders);
+    beforeHeaders(res, setBackendHeaders);
     res.on('close', requestDone);
     return false;
   }
@@ -197,11 +196,11 @@ export function keepAlive(options: Readonly<KeepAliveOptions> = {}): KeepAliveMi
   function requestDone(this: ServerResponse & { req: IncomingMessage }): void {
     const r = requests.get(this);
     if (r === undefined) return;
-    const req = this.req;
     r.activity.end();
     const ms = performance.now() - r.started;
-    if (r.meteredMethod !== '') meteredDone?.(req, r.meteredMethod, r.status, ms);
+    if (r.meteredMethod !== '') meteredDone?.(this.req, r.meteredMethod, r.status, ms);
     if (slowRequestMs === 0 && !accessLog) return;
+    const req = this.req;
     // An event stream (SSE) stays open for as long as its client watches: long by design, not slow.
     if (slowRequestMs > 0 && ms >= slowRequestMs && !isEventStream(this)) {
       log.warn(

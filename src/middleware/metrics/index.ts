@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import onHeaders from 'on-headers';
 import type { HealthSnapshot } from '../../health/registry.js';
 import { acquireLogger, componentLogger } from '../../logging/logger.js';
-import { hookAppHeaders, writtenStatus } from '../app-headers-hook.js';
+import { beforeHeaders, writtenStatus } from '../app-headers-hook.js';
 import { PEEK_SNAPSHOT, type HealthMiddleware } from '../health.js';
 import { detailsGate } from '../health/details-gate.js';
 import { markMetered, METERED_DONE, type KeepAliveMiddleware } from '../keep-alive.js';
@@ -208,7 +207,7 @@ export function metrics(options: Readonly<MetricsOptions> = {}): MetricsMiddlewa
     const method = methodLabel(req.method);
     if (withKeepAlive && markMetered(res, method)) return false;
     timings.set(res, { started: performance.now(), method, status: 0 });
-    if (!hookAppHeaders(res, statusWritten)) onHeaders(res, statusWritten);
+    beforeHeaders(res, statusWritten);
     res.on('close', requestDone);
     return false;
   }
